@@ -1,0 +1,32 @@
+"""Minibatches from tensors already in memory, with no DataLoader: one gather per epoch, then
+views. Lecture 000: batch GD (one update per epoch), online/stochastic GD (b = 1) and minibatch
+GD; samples presented in a fresh random order each epoch, or in a fixed order (which the lecture
+shows can cycle)."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import torch
+
+
+def batch_count(n: int, batch_size: int, min_size: int = 1) -> int:
+    """Updates per epoch; a last batch smaller than ``min_size`` joins the one before it."""
+    count = math.ceil(n / batch_size)
+    if count > 1 and n % batch_size and n % batch_size < min_size:
+        count -= 1
+    return count
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool,
+            generator: torch.Generator, min_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``batch_count(len(x), ...)`` (x, y) batches covering every sample once."""
+    n = len(x)
+    if shuffle:
+        order = torch.randperm(n, generator=generator).to(x.device)
+        x, y = x[order], y[order]
+    count = batch_count(n, batch_size, min_size)
+    for i in range(count):
+        end = n if i == count - 1 else (i + 1) * batch_size
+        yield x[i * batch_size:end], y[i * batch_size:end]

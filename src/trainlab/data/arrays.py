@@ -1,0 +1,21 @@
+"""What every data source returns before it is checked and split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Arrays:
+    """Samples ``x`` (N, ...) and integer labels ``y`` (N,), with an optional test split.
+
+    ``origin`` names where they came from (a file, a folder, a generator) for error messages.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    origin: str = ""

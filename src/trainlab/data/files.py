@@ -1,0 +1,66 @@
+"""User data in files: NPZ (arrays ``x``, ``y``, optional ``x_test``, ``y_test``) and CSV (a
+header row, one label column, every other column a numeric feature)."""
+
+from __future__ import annotations
+
+import csv
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .arrays import Arrays
+
+
+def _existing_file(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"data.path {path!r} does not exist")
+    if not p.is_file():
+        raise UserError(f"data.path {path!r} is not a file")
+    return p
+
+
+def read_npz(path: str) -> Arrays:
+    p = _existing_file(path)
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise UserError(f"data.path {path!r} is not a readable .npz file ({e})") from None
+    missing = [k for k in ("x", "y") if k not in arrays]
+    if missing:
+        raise UserError(f"data.path {path!r} has no array {missing[0]!r} (it has "
+                        f"{', '.join(sorted(arrays)) or 'none'}; needed: x, y, optional x_test, y_test)")
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        raise UserError(f"data.path {path!r}: x_test and y_test must be given together")
+    return Arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
+                  origin=path)
+
+
+def read_csv(path: str, label_column: str) -> Arrays:
+    p = _existing_file(path)
+    try:
+        with p.open(newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"data.path {path!r} is not a readable CSV file ({e})") from None
+    if len(rows) < 2:
+        raise UserError(f"data.path {path!r}: expected a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    if label_column not in header:
+        raise UserError(f"data.label_column {label_column!r} is not a column of {path!r} "
+                        f"(columns: {', '.join(header)})")
+    values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
+    for i, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise UserError(f"{path!r} line {i + 2}: {len(row)} fields, the header has {len(header)}")
+        for j, cell in enumerate(row):
+            try:
+                values[i, j] = float(cell)
+            except ValueError:
+                raise UserError(f"{path!r} line {i + 2}, column {header[j]!r}: {cell!r} is not "
+                                "a number") from None
+    label = header.index(label_column)
+    return Arrays(np.delete(values, label, axis=1), values[:, label], origin=path)

@@ -1,0 +1,127 @@
+"""Check a source's arrays, split them, normalize them, and move them to the device once.
+
+- Checks (each a one-line :class:`UserError`): numeric features of shape (N, ...), finite values,
+  1-D integer labels in 0..C-1 with C taken from the training labels, matching test shapes.
+- Splits (seeded by the run's seed): a test split when the source has none
+  (``test_fraction``), then a validation split held out of the training data
+  (``val_fraction``). The test split is used only for the final evaluation.
+- Normalization, fitted on the training split only (lecture 000, "input normalization": shift
+  the inputs to zero mean and scale them to unit variance): ``standard`` per feature,
+  ``scalar`` one mean and std for all, ``none``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from .arrays import Arrays
+
+
+@dataclass
+class Splits:
+    """Train / validation / test tensors on one device, with what the model needs to know."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def _check_x(name: str, x: np.ndarray, origin: str) -> None:
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
+        raise UserError(f"{origin}: {name} has dtype {x.dtype}; expected real numbers")
+    if x.ndim < 2 or x.shape[0] == 0:
+        raise UserError(f"{origin}: {name} has shape {x.shape}; expected (samples, features...) "
+                        "with at least one sample")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = int(np.argwhere(bad.reshape(len(x), -1).any(1))[0, 0])
+        raise UserError(f"{origin}: {name} has {int(bad.sum())} NaN/Inf values (first in sample "
+                        f"{first}); remove or impute them")
+
+
+def _check_y(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
+    if y.ndim != 1 or len(y) != n:
+        raise UserError(f"{origin}: {name} has shape {y.shape}; expected ({n},), one label per "
+                        "sample")
+    if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
+        raise UserError(f"{origin}: {name} has dtype {y.dtype}; expected integer class labels")
+    if not np.isfinite(y).all() or (y != np.round(y)).any():
+        raise UserError(f"{origin}: {name} holds non-integer labels; expected class indices "
+                        "0..C-1")
+    if (y < 0).any():
+        raise UserError(f"{origin}: {name} holds label {int(y.min())}; labels must be 0..C-1")
+    return y.astype(np.int64)
+
+
+def check(a: Arrays) -> tuple[Arrays, int]:
+    """Validate a source's arrays; returns them with int64 labels, and the number of classes."""
+    origin = a.origin or "data"
+    _check_x("x", a.x, origin)
+    y = _check_y("y", a.y, len(a.x), origin)
+    num_classes = int(y.max()) + 1
+    if num_classes < 2:
+        raise UserError(f"{origin}: y holds a single class; classification needs at least 2")
+    y_test = None
+    if a.x_test is not None:
+        _check_x("x_test", a.x_test, origin)
+        if a.x_test.shape[1:] != a.x.shape[1:]:
+            raise UserError(f"{origin}: x_test samples have shape {a.x_test.shape[1:]}, x samples "
+                            f"{a.x.shape[1:]}; they must match")
+        y_test = _check_y("y_test", a.y_test, len(a.x_test), origin)
+        if y_test.max() >= num_classes:
+            raise UserError(f"{origin}: y_test holds label {int(y_test.max())}, but the training "
+                            f"labels are 0..{num_classes - 1}")
+    return Arrays(a.x, y, a.x_test, y_test, origin), num_classes
+
+
+def _split(n: int, fraction: float, rng: np.random.Generator, what: str, origin: str):
+    k = int(round(n * fraction))
+    if k < 1 or k >= n:
+        raise UserError(f"{origin}: {n} samples are too few to hold out {what}_fraction = "
+                        f"{fraction} of them (need at least 1 on each side)")
+    perm = rng.permutation(n)
+    return perm[k:], perm[:k]
+
+
+def prepare(arrays: Arrays, seed: int, val_fraction: float, test_fraction: float,
+            normalize: str, device: torch.device | str = "cpu") -> Splits:
+    a, num_classes = check(arrays)
+    rng = np.random.default_rng([seed, 2])
+    x, y = a.x, a.y
+    if a.x_test is None:
+        keep, test = _split(len(x), test_fraction, rng, "test", a.origin)
+        x, y, x_test, y_test = x[keep], y[keep], x[test], y[test]
+    else:
+        x_test, y_test = a.x_test, a.y_test
+    train, val = _split(len(x), val_fraction, rng, "val", a.origin)
+    x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
+
+    x_train64 = x_train.astype(np.float64)
+    if normalize == "standard":
+        mean, std = x_train64.mean(0), x_train64.std(0)
+    elif normalize == "scalar":
+        mean, std = x_train64.mean(), x_train64.std()
+    else:
+        mean, std = 0.0, 1.0
+    std = np.where(np.asarray(std) > 1e-8, std, 1.0)  # constant features stay as they are
+
+    def tensor(v: np.ndarray, labels: bool = False) -> torch.Tensor:
+        if labels:
+            return torch.as_tensor(v, dtype=torch.int64).to(device)
+        v = ((v.astype(np.float64) - mean) / std).astype(np.float32)
+        return torch.as_tensor(v).to(device)
+
+    return Splits(tensor(x_train), tensor(y_train, True), tensor(x_val), tensor(y_val, True),
+                  tensor(x_test), tensor(y_test, True), num_classes)

@@ -1,0 +1,160 @@
+"""The training loop: lecture 000's recipe, "train with periodic validation and early stopping".
+
+One update, top to bottom: batch -> model -> loss -> backward -> optimizer step -> schedule.
+One epoch: the updates over a fresh (seeded) order of the training split, then validation, then
+model selection / early stopping, then the checkpoint. Data stays on the device as tensors; the
+only host synchronization per epoch is reading the epoch's metrics.
+
+Train loss and accuracy are running averages over the epoch's updates (the model in training
+mode, dropout on), as most frameworks report them; validation and test metrics are computed
+afterwards in evaluation mode.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+from torch import nn
+
+from . import checkpoint, losses, models, optim
+from .batches import batch_count, batches
+from .data import Splits
+from .early_stopping import EarlyStopping
+from .errors import UserError
+from .losses import LossFn
+from .progress import Progress
+from .rundir import RunDir
+from .schedules import Schedule
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+             batch_size: int = 4096) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` (in evaluation mode) on ``(x, y)``."""
+    training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for i in range(0, len(x), batch_size):
+        z = model(x[i:i + batch_size])
+        loss_sum += loss_fn(z, y[i:i + batch_size]) * len(z)
+        correct += (z.argmax(1) == y[i:i + batch_size]).sum()
+    model.train(training)
+    return loss_sum.item() / len(x), correct.item() / len(x)
+
+
+def _uses_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn.Module, dict]:
+    """Train (or continue, if ``run`` has a checkpoint) as ``config`` says; returns the model in
+    its final state (best epoch's weights if ``early_stopping.restore_best``) and the summary."""
+    t, device = config["train"], data.x_train.device
+    torch.manual_seed(config["seed"])
+    model = models.build(config, data.input_shape, data.num_classes).to(device)
+    loss_fn = losses.build(config)
+    optimizer = optim.build(config, model.parameters())
+
+    n = len(data.x_train)
+    batch_size = n if t["batch_size"] == "full" else min(t["batch_size"], n)
+    min_size = 2 if _uses_batch_norm(model) else 1  # batch statistics need 2 samples
+    if batch_size < min_size:
+        raise UserError("train.batch_size = 1 with model.norm = 'batch': batch norm needs at least "
+                        "2 samples per batch (use a larger batch, or model.norm = 'layer'/'none')")
+    updates = batch_count(n, batch_size, min_size)
+    schedule = Schedule(config, optimizer, updates)
+    es = config["early_stopping"]
+    stopper = EarlyStopping(es["monitor"], es["patience"], es["min_delta"])
+    shuffle_gen = torch.Generator().manual_seed(config["seed"])
+    history: list[dict] = []
+    elapsed, start = 0.0, 1
+
+    if run.last.exists():  # resume: every piece of state as it was after the checkpointed epoch
+        state = checkpoint.load(run.last, device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        stopper.load_state_dict(state["early_stopping"])
+        checkpoint.set_rng_state(state["rng"], shuffle_gen)
+        history, elapsed, start = state["history"], state["elapsed"], state["epoch"] + 1
+        progress.message(f"resuming {run.path} after epoch {state['epoch']}")
+    run.write_metrics(history)
+
+    diverged_at = None
+    for epoch in range(start, t["epochs"] + 1):
+        if stopper.should_stop:
+            break
+        tic = time.perf_counter()
+        lr = optimizer.param_groups[0]["lr"]
+        progress.start_epoch(epoch, updates)
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        for xb, yb in batches(data.x_train, data.y_train, batch_size, t["shuffle"], shuffle_gen,
+                              min_size):
+            logits = model(xb)
+            loss = loss_fn(logits, yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.after_update()
+            loss_sum += loss.detach() * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum()
+            progress.update()
+        train_loss, train_accuracy = loss_sum.item() / n, correct.item() / n
+        if not math.isfinite(train_loss):
+            diverged_at = epoch
+            break
+        val_loss, val_accuracy = evaluate(model, data.x_val, data.y_val, loss_fn)
+        metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                   "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}
+        if not math.isfinite(val_loss):
+            diverged_at = epoch
+            break
+        schedule.after_epoch(metrics)
+        if stopper.update(epoch, metrics):
+            checkpoint.save(run.best, {"epoch": epoch, "model": model.state_dict()})
+        metrics["time_s"] = time.perf_counter() - tic
+        elapsed += metrics["time_s"]
+        history.append(metrics)
+        run.append_metrics(metrics)
+        progress.end_epoch(metrics)
+        if epoch % t["checkpoint_every"] == 0 or epoch == t["epochs"] or stopper.should_stop:
+            checkpoint.save(run.last, {
+                "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "schedule": schedule.state_dict(), "early_stopping": stopper.state_dict(),
+                "rng": checkpoint.rng_state(shuffle_gen), "history": history, "elapsed": elapsed})
+    progress.close()
+
+    if diverged_at is not None:
+        good = checkpoint.load(run.last, device)["epoch"] if run.last.exists() else None
+        progress.message(f"training diverged at epoch {diverged_at} (loss is NaN or infinite); "
+                         + (f"kept the last good checkpoint (epoch {good})" if good else
+                            "no epoch finished, so there is no checkpoint"))
+        if good:
+            model.load_state_dict(checkpoint.load(run.last, device)["model"])
+
+    tic = time.perf_counter()
+    use_best = config["early_stopping"]["restore_best"] and run.best.exists()
+    if use_best:
+        model.load_state_dict(checkpoint.load(run.best, device)["model"])
+    test_loss = test_accuracy = None
+    if history:
+        test_loss, test_accuracy = evaluate(model, data.x_test, data.y_test, loss_fn)
+    best = history[stopper.best_epoch - 1] if stopper.best_epoch else {}
+    summary = {
+        "test_loss": test_loss, "test_accuracy": test_accuracy,
+        "best_epoch": stopper.best_epoch or None,
+        "best_val_accuracy": best.get("val_accuracy"), "best_val_loss": best.get("val_loss"),
+        "monitor": stopper.monitor, "epochs_run": len(history),
+        "wall_time_s": elapsed + time.perf_counter() - tic,
+        "stopped_early": stopper.should_stop and len(history) < t["epochs"],
+        "diverged": diverged_at is not None, "diverged_at_epoch": diverged_at,
+        "evaluated": ("best" if use_best else "last") if history else None,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "device": str(device), "run_dir": str(run.path),
+    }
+    return model, summary
