@@ -6,6 +6,7 @@ A mistake the user can make ends in one line on stderr and exit status 2, never 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import api
@@ -110,3 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("trainlab: interrupted (continue with trainlab train --resume DIR)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `trainlab config | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -1,0 +1,29 @@
+import os
+
+import pytest
+
+import trainlab
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cache(tmp_path_factory):
+    """Keep the MNIST-1D cache of the tests out of the user's home."""
+    os.environ["TRAINLAB_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+
+
+# A run that takes well under a second: a small MLP on the moons toy set.
+FAST = ["data.name=moons", "data.samples=400", "model.name=mlp", "model.hidden=[16]",
+        "model.norm=none", "optimizer.name=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9",
+        "optimizer.weight_decay=0", "schedule.name=constant", "train.epochs=4", "train.batch_size=32"]
+
+
+@pytest.fixture
+def fast_run(tmp_path):
+    """Train FAST (plus extra overrides) into a fresh folder; returns (summary, run folder)."""
+    counter = iter(range(1000))
+
+    def run(*extra, out=None):
+        out = out or tmp_path / f"run{next(counter)}"
+        return trainlab.train(None, FAST + list(extra), out=out, progress="quiet"), out
+
+    return run
