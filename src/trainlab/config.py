@@ -115,7 +115,7 @@ SCHEMA: dict[str, Key] = {
     "model.activation": Key("relu", "hidden activation (mlp, cnn)", choices=ACTIVATIONS),
     "model.norm": Key("batch", "normalization after each hidden linear/conv layer",
                       choices=NORMS),
-    "model.dropout": Key(0.0, "inverted dropout probability after each hidden layer (mlp, cnn, "
+    "model.dropout": Key(0.1, "inverted dropout probability after each hidden layer (mlp, cnn, "
                          "between recurrent layers)", check=_unit_open),
     "model.init": Key("default", "weight initialization (torch.nn.init); biases start at 0 "
                       "except with default", choices=INITS),
@@ -132,7 +132,7 @@ SCHEMA: dict[str, Key] = {
     "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle)", check=_positive),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
-    "optimizer.weight_decay": Key(0.01, "L2 weight decay (decoupled for adamw)",
+    "optimizer.weight_decay": Key(0.05, "L2 weight decay (decoupled for adamw)",
                                   check=_non_negative),
     "optimizer.betas": Key([0.9, 0.999], "adam, adamw: (beta1, beta2)", check=_betas),
     "optimizer.eps": Key(1e-8, "adagrad, rmsprop, adadelta, adam, adamw: epsilon",
@@ -147,7 +147,8 @@ SCHEMA: dict[str, Key] = {
                           check=_fraction),
     "schedule.factor": Key(0.1, "plateau: factor applied when validation stops improving",
                            check=_fraction),
-    "schedule.patience": Key(5, "plateau: epochs without improvement before the rate drops",
+    "schedule.patience": Key(5, "plateau: the rate drops once more than this many epochs "
+                             "passed without improvement",
                              check=_non_negative),
     "schedule.min_lr": Key(0.0, "plateau, cosine: lowest rate", check=_non_negative),
     # training

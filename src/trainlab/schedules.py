@@ -5,7 +5,8 @@ constant       lr                                                    --
 step           lr * gamma^floor(epoch / step_size)                   per epoch
 exponential    lr * gamma^epoch  (= lr0 e^(-kt) with k = -ln gamma)  per epoch
 plateau        lr * factor each time the monitored validation        per epoch
-               metric has not improved for ``patience`` epochs
+               metric has not improved for more than ``patience``
+               epochs (PyTorch's ReduceLROnPlateau)
 cosine         min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2         per update
 one_cycle      warm up to lr, then anneal (Smith & Topin 2019)       per update
 =============  ====================================================  ==========

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make run` (set up, train the default model on MNIST-1D) and
+# `make test` (set up, run the test suite). `make bench` runs the benchmarks.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+ARGS ?=
+
+.PHONY: setup run test bench clean
+
+setup: $(VENV)/.installed
+
+# torch is installed first and pinned, so that nothing pulls a multi-GB CUDA build instead of
+# the CPU wheel this project's machines carry.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/trainlab train $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/loop_overhead.py
+
+clean:
+	rm -rf $(VENV) runs

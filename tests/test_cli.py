@@ -1,0 +1,85 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from trainlab.cli import main
+from trainlab.config import SCHEMA
+
+from conftest import FAST
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_evaluate_and_resume_of_a_finished_run(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", *FAST, "--out", str(tmp_path / "r"), "--progress", "lines")
+    assert code == 0
+    assert out.splitlines()[0].startswith("test accuracy ") and str(tmp_path / "r") in out
+    assert err.count("epoch ") == 4  # a line per epoch when not a terminal
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "r"))
+    assert code == 0 and f"test accuracy {summary['test_accuracy']:.4f}" in out
+    code, out, _ = run_cli(capsys, "train", "--resume", str(tmp_path / "r"))
+    assert code == 0 and f"test accuracy {summary['test_accuracy']:.4f}" in out
+
+
+def test_config_file_then_overrides(capsys, tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[optimizer]\nname = "sgd"\nlr = 0.3\n')
+    code, out, _ = run_cli(capsys, "config", str(f), "optimizer.lr=0.2")
+    assert code == 0 and 'name = "sgd"' in out and "lr = 0.2" in out
+
+
+def test_help_and_config_document_every_key(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    help_text = capsys.readouterr().out
+    code, config_text, _ = run_cli(capsys, "config")
+    for name, key in SCHEMA.items():
+        assert name in help_text and key.doc in config_text
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "optimizer.lr=-1"], ["optimizer.lr = -1.0", "> 0"]),
+    (["train", "optimizr.lr=0.1"], ["did you mean optimizer.lr"]),
+    (["train", "missing.toml"], ["'missing.toml' does not exist"]),
+    (["train", "a=1", "stray"], ["unexpected argument 'stray'"]),
+    (["train", "--resume", "nowhere"], ["'nowhere' is not a folder"]),
+    (["train", "data.name=csv", "data.path=nope.csv"], ["data.path 'nope.csv' does not exist"]),
+    (["evaluate", "nowhere"], ["is not a folder"]),
+    (["config", "model.name=transformer"], ["model.name", "cnn1d"]),
+])
+def test_user_errors_are_one_line_and_exit_2(capsys, argv, words, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("trainlab: error: ")
+    for w in words:
+        assert w in err
+
+
+def test_resume_rules(capsys, tmp_path):
+    (tmp_path / "notarun").mkdir()
+    code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path / "notarun"))
+    assert code == 2 and "not a trainlab run" in err
+    code, _, err = run_cli(capsys, "train", "--resume", str(tmp_path), "optimizer.lr=1")
+    assert code == 2 and "takes no config" in err
+
+
+def test_a_real_process_prints_no_traceback(tmp_path):
+    f = tmp_path / "labels.npz"
+    np.savez(f, x=np.zeros((20, 3)), y=np.arange(20) % 12, x_test=np.zeros((5, 3)),
+             y_test=np.array([0, 1, 2, 3, 40]))
+    p = subprocess.run([sys.executable, "-m", "trainlab", "train", "data.name=npz",
+                        f"data.path={f}", "--out", str(tmp_path / "r")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2
+    assert p.stderr == (f"trainlab: error: {f}: y_test holds label 40, but the training labels "
+                        "are 0..11\n")
+    assert not (tmp_path / "r").exists()
