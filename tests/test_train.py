@@ -150,9 +150,10 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("crash_after, every", [(1, 1), (2, 1), (3, 2)])
-def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch, crash_after, every):
-    extra = ("model.dropout=0.3", "schedule.name=cosine", f"train.checkpoint_every={every}",
+# checkpoint_seconds 0: a checkpoint every epoch; 1000: none before the end (resume restarts)
+@pytest.mark.parametrize("crash_after, seconds", [(1, 0), (3, 0), (3, 1000)])
+def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch, crash_after, seconds):
+    extra = ("model.dropout=0.3", "schedule.name=cosine", f"train.checkpoint_seconds={seconds}",
              "train.epochs=5")
     _, reference = fast_run(*extra)
     append = RunDir.append_metrics
@@ -174,7 +175,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch,
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     args = ["data.name=mnist1d", "model.name=mlp", "model.hidden=[128]", "model.dropout=0.2",
-            "train.epochs=6", "train.batch_size=16", "schedule.name=step", "schedule.step_size=2"]
+            "train.epochs=6", "train.batch_size=16", "schedule.name=step", "schedule.step_size=2",
+            "train.checkpoint_seconds=0"]
     cmd = [sys.executable, "-m", "trainlab", "train", *args, "--progress", "quiet"]
     env = dict(os.environ)
     subprocess.run(cmd + ["--out", str(tmp_path / "whole")], check=True, env=env,

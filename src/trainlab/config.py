@@ -157,8 +157,9 @@ SCHEMA: dict[str, Key] = {
     "train.batch_size": Key(64, 'samples per update: 1 = online GD, b = minibatch, "full" = '
                             "batch GD", check=_batch_size, types=(int, str)),
     "train.shuffle": Key(True, "reshuffle the samples every epoch (seeded); false = fixed order"),
-    "train.checkpoint_every": Key(1, "write the resumable checkpoint every this many epochs",
-                                  check=lambda v: None if v >= 1 else "an integer >= 1"),
+    "train.checkpoint_seconds": Key(5.0, "write the checkpoints at the end of the first epoch "
+                                    "that ends this long after the last write, and at the end; "
+                                    "0 = every epoch", check=_non_negative),
     # early stopping and model selection
     "early_stopping.monitor": Key("val_accuracy", "metric that defines the best epoch (best "
                                   "checkpoint) and early stopping", choices=MONITORS),

@@ -24,6 +24,7 @@ from .data import Splits
 from .early_stopping import EarlyStopping
 from .errors import UserError
 from .losses import LossFn
+from .metrics import RunningMetrics
 from .progress import Progress
 from .rundir import RunDir
 from .schedules import Schedule
@@ -83,6 +84,8 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         progress.message(f"resuming {run.path} after epoch {state['epoch']}")
     run.write_metrics(history)
 
+    best_weights = None  # the best epoch's weights not yet written to best.pt
+    last_write = time.perf_counter()
     diverged_at = None
     for epoch in range(start, t["epochs"] + 1):
         if stopper.should_stop:
@@ -91,8 +94,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         lr = optimizer.param_groups[0]["lr"]
         progress.start_epoch(epoch, updates)
         model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), dtype=torch.int64, device=device)
+        running = RunningMetrics(device)
         for xb, yb in batches(data.x_train, data.y_train, batch_size, t["shuffle"], shuffle_gen,
                               min_size):
             logits = model(xb)
@@ -101,10 +103,9 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
             loss.backward()
             optimizer.step()
             schedule.after_update()
-            loss_sum += loss.detach() * len(yb)
-            correct += (logits.detach().argmax(1) == yb).sum()
+            running.add(loss, logits, yb)
             progress.update()
-        train_loss, train_accuracy = loss_sum.item() / n, correct.item() / n
+        train_loss, train_accuracy = running.result()
         if not math.isfinite(train_loss):
             diverged_at = epoch
             break
@@ -116,26 +117,34 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
             break
         schedule.after_epoch(metrics)
         if stopper.update(epoch, metrics):
-            checkpoint.save(run.best, {"epoch": epoch, "model": model.state_dict()})
-        metrics["time_s"] = time.perf_counter() - tic
-        elapsed += metrics["time_s"]
+            best_weights = {k: v.clone() for k, v in model.state_dict().items()}
+        metrics["time_s"] = time.perf_counter() - tic  # training and validation
         history.append(metrics)
         run.append_metrics(metrics)
         progress.end_epoch(metrics)
-        if epoch % t["checkpoint_every"] == 0 or epoch == t["epochs"] or stopper.should_stop:
+        if (time.perf_counter() - last_write >= t["checkpoint_seconds"] or epoch == t["epochs"]
+                or stopper.should_stop):
+            if best_weights is not None:  # best first: best.pt is never older than last.pt
+                checkpoint.save(run.best, {"epoch": stopper.best_epoch, "model": best_weights})
+                best_weights = None
+            last_write = time.perf_counter()
             checkpoint.save(run.last, {
                 "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "schedule": schedule.state_dict(), "early_stopping": stopper.state_dict(),
-                "rng": checkpoint.rng_state(shuffle_gen), "history": history, "elapsed": elapsed})
+                "rng": checkpoint.rng_state(shuffle_gen), "history": history,
+                "elapsed": elapsed + time.perf_counter() - tic})
+        elapsed += time.perf_counter() - tic  # the epoch's wall time, checkpoints included
     progress.close()
+    if best_weights is not None:
+        checkpoint.save(run.best, {"epoch": stopper.best_epoch, "model": best_weights})
 
     if diverged_at is not None:
-        good = checkpoint.load(run.last, device)["epoch"] if run.last.exists() else None
+        good = checkpoint.load(run.last, device) if run.last.exists() else None
         progress.message(f"training diverged at epoch {diverged_at} (loss is NaN or infinite); "
-                         + (f"kept the last good checkpoint (epoch {good})" if good else
-                            "no epoch finished, so there is no checkpoint"))
+                         + (f"kept the last good checkpoint (epoch {good['epoch']})" if good else
+                            "no checkpoint was written before it"))
         if good:
-            model.load_state_dict(checkpoint.load(run.last, device)["model"])
+            model.load_state_dict(good["model"])
 
     tic = time.perf_counter()
     use_best = config["early_stopping"]["restore_best"] and run.best.exists()
