@@ -35,7 +35,8 @@ ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 INITS = ("default", "zeros", "normal", "uniform", "glorot_uniform", "he_normal", "orthogonal")
 NORMS = ("none", "batch", "layer")
 LOSSES = ("cross_entropy", "mse")
-OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw")
+OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "rprop", "quickprop",
+              "swats")
 SCHEDULES = ("constant", "step", "exponential", "plateau", "cosine", "one_cycle")
 MONITORS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
 
@@ -139,6 +140,30 @@ SCHEMA: dict[str, Key] = {
                          check=_positive),
     "optimizer.alpha": Key(0.99, "rmsprop: smoothing constant", check=_unit_open),
     "optimizer.rho": Key(0.9, "adadelta: smoothing constant", check=_unit_open),
+    "optimizer.variant": Key("irprop-", "rprop: rprop+ (backtracking), rprop-, irprop+, irprop- "
+                             "(Igel & Huesken 2000)", choices=("rprop+", "rprop-", "irprop+",
+                                                               "irprop-")),
+    "optimizer.etas": Key([0.5, 1.2], "rprop: (eta_minus, eta_plus) step-size factors",
+                          check=lambda v: None if len(v) == 2 and all(
+                              isinstance(e, (int, float)) for e in v) and 0 < v[0] < 1 < v[1]
+                          else "[eta_minus, eta_plus] with 0 < eta_minus < 1 < eta_plus"),
+    "optimizer.step_sizes": Key([1e-6, 50.0], "rprop: (smallest, largest) step size",
+                                check=lambda v: None if len(v) == 2 and all(
+                                    isinstance(e, (int, float)) for e in v) and 0 <= v[0] <= v[1]
+                                else "[min, max] with 0 <= min <= max"),
+    "optimizer.max_growth": Key(1.75, "quickprop: largest step as a multiple of the previous one",
+                                check=lambda v: None if v > 1 else "a number > 1"),
+    "optimizer.sgd_lr": Key(0.0, "swats / train.switch_to_sgd_at: SGD rate after the switch; "
+                            "0 = SWATS's projected estimate", check=_non_negative),
+    # gradient transforms, around any optimizer
+    "gradient_noise.eta": Key(0.0, "Gaussian gradient noise of variance eta / (1 + t)^gamma "
+                              "(Neelakantan et al. 2015; 0.01-1.0 there); 0 = off",
+                              check=_non_negative),
+    "gradient_noise.gamma": Key(0.55, "gradient noise: decay exponent gamma", check=_non_negative),
+    "gradient_clip.max_value": Key(0.0, "clip each gradient element to [-v, v] (lecture 000: "
+                                   "theta = 5); 0 = off", check=_non_negative),
+    "gradient_clip.max_norm": Key(0.0, "rescale the gradient to this global L2 norm when larger; "
+                                  "0 = off", check=_non_negative),
     # schedule
     "schedule.name": Key("one_cycle", "learning-rate schedule", choices=SCHEDULES),
     "schedule.step_size": Key(10, "step: epochs between decays",
@@ -157,6 +182,8 @@ SCHEMA: dict[str, Key] = {
     "train.batch_size": Key(64, 'samples per update: 1 = online GD, b = minibatch, "full" = '
                             "batch GD", check=_batch_size, types=(int, str)),
     "train.shuffle": Key(True, "reshuffle the samples every epoch (seeded); false = fixed order"),
+    "train.switch_to_sgd_at": Key(0, "adam / swats: use SGD from this epoch on (lecture 003, "
+                                  "Adam first, then SGD); 0 = never", check=_non_negative),
     "train.checkpoint_seconds": Key(5.0, "write the checkpoints at the end of the first epoch "
                                     "that ends this long after the last write, and at the end; "
                                     "0 = every epoch", check=_non_negative),
@@ -176,6 +203,8 @@ SECTION_DOCS = {
     "model": "architecture and initialization",
     "loss": "the divergence minimized",
     "optimizer": "how gradients become updates",
+    "gradient_noise": "noise added to every gradient before the optimizer step",
+    "gradient_clip": "gradient clipping before the optimizer step (clipping first, then noise)",
     "schedule": "how the learning rate changes (per epoch; cosine and one_cycle per update)",
     "train": "the loop",
     "early_stopping": "model selection on the validation split",
@@ -316,6 +345,9 @@ def _check_combinations(c: dict[str, Any]) -> None:
         raise UserError("optimizer.nesterov = true: needs optimizer.name = sgd and "
                         f"optimizer.momentum > 0 (got {c['optimizer.name']}, "
                         f"momentum {c['optimizer.momentum']})")
+    if c["train.switch_to_sgd_at"] and c["optimizer.name"] not in ("adam", "swats"):
+        raise UserError(f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
+                        f"optimizer.name = adam or swats (got {c['optimizer.name']})")
     if c["data.name"] in ("npz", "csv", "mnist", "fashion_mnist", "cifar10") and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a "
                         f"{'folder' if c['data.name'] in ('mnist', 'fashion_mnist', 'cifar10') else 'file'})")

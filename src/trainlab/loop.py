@@ -57,7 +57,6 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
     torch.manual_seed(config["seed"])
     model = models.build(config, data.input_shape, data.num_classes).to(device)
     loss_fn = losses.build(config)
-    optimizer = optim.build(config, model.parameters())
 
     n = len(data.x_train)
     batch_size = n if t["batch_size"] == "full" else min(t["batch_size"], n)
@@ -66,6 +65,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         raise UserError("train.batch_size = 1 with model.norm = 'batch': batch norm needs at least "
                         "2 samples per batch (use a larger batch, or model.norm = 'layer'/'none')")
     updates = batch_count(n, batch_size, min_size)
+    optimizer = optim.build(config, model.parameters(), updates)
     schedule = Schedule(config, optimizer, updates)
     es = config["early_stopping"]
     stopper = EarlyStopping(es["monitor"], es["patience"], es["min_delta"])
@@ -101,7 +101,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
             loss = loss_fn(logits, yb)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            optimizer.step(lambda: loss)  # the loss, for optimizers that use it (irprop+)
             schedule.after_update()
             running.add(loss, logits, yb)
             progress.update()
@@ -164,6 +164,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         "diverged": diverged_at is not None, "diverged_at_epoch": diverged_at,
         "evaluated": ("best" if use_best else "last") if history else None,
         "parameters": sum(p.numel() for p in model.parameters()),
+        **optim.describe(optimizer),
         "device": str(device), "run_dir": str(run.path),
     }
     return model, summary

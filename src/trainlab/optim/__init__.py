@@ -1,4 +1,5 @@
-"""Optimizers by name (lectures 000, 002, 003, 004): PyTorch's, in their fastest form.
+"""Optimizers by name (lectures 000, 002, 003, 004): PyTorch's where it has them, in their
+fastest form, and trainlab's own for the rest.
 
 =========  ====================================================================================
 sgd        w -= lr * g; with momentum mu (torch's form, v = mu v + g, w -= lr v, equal to the
@@ -9,11 +10,14 @@ rmsprop    E[g^2] = alpha E[g^2] + (1 - alpha) g^2; w -= lr g / (sqrt(E[g^2]) + 
 adadelta   rate-free step sqrt(E[dw^2] + eps) / sqrt(E[g^2] + eps) g, scaled by lr  (Zeiler 2012)
 adam       bias-corrected first and second moments (Kingma & Ba 2015)
 adamw      adam with decoupled weight decay (Loshchilov & Hutter 2019)
+rprop      sign-based per-weight step sizes, four variants      (trainlab.optim.rprop.Rprop)
+quickprop  per-weight secant (diagonal Newton) steps       (trainlab.optim.quickprop.QuickProp)
+swats      Adam, then SGD at the projected rate                  (trainlab.optim.swats.SWATS)
 =========  ====================================================================================
 
-:func:`build` picks the fused kernel where PyTorch has one for the parameters' device, and the
-multi-tensor (``foreach``) path otherwise. Optimizers PyTorch lacks belong in this package as
-modules of their own, registered in :data:`OPTIMIZERS`.
+Around any of them (:func:`build`, from the config): :class:`GradientClipping`, then
+:class:`GradientNoise`. PyTorch's optimizers use the fused kernel where PyTorch has one for the
+parameters' device, and the multi-tensor (``foreach``) path otherwise.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ import inspect
 from typing import Callable, Iterable
 
 import torch
+
+from .clipping import GradientClipping
+from .noise import GradientNoise
+from .quickprop import QuickProp
+from .rprop import Rprop
+from .swats import SWATS
+from .transform import GradientTransform
 
 
 def _sgd(o: dict) -> tuple[type, dict]:
@@ -44,6 +55,12 @@ OPTIMIZERS: dict[str, Callable[[dict], tuple[type, dict]]] = {
                                                       weight_decay=o["weight_decay"])),
     "adam": _adam_like(torch.optim.Adam),
     "adamw": _adam_like(torch.optim.AdamW),
+    "rprop": lambda o: (Rprop, dict(etas=tuple(o["etas"]), step_sizes=tuple(o["step_sizes"]),
+                                    variant=o["variant"], weight_decay=o["weight_decay"])),
+    "quickprop": lambda o: (QuickProp, dict(max_growth=o["max_growth"],
+                                            weight_decay=o["weight_decay"])),
+    "swats": lambda o: (SWATS, dict(betas=tuple(o["betas"]), eps=o["eps"],
+                                    weight_decay=o["weight_decay"], sgd_lr=o["sgd_lr"] or None)),
 }
 
 
@@ -61,8 +78,35 @@ def fastest(cls: type, params: list, **kwargs) -> torch.optim.Optimizer:
     return cls(params, **kwargs)
 
 
-def build(config: dict, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The optimizer ``config["optimizer"]`` names, over ``params``."""
+def build(config: dict, params: Iterable[torch.nn.Parameter],
+          updates_per_epoch: int = 1) -> torch.optim.Optimizer:
+    """The optimizer ``config["optimizer"]`` names over ``params``, wrapped in the gradient
+    transforms the config asks for. ``train.switch_to_sgd_at`` turns adam into SWATS with a
+    switch after ``(epoch - 1) * updates_per_epoch`` updates."""
     o = config["optimizer"]
-    cls, kwargs = OPTIMIZERS[o["name"]](o)
-    return fastest(cls, list(params), lr=o["lr"], **kwargs)
+    name, kwargs = o["name"], {}
+    switch_epoch = config["train"]["switch_to_sgd_at"]
+    if switch_epoch:
+        name, kwargs = "swats", {"switch_at": (switch_epoch - 1) * updates_per_epoch}
+    cls, options = OPTIMIZERS[name](o)
+    optimizer = fastest(cls, list(params), lr=o["lr"], **options, **kwargs)
+    noise, clip = config["gradient_noise"], config["gradient_clip"]
+    if noise["eta"] > 0:
+        optimizer = GradientNoise(optimizer, noise["eta"], noise["gamma"], seed=config["seed"])
+    if clip["max_value"] > 0 or clip["max_norm"] > 0:
+        optimizer = GradientClipping(optimizer, clip["max_norm"] or None, clip["max_value"] or None)
+    return optimizer
+
+
+def describe(optimizer: torch.optim.Optimizer) -> dict:
+    """What a run's summary reports of its optimizer: for SWATS, when it switched and the rate."""
+    while isinstance(optimizer, GradientTransform):
+        optimizer = optimizer.optimizer
+    if isinstance(optimizer, SWATS):
+        group = optimizer.param_groups[0]
+        return {"switched_to_sgd_after_step": group["switched_at"], "sgd_lr": group["sgd_lr"]}
+    return {}
+
+
+__all__ = ["GradientClipping", "GradientNoise", "GradientTransform", "OPTIMIZERS", "QuickProp",
+           "Rprop", "SWATS", "build", "describe", "fastest"]
