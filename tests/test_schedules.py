@@ -50,3 +50,28 @@ def test_plateau_divides_when_validation_stalls():
     lrs, _ = _lrs(["schedule.name=plateau", "schedule.patience=2", "schedule.factor=0.1"],
                   metric=lambda e: min(e, 2) / 10)
     assert lrs == pytest.approx([1, 1, 1, 1, 1, 1, 0.1, 0.1, 0.1])
+
+
+def test_inverse_time_and_linear():
+    lrs, _ = _lrs(["schedule.name=inverse_time", "schedule.decay=0.5"])
+    assert lrs == pytest.approx([1 / (1 + 0.5 * e) for e in range(9)])
+    # lecture 002: eps_k = (1 - k / tau) eps_0 + (k / tau) eps_tau until tau, then constant
+    lrs, _ = _lrs(["schedule.name=linear", "schedule.end_factor=0.1", "schedule.decay_epochs=4"])
+    assert lrs == pytest.approx([1 - 0.9 * min(e, 4) / 4 for e in range(9)])
+
+
+def test_warmup_then_step():
+    # 4 updates per epoch, 2 warm-up epochs: 8 updates rising linearly to 1, then step decay
+    # every 3 epochs counted from the end of the warm-up
+    epoch_lrs, lrs = _lrs(["schedule.name=step", "schedule.step_size=3", "schedule.gamma=0.5",
+                           "schedule.warmup_epochs=2"])
+    assert lrs[:8] == pytest.approx([(t + 1) / 8 for t in range(8)])
+    assert epoch_lrs[2:] == pytest.approx([1, 1, 1, 0.5, 0.5, 0.5, 0.25])
+
+
+def test_warmup_then_cosine_spans_the_remaining_updates():
+    _, lrs = _lrs(["schedule.name=cosine", "schedule.warmup_epochs=1"])
+    T = 36 - 4
+    assert lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    # as in SequentialLR, the cosine starts at its own step 0 (the peak rate again)
+    assert lrs[4:] == pytest.approx([(1 + math.cos(math.pi * t / T)) / 2 for t in range(T)])

@@ -37,7 +37,8 @@ NORMS = ("none", "batch", "layer")
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "rprop", "quickprop",
               "swats")
-SCHEDULES = ("constant", "step", "exponential", "plateau", "cosine", "one_cycle")
+SCHEDULES = ("constant", "step", "exponential", "inverse_time", "linear", "plateau", "cosine",
+             "one_cycle")
 MONITORS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
 
 
@@ -176,6 +177,13 @@ SCHEMA: dict[str, Key] = {
                              "passed without improvement",
                              check=_non_negative),
     "schedule.min_lr": Key(0.0, "plateau, cosine: lowest rate", check=_non_negative),
+    "schedule.decay": Key(0.1, "inverse_time: k in lr / (1 + k * epoch)", check=_non_negative),
+    "schedule.end_factor": Key(0.01, "linear: final rate as a fraction of lr", check=_fraction),
+    "schedule.decay_epochs": Key(0, "linear: epochs over which the rate falls (then constant); "
+                                 "0 = all", check=_non_negative),
+    "schedule.warmup_epochs": Key(0.0, "linear warm-up from ~0 to lr over this many epochs, "
+                                  "before any schedule (Goyal et al. 2017); 0 = off",
+                                  check=_non_negative),
     # training
     "train.epochs": Key(30, "number of passes over the training split",
                         check=lambda v: None if v >= 1 else "an integer >= 1"),

@@ -1,17 +1,24 @@
 """Learning-rate schedules by name, on PyTorch's schedulers (lectures 000, 002, 003).
 
-=============  ====================================================  ==========
-constant       lr                                                    --
-step           lr * gamma^floor(epoch / step_size)                   per epoch
-exponential    lr * gamma^epoch  (= lr0 e^(-kt) with k = -ln gamma)  per epoch
-plateau        lr * factor each time the monitored validation        per epoch
-               metric has not improved for more than ``patience``
-               epochs (PyTorch's ReduceLROnPlateau)
-cosine         min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2         per update
-one_cycle      warm up to lr, then anneal (Smith & Topin 2019)       per update
-=============  ====================================================  ==========
+=============  ========================================================  ==========
+constant       lr                                                        --
+step           lr * gamma^floor(epoch / step_size)                       per epoch
+exponential    lr * gamma^epoch  (= lr0 e^(-kt) with k = -ln gamma)      per epoch
+inverse_time   lr / (1 + decay * epoch): sum lr = inf, sum lr^2 < inf,   per epoch
+               the Robbins-Monro conditions (lectures 000, 002)
+linear         lr -> end_factor * lr linearly over decay_epochs          per epoch
+               (0 = all epochs), then constant (lecture 002)
+plateau        lr * factor each time the monitored validation metric    per epoch
+               has not improved for more than ``patience`` epochs
+               (PyTorch's ReduceLROnPlateau)
+cosine         min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2             per update
+one_cycle      warm up to lr, then anneal (Smith & Topin 2019)           per update
+=============  ========================================================  ==========
 
-``plateau`` watches ``early_stopping.monitor`` (the same metric that picks the best epoch).
+``warmup_epochs`` > 0 puts a linear warm-up in front of any of them (Goyal et al. 2017): the rate
+rises from lr / (warm-up updates) to lr, one step per update, over that many epochs; then the
+schedule above starts, as PyTorch's ``SequentialLR`` would run them (cosine and one_cycle then
+span the updates that are left). ``plateau`` watches ``early_stopping.monitor``.
 """
 
 from __future__ import annotations
@@ -23,17 +30,24 @@ PER_UPDATE = ("cosine", "one_cycle")
 
 
 class Schedule:
-    """A PyTorch scheduler (or none, for ``constant``) and when to step it."""
+    """The PyTorch schedulers a config asks for, and when to step them."""
 
     def __init__(self, config: dict, optimizer: torch.optim.Optimizer, updates_per_epoch: int):
         s, epochs = config["schedule"], config["train"]["epochs"]
         self.per_update = s["name"] in PER_UPDATE
         self.watches = config["early_stopping"]["monitor"]
-        total = epochs * updates_per_epoch
+        self.warmup_updates = round(s["warmup_epochs"] * updates_per_epoch)
+        self.updates_per_epoch = updates_per_epoch
+        self.updates = 0
+        total = max(1, epochs * updates_per_epoch - self.warmup_updates)
+        decay_epochs = s["decay_epochs"] or epochs
         self.scheduler = {
             "constant": lambda: None,
             "step": lambda: lr_scheduler.StepLR(optimizer, s["step_size"], s["gamma"]),
             "exponential": lambda: lr_scheduler.ExponentialLR(optimizer, s["gamma"]),
+            "inverse_time": lambda: lr_scheduler.LambdaLR(
+                optimizer, lambda e: 1.0 / (1.0 + s["decay"] * e)),
+            "linear": lambda: lr_scheduler.LinearLR(optimizer, 1.0, s["end_factor"], decay_epochs),
             "plateau": lambda: lr_scheduler.ReduceLROnPlateau(
                 optimizer, mode="max" if self.watches.endswith("accuracy") else "min",
                 factor=s["factor"], patience=s["patience"], min_lr=s["min_lr"]),
@@ -42,22 +56,42 @@ class Schedule:
                 optimizer, max_lr=config["optimizer"]["lr"], total_steps=total,
                 cycle_momentum=False),  # keep the optimizer's momentum/betas as configured
         }[s["name"]]()
+        self.warmup = None
+        if self.warmup_updates:  # built last: it sets the starting rate
+            self.warmup = lr_scheduler.LinearLR(optimizer, 1.0 / self.warmup_updates, 1.0,
+                                                self.warmup_updates - 1)
+
+    @property
+    def warming_up(self) -> bool:
+        return self.updates < self.warmup_updates
 
     def after_update(self) -> None:
-        if self.per_update:
+        if self.warming_up:
+            self.warmup.step()
+        elif self.per_update:
             self.scheduler.step()
+        self.updates += 1
 
     def after_epoch(self, metrics: dict) -> None:
-        if self.per_update or self.scheduler is None:
-            return
+        began_warming_up = self.updates - self.updates_per_epoch < self.warmup_updates
+        if self.per_update or self.scheduler is None or began_warming_up:
+            return  # per-epoch schedules count the epochs after the warm-up
         if isinstance(self.scheduler, lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(metrics[self.watches])
         else:
             self.scheduler.step()
 
     def state_dict(self) -> dict:
-        return {} if self.scheduler is None else self.scheduler.state_dict()
+        state = {"updates": self.updates}
+        if self.scheduler is not None:
+            state["scheduler"] = self.scheduler.state_dict()
+        if self.warmup is not None:
+            state["warmup"] = self.warmup.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
+        self.updates = state["updates"]
         if self.scheduler is not None:
-            self.scheduler.load_state_dict(state)
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.warmup is not None:
+            self.warmup.load_state_dict(state["warmup"])
