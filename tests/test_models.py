@@ -91,3 +91,31 @@ def test_default_init_is_pytorchs():
     ref = nn.Sequential(nn.Flatten(), nn.Linear(40, 8), nn.ReLU(), nn.Linear(8, 10))
     for p, q in zip(a.parameters(), ref.parameters()):
         assert torch.equal(p, q)
+
+
+def test_more_inits_against_their_formulas():
+    torch.manual_seed(0)
+    mlp = ["model.name=mlp", "model.norm=none", "model.hidden=[600]"]
+    w = _weights(build((400,), 10, *mlp, "model.init=lecun"))[0]
+    assert w.std().item() == pytest.approx(math.sqrt(1 / 400), rel=0.02)
+    w = _weights(build((400,), 10, *mlp, "model.init=glorot_normal"))[0]
+    assert w.std().item() == pytest.approx(math.sqrt(2 / (400 + 600)), rel=0.02)
+    w = _weights(build((400,), 10, *mlp, "model.init=he_uniform"))[0]
+    bound = math.sqrt(6 / 400)  # variance 2 / fan_in: uniform on +-sqrt(6 / fan_in)
+    assert w.abs().max() <= bound and w.abs().max() > 0.99 * bound
+    model = build((40,), 10, *mlp, "model.init=constant", "model.init_value=0.5",
+                  "model.bias_value=0.1")
+    assert all((m.weight == 0.5).all() and (m.bias == 0.1).all() for m in _weights_modules(model))
+
+
+def _weights_modules(model):
+    return [m for m in model.modules() if isinstance(m, nn.Linear)]
+
+
+def test_identity_recurrent_weights():
+    model = build((40,), 10, "model.name=lstm", "model.hidden=[8]", "model.init=glorot_uniform",
+                  "model.init_recurrent=identity")
+    w_hh = model.layers[0].weight_hh_l0  # 4 gates stacked: (32, 8)
+    for gate in range(4):
+        assert torch.equal(w_hh[gate * 8:(gate + 1) * 8], torch.eye(8))
+    assert not torch.equal(model.layers[0].weight_ih_l0, torch.zeros_like(model.layers[0].weight_ih_l0))

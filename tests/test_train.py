@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import trainlab
+import trainlab.models
 from trainlab import checkpoint
 from trainlab.config import resolve
 from trainlab.errors import UserError
@@ -234,3 +235,22 @@ def test_the_default_recipe_reaches_97_percent_on_mnist1d(tmp_path):
     summary = trainlab.train(out=tmp_path / "run", progress="quiet")
     assert summary["test_accuracy"] >= 0.97 and not summary["diverged"]
     assert summary["wall_time_s"] < 60
+
+
+def test_pretrained_weights_then_fine_tune_or_freeze(fast_run, tmp_path):
+    _, source = fast_run()
+    best = torch.load(source / "best.pt", weights_only=True)["model"]
+    model = trainlab.models.build(resolve(None, FAST + [f"model.pretrained={source}"]), (2,), 2)
+    assert same_tensors(model.state_dict(), best)
+    # a head for 3 classes does not fit: it keeps its fresh initialization, the rest is copied
+    model = trainlab.models.build(resolve(None, FAST + [f"model.pretrained={source}"]), (2,), 3)
+    assert torch.equal(model.state_dict()["net.1.weight"], best["net.1.weight"])
+    # freeze the first layer and train on: it does not move, the head does
+    _, tuned = fast_run(f"model.pretrained={source}", 'model.freeze=["net.1"]')
+    after = torch.load(tuned / "last.pt", weights_only=True)["model"]
+    assert torch.equal(after["net.1.weight"], best["net.1.weight"])
+    assert not torch.equal(after["net.5.weight"], best["net.5.weight"])  # Linear, ReLU, Dropout, Linear
+    with pytest.raises(UserError, match="the layers are net.1, net.5"):
+        fast_run(f"model.pretrained={source}", 'model.freeze=["encoder"]')
+    with pytest.raises(UserError, match="no such run folder"):
+        fast_run(f"model.pretrained={tmp_path / 'nothing'}")

@@ -32,7 +32,8 @@ DATA_NAMES = ("mnist1d", "moons", "circles", "spirals", "xor", "npz", "csv", "mn
               "fashion_mnist", "cifar10")
 MODEL_NAMES = ("cnn1d", "cnn2d", "mlp", "linear", "rnn", "gru", "lstm")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
-INITS = ("default", "zeros", "normal", "uniform", "glorot_uniform", "he_normal", "orthogonal")
+INITS = ("default", "zeros", "constant", "normal", "uniform", "lecun", "glorot_uniform",
+         "glorot_normal", "he_normal", "he_uniform", "orthogonal")
 NORMS = ("none", "batch", "layer")
 LOSSES = ("cross_entropy", "mse")
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "rprop", "quickprop",
@@ -124,6 +125,16 @@ SCHEMA: dict[str, Key] = {
     "model.init_std": Key(1.0, "init = normal: standard deviation", check=_positive),
     "model.init_range": Key(0.1, "init = uniform: weights ~ U(-a, a) with this a",
                             check=_positive),
+    "model.init_value": Key(0.01, "init = constant: every weight's value"),
+    "model.bias_value": Key(0.0, "initial value of every bias (unless init = default)"),
+    "model.init_recurrent": Key("same", "rnn/gru/lstm hidden-to-hidden weights: same as "
+                                "model.init, identity (Le et al. 2015) or orthogonal",
+                                choices=("same", "identity", "orthogonal")),
+    "model.pretrained": Key("", "start from the weights of this run folder (its best.pt) or "
+                            "checkpoint file; tensors whose name and shape match are copied"),
+    "model.freeze": Key([], "name prefixes of parameters to freeze, e.g. [\"net.0\"]",
+                        check=lambda v: None if all(isinstance(x, str) for x in v)
+                        else "a list of strings"),
     # loss
     "loss.name": Key("cross_entropy", "divergence: cross_entropy (softmax on logits) or "
                      "mse (L2 between softmax output and one-hot target)", choices=LOSSES),

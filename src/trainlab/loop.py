@@ -65,7 +65,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         raise UserError("train.batch_size = 1 with model.norm = 'batch': batch norm needs at least "
                         "2 samples per batch (use a larger batch, or model.norm = 'layer'/'none')")
     updates = batch_count(n, batch_size, min_size)
-    optimizer = optim.build(config, model.parameters(), updates)
+    optimizer = optim.build(config, [p for p in model.parameters() if p.requires_grad], updates)
     schedule = Schedule(config, optimizer, updates)
     es = config["early_stopping"]
     stopper = EarlyStopping(es["monitor"], es["patience"], es["min_delta"])

@@ -12,6 +12,7 @@ from ..errors import UserError
 from .cnn import CNN
 from .init import initialize
 from .mlp import MLP
+from .pretrained import freeze, load_pretrained
 from .rnn import RecurrentClassifier
 
 
@@ -30,8 +31,13 @@ def build(config: dict, input_shape: tuple[int, ...], num_classes: int) -> nn.Mo
         model = RecurrentClassifier(name, input_shape, m["hidden"], num_classes, m["dropout"])
     else:  # the config schema lists the valid names; this is a bug guard
         raise UserError(f"model.name = {name!r}: unknown model")
-    initialize(model, m["init"], std=m["init_std"], a=m["init_range"])
+    initialize(model, m["init"], std=m["init_std"], a=m["init_range"], value=m["init_value"],
+               bias=m["bias_value"], recurrent=m["init_recurrent"])
+    if m["pretrained"]:
+        load_pretrained(model, m["pretrained"])
+    if m["freeze"]:
+        freeze(model, m["freeze"])
     return model
 
 
-__all__ = ["CNN", "MLP", "RecurrentClassifier", "build", "initialize"]
+__all__ = ["CNN", "MLP", "RecurrentClassifier", "build", "freeze", "initialize", "load_pretrained"]

@@ -1,42 +1,76 @@
 """Weight initialization by name, built on ``torch.nn.init``.
 
-Applies to the weights of every Linear, Conv and recurrent layer; their biases are set to zero
-(except with ``default``, which keeps PyTorch's own initialization); normalization layers keep
-gamma = 1, beta = 0. Sources: lecture 002 (zeros, N(0, 1), 1/sqrt(n), Glorot uniform, He normal,
-orthogonal), lecture 001 (zero initialization leaves every hidden unit identical).
+Applies to the weights of every Linear, Conv and recurrent layer; their biases are set to
+``bias`` (0 by default) except with ``default``, which keeps PyTorch's own initialization of
+both; normalization layers keep gamma = 1, beta = 0. ``recurrent`` overrides the rule for the
+hidden-to-hidden matrices of recurrent layers. Sources: lecture 002 (zeros, N(0, 1),
+1/sqrt(n), Glorot uniform, He normal, orthogonal), lecture 001 (zero initialization leaves every
+hidden unit identical), lecture 003 (uniform +-0.1, He, identity for RNNs).
 
-- ``zeros``: W = 0 (symmetry is never broken: lecture 001).
+- ``zeros``: W = 0 (symmetry is never broken: lecture 001); ``constant``: W = value.
 - ``normal``: W ~ N(0, std^2) (lecture 002 uses std = 1).
 - ``uniform``: W ~ U(-a, a) (lecture 003: +-0.1).
-- ``glorot_uniform``: W ~ U(-b, b), b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010).
-- ``he_normal``: W ~ N(0, 2 / fan_in) (He et al. 2015).
+- ``lecun``: W ~ N(0, 1 / fan_in) (LeCun et al. 1998; lecture 002's 1/sqrt(n) scaling).
+- ``glorot_uniform`` / ``glorot_normal``: variance 2 / (fan_in + fan_out) (Glorot & Bengio 2010);
+  uniform on [-b, b], b = sqrt(6 / (fan_in + fan_out)).
+- ``he_normal`` / ``he_uniform``: variance 2 / fan_in (He et al. 2015).
 - ``orthogonal``: W a (semi-)orthogonal matrix (Saxe et al. 2014).
+- ``identity`` (recurrent weights): W_hh = I (Le et al. 2015, IRNN); for gated cells each gate's
+  block is the identity.
 """
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import nn
 
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
 
 
-def initialize(model: nn.Module, name: str, std: float = 1.0, a: float = 0.1) -> nn.Module:
-    if name == "default":
-        return model
-    fill = {
+def _lecun(w: torch.Tensor) -> torch.Tensor:
+    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(w)
+    return nn.init.normal_(w, 0.0, 1.0 / math.sqrt(fan_in))
+
+
+def _identity(w: torch.Tensor) -> torch.Tensor:
+    """Identity blocks: a gated cell stacks one square matrix per gate."""
+    with torch.no_grad():
+        rows, cols = w.shape
+        for start in range(0, rows, cols):
+            nn.init.eye_(w[start:start + cols])
+    return w
+
+
+def weight_rule(name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0):
+    return {
         "zeros": nn.init.zeros_,
+        "constant": lambda w: nn.init.constant_(w, value),
         "normal": lambda w: nn.init.normal_(w, 0.0, std),
         "uniform": lambda w: nn.init.uniform_(w, -a, a),
+        "lecun": _lecun,
         "glorot_uniform": nn.init.xavier_uniform_,
+        "glorot_normal": nn.init.xavier_normal_,
         "he_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+        "he_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
         "orthogonal": nn.init.orthogonal_,
+        "identity": _identity,
     }[name]
+
+
+def initialize(model: nn.Module, name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0,
+               bias: float = 0.0, recurrent: str = "same") -> nn.Module:
+    """Initialize ``model``'s weights by rule ``name`` (see the module docstring)."""
+    fill = None if name == "default" else weight_rule(name, std, a, value)
+    fill_hh = fill if recurrent == "same" else weight_rule(recurrent, std, a, value)
     for module in model.modules():
         if not isinstance(module, WEIGHTED):
             continue
         for pname, p in module.named_parameters(recurse=False):
-            if pname.startswith("weight"):
-                fill(p.data)
-            elif pname.startswith("bias"):
-                nn.init.zeros_(p.data)
+            rule = fill_hh if pname.startswith("weight_hh") else fill
+            if pname.startswith("weight") and rule is not None:
+                rule(p.data)
+            elif pname.startswith("bias") and fill is not None:
+                nn.init.constant_(p.data, bias)
     return model
