@@ -35,7 +35,7 @@ ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 INITS = ("default", "zeros", "constant", "normal", "uniform", "lecun", "glorot_uniform",
          "glorot_normal", "he_normal", "he_uniform", "orthogonal")
 NORMS = ("none", "batch", "layer")
-LOSSES = ("cross_entropy", "mse")
+LOSSES = ("cross_entropy", "mse", "binary_cross_entropy", "kl", "hinge")
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "rprop", "quickprop",
               "swats")
 SCHEDULES = ("constant", "step", "exponential", "inverse_time", "linear", "plateau", "cosine",
@@ -120,6 +120,19 @@ SCHEMA: dict[str, Key] = {
                       choices=NORMS),
     "model.dropout": Key(0.1, "inverted dropout probability after each hidden layer (mlp, cnn, "
                          "between recurrent layers)", check=_unit_open),
+    "model.dropout_mode": Key("inverted", "inverted: scale kept units by 1/(1-p) in training "
+                              "(PyTorch's); original: no scaling in training, multiply by 1-p at "
+                              "test time (lecture 000)", choices=("inverted", "original")),
+    "model.input_dropout": Key(0.0, "dropout probability on the inputs (mlp, cnn)",
+                               check=_unit_open),
+    "model.hidden_noise": Key(0.0, "std of Gaussian noise added to every hidden activation in "
+                              "training (mlp, cnn)", check=_non_negative),
+    "model.bn_momentum": Key(0.1, "batch norm: running-average momentum (PyTorch's convention)",
+                             check=_fraction),
+    "model.bn_stats": Key("running", "batch norm at inference: running averages, or population "
+                          "statistics recomputed over the training set before each evaluation, "
+                          "with the B/(B-1) correction (lecture 000)",
+                          choices=("running", "population")),
     "model.init": Key("default", "weight initialization (torch.nn.init); biases start at 0 "
                       "except with default", choices=INITS),
     "model.init_std": Key(1.0, "init = normal: standard deviation", check=_positive),
@@ -136,9 +149,39 @@ SCHEMA: dict[str, Key] = {
                         check=lambda v: None if all(isinstance(x, str) for x in v)
                         else "a list of strings"),
     # loss
-    "loss.name": Key("cross_entropy", "divergence: cross_entropy (softmax on logits) or "
-                     "mse (L2 between softmax output and one-hot target)", choices=LOSSES),
-    "loss.label_smoothing": Key(0.0, "cross_entropy: label smoothing epsilon", check=_unit_open),
+    "loss.name": Key("cross_entropy", "divergence between the output and the target "
+                     "(trainlab.losses gives each formula)", choices=LOSSES),
+    "loss.label_smoothing": Key(0.0, "label smoothing epsilon: target (1 - eps) one-hot + eps / C "
+                                "(all losses but hinge)", check=_unit_open),
+    "loss.confidence_penalty": Key(0.0, "beta: subtract beta * entropy of the output "
+                                   "distribution (Pereyra et al. 2017)", check=_non_negative),
+    "loss.target_noise": Key(0.0, "std of Gaussian noise added to the soft targets in training "
+                             "(mse, kl, binary_cross_entropy)", check=_non_negative),
+    "loss.aux_weight": Key(0.0, "auxiliary classifiers (mlp, cnn): a head on every hidden block, "
+                           "its loss added with this weight in training (Lee et al. 2015); 0 = off",
+                           check=_non_negative),
+    # regularization
+    "regularization.l2": Key(0.0, "lambda of the penalty lambda/2 * sum w^2 added to the loss "
+                             "(unlike optimizer.weight_decay, it passes through the optimizer's "
+                             "scaling, e.g. Adam's)", check=_non_negative),
+    "regularization.l1": Key(0.0, "lambda of the penalty lambda * sum |w| added to the loss",
+                             check=_non_negative),
+    "regularization.exclude_bias_and_norm": Key(False, "penalties and optimizer.weight_decay "
+                                                "skip biases and normalization parameters"),
+    "regularization.input_noise": Key(0.0, "std of Gaussian noise added to every training "
+                                      "input", check=_non_negative),
+    "regularization.weight_noise": Key(0.0, "std of Gaussian noise added to the weights for each "
+                                       "forward/backward pass, removed before the update",
+                                       check=_non_negative),
+    # augmentation
+    "augment.shift": Key(0.0, "random shift per sample: 1-D signals up to this many positions, "
+                         "images up to this fraction of their size; 0 = off", check=_non_negative),
+    "augment.stretch": Key(0.0, "random scale per sample by a factor in [1 - s, 1 + s] (1-D "
+                           "stretch, image zoom)", check=_unit_open),
+    "augment.rotate": Key(0.0, "images: random rotation up to this many degrees",
+                          check=_non_negative),
+    "augment.noise": Key(0.0, "std of Gaussian noise added after the geometric transforms",
+                         check=_non_negative),
     # optimizer
     "optimizer.name": Key("adamw", "optimizer (PyTorch's, fused or multi-tensor)",
                           choices=OPTIMIZERS),
@@ -221,6 +264,8 @@ SECTION_DOCS = {
     "data": "where the samples come from and how they are split and normalized",
     "model": "architecture and initialization",
     "loss": "the divergence minimized",
+    "regularization": "penalties and noise that fight overfitting (lectures 000, 002, 003)",
+    "augment": "random transformations of each training batch, on the device",
     "optimizer": "how gradients become updates",
     "gradient_noise": "noise added to every gradient before the optimizer step",
     "gradient_clip": "gradient clipping before the optimizer step (clipping first, then noise)",

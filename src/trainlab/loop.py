@@ -1,6 +1,8 @@
 """The training loop: lecture 000's recipe, "train with periodic validation and early stopping".
 
-One update, top to bottom: batch -> model -> loss -> backward -> optimizer step -> schedule.
+One update, top to bottom: batch -> [augmentation, input noise, weight noise] -> model -> loss
+[+ auxiliary heads' losses + penalties] -> backward -> [clean weights back] -> optimizer step
+(gradient clipping and noise wrap it) -> schedule.
 One epoch: the updates over a fresh (seeded) order of the training split, then validation, then
 model selection / early stopping, then the checkpoint. Data stays on the device as tensors; the
 only host synchronization per epoch is reading the epoch's metrics.
@@ -19,13 +21,16 @@ import torch
 from torch import nn
 
 from . import checkpoint, losses, models, optim
+from .augment import Augmentation
 from .batches import batch_count, batches
 from .data import Splits
 from .early_stopping import EarlyStopping
 from .errors import UserError
 from .losses import LossFn
 from .metrics import RunningMetrics
+from .models.layers import population_statistics
 from .progress import Progress
+from .regularization import Regularization, decay_groups
 from .rundir import RunDir
 from .schedules import Schedule
 
@@ -65,7 +70,12 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         raise UserError("train.batch_size = 1 with model.norm = 'batch': batch norm needs at least "
                         "2 samples per batch (use a larger batch, or model.norm = 'layer'/'none')")
     updates = batch_count(n, batch_size, min_size)
-    optimizer = optim.build(config, [p for p in model.parameters() if p.requires_grad], updates)
+    regularization = Regularization(config, model)
+    augmentation = Augmentation(config, data.input_shape)
+    aux_weight = config["loss"]["aux_weight"]
+    population_bn = config["model"]["bn_stats"] == "population"
+    optimizer = optim.build(config, decay_groups(
+        model, config["regularization"]["exclude_bias_and_norm"]), updates)
     schedule = Schedule(config, optimizer, updates)
     es = config["early_stopping"]
     stopper = EarlyStopping(es["monitor"], es["patience"], es["min_delta"])
@@ -97,10 +107,19 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         running = RunningMetrics(device)
         for xb, yb in batches(data.x_train, data.y_train, batch_size, t["shuffle"], shuffle_gen,
                               min_size):
+            if augmentation.active:
+                xb = augmentation(xb)
+            xb = regularization.inputs(xb)
+            clean = regularization.perturb_weights()
             logits = model(xb)
             loss = loss_fn(logits, yb)
+            if aux_weight:
+                loss = loss + aux_weight * sum(loss_fn(z, yb) for z in model.aux_outputs)
+            if regularization.has_penalty:
+                loss = loss + regularization.penalty()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            regularization.restore_weights(clean)
             optimizer.step(lambda: loss)  # the loss, for optimizers that use it (irprop+)
             schedule.after_update()
             running.add(loss, logits, yb)
@@ -109,6 +128,8 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         if not math.isfinite(train_loss):
             diverged_at = epoch
             break
+        if population_bn:
+            population_statistics(model, data.x_train, batch_size)
         val_loss, val_accuracy = evaluate(model, data.x_val, data.y_val, loss_fn)
         metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                    "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}

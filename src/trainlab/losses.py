@@ -1,9 +1,22 @@
-"""Divergences by name (lecture 000, "L2 vs KL divergence"; lecture 002, cross-entropy vs MSE).
+"""Divergences by name (lecture 000, "L2 vs KL divergence"; lecture 001, the hinge loss;
+lecture 002, cross-entropy vs MSE; lecture 003, confidence penalty and label smoothing).
 
-- ``cross_entropy``: -log softmax(z)_y, on logits z, with optional label smoothing eps (targets
-  (1 - eps) one-hot + eps / C; Szegedy et al. 2016) -- ``torch.nn.functional.cross_entropy``.
-- ``mse``: ||softmax(z) - onehot(y)||^2 / C, the L2 divergence between the output distribution
-  and the one-hot target (it saturates where cross-entropy does not: lecture 002).
+With logits z, C classes, the one-hot target e_y and the smoothed target
+q = (1 - eps) e_y + eps / C (label smoothing eps, Szegedy et al. 2016):
+
+- ``cross_entropy``: -sum_k q_k log softmax(z)_k (``F.cross_entropy`` with ``label_smoothing``).
+- ``mse``: ||softmax(z) - q||^2 / C, the L2 divergence; it saturates where cross-entropy does
+  not (lecture 002).
+- ``binary_cross_entropy``: one sigmoid per class against q, averaged over classes (multi-label
+  outputs; for single labels, one-vs-rest) (``F.binary_cross_entropy_with_logits``).
+- ``kl``: KL(q || softmax(z)) = sum_k q_k log(q_k / p_k) (``F.kl_div``); equals cross-entropy
+  minus the entropy of q, so it is 0 at a perfect fit of soft targets.
+- ``hinge``: the multi-class margin loss sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins;
+  lecture 001's hinge for two classes) (``F.multi_margin_loss``).
+
+``confidence_penalty`` beta (Pereyra et al. 2017) subtracts beta * H(softmax(z)), penalizing
+over-confident outputs. ``target_noise`` sigma adds N(0, sigma^2) to the soft target q of
+``mse``, ``binary_cross_entropy`` and ``kl`` during training (noise injection on targets).
 """
 
 from __future__ import annotations
@@ -13,12 +26,47 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .errors import UserError
+
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+SOFT_TARGETS = ("mse", "binary_cross_entropy", "kl")
 
 
-def build(config: dict) -> LossFn:
+def soft_targets(y: torch.Tensor, classes: int, eps: float, dtype: torch.dtype) -> torch.Tensor:
+    """(1 - eps) one-hot(y) + eps / C."""
+    q = F.one_hot(y, classes).to(dtype)
+    return q * (1 - eps) + eps / classes if eps else q
+
+
+def entropy(z: torch.Tensor) -> torch.Tensor:
+    """Mean entropy of softmax(z) over the batch."""
+    log_p = z.log_softmax(1)
+    return -(log_p.exp() * log_p).sum(1).mean()
+
+
+def build(config: dict, generator: torch.Generator | None = None) -> LossFn:
+    """The loss ``config["loss"]`` describes, as ``fn(logits, labels) -> scalar``.
+    ``generator`` draws the target noise (when ``loss.target_noise`` > 0)."""
     loss = config["loss"]
-    if loss["name"] == "mse":
-        return lambda z, y: F.mse_loss(z.softmax(1), F.one_hot(y, z.shape[1]).to(z.dtype))
-    eps = loss["label_smoothing"]
-    return lambda z, y: F.cross_entropy(z, y, label_smoothing=eps)
+    name, eps, beta, sigma = (loss["name"], loss["label_smoothing"], loss["confidence_penalty"],
+                              loss["target_noise"])
+    if sigma and name not in SOFT_TARGETS:
+        raise UserError(f"loss.target_noise = {sigma}: needs a soft-target loss "
+                        f"({', '.join(SOFT_TARGETS)}), not {name}")
+
+    def target(z, y):
+        q = soft_targets(y, z.shape[1], eps, z.dtype)
+        if sigma and torch.is_grad_enabled():  # training only
+            q = q + sigma * torch.randn(q.shape, generator=generator, device=q.device, dtype=q.dtype)
+        return q
+
+    base: LossFn = {
+        "cross_entropy": lambda z, y: F.cross_entropy(z, y, label_smoothing=eps),
+        "mse": lambda z, y: F.mse_loss(z.softmax(1), target(z, y)),
+        "binary_cross_entropy": lambda z, y: F.binary_cross_entropy_with_logits(z, target(z, y)),
+        "kl": lambda z, y: F.kl_div(z.log_softmax(1), target(z, y), reduction="batchmean"),
+        "hinge": lambda z, y: F.multi_margin_loss(z, y, margin=1.0),
+    }[name]
+    if beta:
+        return lambda z, y: base(z, y) - beta * entropy(z)
+    return base

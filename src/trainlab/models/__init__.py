@@ -20,15 +20,16 @@ def build(config: dict, input_shape: tuple[int, ...], num_classes: int) -> nn.Mo
     """The model ``config["model"]`` describes, for samples of ``input_shape``."""
     m = config["model"]
     name = m["name"]
+    aux = config["loss"]["aux_weight"] > 0
     if name == "linear":
         model = MLP(input_shape, [], num_classes)
     elif name == "mlp":
-        model = MLP(input_shape, m["hidden"], num_classes, m["activation"], m["norm"], m["dropout"])
+        model = MLP(input_shape, m["hidden"], num_classes, m, aux)
     elif name in ("cnn1d", "cnn2d"):
-        model = CNN(int(name[3]), input_shape, m["channels"], num_classes, m["kernel_size"],
-                    m["pool"], m["activation"], m["norm"], m["dropout"])
+        model = CNN(int(name[3]), input_shape, m["channels"], num_classes, m, aux)
     elif name in ("rnn", "gru", "lstm"):
-        model = RecurrentClassifier(name, input_shape, m["hidden"], num_classes, m["dropout"])
+        model = RecurrentClassifier(name, input_shape, m["hidden"], num_classes, m["dropout"],
+                                    m["dropout_mode"])
     else:  # the config schema lists the valid names; this is a bug guard
         raise UserError(f"model.name = {name!r}: unknown model")
     initialize(model, m["init"], std=m["init_std"], a=m["init_range"], value=m["init_value"],

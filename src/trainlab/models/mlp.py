@@ -1,34 +1,37 @@
 """Multi-layer perceptron (and, with no hidden layer, logistic regression).
 
-Each hidden layer: Linear -> [batch/layer norm] -> activation -> [dropout]; then a Linear head
-producing logits. Samples of any shape are flattened first.
+[input dropout] -> each hidden layer: Linear -> [batch/layer norm] -> activation -> [noise] ->
+[dropout]; then a Linear head producing logits. Samples of any shape are flattened first. With
+auxiliary heads, every hidden layer but the last gets a Linear classifier of its own.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
 from torch import nn
 
-from .layers import activation as make_activation
-from .layers import norm as make_norm
+from .layers import TappedSequential, activation as make_activation, dropout as make_dropout
+from .layers import norm as make_norm, regularizers
 
 
-class MLP(nn.Module):
+class MLP(TappedSequential):
     def __init__(self, input_shape: tuple[int, ...], hidden: list[int], num_classes: int,
-                 activation: str = "relu", norm: str = "none", dropout: float = 0.0):
+                 m: dict | None = None, aux: bool = False):
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
+        m = m or {"activation": "relu", "norm": "none", "dropout": 0.0, "dropout_mode": "inverted",
+                  "hidden_noise": 0.0, "input_dropout": 0.0, "bn_momentum": 0.1}
+        layers: list[nn.Module] = [nn.Flatten(), *make_dropout(m["input_dropout"], m["dropout_mode"])]
         width = math.prod(input_shape)
+        taps = []
         for h in hidden:
-            layers += [nn.Linear(width, h, bias=norm == "none"), make_norm(norm, h, 0),
-                       make_activation(activation)]
-            if dropout:
-                layers.append(nn.Dropout(dropout))
+            layers += [nn.Linear(width, h, bias=m["norm"] == "none"),
+                       make_norm(m["norm"], h, 0, m["bn_momentum"]), make_activation(m["activation"]),
+                       *regularizers(m)]
+            taps.append((len(layers) - 1, h))
             width = h
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        if aux and len(hidden) > 1:  # after the network: its initialization stays the same
+            self.set_heads([i for i, _ in taps[:-1]],
+                           [nn.Linear(h, num_classes) for _, h in taps[:-1]])

@@ -12,13 +12,14 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from .layers import dropout as make_dropout
 
 CELLS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
 class RecurrentClassifier(nn.Module):
     def __init__(self, kind: str, input_shape: tuple[int, ...], hidden: list[int],
-                 num_classes: int, dropout: float = 0.0):
+                 num_classes: int, dropout: float = 0.0, dropout_mode: str = "inverted"):
         super().__init__()
         if len(input_shape) not in (1, 2):
             raise UserError(f"model.name = {kind!r} needs samples shaped (length,) or (channels, "
@@ -28,7 +29,7 @@ class RecurrentClassifier(nn.Module):
         for h in hidden:
             self.layers.append(CELLS[kind](width, h, batch_first=True))
             width = h
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Sequential(*make_dropout(dropout, dropout_mode))
         self.head = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,74 @@
+"""Regularization around one update (lectures 000, 002, 003): penalties added to the loss, and
+noise on the inputs and weights. Dropout, hidden-activation noise and batch-norm statistics live
+in the models (``trainlab.models.layers``); target noise in ``trainlab.losses``.
+
+- L2 penalty: lambda/2 * sum w^2, gradient lambda * w. With plain SGD this is the same step as
+  ``weight_decay = lambda``; with adaptive optimizers it is not: the penalty's gradient is
+  rescaled by Adam's per-weight denominators, decoupled weight decay (``adamw``) is not
+  (Loshchilov & Hutter 2019).
+- L1 penalty: lambda * sum |w|, gradient lambda * sign(w): drives weights to exactly 0.
+- Input noise: x + N(0, sigma^2) for every training sample (lecture 002, "noise").
+- Weight noise: w + N(0, sigma^2) for the forward and backward pass; the update is applied to the
+  clean weights with the gradient taken at the noisy ones (Graves 2011, lecture 002).
+
+``exclude_bias_and_norm`` leaves biases and normalization parameters out of the penalties and
+out of ``optimizer.weight_decay`` (:func:`decay_groups`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def penalized(model: nn.Module, exclude_bias_and_norm: bool) -> list[nn.Parameter]:
+    """Trainable parameters that penalties and weight decay act on."""
+    if not exclude_bias_and_norm:
+        return [p for p in model.parameters() if p.requires_grad]
+    return [p for m in model.modules()
+            if not isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm))
+            for name, p in m.named_parameters(recurse=False)
+            if p.requires_grad and name.startswith("weight")]
+
+
+def decay_groups(model: nn.Module, exclude_bias_and_norm: bool) -> list[dict]:
+    """Optimizer parameter groups: weight decay on the penalized parameters only."""
+    decayed = penalized(model, exclude_bias_and_norm)
+    ids = {id(p) for p in decayed}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    return [{"params": decayed}] + ([{"params": rest, "weight_decay": 0.0}] if rest else [])
+
+
+class Regularization:
+    def __init__(self, config: dict, model: nn.Module):
+        r = config["regularization"]
+        self.l1, self.l2 = r["l1"], r["l2"]
+        self.input_noise, self.weight_noise = r["input_noise"], r["weight_noise"]
+        self.params = penalized(model, r["exclude_bias_and_norm"])
+        self.has_penalty = bool(self.l1 or self.l2)
+
+    def penalty(self) -> torch.Tensor:
+        total = torch.zeros((), device=self.params[0].device)
+        if self.l2:
+            total = total + self.l2 / 2 * torch.stack(torch._foreach_norm(self.params)).pow(2).sum()
+        if self.l1:
+            total = total + self.l1 * torch.stack(torch._foreach_norm(self.params, 1)).sum()
+        return total
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.input_noise * torch.randn_like(x) if self.input_noise else x
+
+    @torch.no_grad()
+    def perturb_weights(self) -> list[torch.Tensor] | None:
+        """Add weight noise; returns the clean weights for :meth:`restore_weights`."""
+        if not self.weight_noise:
+            return None
+        clean = [p.detach().clone() for p in self.params]
+        for p in self.params:
+            p.add_(torch.randn_like(p), alpha=self.weight_noise)
+        return clean
+
+    @torch.no_grad()
+    def restore_weights(self, clean: list[torch.Tensor] | None) -> None:
+        if clean is not None:
+            torch._foreach_copy_(self.params, clean)
