@@ -81,6 +81,14 @@ def _batch_size(v):
     return 'an integer >= 1 (1 = online GD, b = minibatch) or "full" (batch GD)'
 
 
+def _pair(ok: Callable[[float, float], bool], allowed: str) -> Callable[[list], str | None]:
+    def check(v):
+        numbers = len(v) == 2 and all(isinstance(e, (int, float)) and not isinstance(e, bool)
+                                      for e in v)
+        return None if numbers and ok(*v) else allowed
+    return check
+
+
 def _betas(v):
     ok = len(v) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in v)
     return None if ok else "two numbers in [0, 1)"
@@ -199,13 +207,11 @@ SCHEMA: dict[str, Key] = {
                              "(Igel & Huesken 2000)", choices=("rprop+", "rprop-", "irprop+",
                                                                "irprop-")),
     "optimizer.etas": Key([0.5, 1.2], "rprop: (eta_minus, eta_plus) step-size factors",
-                          check=lambda v: None if len(v) == 2 and all(
-                              isinstance(e, (int, float)) for e in v) and 0 < v[0] < 1 < v[1]
-                          else "[eta_minus, eta_plus] with 0 < eta_minus < 1 < eta_plus"),
+                          check=_pair(lambda a, b: 0 < a < 1 < b,
+                                      "[eta_minus, eta_plus] with 0 < eta_minus < 1 < eta_plus")),
     "optimizer.step_sizes": Key([1e-6, 50.0], "rprop: (smallest, largest) step size",
-                                check=lambda v: None if len(v) == 2 and all(
-                                    isinstance(e, (int, float)) for e in v) and 0 <= v[0] <= v[1]
-                                else "[min, max] with 0 <= min <= max"),
+                                check=_pair(lambda a, b: 0 <= a <= b,
+                                            "[min, max] with 0 <= min <= max")),
     "optimizer.max_growth": Key(1.75, "quickprop: largest step as a multiple of the previous one",
                                 check=lambda v: None if v > 1 else "a number > 1"),
     "optimizer.sgd_lr": Key(0.0, "swats / train.switch_to_sgd_at: SGD rate after the switch; "

@@ -29,6 +29,8 @@ from __future__ import annotations
 import torch
 from torch.optim import Optimizer
 
+from .closure import evaluate as closure_loss
+
 TINY = 1e-12
 
 
@@ -45,10 +47,7 @@ class QuickProp(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             lr, mu, wd = group["lr"], group["max_growth"], group["weight_decay"]
             for p in group["params"]:

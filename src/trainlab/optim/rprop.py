@@ -38,6 +38,8 @@ from __future__ import annotations
 import torch
 from torch.optim import Optimizer
 
+from .closure import evaluate as closure_loss
+
 VARIANTS = ("rprop+", "rprop-", "irprop+", "irprop-")
 
 
@@ -76,10 +78,7 @@ class Rprop(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for index, group in enumerate(self.param_groups):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch.optim import Optimizer
 
+from .closure import evaluate as closure_loss
+
 
 class SWATS(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -43,10 +45,7 @@ class SWATS(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
@@ -68,21 +67,26 @@ class SWATS(Optimizer):
                     buf.mul_(beta1).add_(g)
                     p.add_(buf, alpha=-(1 - beta1) * group["sgd_lr"])
                 continue
-            pg = torch.zeros((), dtype=torch.float64, device=params[0].device)
-            pp = torch.zeros_like(pg)
-            for p, g in zip(params, grads):
-                state = self.state[p]
+            states = [self.state[p] for p in params]
+            for p, state in zip(params, states):
                 if "exp_avg" not in state:
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(g, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                denom = (v / (1 - beta2 ** k)).sqrt_().add_(group["eps"])
-                update = -(group["lr"] / (1 - beta1 ** k)) * m / denom
-                p.add_(update)
-                pg += (update * g).sum()
-                pp += (update * update).sum()
+                    state["update"] = torch.zeros_like(p)  # p_k, kept: no allocation per step
+            m, v, update = ([st[key] for st in states] for key in ("exp_avg", "exp_avg_sq", "update"))
+            torch._foreach_lerp_(m, grads, 1 - beta1)             # m = beta1 m + (1 - beta1) g
+            torch._foreach_mul_(v, beta2)
+            torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+            torch._foreach_copy_(update, v)                          # p_k = -lr m_hat / (sqrt(v_hat) + eps)
+            torch._foreach_sqrt_(update)
+            torch._foreach_div_(update, (1 - beta2 ** k) ** 0.5)
+            torch._foreach_add_(update, group["eps"])
+            torch._foreach_reciprocal_(update)
+            torch._foreach_mul_(update, m)
+            torch._foreach_mul_(update, -group["lr"] / (1 - beta1 ** k))
+            torch._foreach_add_(params, update)
+            pg = sum(torch.dot(u.reshape(-1), g.reshape(-1)).double() for u, g in zip(update, grads))
+            pp = torch.stack(torch._foreach_norm(update)).double().pow(2).sum()
             if pg.item() != 0:
                 gamma = (pp / -pg).item()
                 group["estimate"] = beta2 * group["estimate"] + (1 - beta2) * gamma

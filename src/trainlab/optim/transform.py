@@ -13,6 +13,8 @@ from collections import OrderedDict
 import torch
 from torch.optim import Optimizer
 
+from .closure import evaluate as closure_loss
+
 
 class GradientTransform(Optimizer):
     def __init__(self, optimizer: Optimizer):
@@ -39,10 +41,7 @@ class GradientTransform(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         grads = self.grads()
         if grads:
             self.transform(grads)
