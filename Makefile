@@ -26,6 +26,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/loop_overhead.py
+	$(BIN)/python benchmarks/optimizers.py
 
 clean:
 	rm -rf $(VENV) runs
