@@ -254,3 +254,29 @@ def test_pretrained_weights_then_fine_tune_or_freeze(fast_run, tmp_path):
         fast_run(f"model.pretrained={source}", 'model.freeze=["encoder"]')
     with pytest.raises(UserError, match="no such run folder"):
         fast_run(f"model.pretrained={tmp_path / 'nothing'}")
+
+
+def test_resume_is_exact_with_every_random_technique(fast_run, monkeypatch):
+    """Augmentation, input/weight/hidden/target noise, dropout, gradient noise and SWATS all
+    draw random numbers or keep state; a crash after epoch 2 must not change the result."""
+    extra = ("augment.noise=0.1", "augment.shift=1", "regularization.input_noise=0.05",
+             "regularization.weight_noise=0.01", "model.hidden_noise=0.05", "model.dropout=0.2",
+             "loss.name=mse", "loss.target_noise=0.05", "gradient_noise.eta=0.01",
+             "optimizer.name=swats", "optimizer.lr=0.01", "train.switch_to_sgd_at=3",
+             "train.epochs=5")
+    _, reference = fast_run(*extra)
+    append = RunDir.append_metrics
+    count = {"n": 0}
+
+    def crashing(self, row):
+        append(self, row)
+        count["n"] += 1
+        if count["n"] == 2:
+            raise Crash
+
+    monkeypatch.setattr(RunDir, "append_metrics", crashing)
+    with pytest.raises(Crash):
+        fast_run(*extra, out=reference.parent / "crashed")
+    monkeypatch.setattr(RunDir, "append_metrics", append)
+    trainlab.resume(reference.parent / "crashed", progress="quiet")
+    assert_same_run(reference, reference.parent / "crashed")
