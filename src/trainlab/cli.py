@@ -50,6 +50,26 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", metavar="DIR")
     e.add_argument("--checkpoint", choices=("best", "last"), default="best")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    cp = sub.add_parser("compare", help="a grid of variants x seeds, with confidence intervals, "
+                        "significance tests, plots and an HTML report")
+    cp.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    cp.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="values of one key to compare (repeat for a grid)")
+    cp.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
+    cp.add_argument("--jobs", type=int, help="parallel runs (default: the number of cores)")
+    cp.add_argument("--out", help="folder (default runs/compare-<timestamp>); re-running with "
+                    "the same --out skips finished runs and resumes unfinished ones")
+    tr = sub.add_parser("trajectories", help="optimizers' paths on a 2-D function (lecture 000, "
+                        "slides 94-96): contour plot, GIF, CSV")
+    tr.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    tr.add_argument("--function", default="beale", help="beale, long_valley, saddle, rosenbrock")
+    tr.add_argument("--optimizers", default="sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,"
+                    "rprop,quickprop", help="comma-separated names")
+    tr.add_argument("--steps", type=int, default=1000)
+    tr.add_argument("--lrs", help="learning rates per optimizer, e.g. sgd=0.001,adam=0.1 "
+                    "(defaults: trainlab.trajectories.LEARNING_RATES)")
+    tr.add_argument("--no-gif", action="store_true", help="skip the animation")
+    tr.add_argument("--out", help="folder to create (default runs/trajectories-<timestamp>)")
     c = sub.add_parser("config", help="print the default config with a comment on every key, or "
                        "the config that CONFIG and overrides resolve to")
     c.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
@@ -90,6 +110,46 @@ def _train(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(ns: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from . import compare
+
+    config, overrides = split_args(ns.args)
+    out = Path(ns.out) if ns.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    rows = compare.run(config, overrides, ns.vary, ns.seeds, ns.jobs, out,
+                       log=lambda line: print(line, file=sys.stderr))
+    width = max(len(r["variant"]) for r in rows)
+    for r in rows:
+        ci = r["test_accuracy_ci95"]
+        print(f"{r['variant']:<{width}}  test accuracy {r['test_accuracy_mean']:.4f}"
+              + ("" if ci != ci else f" ± {ci:.4f}") + f"  ({r['diverged']} diverged)")
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def _trajectories(ns: argparse.Namespace) -> int:
+    from . import trajectories as tj
+    from .rundir import output_folder
+
+    config, overrides = split_args(ns.args)
+    resolve(config, overrides)  # validate before running anything
+    names = [n.strip() for n in ns.optimizers.split(",") if n.strip()]
+    paths = tj.run_all(ns.function, names, ns.steps, tj.parse_lrs(ns.lrs), config, overrides)
+    out = output_folder(ns.out, "trajectories")
+    tj.write_csv(out / "trajectories.csv", paths)
+    tj.plot(out / "trajectories.png", ns.function, paths)
+    if not ns.no_gif:
+        tj.animate(out / "trajectories.gif", ns.function, paths)
+    for t in paths:
+        x, y, value = t.points[-1]
+        print(f"{t.optimizer:>10}: ({x:.4f}, {y:.4f}) f = {value:.3g}"
+              f"{'  diverged' if t.diverged else ''}")
+    print(f"written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ns = parser().parse_args(argv)
     try:
@@ -100,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
                   f"({r['checkpoint']} checkpoint, {r['samples']} samples)")
             return 0
+        if ns.command == "trajectories":
+            return _trajectories(ns)
+        if ns.command == "compare":
+            return _compare(ns)
         if ns.args:
             print(dumps(resolve(*split_args(ns.args))), end="")
         else:

@@ -36,8 +36,8 @@ INITS = ("default", "zeros", "constant", "normal", "uniform", "lecun", "glorot_u
          "glorot_normal", "he_normal", "he_uniform", "orthogonal")
 NORMS = ("none", "batch", "layer")
 LOSSES = ("cross_entropy", "mse", "binary_cross_entropy", "kl", "hinge")
-OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "rprop", "quickprop",
-              "swats")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw",
+              "rprop", "quickprop", "swats")
 SCHEDULES = ("constant", "step", "exponential", "inverse_time", "linear", "plateau", "cosine",
              "one_cycle")
 MONITORS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
@@ -191,8 +191,8 @@ SCHEMA: dict[str, Key] = {
     "augment.noise": Key(0.0, "std of Gaussian noise added after the geometric transforms",
                          check=_non_negative),
     # optimizer
-    "optimizer.name": Key("adamw", "optimizer (PyTorch's, fused or multi-tensor)",
-                          choices=OPTIMIZERS),
+    "optimizer.name": Key("adamw", "optimizer; momentum and nesterov mean sgd with that "
+                          "(momentum 0.9 unless optimizer.momentum is set)", choices=OPTIMIZERS),
     "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle)", check=_positive),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
@@ -406,8 +406,16 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
     for layer in layers:
         for name, value in layer.items():
             _set(config, name, check_value(name, value))
+    _expand_aliases(config["optimizer"])
     _check_combinations(flatten(config))
     return config
+
+
+def _expand_aliases(o: dict) -> None:
+    """``momentum`` -> sgd with momentum (0.9 unless set); ``nesterov`` -> the same, Nesterov."""
+    if o["name"] in ("momentum", "nesterov"):
+        o["nesterov"] = o["name"] == "nesterov"
+        o["name"], o["momentum"] = "sgd", o["momentum"] or 0.9
 
 
 def _check_combinations(c: dict[str, Any]) -> None:

@@ -25,6 +25,19 @@ from .config import dumps, resolve
 from .errors import UserError
 
 
+def output_folder(out: str | Path | None, prefix: str) -> Path:
+    """A new, empty folder for an experiment command (default ``runs/<prefix>-<timestamp>``);
+    refuses one that already holds files."""
+    path = Path(out) if out else Path("runs") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UserError(f"--out {str(path)!r} exists and is not an empty folder; choose a new one")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {str(path)!r} cannot be created ({e.strerror})") from None
+    return path
+
+
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
