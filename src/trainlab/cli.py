@@ -59,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--jobs", type=int, help="parallel runs (default: the number of cores)")
     cp.add_argument("--out", help="folder (default runs/compare-<timestamp>); re-running with "
                     "the same --out skips finished runs and resumes unfinished ones")
+    lf = sub.add_parser("lr-find", help="learning-rate range test (lecture 003): loss against an "
+                        "exponentially rising rate, plot and suggestion")
+    lf.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    lf.add_argument("--start-lr", type=float, default=1e-7)
+    lf.add_argument("--end-lr", type=float, default=10.0)
+    lf.add_argument("--steps", type=int, default=200)
+    lf.add_argument("--out", help="folder to create (default runs/lr-find-<timestamp>)")
     tr = sub.add_parser("trajectories", help="optimizers' paths on a 2-D function (lecture 000, "
                         "slides 94-96): contour plot, GIF, CSV")
     tr.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
@@ -129,6 +136,32 @@ def _compare(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _lr_find(ns: argparse.Namespace) -> int:
+    from . import data, lrfind
+    from .api import resolve_device
+    from .loop import build
+    from .rundir import output_folder
+
+    if not 0 < ns.start_lr < ns.end_lr:
+        raise UserError(f"--start-lr {ns.start_lr} / --end-lr {ns.end_lr}: expected "
+                        "0 < start < end")
+    if ns.steps < 3:
+        raise UserError(f"--steps {ns.steps}: expected an integer >= 3")
+    config = resolve(*split_args(ns.args))
+    splits = data.load(config, resolve_device(config["device"]))
+    parts = build(config, splits)
+    result = lrfind.range_test(parts.model, parts.optimizer, splits.x_train, splits.y_train,
+                               parts.loss_fn, parts.batch_size, ns.start_lr, ns.end_lr, ns.steps,
+                               seed=config["seed"])
+    out = output_folder(ns.out, "lr-find")
+    lrfind.write(out, result)
+    s = result["suggestion"]
+    print(f"suggested learning rate: {s:.3g} (where the smoothed loss falls fastest)" if s else
+          "no suggestion: the loss did not fall (try a lower --start-lr or more --steps)")
+    print(f"written to {out}")
+    return 0
+
+
 def _trajectories(ns: argparse.Namespace) -> int:
     from . import trajectories as tj
     from .rundir import output_folder
@@ -164,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             return _trajectories(ns)
         if ns.command == "compare":
             return _compare(ns)
+        if ns.command == "lr-find":
+            return _lr_find(ns)
         if ns.args:
             print(dumps(resolve(*split_args(ns.args))), end="")
         else:

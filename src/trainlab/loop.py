@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -55,27 +56,45 @@ def _uses_batch_norm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn.Module, dict]:
-    """Train (or continue, if ``run`` has a checkpoint) as ``config`` says; returns the model in
-    its final state (best epoch's weights if ``early_stopping.restore_best``) and the summary."""
-    t, device = config["train"], data.x_train.device
-    torch.manual_seed(config["seed"])
-    model = models.build(config, data.input_shape, data.num_classes).to(device)
-    loss_fn = losses.build(config)
+@dataclass
+class Parts:
+    """What a config builds for training on a data set, seeded: model, loss, optimizer, and the
+    batching that goes with them."""
 
-    n = len(data.x_train)
-    batch_size = n if t["batch_size"] == "full" else min(t["batch_size"], n)
+    model: nn.Module
+    loss_fn: LossFn
+    optimizer: torch.optim.Optimizer
+    batch_size: int
+    min_size: int  # a last batch smaller than this joins the one before
+    updates: int  # per epoch
+
+
+def build(config: dict, data: Splits) -> Parts:
+    torch.manual_seed(config["seed"])
+    model = models.build(config, data.input_shape, data.num_classes).to(data.x_train.device)
+    n, b = len(data.x_train), config["train"]["batch_size"]
+    batch_size = n if b == "full" else min(b, n)
     min_size = 2 if _uses_batch_norm(model) else 1  # batch statistics need 2 samples
     if batch_size < min_size:
         raise UserError("train.batch_size = 1 with model.norm = 'batch': batch norm needs at least "
                         "2 samples per batch (use a larger batch, or model.norm = 'layer'/'none')")
     updates = batch_count(n, batch_size, min_size)
+    optimizer = optim.build(config, decay_groups(
+        model, config["regularization"]["exclude_bias_and_norm"]), updates)
+    return Parts(model, losses.build(config), optimizer, batch_size, min_size, updates)
+
+
+def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn.Module, dict]:
+    """Train (or continue, if ``run`` has a checkpoint) as ``config`` says; returns the model in
+    its final state (best epoch's weights if ``early_stopping.restore_best``) and the summary."""
+    t, device, n = config["train"], data.x_train.device, len(data.x_train)
+    parts = build(config, data)
+    model, loss_fn, optimizer = parts.model, parts.loss_fn, parts.optimizer
+    batch_size, min_size, updates = parts.batch_size, parts.min_size, parts.updates
     regularization = Regularization(config, model)
     augmentation = Augmentation(config, data.input_shape)
     aux_weight = config["loss"]["aux_weight"]
     population_bn = config["model"]["bn_stats"] == "population"
-    optimizer = optim.build(config, decay_groups(
-        model, config["regularization"]["exclude_bias_and_norm"]), updates)
     schedule = Schedule(config, optimizer, updates)
     es = config["early_stopping"]
     stopper = EarlyStopping(es["monitor"], es["patience"], es["min_delta"])
