@@ -66,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     lf.add_argument("--end-lr", type=float, default=10.0)
     lf.add_argument("--steps", type=int, default=200)
     lf.add_argument("--out", help="folder to create (default runs/lr-find-<timestamp>)")
+    dg = sub.add_parser("diagnose", help="per-layer diagnostics of a run as heat maps (re-runs it "
+                        "with diagnostics=true if it did not record them)")
+    dg.add_argument("run_dir", metavar="DIR")
     tr = sub.add_parser("trajectories", help="optimizers' paths on a 2-D function (lecture 000, "
                         "slides 94-96): contour plot, GIF, CSV")
     tr.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
@@ -162,6 +165,24 @@ def _lr_find(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose(ns: argparse.Namespace) -> int:
+    from . import diagnostics
+    from .rundir import RunDir
+
+    run = RunDir.open(ns.run_dir)
+    if not run.diagnostics.exists():
+        config = run.read_config()
+        config["diagnostics"] = True
+        print(f"{run.path} recorded no diagnostics: training it again with diagnostics=true "
+              f"into {run.path / 'diagnose'}", file=sys.stderr)
+        api.train(config, out=run.path / "diagnose", progress="lines")
+        run = RunDir(run.path / "diagnose")
+    else:
+        diagnostics.plot(diagnostics.read(run.diagnostics), run.path / "diagnostics.png", str(run.path))
+    print(f"heat maps: {run.path / 'diagnostics.png'}")
+    return 0
+
+
 def _trajectories(ns: argparse.Namespace) -> int:
     from . import trajectories as tj
     from .rundir import output_folder
@@ -199,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(ns)
         if ns.command == "lr-find":
             return _lr_find(ns)
+        if ns.command == "diagnose":
+            return _diagnose(ns)
         if ns.args:
             print(dumps(resolve(*split_args(ns.args))), end="")
         else:

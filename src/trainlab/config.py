@@ -98,6 +98,9 @@ SCHEMA: dict[str, Key] = {
     "seed": Key(0, "seed for weights, data split, toy data, shuffling and dropout",
                 check=_non_negative),
     "device": Key("auto", "auto = CUDA when present, else CPU", choices=("auto", "cpu", "cuda")),
+    "diagnostics": Key(False, "record per-layer gradient/weight norms, update ratios, activation "
+                       "statistics, saturation and dead ReLUs every epoch (diagnostics.jsonl, "
+                       "diagnostics.png)"),
     # data
     "data.name": Key("mnist1d", "data set", choices=DATA_NAMES),
     "data.path": Key("", "file (npz, csv) or folder (mnist, fashion_mnist, cifar10) to read"),

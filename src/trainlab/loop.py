@@ -14,6 +14,7 @@ afterwards in evaluation mode.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ import torch
 from torch import nn
 
 from . import checkpoint, losses, models, optim
+from . import diagnostics as diag
+from .atomic import atomic_write_text
 from .augment import Augmentation
 from .batches import batch_count, batches
 from .data import Splits
@@ -112,6 +115,11 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         history, elapsed, start = state["history"], state["elapsed"], state["epoch"] + 1
         progress.message(f"resuming {run.path} after epoch {state['epoch']}")
     run.write_metrics(history)
+    diagnostics = None
+    if config["diagnostics"]:
+        rows = diag.read(run.diagnostics, upto_epoch=start - 1)  # drop epochs being redone
+        atomic_write_text(run.diagnostics, "".join(json.dumps(r) + "\n" for r in rows))
+        diagnostics = diag.Diagnostics(model, data.x_train, data.y_train, loss_fn, run.diagnostics)
 
     best_weights = None  # the best epoch's weights not yet written to best.pt
     last_write = time.perf_counter()
@@ -152,6 +160,8 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         val_loss, val_accuracy = evaluate(model, data.x_val, data.y_val, loss_fn)
         metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                    "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}
+        if diagnostics is not None:
+            diagnostics.record(epoch)
         if not math.isfinite(val_loss):
             diverged_at = epoch
             break
@@ -175,6 +185,8 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
                 "elapsed": elapsed + time.perf_counter() - tic})
         elapsed += time.perf_counter() - tic  # the epoch's wall time, checkpoints included
     progress.close()
+    if diagnostics is not None and history:
+        diag.plot(diag.read(run.diagnostics), run.path / "diagnostics.png", str(run.path))
     if best_weights is not None:
         checkpoint.save(run.best, {"epoch": stopper.best_epoch, "model": best_weights})
 

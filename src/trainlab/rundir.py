@@ -47,6 +47,7 @@ class RunDir:
     last = property(lambda self: self.path / "last.pt")
     best = property(lambda self: self.path / "best.pt")
     summary = property(lambda self: self.path / "summary.json")
+    diagnostics = property(lambda self: self.path / "diagnostics.jsonl")
 
     @classmethod
     def create(cls, out: str | Path | None, config: dict) -> "RunDir":

@@ -1,0 +1,141 @@
+"""Per-layer diagnostics (lectures 002 and 004: vanishing gradients in sigmoid networks,
+saturation, dead units, the effect of initialization).
+
+After every epoch, on a fixed probe batch (the first 512 training samples, model in evaluation
+mode so that dropout is off and no random numbers are drawn), for every weighted layer
+(Linear, Conv, recurrent):
+
+- ``grad_norm``: ||dL/dW||_2 of the probe batch's loss;
+- ``weight_norm``: ||W||_2;
+- ``update_ratio``: ||W_e - W_{e-1}|| / ||W_{e-1}||, how much the epoch moved the weights
+  (the rule of thumb wants ~1e-3 per update);
+
+and for every activation layer (sigmoid, tanh, ReLU, leaky ReLU):
+
+- ``act_mean``, ``act_std`` of its outputs;
+- ``saturated``: the fraction of sigmoid outputs outside [0.05, 0.95], or of tanh outputs with
+  |a| > 0.95, where the derivative is below ~0.05 (sigmoid) / ~0.1 (tanh) of its maximum;
+- ``dead``: for ReLU, the fraction of units (features, or channels) that output 0 for every probe
+  sample.
+
+Rows go to ``diagnostics.jsonl`` (one per epoch and layer); :func:`plot` draws each measure as a
+heat map of layer x epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
+ACTIVATIONS = (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU)
+PROBE = 512
+
+
+class Diagnostics:
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, path: Path):
+        self.model, self.loss_fn, self.path = model, loss_fn, path
+        self.x, self.y = x[:PROBE], y[:PROBE]
+        self.weighted = [(n, m) for n, m in model.named_modules() if isinstance(m, WEIGHTED)]
+        self.activations = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
+        self.previous = self._weights()
+
+    def _weights(self) -> dict[str, torch.Tensor]:
+        return {n: torch.cat([p.detach().reshape(-1) for p in m.parameters(recurse=False)
+                              if p.dim() > 1]).clone() for n, m in self.weighted}
+
+    def record(self, epoch: int) -> list[dict]:
+        outputs: dict[str, torch.Tensor] = {}
+        hooks = [m.register_forward_hook(lambda mod, inp, out, name=n: outputs.__setitem__(name, out.detach()))
+                 for n, m in self.activations]
+        training = self.model.training
+        self.model.eval()
+        try:
+            with torch.enable_grad():
+                loss = self.loss_fn(self.model(self.x), self.y)
+                params = [[p for p in m.parameters(recurse=False) if p.dim() > 1 and p.requires_grad]
+                          for _, m in self.weighted]
+                flat = [p for group in params for p in group]
+                grads = torch.autograd.grad(loss, flat, allow_unused=True) if flat else []
+        finally:
+            for h in hooks:
+                h.remove()
+            self.model.train(training)
+        rows, k = [], 0
+        current = self._weights()
+        for (name, _), group in zip(self.weighted, params):
+            g = [gr for gr in grads[k:k + len(group)] if gr is not None]
+            k += len(group)
+            w, w0 = current[name], self.previous[name]
+            rows.append({"epoch": epoch, "layer": name, "kind": "weights",
+                         "grad_norm": float(torch.sqrt(sum((x ** 2).sum() for x in g))) if g else 0.0,
+                         "weight_norm": float(w.norm()),
+                         "update_ratio": float((w - w0).norm() / w0.norm().clamp_min(1e-12))})
+        self.previous = current
+        for name, module in self.activations:
+            a = outputs.get(name)
+            if a is None:
+                continue
+            row = {"epoch": epoch, "layer": name, "kind": type(module).__name__,
+                   "act_mean": float(a.mean()), "act_std": float(a.std())}
+            if isinstance(module, nn.Sigmoid):
+                row["saturated"] = float(((a < 0.05) | (a > 0.95)).float().mean())
+            elif isinstance(module, nn.Tanh):
+                row["saturated"] = float((a.abs() > 0.95).float().mean())
+            elif isinstance(module, nn.ReLU):
+                units = a.transpose(0, 1).reshape(a.shape[1], -1)  # (features or channels, rest)
+                row["dead"] = float((units.amax(1) <= 0).float().mean())
+            rows.append(row)
+        with self.path.open("a") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+        return rows
+
+
+MEASURES = [("grad_norm", "gradient norm ||dL/dW||", True), ("weight_norm", "weight norm ||W||", True),
+            ("update_ratio", "update / weight ratio per epoch", True),
+            ("act_mean", "activation mean", False), ("act_std", "activation std", False),
+            ("saturated", "fraction saturated (sigmoid / tanh)", False),
+            ("dead", "fraction of dead ReLUs", False)]
+
+
+def plot(rows: list[dict], path: Path, title: str = "") -> None:
+    """Heat maps, layer (rows, input side at the top) x epoch, one per measure present."""
+    import numpy as np
+    from matplotlib.colors import LogNorm
+
+    from .plots import figure
+
+    present = [(k, t, log) for k, t, log in MEASURES if any(k in r for r in rows)]
+    fig, axes = figure(12, 2.6 * math.ceil(len(present) / 2), math.ceil(len(present) / 2), 2)
+    axes = np.atleast_1d(axes).flat
+    epochs = sorted({r["epoch"] for r in rows})
+    for (key, label, log), ax in zip(present, axes):
+        layers = list(dict.fromkeys(r["layer"] for r in rows if key in r))
+        grid = np.full((len(layers), len(epochs)), np.nan)
+        for r in rows:
+            if key in r:
+                grid[layers.index(r["layer"]), epochs.index(r["epoch"])] = r[key]
+        positive = grid[np.isfinite(grid) & (grid > 0)]
+        norm = LogNorm(positive.min(), positive.max()) if log and positive.size and \
+            positive.min() < positive.max() else None
+        image = ax.imshow(np.where(grid > 0, grid, np.nan) if norm else grid, aspect="auto",
+                          cmap="viridis", norm=norm, interpolation="nearest",
+                          extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(layers) - 0.5, -0.5))
+        ax.set_yticks(range(len(layers)), layers, fontsize=7)
+        ax.set_xlabel("epoch")
+        ax.set_title(label, fontsize=10)
+        fig.colorbar(image, ax=ax)
+    for ax in axes:  # the unused ones
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=120)
+
+
+def read(path: Path, upto_epoch: int | None = None) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [r for r in rows if upto_epoch is None or r["epoch"] <= upto_epoch]
