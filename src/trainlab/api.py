@@ -31,17 +31,20 @@ def resolve_device(name: str) -> torch.device:
 
 
 def train(config: dict | str | Path | None = None, overrides: list[str] | dict | None = None, *,
-          out: str | Path | None = None, progress: str = "auto") -> dict:
+          out: str | Path | None = None, progress: str = "auto", test: bool = True,
+          on_epoch=None) -> dict:
     """Train a new run; returns its summary (also written to ``<out>/summary.json``).
 
     ``config``: a nested dict or a TOML file, over the defaults; ``overrides``: ``key=value``
     strings or a ``{"dotted.key": value}`` dict, over that; ``out``: the run folder (default
-    ``runs/<timestamp>``); ``progress``: ``auto``, ``bar``, ``lines`` or ``quiet``.
+    ``runs/<timestamp>``); ``progress``: ``auto``, ``bar``, ``lines`` or ``quiet``;
+    ``test=False``: never evaluate on the test split; ``on_epoch(metrics)``: called after every
+    epoch.
     """
     cfg = resolve(config, overrides)
     device = resolve_device(cfg["device"])
     splits = data.load(cfg, device)  # before the folder exists: bad data leaves nothing behind
-    return _run(cfg, splits, RunDir.create(out, cfg), progress)
+    return _run(cfg, splits, RunDir.create(out, cfg), progress, test=test, on_epoch=on_epoch)
 
 
 def resume(run_dir: str | Path, *, progress: str = "auto") -> dict:
@@ -56,8 +59,8 @@ def resume(run_dir: str | Path, *, progress: str = "auto") -> dict:
     return _run(cfg, data.load(cfg, resolve_device(cfg["device"])), run, progress)
 
 
-def _run(cfg: dict, splits: data.Splits, run: RunDir, progress: str) -> dict:
-    _, summary = fit(cfg, splits, run, Progress(cfg["train"]["epochs"], progress))
+def _run(cfg: dict, splits: data.Splits, run: RunDir, progress: str, **options) -> dict:
+    _, summary = fit(cfg, splits, run, Progress(cfg["train"]["epochs"], progress), **options)
     run.write_summary(summary)
     return summary
 

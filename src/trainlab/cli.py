@@ -59,6 +59,17 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--jobs", type=int, help="parallel runs (default: the number of cores)")
     cp.add_argument("--out", help="folder (default runs/compare-<timestamp>); re-running with "
                     "the same --out skips finished runs and resumes unfinished ones")
+    se = sub.add_parser("search", help="hyper-parameter search on the validation split (Optuna: "
+                        "grid, random or TPE, with pruning; resumable), then one test evaluation")
+    se.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    se.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="values to search for one key (repeat for more keys)")
+    se.add_argument("--sampler", default="grid", help="grid (default), random or tpe")
+    se.add_argument("--trials", type=int, help="number of trials (default for grid: all "
+                    "combinations)")
+    se.add_argument("--seeds", type=int, default=1, help="seeds per trial, averaged (default 1)")
+    se.add_argument("--out", help="folder (default runs/search-<timestamp>); re-running with "
+                    "the same --out continues the search")
     lf = sub.add_parser("lr-find", help="learning-rate range test (lecture 003): loss against an "
                         "exponentially rising rate, plot and suggestion")
     lf.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
@@ -136,6 +147,24 @@ def _compare(ns: argparse.Namespace) -> int:
         print(f"{r['variant']:<{width}}  test accuracy {r['test_accuracy_mean']:.4f}"
               + ("" if ci != ci else f" ± {ci:.4f}") + f"  ({r['diverged']} diverged)")
     print(f"report: {out / 'report.html'}")
+    return 0
+
+
+def _search(ns: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from . import search
+
+    config, overrides = split_args(ns.args)
+    out = Path(ns.out) if ns.out else Path("runs") / f"search-{time.strftime('%Y%m%d-%H%M%S')}"
+    r = search.run(config, overrides, ns.grid, ns.sampler, ns.trials, ns.seeds, out,
+                   log=lambda line: print(line, file=sys.stderr))
+    print(f"best on validation ({r['monitor']} {r['best_value']:.4f}, {r['trials']} trials): "
+          + " ".join(f"{k}={v}" for k, v in r["best_params"].items()))
+    print(f"trained again and evaluated once on the test split: test accuracy "
+          f"{r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  ({r['best_run']})")
+    print(f"results: {out / 'results.csv'}, {out / 'search.png'}")
     return 0
 
 
@@ -220,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(ns)
         if ns.command == "lr-find":
             return _lr_find(ns)
+        if ns.command == "search":
+            return _search(ns)
         if ns.command == "diagnose":
             return _diagnose(ns)
         if ns.args:

@@ -50,25 +50,33 @@ def split_values(text: str) -> list[str]:
     return parts
 
 
-def parse_vary(items: list[str], base=None, overrides: list[str] | None = None) -> list[dict[str, Any]]:
-    """``["optimizer.name=sgd,adam", "train.batch_size=32,128"]`` -> every combination, each as
-    ``{"optimizer.name": "sgd", "train.batch_size": 32}``; every one is validated."""
+def parse_axes(items: list[str], flag: str = "--vary") -> list[tuple[str, list[Any]]]:
+    """``["optimizer.name=sgd,adam", "train.batch_size=32,128"]`` ->
+    ``[("optimizer.name", ["sgd", "adam"]), ("train.batch_size", [32, 128])]``."""
     axes = []
     for item in items:
         key, sep, values = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UserError(f"--vary {item!r}: expected key=value1,value2,...")
+            raise UserError(f"{flag} {item!r}: expected key=value1,value2,...")
         parsed = [parse_override(f"{key}={v}")[1] for v in split_values(values) if v != ""]
         if not parsed:
-            raise UserError(f"--vary {item!r}: the list of values is empty")
+            raise UserError(f"{flag} {item!r}: the list of values is empty")
         if len({json.dumps(v) for v in parsed}) < len(parsed):
-            raise UserError(f"--vary {item!r}: a value is repeated")
+            raise UserError(f"{flag} {item!r}: a value is repeated")
         if key in [k for k, _ in axes]:
-            raise UserError(f"--vary {key}: given twice; put all its values in one --vary")
+            raise UserError(f"{flag} {key}: given twice; put all its values in one {flag}")
         axes.append((key, parsed))
     if not axes:
-        raise UserError("compare needs at least one --vary key=value1,value2,...")
+        raise UserError(f"at least one {flag} key=value1,value2,... is needed")
+    return axes
+
+
+def parse_vary(items: list[str], base=None, overrides: list[str] | None = None,
+               flag: str = "--vary") -> list[dict[str, Any]]:
+    """Every combination of :func:`parse_axes`, each as ``{"optimizer.name": "sgd", ...}``;
+    every one is validated as a config."""
+    axes = parse_axes(items, flag)
     grid = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*(v for _, v in axes))]
     for variant in grid:  # any bad key or value fails here, before anything runs
         resolve(base, list(overrides or []) + [f"{k}={json.dumps(v)}" for k, v in variant.items()])

@@ -258,6 +258,8 @@ SCHEMA: dict[str, Key] = {
     "train.checkpoint_seconds": Key(5.0, "write the checkpoints at the end of the first epoch "
                                     "that ends this long after the last write, and at the end; "
                                     "0 = every epoch", check=_non_negative),
+    "logging.tensorboard": Key(False, "also write each epoch's metrics for TensorBoard to "
+                               "<run>/tensorboard (metrics.jsonl stays the source of truth)"),
     # early stopping and model selection
     "early_stopping.monitor": Key("val_accuracy", "metric that defines the best epoch (best "
                                   "checkpoint) and early stopping", choices=MONITORS),
@@ -280,6 +282,7 @@ SECTION_DOCS = {
     "gradient_clip": "gradient clipping before the optimizer step (clipping first, then noise)",
     "schedule": "how the learning rate changes (per epoch; cosine and one_cycle per update)",
     "train": "the loop",
+    "logging": "where else metrics go",
     "early_stopping": "model selection on the validation split",
 }
 

@@ -18,6 +18,7 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -55,6 +56,17 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn
     return loss_sum.item() / len(x), correct.item() / len(x)
 
 
+def _tensorboard(run: RunDir, start: int):
+    """A TensorBoard writer for the run; events of epochs from ``start`` on (being redone after a
+    resume) are dropped."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise UserError("logging.tensorboard = true needs the tensorboard package: "
+                        "pip install tensorboard") from None
+    return SummaryWriter(str(run.path / "tensorboard"), purge_step=start)
+
+
 def _uses_batch_norm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
@@ -87,9 +99,12 @@ def build(config: dict, data: Splits) -> Parts:
     return Parts(model, losses.build(config), optimizer, batch_size, min_size, updates)
 
 
-def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn.Module, dict]:
+def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bool = True,
+        on_epoch: Callable[[dict], None] | None = None) -> tuple[nn.Module, dict]:
     """Train (or continue, if ``run`` has a checkpoint) as ``config`` says; returns the model in
-    its final state (best epoch's weights if ``early_stopping.restore_best``) and the summary."""
+    its final state (best epoch's weights if ``early_stopping.restore_best``) and the summary.
+    ``test=False`` never evaluates the test split (hyper-parameter search); ``on_epoch`` sees
+    each epoch's metrics (and may raise to stop the run)."""
     t, device, n = config["train"], data.x_train.device, len(data.x_train)
     parts = build(config, data)
     model, loss_fn, optimizer = parts.model, parts.loss_fn, parts.optimizer
@@ -115,6 +130,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         history, elapsed, start = state["history"], state["elapsed"], state["epoch"] + 1
         progress.message(f"resuming {run.path} after epoch {state['epoch']}")
     run.write_metrics(history)
+    tensorboard = _tensorboard(run, start) if config["logging"]["tensorboard"] else None
     diagnostics = None
     if config["diagnostics"]:
         rows = diag.read(run.diagnostics, upto_epoch=start - 1)  # drop epochs being redone
@@ -172,6 +188,13 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
         history.append(metrics)
         run.append_metrics(metrics)
         progress.end_epoch(metrics)
+        if tensorboard is not None:
+            for key, value in metrics.items():
+                if key != "epoch":
+                    tensorboard.add_scalar(key, value, epoch)
+            tensorboard.flush()
+        if on_epoch is not None:
+            on_epoch(metrics)
         if (time.perf_counter() - last_write >= t["checkpoint_seconds"] or epoch == t["epochs"]
                 or stopper.should_stop):
             if best_weights is not None:  # best first: best.pt is never older than last.pt
@@ -185,6 +208,8 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
                 "elapsed": elapsed + time.perf_counter() - tic})
         elapsed += time.perf_counter() - tic  # the epoch's wall time, checkpoints included
     progress.close()
+    if tensorboard is not None:
+        tensorboard.close()
     if diagnostics is not None and history:
         diag.plot(diag.read(run.diagnostics), run.path / "diagnostics.png", str(run.path))
     if best_weights is not None:
@@ -203,7 +228,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress) -> tuple[nn
     if use_best:
         model.load_state_dict(checkpoint.load(run.best, device)["model"])
     test_loss = test_accuracy = None
-    if history:
+    if history and test:
         test_loss, test_accuracy = evaluate(model, data.x_test, data.y_test, loss_fn)
     best = history[stopper.best_epoch - 1] if stopper.best_epoch else {}
     summary = {
