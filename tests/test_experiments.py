@@ -143,3 +143,91 @@ def test_trajectories_command(tmp_path, capsys):
                           (["--steps", "0"], "--steps"), (["--lrs", "sgd=x"], "--lrs")]:
         assert main(["trajectories", *argv, "--out", str(tmp_path / "x")]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_search_scores_on_validation_only_then_tests_the_best_once(tmp_path, capsys):
+    out = tmp_path / "search"
+    argv = ["search", *FAST, "train.epochs=3", "--grid", "optimizer.lr=0.01,0.1,1.0",
+            "--grid", "train.batch_size=16,64", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    trial_summaries = list((out / "trials").glob("trial-*/seed-*/summary.json"))
+    assert trial_summaries
+    for path in trial_summaries:  # trials never touched the test split
+        s = json.loads(path.read_text())
+        assert s["test_accuracy"] is None and s["test_loss"] is None
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert len(rows) == 6 and {r["state"] for r in rows} <= {"complete", "pruned"}
+    complete = [r for r in rows if r["state"] == "complete"]
+    best = max(complete, key=lambda r: float(r["value"]))
+    final = json.loads((out / "best" / "summary.json").read_text())
+    config = (out / "best" / "config.toml").read_text()
+    assert f"lr = {float(json.loads(best['optimizer.lr']))}" in config
+    assert f"batch_size = {json.loads(best['train.batch_size'])}" in config
+    assert final["test_accuracy"] is not None and f"{final['test_accuracy']:.4f}" in printed
+    assert (out / "search.png").exists()
+    # re-running continues the stored study: nothing left to do, the same answer
+    assert main(argv) == 0
+    assert len(list(csv.DictReader((out / "results.csv").open()))) == 6
+    assert main(argv[:-2] + ["--sampler", "tpe", "--trials", "3", "--out", str(out)]) == 2
+    assert "different search" in capsys.readouterr().err
+    assert main(["search", *FAST, "--grid", "optimizer.lr=0.1", "--sampler", "random",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "needs --trials" in capsys.readouterr().err
+
+
+def test_lr_find_restores_the_model_and_suggests_a_rate(tmp_path):
+    from trainlab import data, lrfind
+    from trainlab.config import resolve
+    from trainlab.loop import build
+
+    cfg = resolve(None, FAST)
+    splits = data.load(cfg)
+    parts = build(cfg, splits)
+    before = {k: v.clone() for k, v in parts.model.state_dict().items()}
+    r = lrfind.range_test(parts.model, parts.optimizer, splits.x_train, splits.y_train,
+                          parts.loss_fn, 32, 1e-5, 100.0, 120)
+    assert all(torch.equal(v, parts.model.state_dict()[k]) for k, v in before.items())
+    assert r["lr"][0] == pytest.approx(1e-5) and len(r["lr"]) < 120  # it stopped: diverging
+    assert 1e-4 < r["suggestion"] < 10
+    assert lrfind.suggest([1e-3, 1e-2, 1e-1], [1.0, 2.0, 3.0]) is None  # never fell: no advice
+    out = tmp_path / "lf"
+    assert main(["lr-find", *FAST, "--steps", "60", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {"lr_find.csv", "lr_find.png"}
+
+
+def test_diagnostics_show_vanishing_gradients_in_a_deep_sigmoid_net(tmp_path):
+    from trainlab import diagnostics, train
+
+    deep = ["data.name=mnist1d", "model.name=mlp", "model.hidden=[32,32,32,32,32]",
+            "model.norm=none", "model.dropout=0", "optimizer.name=sgd", "optimizer.lr=0.05",
+            "optimizer.weight_decay=0", "schedule.name=constant", "train.epochs=2",
+            "diagnostics=true"]
+    ratio = {}
+    for act in ("sigmoid", "relu"):
+        train(None, deep + [f"model.activation={act}"], out=tmp_path / act, progress="quiet")
+        rows = diagnostics.read(tmp_path / act / "diagnostics.jsonl")
+        grads = [r["grad_norm"] for r in rows if r["epoch"] == 2 and r["kind"] == "weights"]
+        assert len(grads) == 6 and (tmp_path / act / "diagnostics.png").exists()
+        ratio[act] = grads[0] / grads[-1]  # input layer / output layer
+        kinds = {r["kind"] for r in rows}
+        assert ("Sigmoid" if act == "sigmoid" else "ReLU") in kinds
+    assert ratio["sigmoid"] < 1e-2 and ratio["relu"] > 10 * ratio["sigmoid"]
+    relu = diagnostics.read(tmp_path / "relu" / "diagnostics.jsonl")
+    assert all(0 <= r["dead"] <= 1 for r in relu if "dead" in r)
+
+
+def test_diagnose_reruns_a_run_without_diagnostics(tmp_path, fast_run, capsys):
+    _, run = fast_run()
+    assert main(["diagnose", str(run)]) == 0
+    assert (run / "diagnose" / "diagnostics.png").exists()
+    assert main(["diagnose", str(run / "diagnose")]) == 0  # now it only plots
+
+
+def test_tensorboard_events_are_written(fast_run):
+    _, run = fast_run("logging.tensorboard=true")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("val_accuracy")] == [1, 2, 3, 4]
