@@ -151,16 +151,13 @@ class Crash(Exception):
     pass
 
 
-# checkpoint_seconds 0: a checkpoint every epoch; 1000: none before the end (resume restarts)
-@pytest.mark.parametrize("crash_after, seconds", [(1, 0), (3, 0), (3, 1000)])
-def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch, crash_after, seconds):
-    extra = ("model.dropout=0.3", "schedule.name=cosine", f"train.checkpoint_seconds={seconds}",
-             "train.epochs=5")
-    _, reference = fast_run(*extra)
+def crash_and_resume(fast_run, monkeypatch, extra, crash_after: int, out):
+    """Train into ``out`` but die right after writing epoch ``crash_after``'s metrics (before its
+    checkpoint), as a killed process would; then resume it."""
     append = RunDir.append_metrics
     count = {"n": 0}
 
-    def crashing(self, row):  # dies after writing epoch k's metrics, before its checkpoint
+    def crashing(self, row):
         append(self, row)
         count["n"] += 1
         if count["n"] == crash_after:
@@ -168,9 +165,18 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch,
 
     monkeypatch.setattr(RunDir, "append_metrics", crashing)
     with pytest.raises(Crash):
-        fast_run(*extra, out=reference.parent / "crashed")
+        fast_run(*extra, out=out)
     monkeypatch.setattr(RunDir, "append_metrics", append)
-    trainlab.resume(reference.parent / "crashed", progress="quiet")
+    trainlab.resume(out, progress="quiet")
+
+
+# checkpoint_seconds 0: a checkpoint every epoch; 1000: none before the end (resume restarts)
+@pytest.mark.parametrize("crash_after, seconds", [(1, 0), (3, 0), (3, 1000)])
+def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch, crash_after, seconds):
+    extra = ("model.dropout=0.3", "schedule.name=cosine", f"train.checkpoint_seconds={seconds}",
+             "train.epochs=5")
+    _, reference = fast_run(*extra)
+    crash_and_resume(fast_run, monkeypatch, extra, crash_after, reference.parent / "crashed")
     assert_same_run(reference, reference.parent / "crashed")
 
 
@@ -265,18 +271,5 @@ def test_resume_is_exact_with_every_random_technique(fast_run, monkeypatch):
              "optimizer.name=swats", "optimizer.lr=0.01", "train.switch_to_sgd_at=3",
              "train.epochs=5")
     _, reference = fast_run(*extra)
-    append = RunDir.append_metrics
-    count = {"n": 0}
-
-    def crashing(self, row):
-        append(self, row)
-        count["n"] += 1
-        if count["n"] == 2:
-            raise Crash
-
-    monkeypatch.setattr(RunDir, "append_metrics", crashing)
-    with pytest.raises(Crash):
-        fast_run(*extra, out=reference.parent / "crashed")
-    monkeypatch.setattr(RunDir, "append_metrics", append)
-    trainlab.resume(reference.parent / "crashed", progress="quiet")
+    crash_and_resume(fast_run, monkeypatch, extra, 2, reference.parent / "crashed")
     assert_same_run(reference, reference.parent / "crashed")

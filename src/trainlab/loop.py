@@ -113,6 +113,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
     augmentation = Augmentation(config, data.input_shape)
     aux_weight = config["loss"]["aux_weight"]
     population_bn = config["model"]["bn_stats"] == "population"
+    needs_loss = optim.needs_loss(optimizer)
     schedule = Schedule(config, optimizer, updates)
     es = config["early_stopping"]
     stopper = EarlyStopping(es["monitor"], es["patience"], es["min_delta"])
@@ -152,8 +153,9 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
                               min_size):
             if augmentation.active:
                 xb = augmentation(xb)
-            xb = regularization.inputs(xb)
-            clean = regularization.perturb_weights()
+            if regularization.noisy:
+                xb = regularization.inputs(xb)
+                clean = regularization.perturb_weights()
             logits = model(xb)
             loss = loss_fn(logits, yb)
             if aux_weight:
@@ -162,8 +164,12 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
                 loss = loss + regularization.penalty()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            regularization.restore_weights(clean)
-            optimizer.step(lambda: loss)  # the loss, for optimizers that use it (irprop+)
+            if regularization.noisy:
+                regularization.restore_weights(clean)
+            if needs_loss:  # a closure costs torch's optimizers an enable_grad() per step
+                optimizer.step(lambda: loss)
+            else:
+                optimizer.step()
             schedule.after_update()
             running.add(loss, logits, yb)
             progress.update()
@@ -176,11 +182,11 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
         val_loss, val_accuracy = evaluate(model, data.x_val, data.y_val, loss_fn)
         metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                    "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}
-        if diagnostics is not None:
-            diagnostics.record(epoch)
         if not math.isfinite(val_loss):
             diverged_at = epoch
             break
+        if diagnostics is not None:
+            diagnostics.record(epoch)
         schedule.after_epoch(metrics)
         if stopper.update(epoch, metrics):
             best_weights = {k: v.clone() for k, v in model.state_dict().items()}

@@ -46,6 +46,7 @@ class Regularization:
         self.input_noise, self.weight_noise = r["input_noise"], r["weight_noise"]
         self.params = penalized(model, r["exclude_bias_and_norm"])
         self.has_penalty = bool(self.l1 or self.l2)
+        self.noisy = bool(self.input_noise or self.weight_noise)
 
     def penalty(self) -> torch.Tensor:
         total = torch.zeros((), device=self.params[0].device)

@@ -98,10 +98,22 @@ def build(config: dict, params: Iterable[torch.nn.Parameter],
     return optimizer
 
 
-def describe(optimizer: torch.optim.Optimizer) -> dict:
-    """What a run's summary reports of its optimizer: for SWATS, when it switched and the rate."""
+def innermost(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The optimizer inside any gradient transforms."""
     while isinstance(optimizer, GradientTransform):
         optimizer = optimizer.optimizer
+    return optimizer
+
+
+def needs_loss(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``step`` must be given the loss (a closure): Rprop's irprop+ variant."""
+    inner = innermost(optimizer)
+    return isinstance(inner, Rprop) and any(g["variant"] == "irprop+" for g in inner.param_groups)
+
+
+def describe(optimizer: torch.optim.Optimizer) -> dict:
+    """What a run's summary reports of its optimizer: for SWATS, when it switched and the rate."""
+    optimizer = innermost(optimizer)
     if isinstance(optimizer, SWATS):
         group = optimizer.param_groups[0]
         return {"switched_to_sgd_after_step": group["switched_at"], "sgd_lr": group["sgd_lr"]}
@@ -109,4 +121,4 @@ def describe(optimizer: torch.optim.Optimizer) -> dict:
 
 
 __all__ = ["GradientClipping", "GradientNoise", "GradientTransform", "OPTIMIZERS", "QuickProp",
-           "Rprop", "SWATS", "build", "describe", "fastest"]
+           "Rprop", "SWATS", "build", "describe", "fastest", "innermost", "needs_loss"]
