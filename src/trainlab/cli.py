@@ -80,6 +80,8 @@ def parser() -> argparse.ArgumentParser:
     dg = sub.add_parser("diagnose", help="per-layer diagnostics of a run as heat maps (re-runs it "
                         "with diagnostics=true if it did not record them)")
     dg.add_argument("run_dir", metavar="DIR")
+    dg.add_argument("--out", help="where to write diagnostics.png (default: the run folder; a "
+                    "re-run goes to DIR/diagnose)")
     tr = sub.add_parser("trajectories", help="optimizers' paths on a 2-D function (lecture 000, "
                         "slides 94-96): contour plot, GIF, CSV")
     tr.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
@@ -198,6 +200,8 @@ def _diagnose(ns: argparse.Namespace) -> int:
     from . import diagnostics
     from .rundir import RunDir
 
+    from pathlib import Path
+
     run = RunDir.open(ns.run_dir)
     if not run.diagnostics.exists():
         config = run.read_config()
@@ -206,9 +210,13 @@ def _diagnose(ns: argparse.Namespace) -> int:
               f"into {run.path / 'diagnose'}", file=sys.stderr)
         api.train(config, out=run.path / "diagnose", progress="lines")
         run = RunDir(run.path / "diagnose")
-    else:
-        diagnostics.plot(diagnostics.read(run.diagnostics), run.path / "diagnostics.png", str(run.path))
-    print(f"heat maps: {run.path / 'diagnostics.png'}")
+    target = Path(ns.out) if ns.out else run.path
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {str(target)!r} cannot be created ({e.strerror})") from None
+    diagnostics.plot(diagnostics.read(run.diagnostics), target / "diagnostics.png", str(run.path))
+    print(f"heat maps: {target / 'diagnostics.png'}")
     return 0
 
 
