@@ -115,6 +115,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
     population_bn = config["model"]["bn_stats"] == "population"
     needs_loss = optim.needs_loss(optimizer)
     schedule = Schedule(config, optimizer, updates)
+    per_update_schedule = schedule.acts_per_update
     es = config["early_stopping"]
     stopper = EarlyStopping(es["monitor"], es["patience"], es["min_delta"])
     shuffle_gen = torch.Generator().manual_seed(config["seed"])
@@ -170,7 +171,8 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
                 optimizer.step(lambda: loss)
             else:
                 optimizer.step()
-            schedule.after_update()
+            if per_update_schedule:
+                schedule.after_update()
             running.add(loss, logits, yb)
             progress.update()
         train_loss, train_accuracy = running.result()

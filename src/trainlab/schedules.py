@@ -65,6 +65,11 @@ class Schedule:
     def warming_up(self) -> bool:
         return self.updates < self.warmup_updates
 
+    @property
+    def acts_per_update(self) -> bool:
+        """Whether :meth:`after_update` has anything to do (the loop skips it otherwise)."""
+        return self.per_update or self.warmup_updates > 0
+
     def after_update(self) -> None:
         if self.warming_up:
             self.warmup.step()
@@ -73,7 +78,8 @@ class Schedule:
         self.updates += 1
 
     def after_epoch(self, metrics: dict) -> None:
-        began_warming_up = self.updates - self.updates_per_epoch < self.warmup_updates
+        began_warming_up = (self.warmup_updates > 0 and
+                            self.updates - self.updates_per_epoch < self.warmup_updates)
         if self.per_update or self.scheduler is None or began_warming_up:
             return  # per-epoch schedules count the epochs after the warm-up
         if isinstance(self.scheduler, lr_scheduler.ReduceLROnPlateau):
