@@ -1,11 +1,13 @@
 import torch
 
-from trainlab.batches import batch_count, batches
+from trainlab.batches import batch_count, batches, epoch_order
 
 
 def _epoch(n, b, shuffle, gen, min_size=1):
-    x = torch.arange(n).float().unsqueeze(1)
-    return [xb[:, 0].long().tolist() for xb, _ in batches(x, torch.arange(n), b, shuffle, gen, min_size)]
+    x, y = epoch_order(torch.arange(n).float().unsqueeze(1), torch.arange(n), shuffle, gen)
+    out = [xb[:, 0].long().tolist() for xb, _ in batches(x, y, b, min_size)]
+    assert [yb.tolist() for _, yb in batches(x, y, b, min_size)] == out  # labels travel along
+    return out
 
 
 def test_online_minibatch_and_full_batch_cover_every_sample_once():

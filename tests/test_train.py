@@ -115,24 +115,21 @@ def test_early_stopping_stops_and_selects(fast_run):
     assert best["epoch"] == 1
 
 
-def test_divergence_is_reported_and_the_last_good_state_kept(fast_run, monkeypatch):
+def test_divergence_is_reported_and_the_last_good_state_kept(tmp_path, monkeypatch):
     import trainlab.losses as losses
 
     build = losses.build
-    calls = {"n": 0}
+    broken = {"now": False}
 
-    def exploding(config):
+    def exploding(config):  # the loss turns NaN once epoch 2 is over
         loss = build(config)
-
-        def f(z, y):
-            calls["n"] += 1
-            out = loss(z, y)
-            return out * float("nan") if calls["n"] > 2 * 9 + 3 else out  # NaN in epoch 3
-
-        return f
+        return lambda z, y: loss(z, y) * float("nan") if broken["now"] else loss(z, y)
 
     monkeypatch.setattr(losses, "build", exploding)
-    summary, run = fast_run("train.epochs=5")
+    summary = trainlab.train(None, FAST + ["train.epochs=5"], out=tmp_path / "run",
+                             progress="quiet",
+                             on_epoch=lambda m: broken.update(now=m["epoch"] == 2))
+    run = tmp_path / "run"
     assert summary["diverged"] and summary["diverged_at_epoch"] == 3
     assert summary["epochs_run"] == 2 and summary["test_accuracy"] is not None
     last = torch.load(run / "last.pt", weights_only=True)

@@ -19,13 +19,20 @@ def batch_count(n: int, batch_size: int, min_size: int = 1) -> int:
     return count
 
 
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool,
-            generator: torch.Generator, min_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``batch_count(len(x), ...)`` (x, y) batches covering every sample once."""
+def epoch_order(x: torch.Tensor, y: torch.Tensor, shuffle: bool,
+                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """The samples in the order an epoch presents them: a fresh permutation, or as they are."""
+    if not shuffle:
+        return x, y
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    return x[order], y[order]
+
+
+def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
+            min_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``batch_count(len(x), ...)`` consecutive (x, y) batches (views) covering every
+    sample once, in order."""
     n = len(x)
-    if shuffle:
-        order = torch.randperm(n, generator=generator).to(x.device)
-        x, y = x[order], y[order]
     count = batch_count(n, batch_size, min_size)
     for i in range(count):
         end = n if i == count - 1 else (i + 1) * batch_size

@@ -7,9 +7,10 @@ One epoch: the updates over a fresh (seeded) order of the training split, then v
 model selection / early stopping, then the checkpoint. Data stays on the device as tensors; the
 only host synchronization per epoch is reading the epoch's metrics.
 
-Train loss and accuracy are running averages over the epoch's updates (the model in training
-mode, dropout on), as most frameworks report them; validation and test metrics are computed
-afterwards in evaluation mode.
+Train loss and accuracy are averages over the epoch's training forward passes (the model in
+training mode, dropout on), as most frameworks report them; the train loss is the divergence
+alone, without weight penalties or auxiliary heads (``trainlab.metrics``). Validation and test
+metrics are computed afterwards in evaluation mode.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from . import checkpoint, losses, models, optim
 from . import diagnostics as diag
 from .atomic import atomic_write_text
 from .augment import Augmentation
-from .batches import batch_count, batches
+from .batches import batch_count, batches, epoch_order
 from .data import Splits
 from .early_stopping import EarlyStopping
 from .errors import UserError
@@ -149,9 +150,9 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
         lr = optimizer.param_groups[0]["lr"]
         progress.start_epoch(epoch, updates)
         model.train()
-        running = RunningMetrics(device)
-        for xb, yb in batches(data.x_train, data.y_train, batch_size, t["shuffle"], shuffle_gen,
-                              min_size):
+        xs, ys = epoch_order(data.x_train, data.y_train, t["shuffle"], shuffle_gen)
+        running = RunningMetrics(ys, loss_fn)
+        for xb, yb in batches(xs, ys, batch_size, min_size):
             if augmentation.active:
                 xb = augmentation(xb)
             if regularization.noisy:
@@ -173,7 +174,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
                 optimizer.step()
             if per_update_schedule:
                 schedule.after_update()
-            running.add(loss, logits, yb)
+            running.add(logits)
             progress.update()
         train_loss, train_accuracy = running.result()
         if not math.isfinite(train_loss):

@@ -1,51 +1,56 @@
-"""Running training metrics at no cost per update.
+"""Running training metrics at almost no cost per update.
 
-Each update only appends references to its (already computed) loss and logits; once they hold
-about 4M logits (16 MB in float32) and at the end of the epoch they are reduced in a few
-vectorized operations. Adding the loss and the correct count with tensor ops at every update
-would cost 6 small kernels per update, about 25% of an online-GD step of a small MLP on CPU
-(see BENCHMARKS.md).
+Each update only keeps a reference to its (already computed, detached) logits; the labels are
+the epoch's presentation order. Once about 4M logits (16 MB in float32) are held, and at the end
+of the epoch, they are reduced in a few vectorized operations: the loss function over all of
+them at once (under ``no_grad``) and the count of correct predictions.
+
+For the losses here (means over the samples of a batch) the loss over the concatenated logits is
+exactly the batch-size-weighted mean of the per-batch losses, i.e. the mean training loss of the
+epoch's forward passes (dropout and noise on, as they were). It is the divergence alone, without
+weight penalties or auxiliary heads. Accumulating loss and correct count with tensor ops at
+every update would cost 6 small kernels per update, about 25% of an online-GD step of a small
+MLP on CPU (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import torch
 
+from .losses import LossFn
+
 FLUSH_ELEMENTS = 1 << 22  # logits held before reducing: bounds the memory
 
 
 class RunningMetrics:
-    """Sample-weighted mean loss and accuracy over the batches of an epoch."""
+    """Sample-weighted mean loss and accuracy over an epoch whose labels, in the order the
+    batches are presented, are ``labels``."""
 
-    def __init__(self, device: torch.device):
-        self.loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+    def __init__(self, labels: torch.Tensor, loss_fn: LossFn):
+        self.labels, self.loss_fn = labels, loss_fn
+        self.loss_sum = torch.zeros((), dtype=torch.float64, device=labels.device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=labels.device)
         self.count = 0
-        self._losses: list[torch.Tensor] = []
-        self._sizes: list[int] = []
         self._logits: list[torch.Tensor] = []
-        self._labels: list[torch.Tensor] = []
         self._held = 0
 
-    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Record one batch's mean loss, its logits and its labels (detached references)."""
-        self._losses.append(loss.detach())
-        self._sizes.append(len(labels))
+    def add(self, logits: torch.Tensor) -> None:
+        """Record one batch's logits (the next ``len(logits)`` labels are its labels)."""
         self._logits.append(logits.detach())
-        self._labels.append(labels)
         self._held += logits.numel()
         if self._held >= FLUSH_ELEMENTS:
             self._flush()
 
+    @torch.no_grad()
     def _flush(self) -> None:
-        if not self._losses:
+        if not self._logits:
             return
-        sizes = torch.tensor(self._sizes, dtype=torch.float64, device=self.loss_sum.device)
-        self.loss_sum += (torch.stack(self._losses).double() * sizes).sum()
-        self.correct += (torch.cat(self._logits).argmax(1) == torch.cat(self._labels)).sum()
-        self.count += sum(self._sizes)
-        self._losses, self._sizes, self._logits, self._labels = [], [], [], []
-        self._held = 0
+        z = torch.cat(self._logits)
+        y = self.labels[self.count:self.count + len(z)]
+        self.loss_sum += self.loss_fn(z, y).double() * len(z)
+        self.correct += (z.argmax(1) == y).sum()
+        self.count += len(z)
+        self._logits, self._held = [], 0
 
     def result(self) -> tuple[float, float]:
         """(mean loss, accuracy) over every sample added; one host synchronization."""
