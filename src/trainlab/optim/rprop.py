@@ -38,6 +38,7 @@ from __future__ import annotations
 import torch
 from torch.optim import Optimizer
 
+from .chunked import Workspace, spans
 from .closure import evaluate as closure_loss
 
 VARIANTS = ("rprop+", "rprop-", "irprop+", "irprop-")
@@ -61,6 +62,7 @@ class Rprop(Optimizer):
                         weight_decay=weight_decay, foreach=foreach)
         super().__init__(params, defaults)
         self._flat: dict[int, dict] = {}  # group index -> flat buffers of the fast path
+        self._work = Workspace(2)
 
     def load_state_dict(self, state_dict: dict) -> None:
         super().load_state_dict(state_dict)
@@ -144,15 +146,14 @@ class Rprop(Optimizer):
         etas, bounds = group["etas"], group["step_sizes"]
         big = [p for p in params if p.numel() >= SMALL]
         small = [p for p in params if p.numel() < SMALL]
-        work = self._workspace(params[0])
         for p in big:
             state = self._init_state(p, group)
             g, prev, step_size, w = (p.grad.reshape(-1), state["prev"].view(-1),
                                      state["step_size"].view(-1), p.view(-1))
-            for start in range(0, len(g), CHUNK):
-                end = min(start + CHUNK, len(g))
-                sign = _irprop_minus(g[start:end], prev[start:end], step_size[start:end],
-                                     work[0][:end - start], work[1][:end - start], etas, bounds)
+            for start, end in spans(len(g)):
+                a, b = self._work.get(p, end - start)
+                sign = _irprop_minus(g[start:end], prev[start:end], step_size[start:end], a, b,
+                                     etas, bounds)
                 w[start:end].addcmul_(sign, step_size[start:end], value=-1.0)
         if small:
             flat = self._flat.get(index)
@@ -163,13 +164,6 @@ class Rprop(Optimizer):
                           etas, bounds)
             torch._foreach_addcmul_(small, flat["sign_views"], flat["step_views"], value=-1.0)
         torch._foreach_add_([self.state[p]["step"] for p in params], 1.0)
-
-    def _workspace(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        work = getattr(self, "_work", None)
-        if work is None or work[0].dtype != like.dtype or work[0].device != like.device:
-            work = self._work = tuple(torch.empty(CHUNK, dtype=like.dtype, device=like.device)
-                                      for _ in range(2))
-        return work
 
     def _make_flat(self, group: dict, params: list[torch.Tensor]) -> dict:
         """One contiguous buffer per state; the per-parameter state becomes views of it."""
@@ -189,7 +183,6 @@ class Rprop(Optimizer):
         return flat
 
 
-CHUNK = 1 << 18  # elements per pass: the working set of a chunk stays in the L2/L3 caches
 SMALL = 1 << 14  # parameters smaller than this share one flat buffer
 
 
