@@ -22,16 +22,21 @@ def _loss(ps):
         (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
 
 
+def lockstep(*pairs, loss=_loss):
+    """One step of each (params, optimizer) pair on the same loss."""
+    for params, opt in pairs:
+        opt.zero_grad()
+        loss(params).backward()
+        opt.step()
+
+
 @pytest.mark.parametrize("foreach", [False, None])
 def test_irprop_minus_matches_torch_rprop_step_for_step(foreach):
     ours, ref = _params(), _params()
     o = Rprop(ours, lr=0.05, etas=(0.5, 1.2), step_sizes=(1e-6, 0.5), foreach=foreach)
     r = torch.optim.Rprop(ref, lr=0.05, etas=(0.5, 1.2), step_sizes=(1e-6, 0.5), foreach=True)
     for _ in range(150):
-        for ps, opt in ((ours, o), (ref, r)):
-            opt.zero_grad()
-            _loss(ps).backward()
-            opt.step()
+        lockstep((ours, o), (ref, r))
         for p, q in zip(ours, ref):
             torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-13)
     so, sr = o.state_dict()["state"], r.state_dict()["state"]
@@ -87,10 +92,7 @@ def test_rprop_state_dict_round_trip_resumes_exactly():
     a, b = _params(torch.float32), _params(torch.float32)
     oa, ob = Rprop(a), Rprop(b)
     for i in range(10):
-        for ps, o in ((a, oa), (b, ob)):
-            o.zero_grad()
-            _loss(ps).backward()
-            o.step()
+        lockstep((a, oa), (b, ob))
         if i == 4:  # b continues from its state saved and loaded, as from a checkpoint
             buffer = io.BytesIO()
             torch.save(ob.state_dict(), buffer)
@@ -189,10 +191,7 @@ def test_swats_adam_phase_equals_adam_then_switches_at_the_given_step():
     o = SWATS(ours, lr=0.1, eps=1e-8, switch_at=5, sgd_lr=0.2)
     r = torch.optim.Adam(ref, lr=0.1, eps=1e-8, foreach=False)
     for _ in range(5):
-        for ps, opt in ((ours, o), (ref, r)):
-            opt.zero_grad()
-            (ps[0] ** 2).sum().backward()
-            opt.step()
+        lockstep((ours, o), (ref, r), loss=lambda ps: (ps[0] ** 2).sum())
     torch.testing.assert_close(ours[0], ref[0], rtol=1e-12, atol=1e-12)
     assert o.param_groups[0]["switched_at"] is None
     # step 6 is SGD with momentum 0.9: v = g, w -= (1 - 0.9) * 0.2 * g
@@ -268,10 +267,7 @@ def test_quickprop_chunked_path_equals_the_reference(weight_decay, monkeypatch):
     of = QuickProp(fast, lr=0.01, weight_decay=weight_decay)
     orf = QuickProp(ref, lr=0.01, weight_decay=weight_decay, foreach=False)
     for _ in range(20):
-        for ps, opt in ((fast, of), (ref, orf)):
-            opt.zero_grad()
-            _loss(ps).backward()
-            opt.step()
+        lockstep((fast, of), (ref, orf))
     for p, q in zip(fast, ref):
         torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-10)
         for name in ("prev_slope", "prev_update"):
