@@ -28,8 +28,7 @@ class GradientClipping(GradientTransform):
         self.max_norm, self.max_value = max_norm, max_value
         self.last_norm: torch.Tensor | None = None
 
-    def transform(self, grads: list[torch.Tensor]) -> None:
-        params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+    def transform(self, params: list[torch.Tensor]) -> None:
         if self.max_value is not None:
             torch.nn.utils.clip_grad_value_(params, self.max_value, foreach=True)
         if self.max_norm is not None:

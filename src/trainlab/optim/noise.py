@@ -35,7 +35,8 @@ class GradientNoise(GradientTransform):
     def sigma(self) -> float:
         return math.sqrt(self.eta / (1 + self.t) ** self.gamma)
 
-    def transform(self, grads: list[torch.Tensor]) -> None:
+    def transform(self, params: list[torch.Tensor]) -> None:
+        grads = [p.grad for p in params]
         noise = [torch.randn(g.shape, generator=self.generator, dtype=g.dtype, device=g.device)
                  for g in grads]
         torch._foreach_add_(grads, noise, alpha=self.sigma())

@@ -32,19 +32,16 @@ class GradientTransform(Optimizer):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.optimizer!r})"
 
-    def grads(self) -> list[torch.Tensor]:
-        return [p.grad for g in self.param_groups for p in g["params"] if p.grad is not None]
-
-    def transform(self, grads: list[torch.Tensor]) -> None:
-        """Change ``grads`` in place."""
+    def transform(self, params: list[torch.Tensor]) -> None:
+        """Change the gradients of ``params`` (those that have one) in place."""
         raise NotImplementedError
 
     @torch.no_grad()
     def step(self, closure=None):
         loss = closure_loss(closure)
-        grads = self.grads()
-        if grads:
-            self.transform(grads)
+        params = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+        if params:
+            self.transform(params)
         if loss is None:
             return self.optimizer.step()
         # the inner optimizer may want the loss (irprop+): hand it over without recomputing
