@@ -106,7 +106,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
     its final state (best epoch's weights if ``early_stopping.restore_best``) and the summary.
     ``test=False`` never evaluates the test split (hyper-parameter search); ``on_epoch`` sees
     each epoch's metrics (and may raise to stop the run)."""
-    t, device, n = config["train"], data.x_train.device, len(data.x_train)
+    t, device = config["train"], data.x_train.device
     parts = build(config, data)
     model, loss_fn, optimizer = parts.model, parts.loss_fn, parts.optimizer
     batch_size, min_size, updates = parts.batch_size, parts.min_size, parts.updates
