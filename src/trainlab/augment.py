@@ -40,8 +40,9 @@ def shift_stretch_1d(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) 
 
 def rotate_zoom_shift(x: torch.Tensor, degrees: torch.Tensor, scale: torch.Tensor,
                       shift: torch.Tensor) -> torch.Tensor:
-    """Images (N, C, H, W): rotate by ``degrees``, zoom by ``scale``, shift by ``shift`` (N, 2)
-    fractions of (width, height)."""
+    """Images (N, C, H, W): rotate by ``degrees`` (positive: counter-clockwise as displayed,
+    row 0 at the top, like ``torch.rot90(x, 1, (2, 3))``), zoom by ``scale``, shift by ``shift``
+    (N, 2) fractions of (width, height)."""
     r = torch.deg2rad(degrees)
     cos, sin = torch.cos(r) / scale, torch.sin(r) / scale
     theta = torch.stack([torch.stack([cos, -sin, -2 * shift[:, 0]], 1),
