@@ -23,9 +23,9 @@ import torch.nn.functional as F
 
 from trainlab import data, models, optim
 from trainlab.config import resolve
-from trainlab.loop import fit
+from trainlab.training.loop import fit
 from trainlab.progress import Progress
-from trainlab.rundir import RunDir
+from trainlab.runs.rundir import RunDir
 
 CASES = {
     "default CNN on MNIST-1D, minibatch 64": [],

@@ -1,6 +1,6 @@
 import torch
 
-from trainlab.batches import batch_count, batches, epoch_order
+from trainlab.training.batches import batch_count, batches, epoch_order
 
 
 def _epoch(n, b, shuffle, gen, min_size=1):

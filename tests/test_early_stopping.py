@@ -1,4 +1,4 @@
-from trainlab.early_stopping import EarlyStopping
+from trainlab.training.early_stopping import EarlyStopping
 
 
 def _run(values, **kw):

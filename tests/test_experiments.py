@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from trainlab import stats, trajectories
+from trainlab.analysis import stats
+from trainlab.experiments import trajectories
 from trainlab.cli import main
-from trainlab.compare import parse_vary, split_values
+from trainlab.experiments.compare import parse_vary, split_values
 from trainlab.errors import UserError
 
 from conftest import FAST
@@ -177,7 +178,8 @@ def test_search_scores_on_validation_only_then_tests_the_best_once(tmp_path, cap
 
 
 def test_lr_find_restores_the_model_and_suggests_a_rate(tmp_path):
-    from trainlab import data, lrfind
+    from trainlab import data
+    from trainlab.experiments import lrfind
     from trainlab.config import resolve
     from trainlab.loop import build
 
@@ -197,7 +199,8 @@ def test_lr_find_restores_the_model_and_suggests_a_rate(tmp_path):
 
 
 def test_diagnostics_show_vanishing_gradients_in_a_deep_sigmoid_net(tmp_path):
-    from trainlab import diagnostics, train
+    from trainlab import train
+    from trainlab.experiments import diagnostics
 
     deep = ["data.name=mnist1d", "model.name=mlp", "model.hidden=[32,32,32,32,32]",
             "model.norm=none", "model.dropout=0", "optimizer.name=sgd", "optimizer.lr=0.05",

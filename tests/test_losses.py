@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from trainlab import losses
+from trainlab.training import losses
 from trainlab.config import resolve
 from trainlab.errors import UserError
 

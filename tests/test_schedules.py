@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from trainlab.config import resolve
-from trainlab.schedules import Schedule
+from trainlab.training.schedules import Schedule
 
 
 def _lrs(overrides, epochs=9, updates=4, metric=lambda e: 0.5):

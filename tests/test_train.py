@@ -11,10 +11,10 @@ import torch
 
 import trainlab
 import trainlab.models
-from trainlab import checkpoint
+from trainlab.runs import checkpoint
 from trainlab.config import resolve
 from trainlab.errors import UserError
-from trainlab.rundir import RunDir
+from trainlab.runs.rundir import RunDir
 
 from conftest import FAST
 

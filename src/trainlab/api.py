@@ -12,13 +12,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import checkpoint, data, losses, models
+from .runs import checkpoint
+
+from . import data, models
+
+from .training import losses
 from .config import resolve
 from .errors import UserError
-from .loop import evaluate as evaluate_model
-from .loop import fit
-from .progress import Progress
-from .rundir import RunDir
+from .training.loop import evaluate as evaluate_model
+from .training.loop import fit
+from .training.progress import Progress
+from .runs.rundir import RunDir
 
 
 def resolve_device(name: str) -> torch.device:

@@ -137,7 +137,7 @@ def _compare(ns: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from . import compare
+    from .experiments import compare
 
     config, overrides = split_args(ns.args)
     out = Path(ns.out) if ns.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -156,7 +156,7 @@ def _search(ns: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from . import search
+    from .experiments import search
 
     config, overrides = split_args(ns.args)
     out = Path(ns.out) if ns.out else Path("runs") / f"search-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -171,10 +171,11 @@ def _search(ns: argparse.Namespace) -> int:
 
 
 def _lr_find(ns: argparse.Namespace) -> int:
-    from . import data, lrfind
+    from . import data
+    from .experiments import lrfind
     from .api import resolve_device
-    from .loop import build
-    from .rundir import output_folder
+    from .training.loop import build
+    from .runs.rundir import output_folder
 
     if not 0 < ns.start_lr < ns.end_lr:
         raise UserError(f"--start-lr {ns.start_lr} / --end-lr {ns.end_lr}: expected "
@@ -197,8 +198,8 @@ def _lr_find(ns: argparse.Namespace) -> int:
 
 
 def _diagnose(ns: argparse.Namespace) -> int:
-    from . import diagnostics
-    from .rundir import RunDir
+    from .experiments import diagnostics
+    from .runs.rundir import RunDir
 
     from pathlib import Path
 
@@ -221,8 +222,8 @@ def _diagnose(ns: argparse.Namespace) -> int:
 
 
 def _trajectories(ns: argparse.Namespace) -> int:
-    from . import trajectories as tj
-    from .rundir import output_folder
+    from .experiments import trajectories as tj
+    from .runs.rundir import output_folder
 
     config, overrides = split_args(ns.args)
     resolve(config, overrides)  # validate before running anything

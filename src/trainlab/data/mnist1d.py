@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..runs.atomic import atomic_write
 from .arrays import Arrays
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from torch import nn
 
-from .. import checkpoint
+from ..runs import checkpoint
 from ..errors import UserError
 
 

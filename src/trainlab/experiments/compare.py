@@ -23,9 +23,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from . import api, stats
-from .config import parse_override, resolve
-from .errors import UserError
+from .. import api
+
+from ..analysis import stats
+from ..config import parse_override, resolve
+from ..errors import UserError
 
 
 def split_values(text: str) -> list[str]:
@@ -173,7 +175,7 @@ def summarize(grid: list[dict], seeds: int, out: Path, results: dict) -> list[di
 
 
 def write_outputs(out: Path, grid: list[dict], seeds: int, rows: list[dict], base: dict) -> None:
-    from .report import compare_report
+    from ..analysis.report import compare_report
 
     keys = [k for k in rows[0] if k != "accuracies"]
     with (out / "summary.csv").open("w", newline="") as f:
@@ -192,7 +194,7 @@ def write_outputs(out: Path, grid: list[dict], seeds: int, rows: list[dict], bas
 def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
     """Mean and 95% band across seeds of each metric, per epoch (seeds that stopped early count
     up to their last epoch)."""
-    from .plots import figure, palette
+    from ..analysis.plots import figure, palette
 
     fig, axes = figure(11, 7.5, 2, 2)
     metrics = [("train_loss", "train loss"), ("val_loss", "validation loss"),
@@ -218,7 +220,7 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
 
 
 def plot_final(path: Path, rows: list[dict]) -> None:
-    from .plots import figure, palette
+    from ..analysis.plots import figure, palette
 
     fig, ax = figure(max(5, 1.2 * len(rows) + 2), 4.5)
     for i, (r, color) in enumerate(zip(rows, palette(len(rows)))):

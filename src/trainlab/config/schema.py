@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import tomli_w
 
-from .errors import UserError
+from ..errors import UserError
 
 # Names that components register; kept here so that validation and `trainlab config` list them.
 DATA_NAMES = ("mnist1d", "moons", "circles", "spirals", "xor", "npz", "csv", "mnist",

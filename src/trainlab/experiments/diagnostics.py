@@ -107,7 +107,7 @@ def plot(rows: list[dict], path: Path, title: str = "") -> None:
     import numpy as np
     from matplotlib.colors import LogNorm
 
-    from .plots import figure
+    from ..analysis.plots import figure
 
     present = [(k, t, log) for k, t, log in MEASURES if any(k in r for r in rows)]
     fig, axes = figure(12, 2.6 * math.ceil(len(present) / 2), math.ceil(len(present) / 2), 2)

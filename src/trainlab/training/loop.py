@@ -24,20 +24,24 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import checkpoint, losses, models, optim
-from . import diagnostics as diag
-from .atomic import atomic_write_text
+from ..runs import checkpoint
+
+from . import losses
+
+from .. import models, optim
+from ..experiments import diagnostics as diag
+from ..runs.atomic import atomic_write_text
 from .augment import Augmentation
 from .batches import batch_count, batches, epoch_order
-from .data import Splits
+from ..data import Splits
 from .early_stopping import EarlyStopping
-from .errors import UserError
+from ..errors import UserError
 from .losses import LossFn
 from .metrics import RunningMetrics
-from .models.layers import population_statistics
+from ..models.layers import population_statistics
 from .progress import Progress
 from .regularization import Regularization, decay_groups
-from .rundir import RunDir
+from ..runs.rundir import RunDir
 from .schedules import Schedule
 
 

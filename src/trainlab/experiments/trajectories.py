@@ -27,9 +27,9 @@ from typing import Callable
 
 import torch
 
-from . import optim
-from .config import resolve
-from .errors import UserError
+from .. import optim
+from ..config import resolve
+from ..errors import UserError
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ def _background(ax, function: str):
 
 
 def plot(path: Path, function: str, trajectories: list[Trajectory]) -> None:
-    from .plots import figure, palette
+    from ..analysis.plots import figure, palette
 
     fig, ax = figure(7, 5.5)
     _background(ax, function)
@@ -168,7 +168,7 @@ def animate(path: Path, function: str, trajectories: list[Trajectory], frames: i
     """An animated GIF of the paths unfolding (``frames`` frames)."""
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    from .plots import figure, palette
+    from ..analysis.plots import figure, palette
 
     fig, ax = figure(6, 4.5)
     _background(ax, function)

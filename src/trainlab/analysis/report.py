@@ -11,7 +11,7 @@ import html
 import math
 from pathlib import Path
 
-from .config import dumps
+from ..config import dumps
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .atomic import atomic_write
-from .errors import UserError
+from ..errors import UserError
 
 
 def save(path: str | Path, state: dict) -> None:

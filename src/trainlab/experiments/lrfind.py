@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .losses import LossFn
+from ..training.losses import LossFn
 
 
 def range_test(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
@@ -86,7 +86,7 @@ def write(out: Path, result: dict) -> None:
         w.writerow(["step", "lr", "loss", "smoothed_loss"])
         for i, row in enumerate(zip(result["lr"], result["loss"], result["smoothed"])):
             w.writerow([i, *map(repr, row)])
-    from .plots import figure
+    from ..analysis.plots import figure
 
     fig, ax = figure(6.5, 4.5)
     ax.plot(result["lr"], result["loss"], color="lightgrey", lw=1, label="loss")

@@ -5,7 +5,7 @@
     config.toml      the fully resolved config (written first: it marks the folder as a run)
     metrics.jsonl    one JSON object per epoch: epoch, train_loss, train_accuracy, val_loss,
                      val_accuracy, lr, time_s
-    last.pt          resumable checkpoint (see trainlab.checkpoint)
+    last.pt          resumable checkpoint (see trainlab.runs.checkpoint)
     best.pt          weights of the best epoch
     summary.json     written when the run ends: test_loss, test_accuracy, best_epoch,
                      best_val_accuracy, epochs_run, wall_time_s, stopped_early, diverged, ...
@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from .atomic import atomic_write_text
-from .config import dumps, resolve
-from .errors import UserError
+from ..config import dumps, resolve
+from ..errors import UserError
 
 
 def output_folder(out: str | Path | None, prefix: str) -> Path:

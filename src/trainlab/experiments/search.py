@@ -23,10 +23,10 @@ import csv
 import json
 from pathlib import Path
 
-from . import api
+from .. import api
 from .compare import parse_axes, parse_vary
-from .config import resolve
-from .errors import UserError
+from ..config import resolve
+from ..errors import UserError
 
 SAMPLERS = ("grid", "random", "tpe")
 
@@ -124,7 +124,7 @@ def write_results(out: Path, study, axes: list, monitor: str) -> None:
         w = csv.DictWriter(f, fieldnames=["trial", "state", "value", *keys])
         w.writeheader()
         w.writerows(rows)
-    from .plots import figure
+    from ..analysis.plots import figure
 
     scored = [r for r in rows if r["value"] != ""]
     fig, axs = figure(4.2 * len(keys), 3.8, 1, len(keys))
