@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from trainlab import data, models, optim
 from trainlab.config import resolve
 from trainlab.training.loop import fit
-from trainlab.progress import Progress
+from trainlab.training.progress import Progress
 from trainlab.runs.rundir import RunDir
 
 CASES = {

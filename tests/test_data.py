@@ -52,11 +52,11 @@ def test_toy_sets(name):
 
 def test_toy_geometry_without_noise():
     c = resolve(None, ["data.name=circles", "data.samples=200", "data.noise=0"])
-    a = data.SOURCES["circles"](c)
+    a = data.SOURCES["circles"].build(c)
     r = np.hypot(a.x[:, 0], a.x[:, 1])
     np.testing.assert_allclose(r, np.where(a.y == 0, 1.0, 0.5), atol=1e-6)
     c = resolve(None, ["data.name=xor", "data.samples=200", "data.noise=0"])
-    a = data.SOURCES["xor"](c)
+    a = data.SOURCES["xor"].build(c)
     assert ((a.x[:, 0] * a.x[:, 1] > 0) == (a.y == 1)).all()
 
 

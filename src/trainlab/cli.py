@@ -90,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
                     "rprop,quickprop", help="comma-separated names")
     tr.add_argument("--steps", type=int, default=1000)
     tr.add_argument("--lrs", help="learning rates per optimizer, e.g. sgd=0.001,adam=0.1 "
-                    "(defaults: trainlab.trajectories.LEARNING_RATES)")
+                    "(defaults: each optimizer's trajectory_lr in trainlab.optim.OPTIMIZERS)")
     tr.add_argument("--no-gif", action="store_true", help="skip the animation")
     tr.add_argument("--out", help="folder to create (default runs/trajectories-<timestamp>)")
     c = sub.add_parser("config", help="print the default config with a comment on every key, or "
@@ -185,9 +185,8 @@ def _lr_find(ns: argparse.Namespace) -> int:
     config = resolve(*split_args(ns.args))
     splits = data.load(config, resolve_device(config["device"]))
     parts = build(config, splits)
-    result = lrfind.range_test(parts.model, parts.optimizer, splits.x_train, splits.y_train,
-                               parts.loss_fn, parts.batch_size, ns.start_lr, ns.end_lr, ns.steps,
-                               seed=config["seed"])
+    result = lrfind.range_test(parts.step, splits.x_train, splits.y_train, parts.batch_size,
+                               ns.start_lr, ns.end_lr, ns.steps, seed=config["seed"])
     out = output_folder(ns.out, "lr-find")
     lrfind.write(out, result)
     s = result["suggestion"]

@@ -1,11 +1,7 @@
-"""The run configuration: every key, its default, what it means, and what values it allows.
+"""Every config key: its default, what it means, and what values it allows.
 
-A config is a nested dict (TOML tables). It is resolved in three layers, each over the last:
-the defaults below, a TOML file, and dotted ``key=value`` overrides whose values are read as TOML
-(``model.hidden=[256,256]``, ``train.shuffle=false``, ``optimizer.lr=1e-3``).
-Every key is checked here, once, before anything runs: an unknown key (with the closest known
-one suggested), a wrong type or a value out of range is a :class:`UserError` naming the key,
-the value and what is allowed.
+The names a key chooses among (``data.name``, ``model.name``, ``optimizer.name``, ...) come from
+the registries of their families, so that a name is declared in one place.
 
 The default config is lecture 000's recipe ("Setting up a problem": data -> architecture ->
 divergence -> regularization -> heuristics -> optimizer -> train with periodic validation and
@@ -14,32 +10,17 @@ early stopping) instantiated for MNIST-1D.
 
 from __future__ import annotations
 
-import copy
-import difflib
-import json
-import math
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-import tomli_w
+from ..data import SOURCES
+from ..models import MODELS
+from ..models.init import INITS
+from ..models.layers import ACTIVATIONS, NORMS
+from ..optim import OPTIMIZERS
+from ..training.losses import LOSSES
+from ..training.schedules import SCHEDULES
 
-from ..errors import UserError
-
-# Names that components register; kept here so that validation and `trainlab config` list them.
-DATA_NAMES = ("mnist1d", "moons", "circles", "spirals", "xor", "npz", "csv", "mnist",
-              "fashion_mnist", "cifar10")
-MODEL_NAMES = ("cnn1d", "cnn2d", "mlp", "linear", "rnn", "gru", "lstm")
-ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
-INITS = ("default", "zeros", "constant", "normal", "uniform", "lecun", "glorot_uniform",
-         "glorot_normal", "he_normal", "he_uniform", "orthogonal")
-NORMS = ("none", "batch", "layer")
-LOSSES = ("cross_entropy", "mse", "binary_cross_entropy", "kl", "hinge")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw",
-              "rprop", "quickprop", "swats")
-SCHEDULES = ("constant", "step", "exponential", "inverse_time", "linear", "plateau", "cosine",
-             "one_cycle")
 MONITORS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
 
 
@@ -102,7 +83,7 @@ SCHEMA: dict[str, Key] = {
                        "statistics, saturation and dead ReLUs every epoch (diagnostics.jsonl, "
                        "diagnostics.png)"),
     # data
-    "data.name": Key("mnist1d", "data set", choices=DATA_NAMES),
+    "data.name": Key("mnist1d", "data set", choices=SOURCES.names()),
     "data.path": Key("", "file (npz, csv) or folder (mnist, fashion_mnist, cifar10) to read"),
     "data.label_column": Key("label", "csv: name of the label column; every other column is a feature"),
     "data.val_fraction": Key(0.1, "fraction of the training data held out for validation (seeded)",
@@ -118,7 +99,7 @@ SCHEMA: dict[str, Key] = {
     "data.noise": Key(0.1, "toy sets: standard deviation of the Gaussian noise on each point",
                       check=_non_negative),
     # model
-    "model.name": Key("cnn1d", "architecture", choices=MODEL_NAMES),
+    "model.name": Key("cnn1d", "architecture", choices=MODELS.names()),
     "model.hidden": Key([256, 256], "mlp: hidden layer widths; rnn/gru/lstm: one width per "
                         "recurrent layer", check=_widths),
     "model.channels": Key([32, 32, 64, 64], "cnn1d/cnn2d: channels of each conv block; every "
@@ -126,9 +107,9 @@ SCHEMA: dict[str, Key] = {
     "model.kernel_size": Key(5, "cnn1d/cnn2d: convolution kernel size (odd, 'same' padding)",
                              check=lambda v: None if v >= 1 and v % 2 == 1 else "an odd integer >= 1"),
     "model.pool": Key("max", "cnn1d/cnn2d: pooling", choices=("max", "avg")),
-    "model.activation": Key("relu", "hidden activation (mlp, cnn)", choices=ACTIVATIONS),
+    "model.activation": Key("relu", "hidden activation (mlp, cnn)", choices=ACTIVATIONS.names()),
     "model.norm": Key("batch", "normalization after each hidden linear/conv layer",
-                      choices=NORMS),
+                      choices=NORMS.names()),
     "model.dropout": Key(0.1, "inverted dropout probability after each hidden layer (mlp, cnn, "
                          "between recurrent layers)", check=_unit_open),
     "model.dropout_mode": Key("inverted", "inverted: scale kept units by 1/(1-p) in training "
@@ -145,7 +126,7 @@ SCHEMA: dict[str, Key] = {
                           "with the B/(B-1) correction (lecture 000)",
                           choices=("running", "population")),
     "model.init": Key("default", "weight initialization (torch.nn.init); biases start at 0 "
-                      "except with default", choices=INITS),
+                      "except with default", choices=INITS.names(recurrent_only=None)),
     "model.init_std": Key(1.0, "init = normal: standard deviation", check=_positive),
     "model.init_range": Key(0.1, "init = uniform: weights ~ U(-a, a) with this a",
                             check=_positive),
@@ -161,7 +142,7 @@ SCHEMA: dict[str, Key] = {
                         else "a list of strings"),
     # loss
     "loss.name": Key("cross_entropy", "divergence between the output and the target "
-                     "(trainlab.losses gives each formula)", choices=LOSSES),
+                     "(trainlab.losses gives each formula)", choices=LOSSES.names()),
     "loss.label_smoothing": Key(0.0, "label smoothing epsilon: target (1 - eps) one-hot + eps / C "
                                 "(all losses but hinge)", check=_unit_open),
     "loss.confidence_penalty": Key(0.0, "beta: subtract beta * entropy of the output "
@@ -195,7 +176,7 @@ SCHEMA: dict[str, Key] = {
                          check=_non_negative),
     # optimizer
     "optimizer.name": Key("adamw", "optimizer; momentum and nesterov mean sgd with that "
-                          "(momentum 0.9 unless optimizer.momentum is set)", choices=OPTIMIZERS),
+                          "(momentum 0.9 unless optimizer.momentum is set)", choices=OPTIMIZERS.names()),
     "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle)", check=_positive),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
@@ -229,7 +210,7 @@ SCHEMA: dict[str, Key] = {
     "gradient_clip.max_norm": Key(0.0, "rescale the gradient to this global L2 norm when larger; "
                                   "0 = off", check=_non_negative),
     # schedule
-    "schedule.name": Key("one_cycle", "learning-rate schedule", choices=SCHEDULES),
+    "schedule.name": Key("one_cycle", "learning-rate schedule", choices=SCHEDULES.names()),
     "schedule.step_size": Key(10, "step: epochs between decays",
                               check=lambda v: None if v >= 1 else "an integer >= 1"),
     "schedule.gamma": Key(0.1, "step, exponential: factor applied to the rate per decay",
@@ -287,171 +268,3 @@ SECTION_DOCS = {
 }
 
 
-def _type_name(t: type) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
-            list: "a list"}[t]
-
-
-def _accepts(key: Key, value: Any) -> bool:
-    types = key.types or (type(key.default),)
-    if isinstance(value, bool) or bool in types:
-        return isinstance(value, bool) and bool in types
-    if float in types and isinstance(value, int):
-        return True
-    return isinstance(value, types)
-
-
-def check_value(name: str, value: Any) -> Any:
-    """Validate one key's value; returns it (ints promoted to float where a float is expected)."""
-    key = SCHEMA.get(name)
-    if key is None:
-        close = difflib.get_close_matches(name, SCHEMA, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        raise UserError(f"unknown config key {name!r}{hint} (`trainlab config` lists them all)")
-    if not _accepts(key, value):
-        allowed = " or ".join(_type_name(t) for t in (key.types or (type(key.default),)))
-        raise UserError(f"{name} = {_fmt(value)}: expected {allowed}")
-    if isinstance(key.default, float) and not isinstance(value, bool):
-        value = float(value)
-        if not math.isfinite(value):
-            raise UserError(f"{name} = {_fmt(value)}: expected a finite number")
-    if key.choices is not None and value not in key.choices:
-        raise UserError(f"{name} = {_fmt(value)}: expected one of {', '.join(key.choices)}")
-    if key.check is not None:
-        problem = key.check(value)
-        if problem:
-            raise UserError(f"{name} = {_fmt(value)}: expected {problem}")
-    return value
-
-
-def _fmt(value: Any) -> str:
-    """A value as one line of TOML."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(map(_fmt, value)) + "]"
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_fmt(v)}" for k, v in value.items()) + "}"
-    return repr(value)
-
-
-def defaults() -> dict:
-    """The full default config as a nested dict."""
-    out: dict = {}
-    for name, key in SCHEMA.items():
-        _set(out, name, copy.deepcopy(key.default))
-    return out
-
-
-def _set(tree: dict, dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-        tree = tree.setdefault(p, {})
-    tree[leaf] = value
-
-
-def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    flat: dict[str, Any] = {}
-    for k, v in tree.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, dict):
-            if name not in SECTION_DOCS:
-                check_value(name, v)  # a table where a value belongs: unknown key or wrong type
-            flat.update(flatten(v, name + "."))
-        else:
-            flat[name] = v
-    return flat
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"optimizer.lr=1e-3"`` -> ``("optimizer.lr", 0.001)``; bare words are strings."""
-    name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise UserError(f"override {text!r}: expected key=value, e.g. optimizer.lr=0.01")
-    raw = raw.strip()
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw  # an unquoted word such as `sgd` or `runs/x`
-    return name, value
-
-
-def read_file(path: str | Path) -> dict:
-    """Read a TOML config file into a nested dict (not yet validated)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise UserError(f"config file {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"config file {str(path)!r} cannot be read: {e}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise UserError(f"config file {str(path)!r} is not valid TOML: {e}") from None
-
-
-def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
-    """Defaults <- ``base`` (dict or TOML file) <- ``overrides``; every key validated.
-
-    ``overrides`` is a list of ``"key=value"`` strings or a dict ``{"optimizer.lr": 0.1}``.
-    """
-    config = defaults()
-    layers: list[dict[str, Any]] = []
-    if base is not None:
-        layers.append(flatten(read_file(base) if isinstance(base, (str, Path)) else base))
-    if overrides:
-        pairs = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
-        layers.append(dict(pairs))
-    for layer in layers:
-        for name, value in layer.items():
-            _set(config, name, check_value(name, value))
-    _expand_aliases(config["optimizer"])
-    _check_combinations(flatten(config))
-    return config
-
-
-def _expand_aliases(o: dict) -> None:
-    """``momentum`` -> sgd with momentum (0.9 unless set); ``nesterov`` -> the same, Nesterov."""
-    if o["name"] in ("momentum", "nesterov"):
-        o["nesterov"] = o["name"] == "nesterov"
-        o["name"], o["momentum"] = "sgd", o["momentum"] or 0.9
-
-
-def _check_combinations(c: dict[str, Any]) -> None:
-    if c["optimizer.nesterov"] and (c["optimizer.name"] != "sgd" or c["optimizer.momentum"] == 0):
-        raise UserError("optimizer.nesterov = true: needs optimizer.name = sgd and "
-                        f"optimizer.momentum > 0 (got {c['optimizer.name']}, "
-                        f"momentum {c['optimizer.momentum']})")
-    if c["train.switch_to_sgd_at"] and c["optimizer.name"] not in ("adam", "swats"):
-        raise UserError(f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
-                        f"optimizer.name = adam or swats (got {c['optimizer.name']})")
-    if c["data.name"] in ("npz", "csv", "mnist", "fashion_mnist", "cifar10") and not c["data.path"]:
-        raise UserError(f"data.name = {c['data.name']!r} needs data.path (a "
-                        f"{'folder' if c['data.name'] in ('mnist', 'fashion_mnist', 'cifar10') else 'file'})")
-
-
-def dumps(config: dict) -> str:
-    """TOML text of a config (what a run's config.toml holds)."""
-    return tomli_w.dumps(config)
-
-
-def documented_defaults() -> str:
-    """The default config as TOML with a comment on every key (`trainlab config`)."""
-    lines = ["# trainlab default config. Every key can be set in a TOML file or as key=value.", ""]
-    section = None
-    for name, key in SCHEMA.items():
-        parts = name.split(".")
-        if len(parts) == 2 and parts[0] != section:
-            section = parts[0]
-            lines += ["", f"[{section}]  # {SECTION_DOCS[section]}"]
-        allowed = f" ({' | '.join(key.choices)})" if key.choices else ""
-        lines.append(f"# {key.doc}{allowed}")
-        lines.append(f"{parts[-1]} = {_fmt(key.default)}")
-    return "\n".join(lines) + "\n"

@@ -21,16 +21,19 @@ import math
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from ..training.losses import LossFn
+from ..training.step import Step
 
 
-def range_test(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-               y: torch.Tensor, loss_fn: LossFn, batch_size: int, start_lr: float = 1e-7,
-               end_lr: float = 10.0, steps: int = 200, beta: float = 0.9,
-               seed: int = 0) -> dict:
-    """Run the test; returns ``{"lr", "loss", "smoothed", "suggestion"}`` (lists and a float)."""
+def range_test(step: Step, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+               start_lr: float = 1e-7, end_lr: float = 10.0, steps: int = 200,
+               beta: float = 0.9, seed: int = 0) -> dict:
+    """Run the test with ``step`` (the run's own training step: augmentation, noise, auxiliary
+    heads and penalties included; its schedule is not used, the test sets the rate); returns
+    ``{"lr", "loss", "smoothed", "suggestion"}`` (lists and a float). The loss recorded is the
+    step's objective, the quantity the optimizer minimizes."""
+    model, optimizer = step.model, step.optimizer
+    step = step.with_schedule(None)
     model_state = copy.deepcopy(model.state_dict())
     optimizer_state = copy.deepcopy(optimizer.state_dict())
     generator = torch.Generator().manual_seed(seed)
@@ -48,11 +51,8 @@ def range_test(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
                 order = torch.randperm(len(x), generator=generator).to(x.device)
                 start = 0
             idx = order[start:start + batch_size]
-            loss = loss_fn(model(x[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step(lambda: loss)
-            value = loss.item()
+            step(x[idx], y[idx])
+            value = step.loss.item()
             average = beta * average + (1 - beta) * value
             corrected = average / (1 - beta ** (i + 1))
             lrs.append(lr), raw.append(value), smoothed.append(corrected)

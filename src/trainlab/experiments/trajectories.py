@@ -27,37 +27,56 @@ from typing import Callable
 
 import torch
 
+from torch import nn
+
 from .. import optim
 from ..config import resolve
 from ..errors import UserError
+from ..optim import OPTIMIZERS
+from ..registry import Registry
+from ..training.step import Step
 
 
 @dataclass(frozen=True)
-class Function:
-    f: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+class Surface:
+    """A 2-D test function's facts: its minima, the common start, the box that is plotted."""
+
     minima: tuple[tuple[float, float], ...]
     start: tuple[float, float]
     box: tuple[float, float, float, float]  # x0, x1, y0, y1 of the plot
 
 
-FUNCTIONS = {
-    "beale": Function(lambda x, y: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2
-                      + (2.625 - x + x * y ** 3) ** 2, ((3.0, 0.5),), (1.0, 1.5),
-                      (-0.5, 4.0, -1.0, 2.0)),
-    "long_valley": Function(lambda x, y: x ** 2 / 100 + y ** 2, ((0.0, 0.0),), (-9.0, 1.0),
-                            (-10.0, 2.0, -2.0, 2.0)),
-    "saddle": Function(lambda x, y: x ** 2 - y ** 2 + y ** 4 / 4,
-                       ((0.0, math.sqrt(2)), (0.0, -math.sqrt(2))), (1.5, 1e-3),
-                       (-2.0, 2.0, -2.0, 2.0)),
-    "rosenbrock": Function(lambda x, y: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2, ((1.0, 1.0),),
-                           (-1.5, 2.0), (-2.0, 2.0, -1.0, 3.0)),
-}
+# Every 2-D test function, once: ``build(x, y)`` -> f(x, y); ``surface``: its Surface.
+FUNCTIONS = Registry("2-D function", "--function")
+FUNCTIONS.add("beale", lambda x, y: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2
+              + (2.625 - x + x * y ** 3) ** 2, "Beale's function",
+              surface=Surface(((3.0, 0.5),), (1.0, 1.5), (-0.5, 4.0, -1.0, 2.0)))
+FUNCTIONS.add("long_valley", lambda x, y: x ** 2 / 100 + y ** 2, "a ravine with curvatures 100x "
+              "apart", surface=Surface(((0.0, 0.0),), (-9.0, 1.0), (-10.0, 2.0, -2.0, 2.0)))
+FUNCTIONS.add("saddle", lambda x, y: x ** 2 - y ** 2 + y ** 4 / 4, "a saddle at (0, 0)",
+              surface=Surface(((0.0, math.sqrt(2)), (0.0, -math.sqrt(2))), (1.5, 1e-3),
+                              (-2.0, 2.0, -2.0, 2.0)))
+FUNCTIONS.add("rosenbrock", lambda x, y: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2,
+              "Rosenbrock's banana", surface=Surface(((1.0, 1.0),), (-1.5, 2.0),
+                                                     (-2.0, 2.0, -1.0, 3.0)))
 
-# Learning rates that show each method at its typical behaviour on these scales (the lecture's
-# pictures); override with --lrs name=value.
-LEARNING_RATES = {"sgd": 0.002, "momentum": 0.002, "nesterov": 0.002, "adagrad": 0.5,
-                  "rmsprop": 0.01, "adadelta": 1.0, "adam": 0.05, "adamw": 0.05, "rprop": 0.01,
-                  "quickprop": 0.002, "swats": 0.05}
+# The rates that show each optimizer at its typical behaviour on these scales (the lecture's
+# pictures): each optimizer's ``trajectory_lr``; override with --lrs name=value.
+LEARNING_RATES = {e.name: e.trajectory_lr for e in OPTIMIZERS.entries()}
+DEFAULT_OPTIMIZERS = OPTIMIZERS.names(in_trajectories=True)
+
+
+class Point(nn.Module):
+    """A point (x, y) as a model whose output is f(x, y), so that the training step moves it."""
+
+    def __init__(self, function: str):
+        super().__init__()
+        self.f = FUNCTIONS[function].build
+        self.xy = nn.Parameter(torch.tensor(FUNCTIONS[function].surface.start,
+                                            dtype=torch.float64))
+
+    def forward(self, _: torch.Tensor | None = None) -> torch.Tensor:
+        return self.f(self.xy[0], self.xy[1])
 
 
 @dataclass
@@ -70,25 +89,23 @@ class Trajectory:
 def run(function: str, name: str, steps: int, lr: float, base=None,
         overrides: list[str] | None = None) -> Trajectory:
     """``steps`` full-gradient steps of optimizer ``name`` on ``function`` from its start; other
-    optimizer settings (momentum, betas, ...) from the config ``base`` and ``overrides``."""
-    fn = FUNCTIONS[function]
+    optimizer settings (momentum, betas, ...) from the config ``base`` and ``overrides``. The
+    objective is f itself, so the training step's divergence is the identity."""
     config = resolve(base, list(overrides or []) + [f"optimizer.name={name}",
                                                      f"optimizer.lr={lr}",
                                                      "optimizer.weight_decay=0"])
-    xy = torch.tensor(fn.start, dtype=torch.float64, requires_grad=True)
-    opt = optim.build(config, [xy])
+    point = Point(function)
+    step = Step(point, lambda value, _: value, optim.build(config, [point.xy]))
     points, diverged = [], False
-    for _ in range(steps + 1):
-        value = fn.f(xy[0], xy[1])
-        points.append((xy[0].item(), xy[1].item(), value.item()))
+    for i in range(steps + 1):
+        value = step.compute_gradients(None, None) if i < steps else point().detach()
+        x, y = point.xy.tolist()
+        points.append((x, y, value.item()))
         if not math.isfinite(value.item()) or abs(value.item()) > 1e12:
             diverged = True
             break
-        if len(points) > steps:
-            break
-        opt.zero_grad()
-        value.backward()
-        opt.step(lambda: value)
+        if i < steps:
+            step.apply_gradients()
     return Trajectory(name, points, diverged)
 
 
@@ -107,14 +124,13 @@ def parse_lrs(text: str | None) -> dict[str, float]:
 
 def run_all(function: str, names: list[str], steps: int, lrs: dict[str, float], base=None,
             overrides: list[str] | None = None) -> list[Trajectory]:
-    if function not in FUNCTIONS:
-        raise UserError(f"--function {function!r}: expected one of {', '.join(FUNCTIONS)}")
+    FUNCTIONS[function]  # an unknown name is a UserError listing the known ones
     if steps < 1:
         raise UserError(f"--steps {steps}: expected an integer >= 1")
-    unknown = [n for n in names if n not in LEARNING_RATES]
+    unknown = [n for n in names if n not in OPTIMIZERS]
     if unknown or not names:
         raise UserError(f"--optimizers {','.join(names) or '(empty)'}: expected names from "
-                        f"{', '.join(LEARNING_RATES)}")
+                        f"{', '.join(OPTIMIZERS)}")
     for n in lrs:
         if n not in names:
             raise UserError(f"--lrs names {n!r}, which is not in --optimizers")
@@ -134,13 +150,13 @@ def _background(ax, function: str):
     import numpy as np
 
     fn = FUNCTIONS[function]
-    x0, x1, y0, y1 = fn.box
+    x0, x1, y0, y1 = fn.surface.box
     xs, ys = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
-    zs = fn.f(torch.as_tensor(xs), torch.as_tensor(ys)).numpy()
+    zs = fn.build(torch.as_tensor(xs), torch.as_tensor(ys)).numpy()
     shifted = zs - zs.min() + 1e-3  # log-spaced contours need positive values
     ax.contourf(xs, ys, np.log10(shifted), levels=30, cmap="Greys", alpha=0.5)
     ax.contour(xs, ys, np.log10(shifted), levels=15, colors="grey", linewidths=0.4)
-    for mx, my in fn.minima:
+    for mx, my in fn.surface.minima:
         ax.plot(mx, my, marker="*", color="black", markersize=14, zorder=5)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
@@ -159,7 +175,7 @@ def plot(path: Path, function: str, trajectories: list[Trajectory]) -> None:
                 label=f"{t.optimizer}{' (diverged)' if t.diverged else ''}")
         ax.plot(xs[-1], ys[-1], "o", color=color, markersize=5)
     ax.legend(loc="best", fontsize=8)
-    ax.set_title(f"{function}, {len(trajectories[0].points) - 1} steps from {FUNCTIONS[function].start}")
+    ax.set_title(f"{function}, {len(trajectories[0].points) - 1} steps from {FUNCTIONS[function].surface.start}")
     fig.savefig(path, dpi=150, bbox_inches="tight")
     fig.clear()
 

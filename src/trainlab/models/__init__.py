@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..errors import UserError
+from ..registry import Registry
 from .cnn import CNN
 from .init import initialize
 from .mlp import MLP
@@ -16,22 +16,35 @@ from .pretrained import freeze, load_pretrained
 from .rnn import RecurrentClassifier
 
 
+def _recurrent(kind: str):
+    return lambda m, shape, classes, aux: RecurrentClassifier(kind, shape, m["hidden"], classes,
+                                                              m["dropout"], m["dropout_mode"])
+
+
+def _cnn(dims: int):
+    return lambda m, shape, classes, aux: CNN(dims, shape, m["channels"], classes, m, aux)
+
+
+# Every architecture, once: ``build(model options, input shape, classes, aux heads?)``.
+MODELS = Registry("model", "model.name")
+MODELS.add("cnn1d", _cnn(1), "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
+           "`model.pool`), then a linear head")
+MODELS.add("cnn2d", _cnn(2), "2-D convolutional blocks for images, as cnn1d")
+MODELS.add("mlp", lambda m, shape, classes, aux: MLP(shape, m["hidden"], classes, m, aux),
+           "multi-layer perceptron (`model.hidden`, `model.activation`)")
+MODELS.add("linear", lambda m, shape, classes, aux: MLP(shape, [], classes),
+           "logistic regression: one linear layer")
+MODELS.add("rnn", _recurrent("rnn"), "Elman RNN (tanh), one layer per `model.hidden` entry, "
+           "reads MNIST-1D as a sequence")
+MODELS.add("gru", _recurrent("gru"), "GRU, as rnn")
+MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn")
+
+
 def build(config: dict, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """The model ``config["model"]`` describes, for samples of ``input_shape``."""
+    """The model ``config["model"]`` describes, for samples of ``input_shape``, initialized,
+    pretrained and frozen as it says."""
     m = config["model"]
-    name = m["name"]
-    aux = config["loss"]["aux_weight"] > 0
-    if name == "linear":
-        model = MLP(input_shape, [], num_classes)
-    elif name == "mlp":
-        model = MLP(input_shape, m["hidden"], num_classes, m, aux)
-    elif name in ("cnn1d", "cnn2d"):
-        model = CNN(int(name[3]), input_shape, m["channels"], num_classes, m, aux)
-    elif name in ("rnn", "gru", "lstm"):
-        model = RecurrentClassifier(name, input_shape, m["hidden"], num_classes, m["dropout"],
-                                    m["dropout_mode"])
-    else:  # the config schema lists the valid names; this is a bug guard
-        raise UserError(f"model.name = {name!r}: unknown model")
+    model = MODELS[m["name"]].build(m, input_shape, num_classes, config["loss"]["aux_weight"] > 0)
     initialize(model, m["init"], std=m["init_std"], a=m["init_range"], value=m["init_value"],
                bias=m["bias_value"], recurrent=m["init_recurrent"])
     if m["pretrained"]:
@@ -41,4 +54,4 @@ def build(config: dict, input_shape: tuple[int, ...], num_classes: int) -> nn.Mo
     return model
 
 
-__all__ = ["CNN", "MLP", "RecurrentClassifier", "build", "freeze", "initialize", "load_pretrained"]
+__all__ = ["MODELS", "CNN", "MLP", "RecurrentClassifier", "build", "freeze", "initialize", "load_pretrained"]

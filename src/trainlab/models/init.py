@@ -26,6 +26,8 @@ import math
 import torch
 from torch import nn
 
+from ..registry import Registry
+
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
 
 
@@ -43,26 +45,43 @@ def _identity(w: torch.Tensor) -> torch.Tensor:
     return w
 
 
+
+
+# Every weight initialization, once: ``build(std, a, value)`` -> a function that fills a weight
+# in place; ``recurrent_only``: for hidden-to-hidden weights only (model.init_recurrent).
+INITS = Registry("initialization", "model.init")
+INITS.add("default", lambda std, a, value: None, "PyTorch's own initialization of each layer")
+INITS.add("zeros", lambda std, a, value: nn.init.zeros_, "W = 0: symmetry is never broken")
+INITS.add("constant", lambda std, a, value: lambda w: nn.init.constant_(w, value),
+          "W = model.init_value")
+INITS.add("normal", lambda std, a, value: lambda w: nn.init.normal_(w, 0.0, std),
+          "W ~ N(0, model.init_std^2)")
+INITS.add("uniform", lambda std, a, value: lambda w: nn.init.uniform_(w, -a, a),
+          "W ~ U(-a, a), a = model.init_range")
+INITS.add("lecun", lambda std, a, value: _lecun, "W ~ N(0, 1 / fan_in) (LeCun et al. 1998)")
+INITS.add("glorot_uniform", lambda std, a, value: nn.init.xavier_uniform_,
+          "U(-b, b), b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)")
+INITS.add("glorot_normal", lambda std, a, value: nn.init.xavier_normal_,
+          "N(0, 2 / (fan_in + fan_out)) (Glorot & Bengio 2010)")
+INITS.add("he_normal", lambda std, a, value: lambda w: nn.init.kaiming_normal_(
+    w, nonlinearity="relu"), "N(0, 2 / fan_in) (He et al. 2015)")
+INITS.add("he_uniform", lambda std, a, value: lambda w: nn.init.kaiming_uniform_(
+    w, nonlinearity="relu"), "U with variance 2 / fan_in (He et al. 2015)")
+INITS.add("orthogonal", lambda std, a, value: nn.init.orthogonal_,
+          "a (semi-)orthogonal matrix (Saxe et al. 2014)")
+INITS.add("identity", lambda std, a, value: _identity, "W_hh = I, a block per gate (Le et al. "
+          "2015); recurrent weights only", recurrent_only=True)
+
+
 def weight_rule(name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0):
-    return {
-        "zeros": nn.init.zeros_,
-        "constant": lambda w: nn.init.constant_(w, value),
-        "normal": lambda w: nn.init.normal_(w, 0.0, std),
-        "uniform": lambda w: nn.init.uniform_(w, -a, a),
-        "lecun": _lecun,
-        "glorot_uniform": nn.init.xavier_uniform_,
-        "glorot_normal": nn.init.xavier_normal_,
-        "he_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
-        "he_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
-        "orthogonal": nn.init.orthogonal_,
-        "identity": _identity,
-    }[name]
+    """The function that fills a weight by rule ``name`` (None for ``default``)."""
+    return INITS[name].build(std, a, value)
 
 
 def initialize(model: nn.Module, name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0,
                bias: float = 0.0, recurrent: str = "same") -> nn.Module:
     """Initialize ``model``'s weights by rule ``name`` (see the module docstring)."""
-    fill = None if name == "default" else weight_rule(name, std, a, value)
+    fill = weight_rule(name, std, a, value)
     fill_hh = fill if recurrent == "same" else weight_rule(recurrent, std, a, value)
     for module in model.modules():
         if not isinstance(module, WEIGHTED):

@@ -6,23 +6,41 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+from ..registry import Registry
+
+# Every hidden activation, once.
+ACTIVATIONS = Registry("activation", "model.activation")
+ACTIVATIONS.add("relu", nn.ReLU, "max(0, x)")
+ACTIVATIONS.add("leaky_relu", nn.LeakyReLU, "max(0.01 x, x)")
+ACTIVATIONS.add("tanh", nn.Tanh, "tanh x")
+ACTIVATIONS.add("sigmoid", nn.Sigmoid, "1 / (1 + e^-x)")
 
 
 def activation(name: str) -> nn.Module:
-    return ACTIVATIONS[name]()
+    return ACTIVATIONS[name].build()
+
+
+def _batch_norm(width: int, dims: int, momentum: float) -> nn.Module:
+    return (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d)[dims](width, momentum=momentum)
+
+
+def _layer_norm(width: int, dims: int, momentum: float) -> nn.Module:
+    return nn.LayerNorm(width) if dims == 0 else nn.GroupNorm(1, width)
+
+
+# Every normalization, once: ``build(width, dims, momentum)``, dims 0 for a linear layer, 1 or 2
+# for conv layers.
+NORMS = Registry("normalization", "model.norm")
+NORMS.add("none", lambda width, dims, momentum: nn.Identity(), "no normalization")
+NORMS.add("batch", _batch_norm, "batch norm over (N[, length...]) per feature/channel (lecture "
+          "000), running averages with model.bn_momentum")
+NORMS.add("layer", _layer_norm, "layer norm over each sample's features (Ba et al. 2016; for conv "
+          "layers over channels and positions, i.e. one-group GroupNorm)")
 
 
 def norm(name: str, width: int, dims: int, momentum: float = 0.1) -> nn.Module:
-    """``batch``: batch norm over (N[, length...]) per feature/channel (lecture 000, batch
-    normalization), running averages with ``momentum``; ``layer``: layer norm over each sample's
-    features (Ba et al. 2016; for conv layers over channels and positions, i.e. one-group
-    GroupNorm); ``none``: identity. ``dims`` is 0 for a linear layer, 1 or 2 for conv layers."""
-    if name == "batch":
-        return (nn.BatchNorm1d, nn.BatchNorm1d, nn.BatchNorm2d)[dims](width, momentum=momentum)
-    if name == "layer":
-        return nn.LayerNorm(width) if dims == 0 else nn.GroupNorm(1, width)
-    return nn.Identity()
+    """The normalization ``name`` (see :data:`NORMS`) after a layer of ``width`` outputs."""
+    return NORMS[name].build(width, dims, momentum)
 
 
 class OriginalDropout(nn.Module):

@@ -1,19 +1,7 @@
 """Optimizers by name (lectures 000, 002, 003, 004): PyTorch's where it has them, in their
 fastest form, and trainlab's own for the rest.
 
-=========  ====================================================================================
-sgd        w -= lr * g; with momentum mu (torch's form, v = mu v + g, w -= lr v, equal to the
-           lecture's dW = mu dW - lr g up to the scale of v); ``nesterov`` evaluates the gradient
-           at the look-ahead point (lecture 000, slides on Nesterov's method)
-adagrad    w -= lr g / (sqrt(sum of g^2) + eps)                       (Duchi et al. 2011)
-rmsprop    E[g^2] = alpha E[g^2] + (1 - alpha) g^2; w -= lr g / (sqrt(E[g^2]) + eps)  (Hinton)
-adadelta   rate-free step sqrt(E[dw^2] + eps) / sqrt(E[g^2] + eps) g, scaled by lr  (Zeiler 2012)
-adam       bias-corrected first and second moments (Kingma & Ba 2015)
-adamw      adam with decoupled weight decay (Loshchilov & Hutter 2019)
-rprop      sign-based per-weight step sizes, four variants      (trainlab.optim.rprop.Rprop)
-quickprop  per-weight secant (diagonal Newton) steps       (trainlab.optim.quickprop.QuickProp)
-swats      Adam, then SGD at the projected rate                  (trainlab.optim.swats.SWATS)
-=========  ====================================================================================
+Each is one entry of :data:`OPTIMIZERS` below, with its formula and source.
 
 Around any of them (:func:`build`, from the config): :class:`GradientClipping`, then
 :class:`GradientNoise`. PyTorch's optimizers use the fused kernel where PyTorch has one for the
@@ -33,6 +21,7 @@ from .quickprop import QuickProp
 from .rprop import Rprop
 from .swats import SWATS
 from .transform import GradientTransform
+from ..registry import Registry
 
 
 def _sgd(o: dict) -> tuple[type, dict]:
@@ -45,23 +34,68 @@ def _adam_like(cls: type) -> Callable[[dict], tuple[type, dict]]:
                                 weight_decay=o["weight_decay"]))
 
 
-OPTIMIZERS: dict[str, Callable[[dict], tuple[type, dict]]] = {
-    "sgd": _sgd,
-    "adagrad": lambda o: (torch.optim.Adagrad, dict(eps=o["eps"], weight_decay=o["weight_decay"])),
-    "rmsprop": lambda o: (torch.optim.RMSprop, dict(alpha=o["alpha"], eps=o["eps"],
-                                                    momentum=o["momentum"],
-                                                    weight_decay=o["weight_decay"])),
-    "adadelta": lambda o: (torch.optim.Adadelta, dict(rho=o["rho"], eps=o["eps"],
-                                                      weight_decay=o["weight_decay"])),
-    "adam": _adam_like(torch.optim.Adam),
-    "adamw": _adam_like(torch.optim.AdamW),
-    "rprop": lambda o: (Rprop, dict(etas=tuple(o["etas"]), step_sizes=tuple(o["step_sizes"]),
-                                    variant=o["variant"], weight_decay=o["weight_decay"])),
-    "quickprop": lambda o: (QuickProp, dict(max_growth=o["max_growth"],
-                                            weight_decay=o["weight_decay"])),
-    "swats": lambda o: (SWATS, dict(betas=tuple(o["betas"]), eps=o["eps"],
-                                    weight_decay=o["weight_decay"], sgd_lr=o["sgd_lr"] or None)),
-}
+def _momentum(nesterov: bool) -> Callable[[dict], None]:
+    def expand(o: dict) -> None:
+        o["name"], o["momentum"], o["nesterov"] = "sgd", o["momentum"] or 0.9, nesterov
+    return expand
+
+
+# Every optimizer, once. ``build(options)`` -> (class, keyword arguments); facts:
+# ``usual_lr``, the rate its authors / PyTorch use by default; ``trajectory_lr``, the rate that
+# shows its typical behaviour on trainlab.experiments.trajectories' 2-D functions;
+# ``in_trajectories``, drawn by default there; ``expand``, for an alias: rewrites the optimizer
+# options into the real name's. Whether step() needs the loss (a closure) is the optimizer's own
+# ``needs_loss`` attribute (see :func:`needs_loss`).
+OPTIMIZERS = Registry("optimizer", "optimizer.name")
+OPTIMIZERS.add("sgd", _sgd, "w -= lr g; momentum mu: v = mu v + g, w -= lr v (torch's form; the lecture's "
+               "dW = mu dW - lr g up to the scale of v); Nesterov: the gradient at the look-ahead "
+               "point (lecture 000)",
+               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True)
+OPTIMIZERS.add("momentum", _sgd, "sgd with momentum 0.9 unless optimizer.momentum is set",
+               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True, needs_loss=False,
+               expand=_momentum(False))
+OPTIMIZERS.add("nesterov", _sgd, "sgd with Nesterov momentum, 0.9 unless optimizer.momentum is "
+               "set", usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True, needs_loss=False,
+               expand=_momentum(True))
+OPTIMIZERS.add("adagrad", lambda o: (torch.optim.Adagrad, dict(eps=o["eps"],
+                                                               weight_decay=o["weight_decay"])),
+               "w -= lr g / (sqrt(sum of g^2) + eps) (Duchi et al. 2011)",
+               usual_lr=0.01, trajectory_lr=0.5, in_trajectories=True)
+OPTIMIZERS.add("rmsprop", lambda o: (torch.optim.RMSprop, dict(
+    alpha=o["alpha"], eps=o["eps"], momentum=o["momentum"], weight_decay=o["weight_decay"])),
+    "w -= lr g / (sqrt(E[g^2]) + eps), E[g^2] a running average (Hinton)",
+    usual_lr=0.01, trajectory_lr=0.01, in_trajectories=True)
+OPTIMIZERS.add("adadelta", lambda o: (torch.optim.Adadelta, dict(
+    rho=o["rho"], eps=o["eps"], weight_decay=o["weight_decay"])),
+    "rate-free step sqrt(E[dw^2] + eps) / sqrt(E[g^2] + eps) g, times lr (Zeiler 2012)",
+    usual_lr=1.0, trajectory_lr=1.0, in_trajectories=True)
+OPTIMIZERS.add("adam", _adam_like(torch.optim.Adam),
+               "bias-corrected first and second moments (Kingma & Ba 2015)",
+               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=True)
+OPTIMIZERS.add("adamw", _adam_like(torch.optim.AdamW),
+               "adam with decoupled weight decay (Loshchilov & Hutter 2019)",
+               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False)
+OPTIMIZERS.add("rprop", lambda o: (Rprop, dict(
+    etas=tuple(o["etas"]), step_sizes=tuple(o["step_sizes"]), variant=o["variant"],
+    weight_decay=o["weight_decay"])),
+    "sign-based per-weight step sizes, four variants (Riedmiller & Braun 1993; Igel & Huesken "
+    "2000)", usual_lr=0.01, trajectory_lr=0.01, in_trajectories=True)
+OPTIMIZERS.add("quickprop", lambda o: (QuickProp, dict(max_growth=o["max_growth"],
+                                                       weight_decay=o["weight_decay"])),
+               "per-weight secant (diagonal Newton) steps (Fahlman 1988)",
+               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True)
+OPTIMIZERS.add("swats", lambda o: (SWATS, dict(
+    betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"],
+    sgd_lr=o["sgd_lr"] or None)), "Adam, then SGD at the projected rate (Keskar & Socher 2017)",
+    usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False)
+
+
+def expand_alias(options: dict) -> dict:
+    """``optimizer`` options with an alias (momentum, nesterov) replaced by what it means."""
+    expand = OPTIMIZERS[options["name"]].facts.get("expand")
+    if expand is not None:
+        expand(options)
+    return options
 
 
 def fastest(cls: type, params: list, **kwargs) -> torch.optim.Optimizer:
@@ -88,7 +122,7 @@ def build(config: dict, params: Iterable[torch.nn.Parameter],
     switch_epoch = config["train"]["switch_to_sgd_at"]
     if switch_epoch:
         name, kwargs = "swats", {"switch_at": (switch_epoch - 1) * updates_per_epoch}
-    cls, options = OPTIMIZERS[name](o)
+    cls, options = OPTIMIZERS[name].build(o)
     optimizer = fastest(cls, list(params), lr=o["lr"], **options, **kwargs)
     noise, clip = config["gradient_noise"], config["gradient_clip"]
     if noise["eta"] > 0:
@@ -106,9 +140,9 @@ def innermost(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
 
 
 def needs_loss(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether ``step`` must be given the loss (a closure): Rprop's irprop+ variant."""
-    inner = innermost(optimizer)
-    return isinstance(inner, Rprop) and any(g["variant"] == "irprop+" for g in inner.param_groups)
+    """Whether ``step`` must be given the loss (a closure): the optimizer's ``needs_loss``
+    attribute (trainlab's Rprop with the irprop+ variant); PyTorch's never do."""
+    return bool(getattr(innermost(optimizer), "needs_loss", False))
 
 
 def describe(optimizer: torch.optim.Optimizer) -> dict:
@@ -120,5 +154,5 @@ def describe(optimizer: torch.optim.Optimizer) -> dict:
     return {}
 
 
-__all__ = ["GradientClipping", "GradientNoise", "GradientTransform", "OPTIMIZERS", "QuickProp",
+__all__ = ["GradientClipping", "expand_alias", "GradientNoise", "GradientTransform", "OPTIMIZERS", "QuickProp",
            "Rprop", "SWATS", "build", "describe", "fastest", "innermost", "needs_loss"]

@@ -78,6 +78,11 @@ class Rprop(Optimizer):
                 state["prev_update"] = torch.zeros_like(p)
         return state
 
+    @property
+    def needs_loss(self) -> bool:
+        """irprop+ compares the loss with the last one: ``step`` needs it (a closure)."""
+        return any(g["variant"] == "irprop+" for g in self.param_groups)
+
     @torch.no_grad()
     def step(self, closure=None):
         loss = closure_loss(closure)

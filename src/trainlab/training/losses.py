@@ -27,9 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
+from ..registry import Registry
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-SOFT_TARGETS = ("mse", "binary_cross_entropy", "kl")
 
 
 def soft_targets(y: torch.Tensor, classes: int, eps: float, dtype: torch.dtype) -> torch.Tensor:
@@ -42,6 +42,28 @@ def entropy(z: torch.Tensor) -> torch.Tensor:
     """Mean entropy of softmax(z) over the batch."""
     log_p = z.log_softmax(1)
     return -(log_p.exp() * log_p).sum(1).mean()
+
+
+def _soft(divergence: Callable) -> Callable:
+    """A soft-target loss's builder: divergence(logits, target distribution)."""
+    return lambda eps, target: lambda z, y: divergence(z, target(z, y))
+
+
+# Every divergence, once: ``build(label smoothing eps, target(z, y))`` -> fn(logits, labels);
+# ``soft_targets``: compares with the (smoothed, optionally noisy) target distribution q.
+LOSSES = Registry("loss", "loss.name")
+LOSSES.add("cross_entropy", lambda eps, target: lambda z, y: F.cross_entropy(
+    z, y, label_smoothing=eps), "-sum_k q_k log softmax(z)_k", soft_targets=False)
+LOSSES.add("mse", _soft(lambda z, q: F.mse_loss(z.softmax(1), q)),
+           "||softmax(z) - q||^2 / C, the L2 divergence (saturates, lecture 002)",
+           soft_targets=True)
+LOSSES.add("binary_cross_entropy", _soft(F.binary_cross_entropy_with_logits),
+           "one sigmoid per class against q, averaged over classes", soft_targets=True)
+LOSSES.add("kl", _soft(lambda z, q: F.kl_div(z.log_softmax(1), q, reduction="batchmean")),
+           "KL(q || softmax(z))", soft_targets=True)
+LOSSES.add("hinge", lambda eps, target: lambda z, y: F.multi_margin_loss(z, y, margin=1.0),
+           "sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins)", soft_targets=False)
+SOFT_TARGETS = LOSSES.names(soft_targets=True)
 
 
 def build(config: dict, generator: torch.Generator | None = None) -> LossFn:
@@ -60,13 +82,7 @@ def build(config: dict, generator: torch.Generator | None = None) -> LossFn:
             q = q + sigma * torch.randn(q.shape, generator=generator, device=q.device, dtype=q.dtype)
         return q
 
-    base: LossFn = {
-        "cross_entropy": lambda z, y: F.cross_entropy(z, y, label_smoothing=eps),
-        "mse": lambda z, y: F.mse_loss(z.softmax(1), target(z, y)),
-        "binary_cross_entropy": lambda z, y: F.binary_cross_entropy_with_logits(z, target(z, y)),
-        "kl": lambda z, y: F.kl_div(z.log_softmax(1), target(z, y), reduction="batchmean"),
-        "hinge": lambda z, y: F.multi_margin_loss(z, y, margin=1.0),
-    }[name]
+    base = LOSSES[name].build(eps, target)
     if beta:
         return lambda z, y: base(z, y) - beta * entropy(z)
     return base

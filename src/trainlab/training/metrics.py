@@ -35,8 +35,9 @@ class RunningMetrics:
         self._held = 0
 
     def add(self, logits: torch.Tensor) -> None:
-        """Record one batch's logits (the next ``len(logits)`` labels are its labels)."""
-        self._logits.append(logits.detach())
+        """Record one batch's logits, detached (the next ``len(logits)`` labels are its
+        labels)."""
+        self._logits.append(logits)
         self._held += logits.numel()
         if self._held >= FLUSH_ELEMENTS:
             self._flush()

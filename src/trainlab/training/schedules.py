@@ -23,10 +23,53 @@ span the updates that are left). ``plateau`` watches ``early_stopping.monitor``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch.optim import lr_scheduler
 
-PER_UPDATE = ("cosine", "one_cycle")
+from ..registry import Registry
+
+@dataclass(frozen=True)
+class Span:
+    """What a schedule's builder needs besides the ``schedule`` options: the updates it spans
+    (after any warm-up), the run's epochs, the peak rate, and the metric plateau watches."""
+
+    updates: int
+    epochs: int
+    lr: float
+    monitor: str
+
+
+def _plateau(opt, s: dict, span: Span):
+    return lr_scheduler.ReduceLROnPlateau(
+        opt, mode="max" if span.monitor.endswith("accuracy") else "min", factor=s["factor"],
+        patience=s["patience"], min_lr=s["min_lr"])
+
+
+# Every schedule, once: ``build(optimizer, schedule options, Span)`` -> a PyTorch scheduler (or
+# None); ``per_update``: stepped after every update rather than every epoch.
+SCHEDULES = Registry("schedule", "schedule.name")
+SCHEDULES.add("constant", lambda opt, s, span: None, "lr", per_update=False)
+SCHEDULES.add("step", lambda opt, s, span: lr_scheduler.StepLR(opt, s["step_size"], s["gamma"]),
+              "lr gamma^floor(epoch / step_size)", per_update=False)
+SCHEDULES.add("exponential", lambda opt, s, span: lr_scheduler.ExponentialLR(opt, s["gamma"]),
+              "lr gamma^epoch (= lr e^(-kt), k = -ln gamma)", per_update=False)
+SCHEDULES.add("inverse_time", lambda opt, s, span: lr_scheduler.LambdaLR(
+    opt, lambda e: 1.0 / (1.0 + s["decay"] * e)), "lr / (1 + decay epoch) (Robbins-Monro)",
+    per_update=False)
+SCHEDULES.add("linear", lambda opt, s, span: lr_scheduler.LinearLR(
+    opt, 1.0, s["end_factor"], s["decay_epochs"] or span.epochs),
+    "lr -> end_factor lr linearly over decay_epochs, then constant", per_update=False)
+SCHEDULES.add("plateau", _plateau, "lr factor when the monitored metric stalls for more than "
+              "patience epochs", per_update=False)
+SCHEDULES.add("cosine", lambda opt, s, span: lr_scheduler.CosineAnnealingLR(
+    opt, span.updates, s["min_lr"]), "min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2",
+    per_update=True)
+SCHEDULES.add("one_cycle", lambda opt, s, span: lr_scheduler.OneCycleLR(
+    opt, max_lr=span.lr, total_steps=span.updates, cycle_momentum=False),  # momentum as set
+    "warm up to lr, then anneal (Smith & Topin 2019)", per_update=True)
+PER_UPDATE = SCHEDULES.names(per_update=True)
 
 
 class Schedule:
@@ -40,22 +83,8 @@ class Schedule:
         self.updates_per_epoch = updates_per_epoch
         self.updates = 0
         total = max(1, epochs * updates_per_epoch - self.warmup_updates)
-        decay_epochs = s["decay_epochs"] or epochs
-        self.scheduler = {
-            "constant": lambda: None,
-            "step": lambda: lr_scheduler.StepLR(optimizer, s["step_size"], s["gamma"]),
-            "exponential": lambda: lr_scheduler.ExponentialLR(optimizer, s["gamma"]),
-            "inverse_time": lambda: lr_scheduler.LambdaLR(
-                optimizer, lambda e: 1.0 / (1.0 + s["decay"] * e)),
-            "linear": lambda: lr_scheduler.LinearLR(optimizer, 1.0, s["end_factor"], decay_epochs),
-            "plateau": lambda: lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="max" if self.watches.endswith("accuracy") else "min",
-                factor=s["factor"], patience=s["patience"], min_lr=s["min_lr"]),
-            "cosine": lambda: lr_scheduler.CosineAnnealingLR(optimizer, total, s["min_lr"]),
-            "one_cycle": lambda: lr_scheduler.OneCycleLR(
-                optimizer, max_lr=config["optimizer"]["lr"], total_steps=total,
-                cycle_momentum=False),  # keep the optimizer's momentum/betas as configured
-        }[s["name"]]()
+        self.scheduler = SCHEDULES[s["name"]].build(
+            optimizer, s, Span(total, epochs, config["optimizer"]["lr"], self.watches))
         self.warmup = None
         if self.warmup_updates:  # built last: it sets the starting rate
             self.warmup = lr_scheduler.LinearLR(optimizer, 1.0 / self.warmup_updates, 1.0,

@@ -1,0 +1,186 @@
+"""Reading a config: three layers, each over the last, the defaults (:mod:`.schema`), a TOML file,
+and dotted ``key=value`` overrides whose values are read as TOML (``model.hidden=[256,256]``,
+``train.shuffle=false``, ``optimizer.lr=1e-3``). Every key is checked here, once, before anything
+runs: an unknown key (with the closest known one suggested), a wrong type or a value out of range
+is a :class:`UserError` naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ..data import SOURCES
+from ..errors import UserError
+from ..optim import expand_alias
+from .schema import SCHEMA, SECTION_DOCS, Key
+
+
+def _type_name(t: type) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+            list: "a list"}[t]
+
+
+def _accepts(key: Key, value: Any) -> bool:
+    types = key.types or (type(key.default),)
+    if isinstance(value, bool) or bool in types:
+        return isinstance(value, bool) and bool in types
+    if float in types and isinstance(value, int):
+        return True
+    return isinstance(value, types)
+
+
+def check_value(name: str, value: Any) -> Any:
+    """Validate one key's value; returns it (ints promoted to float where a float is expected)."""
+    key = SCHEMA.get(name)
+    if key is None:
+        close = difflib.get_close_matches(name, SCHEMA, n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise UserError(f"unknown config key {name!r}{hint} (`trainlab config` lists them all)")
+    if not _accepts(key, value):
+        allowed = " or ".join(_type_name(t) for t in (key.types or (type(key.default),)))
+        raise UserError(f"{name} = {_fmt(value)}: expected {allowed}")
+    if isinstance(key.default, float) and not isinstance(value, bool):
+        value = float(value)
+        if not math.isfinite(value):
+            raise UserError(f"{name} = {_fmt(value)}: expected a finite number")
+    if key.choices is not None and value not in key.choices:
+        raise UserError(f"{name} = {_fmt(value)}: expected one of {', '.join(key.choices)}")
+    if key.check is not None:
+        problem = key.check(value)
+        if problem:
+            raise UserError(f"{name} = {_fmt(value)}: expected {problem}")
+    return value
+
+
+def _fmt(value: Any) -> str:
+    """A value as one line of TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_fmt, value)) + "]"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_fmt(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def defaults() -> dict:
+    """The full default config as a nested dict."""
+    out: dict = {}
+    for name, key in SCHEMA.items():
+        _set(out, name, copy.deepcopy(key.default))
+    return out
+
+
+def _set(tree: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        tree = tree.setdefault(p, {})
+    tree[leaf] = value
+
+
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for k, v in tree.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            if name not in SECTION_DOCS:
+                check_value(name, v)  # a table where a value belongs: unknown key or wrong type
+            flat.update(flatten(v, name + "."))
+        else:
+            flat[name] = v
+    return flat
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"optimizer.lr=1e-3"`` -> ``("optimizer.lr", 0.001)``; bare words are strings."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise UserError(f"override {text!r}: expected key=value, e.g. optimizer.lr=0.01")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # an unquoted word such as `sgd` or `runs/x`
+    return name, value
+
+
+def read_file(path: str | Path) -> dict:
+    """Read a TOML config file into a nested dict (not yet validated)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise UserError(f"config file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"config file {str(path)!r} cannot be read: {e}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"config file {str(path)!r} is not valid TOML: {e}") from None
+
+
+def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
+    """Defaults <- ``base`` (dict or TOML file) <- ``overrides``; every key validated.
+
+    ``overrides`` is a list of ``"key=value"`` strings or a dict ``{"optimizer.lr": 0.1}``.
+    """
+    config = defaults()
+    layers: list[dict[str, Any]] = []
+    if base is not None:
+        layers.append(flatten(read_file(base) if isinstance(base, (str, Path)) else base))
+    if overrides:
+        pairs = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
+        layers.append(dict(pairs))
+    for layer in layers:
+        for name, value in layer.items():
+            _set(config, name, check_value(name, value))
+    expand_alias(config["optimizer"])
+    _check_combinations(flatten(config))
+    return config
+
+
+def _check_combinations(c: dict[str, Any]) -> None:
+    if c["optimizer.nesterov"] and (c["optimizer.name"] != "sgd" or c["optimizer.momentum"] == 0):
+        raise UserError("optimizer.nesterov = true: needs optimizer.name = sgd and "
+                        f"optimizer.momentum > 0 (got {c['optimizer.name']}, "
+                        f"momentum {c['optimizer.momentum']})")
+    if c["train.switch_to_sgd_at"] and c["optimizer.name"] not in ("adam", "swats"):
+        raise UserError(f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
+                        f"optimizer.name = adam or swats (got {c['optimizer.name']})")
+    reads = SOURCES[c["data.name"]].reads
+    if reads and not c["data.path"]:
+        raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")
+
+
+def dumps(config: dict) -> str:
+    """TOML text of a config (what a run's config.toml holds)."""
+    return tomli_w.dumps(config)
+
+
+def documented_defaults() -> str:
+    """The default config as TOML with a comment on every key (`trainlab config`)."""
+    lines = ["# trainlab default config. Every key can be set in a TOML file or as key=value.", ""]
+    section = None
+    for name, key in SCHEMA.items():
+        parts = name.split(".")
+        if len(parts) == 2 and parts[0] != section:
+            section = parts[0]
+            lines += ["", f"[{section}]  # {SECTION_DOCS[section]}"]
+        allowed = f" ({' | '.join(key.choices)})" if key.choices else ""
+        lines.append(f"# {key.doc}{allowed}")
+        lines.append(f"{parts[-1]} = {_fmt(key.default)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,280 @@
+"""What surrounds the training step, as callbacks (the Keras / Lightning pattern).
+
+The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks in list order:
+
+- ``on_fit_start(state)``: once, before the first epoch;
+- ``on_epoch_start(state, epoch)``;
+- ``on_update()``: after every update, only for callbacks with ``per_update = True`` (a call per
+  update costs online GD measurably, so the rest are never called there);
+- ``on_epoch_end(state, metrics)``: after validation and the per-epoch schedule, with the epoch
+  already in ``state.history``; not called for an epoch whose loss diverged;
+- ``on_fit_end(state)``: once, after the last epoch (also after a divergence).
+
+:func:`standard_callbacks` builds the list a run uses, in this order (which matters):
+
+1. :class:`Resume`: a checkpoint in the run folder restores model, optimizer, schedule, early
+   stopping, random generators and history; the metrics file is rewritten to match it;
+2. :class:`Diagnostics` (``diagnostics = true``): per-layer measures each epoch, heat maps at
+   the end;
+3. :class:`ModelSelection`: the best epoch on the monitored metric, early stopping;
+4. :class:`MetricsFile`: one line per epoch in ``metrics.jsonl``;
+5. :class:`ProgressReport`: the bar or the line per epoch;
+6. :class:`TensorBoard` (``logging.tensorboard = true``);
+7. :class:`EpochHook`: the caller's ``on_epoch(metrics)`` (search's pruner, for one);
+8. :class:`Checkpoint`: ``best.pt`` then ``last.pt`` at the configured cadence and at the end;
+9. :class:`Divergence`: says where a diverged run stopped and goes back to its last good state.
+
+``writes=False`` (a distributed rank other than 0) leaves out every callback that writes to the
+run folder: 2, 4, 6 and 8.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Callable
+
+from ..runs import checkpoint
+from ..runs.atomic import atomic_write_text
+from .progress import Progress
+
+if TYPE_CHECKING:
+    from .loop import FitState
+
+
+class Callback:
+    """A no-op for every hook; subclasses override the ones they need."""
+
+    per_update = False
+
+    def on_fit_start(self, state: FitState) -> None: ...
+
+    def on_epoch_start(self, state: FitState, epoch: int) -> None: ...
+
+    def on_update(self) -> None: ...
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None: ...
+
+    def on_fit_end(self, state: FitState) -> None: ...
+
+
+class CallbackList:
+    """Calls each hook of every callback, in order."""
+
+    def __init__(self, callbacks: list[Callback]):
+        self.callbacks = callbacks
+
+    def per_update(self) -> list[Callable[[], None]]:
+        return [c.on_update for c in self.callbacks if c.per_update]
+
+    def on_fit_start(self, state: FitState) -> None:
+        for c in self.callbacks:
+            c.on_fit_start(state)
+
+    def on_epoch_start(self, state: FitState, epoch: int) -> None:
+        for c in self.callbacks:
+            c.on_epoch_start(state, epoch)
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        for c in self.callbacks:
+            c.on_epoch_end(state, metrics)
+
+    def on_fit_end(self, state: FitState) -> None:
+        for c in self.callbacks:
+            c.on_fit_end(state)
+
+
+def last_checkpoint(state: FitState) -> dict:
+    """Everything needed to continue the run exactly after the current epoch."""
+    p = state.parts
+    return {"epoch": state.history[-1]["epoch"], "model": p.model.state_dict(),
+            "optimizer": p.optimizer.state_dict(), "schedule": p.schedule.state_dict(),
+            "early_stopping": state.stopper.state_dict(),
+            "rng": checkpoint.rng_state(state.shuffle), "history": state.history,
+            "elapsed": state.elapsed + time.perf_counter() - state.epoch_started}
+
+
+class Resume(Callback):
+    """Continue from ``last.pt`` if the run has one: every piece of state as it was after the
+    checkpointed epoch (``trainlab.runs.checkpoint``)."""
+
+    def __init__(self, progress: Progress, writes: bool):
+        self.progress, self.writes = progress, writes
+
+    def on_fit_start(self, state: FitState) -> None:
+        run, p = state.run, state.parts
+        if run.last.exists():
+            saved = checkpoint.load(run.last, state.data.x_train.device)
+            p.model.load_state_dict(saved["model"])
+            p.optimizer.load_state_dict(saved["optimizer"])
+            p.schedule.load_state_dict(saved["schedule"])
+            state.stopper.load_state_dict(saved["early_stopping"])
+            checkpoint.set_rng_state(saved["rng"], state.shuffle)
+            state.history, state.elapsed = saved["history"], saved["elapsed"]
+            state.start = saved["epoch"] + 1
+            state.stop = state.stopper.should_stop
+            self.progress.message(f"resuming {run.path} after epoch {saved['epoch']}")
+        if self.writes:
+            run.write_metrics(state.history)
+
+
+class Diagnostics(Callback):
+    """Per-layer gradient and weight norms, update ratios and activation statistics after every
+    epoch (``trainlab.experiments.diagnostics``); rows of epochs being redone are dropped."""
+
+    def on_fit_start(self, state: FitState) -> None:
+        from ..experiments import diagnostics
+
+        path = state.run.diagnostics
+        rows = diagnostics.read(path, upto_epoch=state.start - 1)
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+        self.recorder = diagnostics.Diagnostics(state.parts.model, state.data.x_train,
+                                                state.data.y_train, state.parts.loss_fn, path)
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        self.recorder.record(metrics["epoch"])
+
+    def on_fit_end(self, state: FitState) -> None:
+        from ..experiments import diagnostics
+
+        if state.history:
+            path = state.run.diagnostics
+            diagnostics.plot(diagnostics.read(path), state.run.path / "diagnostics.png",
+                             str(state.run.path))
+
+
+class ModelSelection(Callback):
+    """The best epoch on ``early_stopping.monitor`` (its weights kept for ``best.pt``), and
+    early stopping: sets ``state.stop`` once ``patience`` epochs passed without improvement."""
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        if state.stopper.update(metrics["epoch"], metrics):
+            state.pending_best = {k: v.clone() for k, v in state.parts.model.state_dict().items()}
+        state.stop = state.stopper.should_stop
+
+
+class MetricsFile(Callback):
+    """One JSON line per epoch in ``metrics.jsonl``."""
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        state.run.append_metrics(metrics)
+
+
+class ProgressReport(Callback):
+    """A live bar per epoch in a terminal, or a line per epoch (``trainlab.training.progress``)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.per_update = progress.mode == "bar"
+        self.on_update = progress.update
+
+    def on_epoch_start(self, state: FitState, epoch: int) -> None:
+        self.progress.start_epoch(epoch, state.parts.updates)
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        self.progress.end_epoch(metrics)
+
+    def on_fit_end(self, state: FitState) -> None:
+        self.progress.close()
+
+
+class TensorBoard(Callback):
+    """Each epoch's metrics for TensorBoard in ``<run>/tensorboard``; events of epochs being
+    redone after a resume are dropped."""
+
+    def on_fit_start(self, state: FitState) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            from ..errors import UserError
+
+            raise UserError("logging.tensorboard = true needs the tensorboard package: "
+                            "pip install tensorboard") from None
+        self.writer = SummaryWriter(str(state.run.path / "tensorboard"), purge_step=state.start)
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        for key, value in metrics.items():
+            if key != "epoch":
+                self.writer.add_scalar(key, value, metrics["epoch"])
+        self.writer.flush()
+
+    def on_fit_end(self, state: FitState) -> None:
+        self.writer.close()
+
+
+class EpochHook(Callback):
+    """The caller's ``on_epoch(metrics)``; it may raise to end the run (search's pruner)."""
+
+    def __init__(self, hook: Callable[[dict], None]):
+        self.hook = hook
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        self.hook(metrics)
+
+
+class Checkpoint(Callback):
+    """``best.pt`` (when a new best is pending) then ``last.pt``, written atomically at the end
+    of the first epoch that ends ``train.checkpoint_seconds`` after the last write, at the last
+    epoch and when training stops early; best first, so best.pt is never older than last.pt."""
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.last_write = time.perf_counter()
+
+    def _write_best(self, state: FitState) -> None:
+        if state.pending_best is not None:
+            checkpoint.save(state.run.best, {"epoch": state.stopper.best_epoch,
+                                             "model": state.pending_best})
+            state.pending_best = None
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        due = time.perf_counter() - self.last_write >= state.config["train"]["checkpoint_seconds"]
+        if due or metrics["epoch"] == state.config["train"]["epochs"] or state.stop:
+            self._write_best(state)
+            self.last_write = time.perf_counter()
+            checkpoint.save(state.run.last, last_checkpoint(state))
+
+    def on_fit_end(self, state: FitState) -> None:
+        self._write_best(state)
+
+
+class Divergence(Callback):
+    """When the loss became NaN or infinite: say at which epoch, and load the last good
+    checkpoint's weights (the run keeps its last good state)."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+
+    def on_fit_end(self, state: FitState) -> None:
+        if state.diverged_at is None:
+            return
+        run = state.run
+        good = checkpoint.load(run.last, state.data.x_train.device) if run.last.exists() else None
+        self.progress.message(
+            f"training diverged at epoch {state.diverged_at} (loss is NaN or infinite); "
+            + (f"kept the last good checkpoint (epoch {good['epoch']})" if good else
+               "no checkpoint was written before it"))
+        if good:
+            state.parts.model.load_state_dict(good["model"])
+
+
+def standard_callbacks(config: dict, progress: Progress,
+                       on_epoch: Callable[[dict], None] | None = None,
+                       writes: bool = True) -> list[Callback]:
+    """The callbacks of a run, in the order the module docstring gives."""
+    chosen: list[Callback | None] = [
+        Resume(progress, writes),
+        Diagnostics() if writes and config["diagnostics"] else None,
+        ModelSelection(),
+        MetricsFile() if writes else None,
+        ProgressReport(progress),
+        TensorBoard() if writes and config["logging"]["tensorboard"] else None,
+        EpochHook(on_epoch) if on_epoch is not None else None,
+        Checkpoint() if writes else None,
+        Divergence(progress),
+    ]
+    return [c for c in chosen if c is not None]
+
+
+__all__ = ["Callback", "CallbackList", "Checkpoint", "Diagnostics", "Divergence", "EpochHook",
+           "MetricsFile", "ModelSelection", "ProgressReport", "Resume", "TensorBoard",
+           "standard_callbacks"]

@@ -1,0 +1,106 @@
+"""One training step, in two halves that also work apart (lecture 000's recipe, one update).
+
+``compute_gradients(x, y)``: batch -> [augmentation, input noise, weight noise] -> model ->
+divergence [+ aux_weight * sum of the auxiliary heads' divergences (Lee et al. 2015)
++ penalties (L1, L2)] -> backward -> [clean weights back: the gradient is taken at the noisy
+weights, the update applies to the clean ones (Graves 2011)]. The gradients are left in each
+parameter's ``.grad``; it returns the batch's logits (detached) for the running metrics.
+
+``apply_gradients()``: gradient transforms (clipping, then noise) and the optimizer step, which
+wrap each other (``trainlab.optim.build``), then the per-update schedule (warm-up, cosine,
+one-cycle).
+
+A parameter-server worker calls only the first half and ships the ``.grad`` tensors; the server
+copies gradients that arrive from elsewhere into ``.grad`` and calls only the second. Every
+caller that trains (``fit``, ``lr-find``, ``trajectories``, distributed workers, claim
+experiments) uses this class, so they all train the same way.
+
+>>> step = Step(model, torch.nn.functional.cross_entropy, torch.optim.SGD(model.parameters(), 0.1))
+>>> logits = step(x, y)            # both halves: one update
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from ..optim import needs_loss
+from .augment import Augmentation
+from .losses import LossFn
+from .regularization import Regularization
+from .schedules import Schedule
+
+
+class Step:
+    """One update of ``model`` on a batch: see the module docstring. ``regularization``,
+    ``augmentation`` and ``schedule`` are optional (``None``: none)."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, *,
+                 regularization: Regularization | None = None,
+                 augmentation: Augmentation | None = None, schedule: Schedule | None = None,
+                 aux_weight: float = 0.0):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.schedule, self.aux_weight = schedule, aux_weight
+        # Decided once: per-update branches cost more than the work for online GD on a small net.
+        self.augmentation = augmentation if augmentation is not None and augmentation.active else None
+        active = regularization is not None
+        self.regularization = regularization
+        self.noisy = active and regularization.noisy
+        self.penalized = active and regularization.has_penalty
+        self.needs_loss = needs_loss(optimizer)  # a closure costs torch's optimizers a little
+        self.per_update_schedule = schedule is not None and schedule.acts_per_update
+        self.loss: torch.Tensor | None = None  # the last objective (graph freed after backward)
+
+    def objective(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Divergence + auxiliary heads' divergences + penalties: what the gradient is of."""
+        loss = self.loss_fn(logits, y)
+        if self.aux_weight:
+            loss = loss + self.aux_weight * sum(self.loss_fn(z, y) for z in self.model.aux_outputs)
+        if self.penalized:
+            loss = loss + self.regularization.penalty()
+        return loss
+
+    def compute_gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The gradient of one batch's objective into every parameter's ``.grad`` (replacing
+        what was there); returns the logits (detached)."""
+        if self.augmentation is not None:
+            x = self.augmentation(x)
+        if self.noisy:
+            x = self.regularization.inputs(x)
+            clean = self.regularization.perturb_weights()
+        logits = self.model(x)
+        loss = self.objective(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.noisy:
+            self.regularization.restore_weights(clean)
+        self.loss = loss
+        return logits.detach()
+
+    def apply_gradients(self, loss: torch.Tensor | float | None = None) -> None:
+        """Gradient transforms, optimizer step and per-update schedule, from the ``.grad`` there
+        is. ``loss``: the objective those gradients belong to, for optimizers that need it
+        (irprop+); default: the last one :meth:`compute_gradients` computed."""
+        if self.needs_loss:
+            value = self.loss if loss is None else loss
+            self.optimizer.step(lambda: value)
+        else:
+            self.optimizer.step()
+        if self.per_update_schedule:
+            self.schedule.after_update()
+
+    def with_schedule(self, schedule: Schedule | None) -> Step:
+        """The same step (same model, optimizer, noise and augmentation) with another schedule,
+        or none (the learning-rate range test sets the rate itself)."""
+        other = copy.copy(self)
+        other.schedule = schedule
+        other.per_update_schedule = schedule is not None and schedule.acts_per_update
+        return other
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Both halves: one update on the batch; returns its logits (detached)."""
+        logits = self.compute_gradients(x, y)
+        self.apply_gradients()
+        return logits
