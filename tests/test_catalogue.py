@@ -1,5 +1,9 @@
 """Every optimizer, schedule, loss, initialization and regularizer of the catalogue, through a
-short real training on MNIST-1D: finite loss, and it learns (chance is 10%)."""
+short real training on MNIST-1D: finite loss, and it learns: the validation loss ends below the
+untrained model's (same seed, same weights), and the test accuracy is above chance (10%) by a
+margin: 0.25 is over 15 standard deviations of a chance-level accuracy on the 1000 test samples
+(sqrt(0.1 * 0.9 / 1000) = 0.0095). The slowest learners here are adadelta and Adam with gradient
+noise (0.27 and 0.29 after 5 epochs); the rest reach 0.3 or more."""
 
 import json
 import math
@@ -7,9 +11,12 @@ import math
 import pytest
 
 import trainlab
+from trainlab import data
+from trainlab.config import resolve
+from trainlab.training.loop import build, evaluate
 
 BASE = ["model.name=mlp", "model.hidden=[64, 64]", "model.norm=none", "model.dropout=0",
-        "train.epochs=3", "train.batch_size=64", "optimizer.weight_decay=0",
+        "train.epochs=5", "train.batch_size=64", "optimizer.weight_decay=0",
         "schedule.name=constant", "optimizer.lr=0.003", "optimizer.name=adam"]
 FULL = ["train.batch_size='full'", "train.epochs=25"]
 
@@ -71,8 +78,13 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_technique_trains_on_mnist1d(name, tmp_path):
-    s = trainlab.train(None, BASE + CASES[name], out=tmp_path / "run", progress="quiet")
+    config = resolve(None, BASE + CASES[name])
+    splits = data.load(config)
+    parts = build(config, splits)  # the run's own starting weights: build seeds them
+    untrained, _ = evaluate(parts.model, splits.x_val, splits.y_val, parts.loss_fn)
+    s = trainlab.train(config, out=tmp_path / "run", progress="quiet")
     assert not s["diverged"] and math.isfinite(s["test_loss"])
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
-    assert rows[-1]["train_loss"] < rows[0]["train_loss"]  # it learns ...
-    assert s["test_accuracy"] > 0.2, s["test_accuracy"]  # ... and generalizes (chance: 0.1)
+    best = min(r["val_loss"] for r in rows)
+    assert best < 0.9 * untrained, (best, untrained)  # it learns ...
+    assert s["test_accuracy"] > 0.25, s["test_accuracy"]  # ... and generalizes (chance: 0.1)

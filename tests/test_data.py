@@ -37,9 +37,18 @@ def test_mnist1d_matches_the_package_and_splits_train_only():
     np.testing.assert_allclose(back, ref["x_test"], atol=1e-5)
 
 
-def test_splits_are_seeded():
-    a, b, c = load("seed=1"), load("seed=1"), load("seed=2")
-    assert torch.equal(a.x_val, b.x_val) and not torch.equal(a.x_val, c.x_val)
+def test_splits_are_seeded(tmp_path):
+    # every sample's feature is its index: the split reveals which samples went where
+    n = 200
+    x = np.repeat(np.arange(n, dtype=np.float32)[:, None], 2, 1)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(n) % 2, x_test=x[:10], y_test=np.arange(10) % 2)
+    for seed in (1, 2):
+        s = load("data.name=npz", f"data.path={tmp_path / 'd.npz'}", "data.normalize=none",
+                 f"seed={seed}", "data.val_fraction=0.1")
+        # the rule: the first 10% of NumPy's permutation from default_rng([seed, 2]) is held out
+        perm = np.random.default_rng([seed, 2]).permutation(n)
+        assert s.x_val[:, 0].long().tolist() == perm[:20].tolist()
+        assert s.x_train[:, 0].long().tolist() == perm[20:].tolist()
 
 
 @pytest.mark.parametrize("name", ["moons", "circles", "spirals", "xor"])

@@ -24,6 +24,10 @@ def test_min_delta_and_minimize():
 def test_patience_zero_never_stops_and_state_round_trips():
     stop, s = _run([3, 2, 1, 0], monitor="val_accuracy", patience=0)
     assert stop is None and s.best_epoch == 1 and s.wait == 3
-    t = EarlyStopping("val_accuracy")
+    assert s.state_dict() == {"best": 3, "best_epoch": 1, "wait": 3}  # by hand
+    t = EarlyStopping("val_accuracy", patience=4)
     t.load_state_dict(s.state_dict())
-    assert t.state_dict() == s.state_dict()
+    # the restored stopper carries on where the first left off: one more epoch without
+    # improvement makes wait 4 = patience; a fresh one would need four
+    t.update(5, {"val_accuracy": 2.5})
+    assert t.should_stop and t.best_epoch == 1 and t.best == 3
