@@ -1,5 +1,4 @@
 import gzip
-import struct
 
 import numpy as np
 import pytest
@@ -9,6 +8,8 @@ from trainlab import data
 from trainlab.config import resolve
 from trainlab.data.idx import FILES
 from trainlab.errors import UserError
+
+from sample_files import idx_bytes
 
 
 def load(*overrides):
@@ -94,19 +95,13 @@ def test_csv(tmp_path):
     assert torch.equal(ally, allx[:, 0].long() % 2)
 
 
-def _idx_bytes(array: np.ndarray) -> bytes:
-    """An IDX file written from the format's description: 0, 0, type 0x08, ndim, dims (>i4)."""
-    head = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">i", d) for d in array.shape)
-    return head + array.astype(np.uint8).tobytes()
-
-
 @pytest.mark.parametrize("gz", [False, True])
 def test_mnist_idx(tmp_path, gz):
     rng = np.random.default_rng(0)
     arrays = {"x": rng.integers(0, 256, (30, 28, 28)), "y": rng.integers(0, 10, 30),
               "x_test": rng.integers(0, 256, (5, 28, 28)), "y_test": rng.integers(0, 10, 5)}
     for key, stem in FILES.items():
-        raw = _idx_bytes(arrays[key])
+        raw = idx_bytes(arrays[key])
         if gz:
             (tmp_path / f"{stem}.gz").write_bytes(gzip.compress(raw))
         else:

@@ -1,0 +1,124 @@
+"""The training step against hand-written PyTorch (torch.nn.functional, torch.optim): one update,
+the two halves apart (a worker computes, a server applies), the objective with auxiliary heads
+and penalties, weight noise, and lr-find using the run's own step."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from trainlab import data
+from trainlab.config import resolve
+from trainlab.experiments import lrfind
+from trainlab.training.loop import build
+from trainlab.training.step import Step
+
+from conftest import FAST
+
+
+def _parts(*extra):
+    config = resolve(None, FAST + ["model.dropout=0"] + list(extra))
+    splits = data.load(config)
+    return build(config, splits), splits
+
+
+def test_one_step_is_a_hand_written_pytorch_update():
+    parts, s = _parts()
+    reference = copy.deepcopy(parts.model)
+    opt = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9)
+    x, y = s.x_train[:32], s.y_train[:32]
+    for _ in range(3):
+        parts.step(x, y)
+        loss = F.cross_entropy(reference(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for p, q in zip(parts.model.parameters(), reference.parameters()):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+
+
+def test_the_halves_work_apart_like_a_worker_and_a_server():
+    worker, s = _parts("optimizer.name=adam", "optimizer.lr=0.01")
+    server, _ = _parts("optimizer.name=adam", "optimizer.lr=0.01")  # same seed: same weights
+    whole, _ = _parts("optimizer.name=adam", "optimizer.lr=0.01")
+    x, y = s.x_train[:32], s.y_train[:32]
+    for _ in range(3):
+        worker.step.compute_gradients(x, y)  # the worker only computes gradients ...
+        shipped = [p.grad.clone() for p in worker.model.parameters()]
+        for p, g in zip(server.model.parameters(), shipped):  # ... the server only applies them
+            p.grad = g
+        server.step.apply_gradients()
+        worker.model.load_state_dict(server.model.state_dict())
+        whole.step(x, y)
+    for p, q in zip(server.model.parameters(), whole.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_the_objective_adds_auxiliary_heads_and_penalties():
+    parts, s = _parts("model.hidden=[16,16]", "loss.aux_weight=0.3", "regularization.l2=0.01",
+                      "regularization.l1=0.001")
+    x, y = s.x_train[:32], s.y_train[:32]
+    model = parts.model
+    parts.step.compute_gradients(x, y)
+    # by hand: the aux head reads the first hidden block (Linear, ReLU) and every weight and
+    # bias is penalized, the head's included: l2/2 sum w^2 + l1 sum |w|
+    net = model.net  # Flatten, Linear, Identity (no norm), ReLU, Linear, Identity, ReLU, Linear
+    hidden = F.relu(net[1](x))
+    logits = net[7](F.relu(net[4](hidden)))
+    aux = model.heads[0](hidden)
+    params = list(model.parameters())  # the auxiliary head's too
+    expected = (F.cross_entropy(logits, y) + 0.3 * F.cross_entropy(aux, y)
+                + 0.01 / 2 * sum((p ** 2).sum() for p in params)
+                + 0.001 * sum(p.abs().sum() for p in params))
+    torch.testing.assert_close(parts.step.loss, expected)
+
+
+def test_weight_noise_takes_the_gradient_at_noisy_weights_and_updates_the_clean_ones():
+    parts, s = _parts("regularization.weight_noise=0.1", "optimizer.momentum=0")
+    x, y = s.x_train[:32], s.y_train[:32]
+    clean = copy.deepcopy(parts.model)
+    torch.manual_seed(5)
+    parts.step(x, y)
+    torch.manual_seed(5)  # the same noise, drawn by hand
+    noisy = copy.deepcopy(clean)
+    with torch.no_grad():
+        for p in noisy.parameters():
+            p.add_(torch.randn_like(p), alpha=0.1)
+    grads = torch.autograd.grad(F.cross_entropy(noisy(x), y), list(noisy.parameters()))
+    for p, p0, g in zip(parts.model.parameters(), clean.parameters(), grads):
+        torch.testing.assert_close(p, p0 - 0.1 * g)
+
+
+def test_a_server_can_pass_the_loss_to_optimizers_that_need_it():
+    parts, s = _parts("optimizer.name=rprop", "optimizer.variant=irprop+", "optimizer.lr=0.01")
+    assert parts.step.needs_loss
+    parts.step.compute_gradients(s.x_train, s.y_train)
+    parts.step.apply_gradients(loss=torch.tensor(1.0))  # a loss that arrived with the gradients
+    parts.step.compute_gradients(s.x_train, s.y_train)
+    parts.step.apply_gradients(loss=torch.tensor(2.0))  # it rose: irprop+ reverts wrong steps
+    assert all(torch.isfinite(p).all() for p in parts.model.parameters())
+
+
+def test_lr_find_trains_with_the_runs_own_step():
+    parts, s = _parts("regularization.l2=0.5")
+    result = lrfind.range_test(parts.step, s.x_train, s.y_train, 32, 1e-7, 1.0, 5, seed=0)
+    # the first recorded loss is the objective at the untrained weights on the first batch:
+    # cross-entropy plus the L2 penalty (which the old lr-find left out)
+    order = torch.randperm(len(s.x_train), generator=torch.Generator().manual_seed(0))
+    idx = order[:32]
+    with torch.no_grad():
+        ce = F.cross_entropy(parts.model(s.x_train[idx]), s.y_train[idx])
+        penalty = 0.5 / 2 * sum((p ** 2).sum() for p in parts.model.parameters())
+    assert result["loss"][0] == pytest.approx((ce + penalty).item(), rel=1e-6)
+    assert penalty > 0.1 * ce  # the penalty is not negligible: the check means something
+
+
+def test_steps_without_regularization_or_schedule_work_in_plain_pytorch():
+    model = torch.nn.Linear(3, 2)
+    step = Step(model, F.cross_entropy, torch.optim.SGD(model.parameters(), lr=0.1))
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    before = F.cross_entropy(model(x), y).item()
+    for _ in range(20):
+        step(x, y)
+    assert F.cross_entropy(model(x), y).item() < before
