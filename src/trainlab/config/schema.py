@@ -142,7 +142,7 @@ SCHEMA: dict[str, Key] = {
                         else "a list of strings"),
     # loss
     "loss.name": Key("cross_entropy", "divergence between the output and the target "
-                     "(trainlab.losses gives each formula)", choices=LOSSES.names()),
+                     "(trainlab.training.losses gives each formula)", choices=LOSSES.names()),
     "loss.label_smoothing": Key(0.0, "label smoothing epsilon: target (1 - eps) one-hot + eps / C "
                                 "(all losses but hinge)", check=_unit_open),
     "loss.confidence_penalty": Key(0.0, "beta: subtract beta * entropy of the output "

@@ -31,8 +31,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..models.layers import ACTIVATIONS as ACTIVATION_NAMES
+
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
-ACTIVATIONS = (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU)
+ACTIVATIONS = tuple(e.build for e in ACTIVATION_NAMES.entries())  # the activation classes
 PROBE = 512
 
 
