@@ -59,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--jobs", type=int, help="parallel runs (default: the number of cores)")
     cp.add_argument("--out", help="folder (default runs/compare-<timestamp>); re-running with "
                     "the same --out skips finished runs and resumes unfinished ones")
+    cp.add_argument("--metric", default="test_accuracy",
+                    choices=("test_accuracy", "test_loss", "best_val_accuracy", "epochs_to_target",
+                             "time_to_target"),
+                    help="what to summarize and test (default test_accuracy); *_to_target: "
+                    "epochs or seconds until the validation accuracy first reaches --target")
+    cp.add_argument("--target", type=float, metavar="X", help="validation accuracy in (0, 1] "
+                    "for --metric epochs_to_target or time_to_target")
     se = sub.add_parser("search", help="hyper-parameter search on the validation split (Optuna: "
                         "grid, random or TPE, with pruning; resumable), then one test evaluation")
     se.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
@@ -142,12 +149,16 @@ def _compare(ns: argparse.Namespace) -> int:
     config, overrides = split_args(ns.args)
     out = Path(ns.out) if ns.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     rows = compare.run(config, overrides, ns.vary, ns.seeds, ns.jobs, out,
-                       log=lambda line: print(line, file=sys.stderr))
+                       log=lambda line: print(line, file=sys.stderr), metric=ns.metric,
+                       target=ns.target)
     width = max(len(r["variant"]) for r in rows)
     for r in rows:
-        ci = r["test_accuracy_ci95"]
-        print(f"{r['variant']:<{width}}  test accuracy {r['test_accuracy_mean']:.4f}"
-              + ("" if ci != ci else f" ± {ci:.4f}") + f"  ({r['diverged']} diverged)")
+        mean, ci = r[f"{ns.metric}_mean"], r[f"{ns.metric}_ci95"]
+        count = (f"{r['reached']} of {r['seeds']} reached the target" if "reached" in r
+                 else f"{r['diverged']} diverged")
+        print(f"{r['variant']:<{width}}  {ns.metric.replace('_', ' ')} "
+              + ("–" if mean != mean else f"{mean:.4f}")
+              + ("" if ci != ci else f" ± {ci:.4f}") + f"  ({count})")
     print(f"report: {out / 'report.html'}")
     return 0
 

@@ -2,9 +2,15 @@
 
 - 95% confidence interval of a mean over n seeds: mean +- t_{0.975, n-1} * s / sqrt(n), with s
   the sample standard deviation (Student's t; n = 1 gives no interval).
-- Welch's t-test for two variants (unequal variances; Welch 1947):
-  t = (m1 - m2) / sqrt(s1^2/n1 + s2^2/n2), degrees of freedom by Welch-Satterthwaite
-  (``scipy.stats.ttest_ind(equal_var=False)``).
+- Paired t-test, when two variants were run with the same seeds (``scipy.stats.ttest_rel``):
+  on the per-seed differences d_i = a_i - b_i, t = mean(d) / (s_d / sqrt(n)) with n - 1 degrees
+  of freedom; the effect size is mean(d) with its t-interval, mean(d) +- t_{0.975, n-1} s_d/sqrt(n).
+  Pairing removes what a seed does to both variants alike (the same initialization and batches),
+  so it detects a smaller difference than an unpaired test on the same runs.
+- Welch's t-test otherwise (unequal variances; Welch 1947; ``scipy.stats.ttest_ind(equal_var=
+  False)``): t = (m1 - m2) / sqrt(s1^2/n1 + s2^2/n2), with the Welch-Satterthwaite degrees of
+  freedom nu = (v1 + v2)^2 / (v1^2/(n1-1) + v2^2/(n2-1)), v = s^2/n; the effect size is
+  m1 - m2 +- t_{0.975, nu} sqrt(v1 + v2).
 - Holm's step-down correction for testing several pairs at once (Holm 1979): the k-th smallest
   of m p-values is multiplied by (m - k + 1), made monotone, capped at 1.
 """
@@ -12,15 +18,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from itertools import combinations
 
 import numpy as np
 from scipy import stats as sps
 
 
+def _finite(values) -> np.ndarray:
+    """The values that are numbers (None, nan and inf dropped), as a float array."""
+    return np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+
+
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
     """(mean, half-width of the confidence interval); half-width nan for fewer than 2 values."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    v = _finite(values)
     if len(v) == 0:
         return math.nan, math.nan
     if len(v) < 2:
@@ -39,6 +51,55 @@ def welch(a, b) -> tuple[float, float]:
     return float(result.statistic), float(result.pvalue)
 
 
+def welch_interval(a, b, confidence: float = 0.95) -> tuple[float, float]:
+    """(mean(a) - mean(b), half-width of its Welch-Satterthwaite confidence interval); the
+    half-width is nan when either side has fewer than 2 values or neither varies."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    if len(a) < 2 or len(b) < 2:
+        return diff, math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    if va + vb == 0:
+        return diff, math.nan
+    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    return diff, float(sps.t.ppf(0.5 + confidence / 2, dof) * math.sqrt(va + vb))
+
+
+def paired(a, b) -> tuple[float, float]:
+    """Paired t statistic and two-sided p-value of a_i - b_i (``scipy.stats.ttest_rel``); nan
+    for fewer than 2 pairs or when the differences do not vary."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if len(d) < 2 or d.std() == 0:
+        return math.nan, math.nan
+    result = sps.ttest_rel(a, b)
+    return float(result.statistic), float(result.pvalue)
+
+
+def contrast(a, b, confidence: float = 0.95) -> dict:
+    """Test a against b. Given ``{seed: value}`` mappings with at least 2 seeds in common: a
+    paired t-test on those seeds; otherwise (lists, or too few common seeds): Welch's t-test on
+    all values. Returns ``test`` ("paired" or "welch"), ``n_a``, ``n_b``, ``difference`` (mean of
+    a - b), ``ci`` (its confidence interval, low and high), ``t``, ``p``."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        common = [k for k in a if k in b and _finite([a[k], b[k]]).size == 2]
+        if len(common) >= 2:
+            x, y = [a[k] for k in common], [b[k] for k in common]
+            t, p = paired(x, y)
+            diff, half = mean_ci(np.subtract(x, y), confidence)
+            return _result("paired", len(x), len(y), diff, half, t, p)
+        a, b = list(a.values()), list(b.values())
+    x, y = _finite(a), _finite(b)
+    t, p = welch(x, y)
+    diff, half = welch_interval(x, y, confidence)
+    return _result("welch", len(x), len(y), diff, half, t, p)
+
+
+def _result(test: str, n_a: int, n_b: int, diff: float, half: float, t: float, p: float) -> dict:
+    """The row :func:`contrast` returns."""
+    return {"test": test, "n_a": n_a, "n_b": n_b, "difference": diff,
+            "ci": (diff - half, diff + half), "t": t, "p": p}
+
+
 def holm(pvalues: list[float]) -> list[float]:
     """Holm-adjusted p-values, in the order given (nan stays nan)."""
     indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
@@ -49,14 +110,18 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
-def pairwise(groups: dict[str, list[float]], alpha: float = 0.05) -> list[dict]:
-    """Welch's t-test for every pair of groups, Holm-corrected; sorted by adjusted p."""
+def pairwise(groups: dict, alpha: float = 0.05, higher_is_better: bool = True) -> list[dict]:
+    """:func:`contrast` for every pair of groups (``{name: [values]}`` for Welch's test, or
+    ``{name: {seed: value}}`` for the paired test on common seeds), Holm-corrected, sorted by
+    adjusted p. Each row: ``a``, ``b``, the fields of :func:`contrast`, ``p_holm``,
+    ``significant`` (adjusted p < alpha) and ``better``: the one with the better mean difference
+    (higher or lower, as ``higher_is_better`` says; None for no difference)."""
     pairs = list(combinations(groups, 2))
-    tests = [welch(groups[a], groups[b]) for a, b in pairs]
-    adjusted = holm([p for _, p in tests])
-    rows = []
-    for (a, b), (t, p), q in zip(pairs, tests, adjusted):
-        diff = float(np.mean(groups[a]) - np.mean(groups[b])) if groups[a] and groups[b] else math.nan
-        rows.append({"a": a, "b": b, "difference": diff, "t": t, "p": p, "p_holm": q,
-                     "significant": bool(q < alpha) if not math.isnan(q) else False})
+    rows = [{"a": a, "b": b, **contrast(groups[a], groups[b])} for a, b in pairs]
+    for row, q in zip(rows, holm([r["p"] for r in rows])):
+        d = row["difference"]
+        row["p_holm"] = q
+        row["significant"] = bool(q < alpha) if not math.isnan(q) else False
+        row["better"] = (None if math.isnan(d) or d == 0 else
+                         row["a"] if (d > 0) == higher_is_better else row["b"])
     return sorted(rows, key=lambda r: (math.isnan(r["p_holm"]), r["p_holm"]))

@@ -1,194 +1,190 @@
-"""``trainlab compare``: a grid of variants x seeds, run in parallel, summarized with confidence
-intervals and significance tests, plotted, and reported in one HTML page.
+"""``trainlab compare``: a grid of variants x seeds, run in parallel (:mod:`.grid`), summarized
+with confidence intervals and significance tests on a chosen metric, plotted, and reported in one
+HTML page.
+
+Metrics (``--metric``), one value per run:
+
+- ``test_accuracy`` (default), ``test_loss``, ``best_val_accuracy``: from the run's summary; a
+  diverged run has none;
+- ``epochs_to_target``: the first epoch whose ``val_accuracy`` is >= ``--target``, from the run's
+  ``metrics.jsonl``; ``time_to_target``: the summed ``time_s`` (training and validation) of the
+  epochs up to and including that one: time-to-result, as MLCommons AlgoPerf scores training
+  algorithms. A run that never reaches the target has no value; the summary counts the seeds
+  that did (``reached``) and its statistics are over those.
+
+Lower is better for ``test_loss`` and the two ``*_to_target``; higher for the others. The seeds of
+every variant are the same, so pairs of variants are compared with a paired t-test on the seeds
+both have a value for (Welch's when fewer than two are common), Holm-corrected.
 
 Layout of ``--out``::
 
     compare.json          what was asked (base config, --vary, seeds): a re-run must ask the same
-    runs/<variant>/seed-<k>/   ordinary run folders; finished ones are skipped, unfinished resumed
-    summary.csv           one row per variant: mean and 95% CI of test accuracy and loss, ...
+    runs/<variant>/seed-<k>/   ordinary run folders; finished ones are read, unfinished resumed
+    summary.csv           one row per variant: mean and 95% CI of test accuracy and loss, ...,
+                          and of the chosen metric (metric, <metric>_mean, <metric>_ci95, reached)
     curves.png            learning curves, mean and 95% band across seeds
-    final.png             final test accuracy per variant, every seed and mean +- 95% CI
+    final.png             the chosen metric per variant, every seed and mean +- 95% CI
     report.html           all of it in one self-contained page
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
-from .. import api
-
+from . import grid
+from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F401 (as before)
 from ..analysis import stats
-from ..config import parse_override, resolve
+from ..config import resolve
 from ..errors import UserError
 
-
-def split_values(text: str) -> list[str]:
-    """``"a,[1,2],'x,y'"`` -> ``["a", "[1,2]", "'x,y'"]``: commas inside brackets or quotes
-    do not split."""
-    parts, depth, quote, current = [], 0, None, ""
-    for ch in text:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-            continue
-        current += ch
-    parts.append(current.strip())
-    return parts
+METRICS = {"test_accuracy": ("test accuracy", False), "test_loss": ("test loss", True),
+           "best_val_accuracy": ("best validation accuracy", False),
+           "epochs_to_target": ("epochs to target", True),
+           "time_to_target": ("seconds to target", True)}
+TARGET_METRICS = ("epochs_to_target", "time_to_target")
 
 
-def parse_axes(items: list[str], flag: str = "--vary") -> list[tuple[str, list[Any]]]:
-    """``["optimizer.name=sgd,adam", "train.batch_size=32,128"]`` ->
-    ``[("optimizer.name", ["sgd", "adam"]), ("train.batch_size", [32, 128])]``."""
-    axes = []
-    for item in items:
-        key, sep, values = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UserError(f"{flag} {item!r}: expected key=value1,value2,...")
-        parsed = [parse_override(f"{key}={v}")[1] for v in split_values(values) if v != ""]
-        if not parsed:
-            raise UserError(f"{flag} {item!r}: the list of values is empty")
-        if len({json.dumps(v) for v in parsed}) < len(parsed):
-            raise UserError(f"{flag} {item!r}: a value is repeated")
-        if key in [k for k, _ in axes]:
-            raise UserError(f"{flag} {key}: given twice; put all its values in one {flag}")
-        axes.append((key, parsed))
-    if not axes:
-        raise UserError(f"at least one {flag} key=value1,value2,... is needed")
-    return axes
+class Metric(NamedTuple):
+    """What a comparison is scored on: ``name`` (a key of :data:`METRICS`), how the report calls
+    it, its direction, and the validation accuracy to reach (``*_to_target`` only)."""
+
+    name: str
+    label: str
+    lower_is_better: bool
+    target: float | None = None
 
 
-def parse_vary(items: list[str], base=None, overrides: list[str] | None = None,
-               flag: str = "--vary") -> list[dict[str, Any]]:
-    """Every combination of :func:`parse_axes`, each as ``{"optimizer.name": "sgd", ...}``;
-    every one is validated as a config."""
-    axes = parse_axes(items, flag)
-    grid = [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*(v for _, v in axes))]
-    for variant in grid:  # any bad key or value fails here, before anything runs
-        resolve(base, list(overrides or []) + [f"{k}={json.dumps(v)}" for k, v in variant.items()])
-    return grid
+def choose_metric(name: str = "test_accuracy", target: float | None = None) -> Metric:
+    """The :class:`Metric` for ``--metric name --target target``, checked."""
+    if name not in METRICS:
+        raise UserError(f"--metric {name!r}: expected one of {', '.join(METRICS)}")
+    if name in TARGET_METRICS:
+        if target is None:
+            raise UserError(f"--metric {name} needs --target X (a validation accuracy in (0, 1])")
+        if not 0 < target <= 1:
+            raise UserError(f"--target {target}: expected a validation accuracy in (0, 1]")
+    elif target is not None:
+        raise UserError(f"--target is only used with --metric {' or '.join(TARGET_METRICS)}")
+    label, lower = METRICS[name]
+    return Metric(name, label, lower, target)
 
 
-def variant_name(variant: dict[str, Any]) -> str:
-    return ",".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in variant.items())
+def to_target(history: list[dict], target: float) -> tuple[int | None, float | None]:
+    """(epoch, seconds) at which ``val_accuracy`` first reaches ``target`` (>=): that epoch's
+    number and the summed ``time_s`` of the epochs up to and including it; (None, None) if it
+    never does."""
+    seconds = 0.0
+    for row in history:
+        seconds += row["time_s"]
+        accuracy = row.get("val_accuracy")
+        if accuracy is not None and accuracy >= target:
+            return row["epoch"], seconds
+    return None, None
 
 
-def _folder(variant: dict[str, Any]) -> str:
-    safe = variant_name(variant).replace("/", "_").replace(" ", "").replace('"', "")
-    return safe.replace(",", "__")
-
-
-def _run_one(config: dict, folder: str, threads: int) -> dict:
-    """One seed of one variant, in a worker process: train, resume, or read the finished run."""
-    import torch
-
-    torch.set_num_threads(threads)
-    path = Path(folder)
-    if (path / "summary.json").exists() or (path / "config.toml").exists():
-        return api.resume(path, progress="quiet")
-    return api.train(config, out=path, progress="quiet")
+def run_value(metric: Metric, summary: dict, history: list[dict]) -> float | None:
+    """One run's value of ``metric``; None when it has none (diverged, not evaluated, or the
+    target never reached)."""
+    if metric.name in TARGET_METRICS:
+        epoch, seconds = to_target(history, metric.target)
+        return epoch if metric.name == "epochs_to_target" else seconds
+    if summary["diverged"]:
+        return None
+    return summary[metric.name]
 
 
 def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | None, out: Path,
-        log=print) -> list[dict]:
+        log=print, metric: str = "test_accuracy", target: float | None = None) -> list[dict]:
     """Run (or continue) the grid into ``out``; returns the summary rows."""
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise UserError(f"--jobs {jobs}: expected an integer >= 1")
-    grid = parse_vary(vary, base, overrides)
+    jobs = grid.workers(jobs)
+    chosen = choose_metric(metric, target)
+    variants = parse_vary(vary, base, overrides)
     base_config = resolve(base, overrides)
-    manifest = {"base": base_config, "vary": vary, "seeds": seeds}
-    if out.exists() and any(out.iterdir()):
-        existing = out / "compare.json"
-        if not existing.exists():
-            raise UserError(f"--out {str(out)!r} is not empty and holds no comparison")
-        if json.loads(existing.read_text()) != json.loads(json.dumps(manifest)):
-            raise UserError(f"--out {str(out)!r} holds a different comparison (other config, "
-                            "--vary or --seeds); choose a new --out")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    grid.check_manifest(out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds},
+                        "comparison")
+    tasks = grid.seed_tasks(base, overrides, variants, seeds, out / "runs")
 
-    tasks = []
-    for variant in grid:
-        for k in range(seeds):
-            seed = base_config["seed"] + k
-            cfg = resolve(base, list(overrides) + [f"{key}={json.dumps(v)}" for key, v in
-                                                   variant.items()] + [f"seed={seed}"])
-            tasks.append((variant, k, cfg, out / "runs" / _folder(variant) / f"seed-{k}"))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    results: dict[tuple[str, int], dict] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_run_one, cfg, str(folder), threads): (variant, k)
-                   for variant, k, cfg, folder in tasks}
-        for done, future in enumerate(as_completed(futures), 1):
-            variant, k = futures[future]
-            summary = future.result()
-            results[(variant_name(variant), k)] = summary
-            acc = summary["test_accuracy"]
-            log(f"[{done}/{len(tasks)}] {variant_name(variant)} seed {k}: "
-                + ("diverged" if summary["diverged"] else f"test accuracy {acc:.4f}"))
-    rows = summarize(grid, seeds, out, results)
-    write_outputs(out, grid, seeds, rows, base_config)
+    def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:
+        name, k = task.key
+        accuracy = summary["test_accuracy"]
+        log(f"[{done}/{total}] {name} seed {k}: "
+            + ("diverged" if summary["diverged"] else f"test accuracy {accuracy:.4f}"))
+
+    summaries = grid.run_tasks(tasks, jobs, on_result=progress)
+    runs = {t.key: (s, _history(Path(t.folder))) for t, s in zip(tasks, summaries)}
+    rows = summarize(variants, seeds, runs, chosen)
+    write_outputs(out, rows, runs, base_config, seeds, chosen)
     return rows
 
 
 def _history(folder: Path) -> list[dict]:
+    """The run's metrics.jsonl: one dict per epoch."""
     return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
 
 
-def summarize(grid: list[dict], seeds: int, out: Path, results: dict) -> list[dict]:
+def _columns(name: str, variant: dict, seeds: int, summaries: list[dict]) -> dict:
+    """The columns every summary.csv has had: test accuracy and loss (mean, 95% CI) over the
+    seeds that did not diverge, mean best epoch, seconds per epoch, diverged seeds."""
+    ok = [r for r in summaries if not r["diverged"] and r["test_accuracy"] is not None]
+    acc, acc_ci = stats.mean_ci([r["test_accuracy"] for r in ok])
+    loss, loss_ci = stats.mean_ci([r["test_loss"] for r in ok])
+    best_epoch, _ = stats.mean_ci([r["best_epoch"] for r in ok])
+    per_epoch = [r["wall_time_s"] / r["epochs_run"] for r in summaries if r["epochs_run"]]
+    return {"variant": name, **variant, "seeds": seeds,
+            "test_accuracy_mean": acc, "test_accuracy_ci95": acc_ci,
+            "test_loss_mean": loss, "test_loss_ci95": loss_ci,
+            "best_epoch_mean": best_epoch,
+            "time_per_epoch_s": sum(per_epoch) / len(per_epoch) if per_epoch else math.nan,
+            "diverged": len(summaries) - len(ok),
+            "accuracies": [r["test_accuracy"] for r in ok]}
+
+
+def summarize(variants: list[dict], seeds: int, runs: dict, metric: Metric) -> list[dict]:
+    """One row per variant from ``runs[(variant name, k)] = (summary, history)``: the standard
+    columns, then ``metric``, ``<metric>_mean``, ``<metric>_ci95`` over the seeds that have a
+    value, ``reached`` (target metrics: how many seeds reached the target), and ``values``
+    (``{seed index: value}``, for the tests and plots)."""
     rows = []
-    for variant in grid:
+    for variant in variants:
         name = variant_name(variant)
-        runs = [results[(name, k)] for k in range(seeds)]
-        ok = [r for r in runs if not r["diverged"] and r["test_accuracy"] is not None]
-        acc, acc_ci = stats.mean_ci([r["test_accuracy"] for r in ok])
-        loss, loss_ci = stats.mean_ci([r["test_loss"] for r in ok])
-        best_epoch, _ = stats.mean_ci([r["best_epoch"] for r in ok])
-        per_epoch = [r["wall_time_s"] / r["epochs_run"] for r in runs if r["epochs_run"]]
-        rows.append({"variant": name, **variant, "seeds": seeds,
-                     "test_accuracy_mean": acc, "test_accuracy_ci95": acc_ci,
-                     "test_loss_mean": loss, "test_loss_ci95": loss_ci,
-                     "best_epoch_mean": best_epoch,
-                     "time_per_epoch_s": sum(per_epoch) / len(per_epoch) if per_epoch else math.nan,
-                     "diverged": len(runs) - len(ok),
-                     "accuracies": [r["test_accuracy"] for r in ok]})
+        pairs = [runs[(name, k)] for k in range(seeds)]
+        row = _columns(name, variant, seeds, [summary for summary, _ in pairs])
+        values = {k: value for k, (summary, history) in enumerate(pairs)
+                  if (value := run_value(metric, summary, history)) is not None}
+        mean, ci = stats.mean_ci(list(values.values()))
+        row.update({"metric": metric.name, f"{metric.name}_mean": mean,
+                    f"{metric.name}_ci95": ci})
+        if metric.target is not None:
+            row["reached"] = len(values)
+        rows.append({**row, "values": values})
     return rows
 
 
-def write_outputs(out: Path, grid: list[dict], seeds: int, rows: list[dict], base: dict) -> None:
+def write_outputs(out: Path, rows: list[dict], runs: dict, base: dict, seeds: int,
+                  metric: Metric) -> None:
+    """summary.csv, curves.png, final.png and report.html."""
     from ..analysis.report import compare_report
 
-    keys = [k for k in rows[0] if k != "accuracies"]
+    keys = [k for k in rows[0] if k not in ("accuracies", "values")]
     with (out / "summary.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
         for r in rows:
             w.writerow({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()})
-    curves = {variant_name(v): [_history(out / "runs" / _folder(v) / f"seed-{k}")
-                                for k in range(seeds)] for v in grid}
+    curves: dict[str, list[list[dict]]] = {}
+    for (name, _), (_, history) in runs.items():
+        curves.setdefault(name, []).append(history)
     plot_curves(out / "curves.png", curves)
-    plot_final(out / "final.png", rows)
-    tests = stats.pairwise({r["variant"]: r["accuracies"] for r in rows})
-    compare_report(out / "report.html", rows, tests, base, grid, seeds)
+    plot_final(out / "final.png", rows, metric)
+    tests = stats.pairwise({r["variant"]: r["values"] for r in rows},
+                           higher_is_better=not metric.lower_is_better)
+    compare_report(out / "report.html", rows, tests, base, seeds, metric)
 
 
 def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
@@ -219,18 +215,19 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
     fig.savefig(path, dpi=120)
 
 
-def plot_final(path: Path, rows: list[dict]) -> None:
+def plot_final(path: Path, rows: list[dict], metric: Metric) -> None:
+    """The metric per variant: every seed's value (dots), mean and 95% CI (black)."""
     from ..analysis.plots import figure, palette
 
     fig, ax = figure(max(5, 1.2 * len(rows) + 2), 4.5)
     for i, (r, color) in enumerate(zip(rows, palette(len(rows)))):
-        accs = r["accuracies"]
-        ax.scatter([i] * len(accs), accs, color=color, alpha=0.5, s=18)
-        ci = 0 if math.isnan(r["test_accuracy_ci95"]) else r["test_accuracy_ci95"]
-        ax.errorbar(i + 0.15, r["test_accuracy_mean"], yerr=ci, fmt="o", color="black",
-                    capsize=4, markersize=5)
+        values = list(r["values"].values())
+        ax.scatter([i] * len(values), values, color=color, alpha=0.5, s=18)
+        ci = r[f"{metric.name}_ci95"]
+        ax.errorbar(i + 0.15, r[f"{metric.name}_mean"], yerr=0 if math.isnan(ci) else ci,
+                    fmt="o", color="black", capsize=4, markersize=5)
     ax.set_xticks(range(len(rows)), [r["variant"] for r in rows], rotation=20, ha="right",
                   fontsize=8)
-    ax.set_ylabel("test accuracy")
-    ax.set_title("final test accuracy: seeds (dots), mean and 95% CI (black)")
+    ax.set_ylabel(metric.label)
+    ax.set_title(f"{metric.label}: seeds (dots), mean and 95% CI (black)")
     fig.savefig(path, dpi=120)

@@ -13,6 +13,10 @@ problem": grid search for the hyper-parameters on held-out data), with Optuna.
 - Then the best configuration is trained once more (``best/``) and evaluated, once, on the test
   split.
 
+Trials run in this process, one after another (the pruner needs each epoch's score), through the
+grid runner's :func:`~trainlab.experiments.grid.train_or_resume`, like ``best/``;
+``search.json`` is the experiment's manifest (:func:`~trainlab.experiments.grid.check_manifest`).
+
 Outputs: ``results.csv`` (one row per trial), ``search.png`` (validation score against each
 searched parameter), ``best/`` (an ordinary run folder).
 """
@@ -23,22 +27,18 @@ import csv
 import json
 from pathlib import Path
 
-from .. import api
-from .compare import parse_axes, parse_vary
+from .grid import (as_overrides, check_manifest, parse_axes, parse_vary, seed_configs,
+                   train_or_resume)
 from ..config import resolve
 from ..errors import UserError
 
 SAMPLERS = ("grid", "random", "tpe")
 
 
-def _overrides(params: dict) -> list[str]:
-    return [f"{k}={json.dumps(v)}" for k, v in params.items()]
-
-
-def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int | None,
-        seeds: int, out: Path, log=print) -> dict:
-    import optuna
-
+def _check(base, overrides: list[str], grid: list[str], sampler: str, trials: int | None,
+           seeds: int) -> tuple[list, dict, int]:
+    """Validate the arguments before anything is written; returns the searched axes, the base
+    config and the number of trials to run in all."""
     if sampler not in SAMPLERS:
         raise UserError(f"--sampler {sampler!r}: expected one of {', '.join(SAMPLERS)}")
     if seeds < 1:
@@ -49,37 +49,43 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
     combos = parse_vary(grid, base, overrides, "--grid")  # validates every combination
     config = resolve(base, overrides)
     monitor = config["early_stopping"]["monitor"]
-    maximize = monitor.endswith("accuracy")
     if not monitor.startswith("val_"):
         raise UserError(f"early_stopping.monitor = {monitor!r}: a search scores trials on the "
                         "validation split; use val_accuracy or val_loss")
     total = trials or (len(combos) if sampler == "grid" else None)
     if total is None:
         raise UserError(f"--sampler {sampler} needs --trials N")
+    return axes, config, total
 
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}
-    stored = out / "search.json"
-    if stored.exists() and json.loads(stored.read_text()) != json.loads(json.dumps(manifest)):
-        raise UserError(f"--out {str(out)!r} holds a different search; choose a new --out")
-    stored.write_text(json.dumps(manifest, indent=2) + "\n")
+
+def _study(out: Path, choices: dict, sampler: str, seed: int, maximize: bool):
+    """The Optuna study stored in ``out/study.db`` (created, or loaded to continue it)."""
+    import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    choices = {k: [json.dumps(v) for v in values] for k, values in axes}
-    samplers = {"grid": lambda: optuna.samplers.GridSampler(choices, seed=config["seed"]),
-                "random": lambda: optuna.samplers.RandomSampler(seed=config["seed"]),
-                "tpe": lambda: optuna.samplers.TPESampler(seed=config["seed"])}
-    study = optuna.create_study(
+    samplers = {"grid": lambda: optuna.samplers.GridSampler(choices, seed=seed),
+                "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+                "tpe": lambda: optuna.samplers.TPESampler(seed=seed)}
+    return optuna.create_study(
         study_name="trainlab", storage=f"sqlite:///{out / 'study.db'}", sampler=samplers[sampler](),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
         direction="maximize" if maximize else "minimize", load_if_exists=True)
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    best_key = "best_val_accuracy" if maximize else "best_val_loss"
+
+
+def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: str, out: Path,
+               log):
+    """A trial: its parameters' runs for every seed, in ``trials/trial-<n>/seed-<s>``, never
+    evaluated on the test split; the score is the mean of their best ``monitor``. The first
+    seed's curve is reported to the pruner after every epoch."""
+    import optuna
+
+    best_key = "best_val_accuracy" if monitor.endswith("accuracy") else "best_val_loss"
 
     def objective(trial) -> float:
-        params = {k: json.loads(trial.suggest_categorical(k, choices[k])) for k, _ in axes}
+        params = {k: json.loads(trial.suggest_categorical(k, values))
+                  for k, values in choices.items()}
         scores = []
-        for s in range(seeds):
+        for s, cfg in enumerate(seed_configs(base, overrides, params, seeds)):
             def report(metrics, first=(s == 0)):
                 if first:  # the pruner compares the first seed's curve with earlier trials'
                     trial.report(metrics[monitor], metrics["epoch"])
@@ -87,35 +93,46 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
                         log(f"trial {trial.number}: {params} pruned after epoch "
                             f"{metrics['epoch']} ({monitor} {metrics[monitor]:.4f})")
                         raise optuna.TrialPruned()
-            cfg = resolve(base, list(overrides) + _overrides(params) + [f"seed={config['seed'] + s}"])
-            summary = api.train(cfg, out=out / "trials" / f"trial-{trial.number}" / f"seed-{s}",
-                                progress="quiet", test=False, on_epoch=report)
-            scores.append(summary[best_key])
+            folder = out / "trials" / f"trial-{trial.number}" / f"seed-{s}"
+            scores.append(train_or_resume(cfg, folder, test=False, on_epoch=report)[best_key])
         value = sum(scores) / len(scores)
         log(f"trial {trial.number}: {params} -> {monitor} {value:.4f}")
         return value
 
+    return objective
+
+
+def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int | None,
+        seeds: int, out: Path, log=print) -> dict:
+    """Run (or continue) the search into ``out``, then train the best configuration once more
+    into ``out/best`` and evaluate it on the test split; returns what was found."""
+    import optuna
+
+    axes, config, total = _check(base, overrides, grid, sampler, trials, seeds)
+    check_manifest(out, "search.json",
+                   {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}, "search")
+    monitor = config["early_stopping"]["monitor"]
+    choices = {k: [json.dumps(v) for v in values] for k, values in axes}
+    study = _study(out, choices, sampler, config["seed"], monitor.endswith("accuracy"))
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(t.state in finished for t in study.trials)
     if done < total:
+        objective = _objective(base, overrides, choices, seeds, monitor, out, log)
         study.optimize(objective, n_trials=total - done, catch=())
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError("no trial completed (all were pruned); widen the --grid values")
     best = study.best_trial
     params = {k: json.loads(v) for k, v in best.params.items()}
-    best_dir = out / "best"
-    if (best_dir / "config.toml").exists():
-        final = api.resume(best_dir, progress="quiet")
-    else:
-        final = api.train(resolve(base, list(overrides) + _overrides(params)), out=best_dir,
-                          progress="quiet")
+    final = train_or_resume(resolve(base, list(overrides) + as_overrides(params)), out / "best")
     write_results(out, study, axes, monitor)
     return {"best_params": params, "best_value": best.value, "monitor": monitor,
             "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
-            "trials": len(study.trials), "best_run": str(best_dir)}
+            "trials": len(study.trials), "best_run": str(out / "best")}
 
 
 def write_results(out: Path, study, axes: list, monitor: str) -> None:
+    """results.csv (trial, state, score, parameters) and search.png (score against each
+    searched parameter)."""
     keys = [k for k, _ in axes]
     rows = [{"trial": t.number, "state": t.state.name.lower(),
              "value": t.value if t.value is not None else "",

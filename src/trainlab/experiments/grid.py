@@ -1,0 +1,281 @@
+"""The grid runner of the experiment commands (``compare``, ``search``, and later ones): tasks,
+each with its own folder, run in parallel worker processes, resumable.
+
+A :class:`Task` is either
+
+- a **run**: a resolved config trained into its folder by :func:`train_or_resume`: a finished
+  folder (``summary.json``) is read, an unfinished one (``config.toml``) resumed with
+  :func:`trainlab.api.resume`, a new one trained with :func:`trainlab.api.train`; or
+- a **measurement**: a picklable module-level function and its arguments, returning a dict that
+  :func:`measure` caches in ``<folder>/result.json``: computed once, read on every later call.
+
+:func:`run_tasks` reads the finished tasks and computes the others in ``--jobs`` spawned worker
+processes with ``cores // jobs`` threads each. An experiment folder holds a manifest of what was
+asked (``compare.json``, ``search.json``, ...); :func:`check_manifest` writes it the first time
+and refuses a folder that holds another experiment, so that re-running the same command with the
+same ``--out`` continues the same experiment.
+
+Variants x seeds: :func:`parse_vary` turns ``--vary key=v1,v2`` flags into variants (every
+combination), :func:`seed_tasks` into one run per variant and seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import api
+from ..config import parse_override, resolve
+from ..errors import UserError
+from ..runs.atomic import atomic_write_text
+from ..runs.rundir import RunDir
+
+
+# --- variants and seeds ------------------------------------------------------------------------
+
+def split_values(text: str) -> list[str]:
+    """``"a,[1,2],'x,y'"`` -> ``["a", "[1,2]", "'x,y'"]``: commas inside brackets or quotes
+    do not split."""
+    parts, depth, quote, current = [], 0, None, ""
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    parts.append(current.strip())
+    return parts
+
+
+def parse_axes(items: list[str], flag: str = "--vary") -> list[tuple[str, list[Any]]]:
+    """``["optimizer.name=sgd,adam", "train.batch_size=32,128"]`` ->
+    ``[("optimizer.name", ["sgd", "adam"]), ("train.batch_size", [32, 128])]``."""
+    axes = []
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UserError(f"{flag} {item!r}: expected key=value1,value2,...")
+        parsed = [parse_override(f"{key}={v}")[1] for v in split_values(values) if v != ""]
+        if not parsed:
+            raise UserError(f"{flag} {item!r}: the list of values is empty")
+        if len({json.dumps(v) for v in parsed}) < len(parsed):
+            raise UserError(f"{flag} {item!r}: a value is repeated")
+        if key in [k for k, _ in axes]:
+            raise UserError(f"{flag} {key}: given twice; put all its values in one {flag}")
+        axes.append((key, parsed))
+    if not axes:
+        raise UserError(f"at least one {flag} key=value1,value2,... is needed")
+    return axes
+
+
+def as_overrides(variant: dict[str, Any]) -> list[str]:
+    """``{"optimizer.lr": 0.1}`` -> ``["optimizer.lr=0.1"]`` (values as JSON, which TOML reads)."""
+    return [f"{k}={json.dumps(v)}" for k, v in variant.items()]
+
+
+def parse_vary(items: list[str], base=None, overrides: list[str] | None = None,
+               flag: str = "--vary") -> list[dict[str, Any]]:
+    """Every combination of :func:`parse_axes`, each as ``{"optimizer.name": "sgd", ...}``;
+    every one is validated as a config."""
+    axes = parse_axes(items, flag)
+    keys = [k for k, _ in axes]
+    grid = [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in axes))]
+    for variant in grid:  # any bad key or value fails here, before anything runs
+        resolve(base, list(overrides or []) + as_overrides(variant))
+    return grid
+
+
+def variant_name(variant: dict[str, Any]) -> str:
+    """``{"optimizer.name": "sgd", "model.hidden": [8]}`` ->
+    ``"optimizer.name=sgd,model.hidden=[8]"``."""
+    return ",".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in variant.items())
+
+
+def variant_folder(variant: dict[str, Any]) -> str:
+    """The variant's folder name: its name without ``/``, spaces and quotes, ``,`` -> ``__``."""
+    safe = variant_name(variant).replace("/", "_").replace(" ", "").replace('"', "")
+    return safe.replace(",", "__")
+
+
+def seed_configs(base, overrides: list[str], variant: dict[str, Any], seeds: int) -> list[dict]:
+    """The variant's configs for seeds ``seed``, ``seed + 1``, ... (``seed`` of base and
+    overrides)."""
+    first = resolve(base, overrides)["seed"]
+    return [resolve(base, list(overrides) + as_overrides(variant) + [f"seed={first + k}"])
+            for k in range(seeds)]
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+@dataclass
+class Task:
+    """One cell of an experiment, in its own folder: a run (``config``) or a measurement
+    (``function(*args, **kwargs)``, a picklable module-level function returning a dict).
+    ``key`` is the caller's name for it (compare: ``(variant name, seed index)``)."""
+
+    key: Any
+    folder: Path
+    config: dict | None = None
+    function: Callable[..., dict] | None = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def seed_tasks(base, overrides: list[str], variants: list[dict], seeds: int,
+               runs: Path) -> list[Task]:
+    """One run per variant and seed, in ``runs/<variant folder>/seed-<k>``; key
+    ``(variant name, k)``."""
+    return [Task((variant_name(v), k), runs / variant_folder(v) / f"seed-{k}", config=cfg)
+            for v in variants for k, cfg in enumerate(seed_configs(base, overrides, v, seeds))]
+
+
+def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
+    """Check or write the manifest of an experiment folder: a new or empty ``out`` gets
+    ``out/filename``; one that holds the same manifest is continued; one that holds another
+    manifest, or files but no manifest, is refused (``what`` names the experiment)."""
+    wanted = json.loads(json.dumps(manifest))  # tuples -> lists, as they are read back
+    stored = out / filename
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {str(out)!r} is a file, not a folder")
+    if stored.is_file():
+        found = json.loads(stored.read_text())
+        if found != wanted:
+            differ = sorted(k for k in wanted.keys() | found.keys()
+                            if found.get(k) != wanted.get(k))
+            raise UserError(f"--out {str(out)!r} holds a different {what} (its {filename} differs "
+                            f"in: {', '.join(differ)}); choose a new --out")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"--out {str(out)!r} is not empty and holds no {what}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(stored, json.dumps(manifest, indent=2) + "\n")
+    except OSError as e:
+        raise UserError(f"--out {str(out)!r} cannot be written ({e.strerror})") from None
+
+
+def _same_run(run: RunDir, config: dict) -> None:
+    """Refuse a run folder whose config.toml is not ``config`` (a stale or foreign run)."""
+    found = run.read_config()
+    if found != config:
+        differ = [k for k in config if found.get(k) != config[k]]
+        raise UserError(f"{str(run.path)!r} holds a run of another configuration (differs in: "
+                        f"{', '.join(differ) or 'keys'}); move it away or choose a new --out")
+
+
+def train_or_resume(config: dict, folder: Path, *, test: bool = True, on_epoch=None) -> dict:
+    """Train, resume or read the run in ``folder``; returns its summary. Finished
+    (``summary.json``): read. Unfinished (``config.toml``): resumed. Otherwise: trained.
+    ``test=False`` and ``on_epoch`` as in :func:`trainlab.api.train` (search's trials)."""
+    run = RunDir(folder)
+    if run.config.exists():
+        _same_run(run, config)
+        done = run.read_summary()
+        if done is not None:
+            return done
+        if test and on_epoch is None:
+            return api.resume(folder, progress="quiet")
+        # api.resume has no test/on_epoch options yet; this is what it does, with them
+        splits = api.data.load(config, api.resolve_device(config["device"]))
+        return api._run(config, splits, run, "quiet", test=test, on_epoch=on_epoch)
+    return api.train(config, out=folder, progress="quiet", test=test, on_epoch=on_epoch)
+
+
+def _signature(task: Task) -> dict:
+    """What a measurement is: function and arguments, as they are stored in result.json."""
+    name = f"{task.function.__module__}.{task.function.__qualname__}"
+    return json.loads(json.dumps({"function": name, "args": list(task.args),
+                                  "kwargs": task.kwargs}, default=str))
+
+
+def measure(task: Task) -> dict:
+    """The measurement's result: read from ``folder/result.json`` if it is there (for the same
+    function and arguments), else computed and stored there."""
+    stored = Path(task.folder) / "result.json"
+    signature = _signature(task)
+    if stored.is_file():
+        found = json.loads(stored.read_text())
+        if {k: found.get(k) for k in signature} != signature:
+            raise UserError(f"{str(stored)!r} holds the result of another measurement; move it "
+                            "away or choose a new --out")
+        return found["result"]
+    result = task.function(*task.args, **task.kwargs)
+    if not isinstance(result, dict):
+        raise TypeError(f"{signature['function']} returned {type(result).__name__}, not a dict")
+    Path(task.folder).mkdir(parents=True, exist_ok=True)
+    atomic_write_text(stored, json.dumps({**signature, "result": result}, indent=2) + "\n")
+    return result
+
+
+def execute(task: Task) -> dict:
+    """The task's result: the run's summary, or the measurement's dict."""
+    if task.config is not None:
+        return train_or_resume(task.config, Path(task.folder))
+    return measure(task)
+
+
+def finished(task: Task) -> dict | None:
+    """The task's result if its folder already holds it (nothing is computed), else None."""
+    folder = Path(task.folder)
+    done = (folder / "summary.json") if task.config is not None else (folder / "result.json")
+    return execute(task) if done.is_file() else None
+
+
+def _work(task: Task, threads: int) -> dict:
+    """In a worker process: ``threads`` threads for PyTorch, then the task."""
+    import torch
+
+    torch.set_num_threads(threads)
+    return execute(task)
+
+
+def workers(jobs: int | None) -> int:
+    """``--jobs``: None -> the number of cores; otherwise an integer >= 1."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if jobs < 1:
+        raise UserError(f"--jobs {jobs}: expected an integer >= 1")
+    return jobs
+
+
+def run_tasks(tasks: list[Task], jobs: int,
+              on_result: Callable[[Task, dict, int, int], None] | None = None) -> list[dict]:
+    """Every task's result, in the order given. Finished tasks are read here; the others run in
+    ``min(jobs, pending)`` spawned worker processes with ``cores // jobs`` threads each.
+    ``on_result(task, result, done, total)`` is called as each result arrives."""
+    results = [finished(t) for t in tasks]
+    pending = [i for i, r in enumerate(results) if r is None]
+    done = 0
+    for task, result in zip(tasks, results):
+        if result is not None:
+            done += 1
+            if on_result:
+                on_result(task, result, done, len(tasks))
+    if not pending:
+        return results
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
+                             mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_work, tasks[i], threads): i for i in pending}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            done += 1
+            if on_result:
+                on_result(tasks[i], results[i], done, len(tasks))
+    return results

@@ -1,0 +1,64 @@
+"""The grid runner: manifests, train-or-resume-or-read, measurements cached as JSON."""
+
+import json
+import os
+
+import pytest
+
+from trainlab.config import resolve
+from trainlab.errors import UserError
+from trainlab.experiments import grid
+
+from conftest import FAST
+
+
+def power(x: int, exponent: int = 2) -> dict:
+    """A measurement: module level, so that a spawned worker can unpickle it."""
+    return {"value": x ** exponent, "pid": os.getpid()}
+
+
+def test_manifest_is_written_once_and_guards_the_folder(tmp_path):
+    out = tmp_path / "exp"
+    grid.check_manifest(out, "claims.json", {"seeds": 2, "vary": ("a", "b")}, "claim")
+    assert json.loads((out / "claims.json").read_text()) == {"seeds": 2, "vary": ["a", "b"]}
+    (out / "result.csv").write_text("x\n")
+    grid.check_manifest(out, "claims.json", {"seeds": 2, "vary": ["a", "b"]}, "claim")  # the same
+    with pytest.raises(UserError, match="holds a different claim .*differs in: seeds"):
+        grid.check_manifest(out, "claims.json", {"seeds": 3, "vary": ["a", "b"]}, "claim")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine\n")
+    with pytest.raises(UserError, match="not empty and holds no claim"):
+        grid.check_manifest(other, "claims.json", {"seeds": 2}, "claim")
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+    with pytest.raises(UserError, match="--jobs 0"):
+        grid.workers(0)
+
+
+def test_measurements_run_in_workers_and_are_read_back(tmp_path):
+    tasks = [grid.Task(x, tmp_path / f"m{x}", function=power, args=(x,), kwargs={"exponent": 3})
+             for x in (2, 3, 4)]
+    seen = []
+    results = grid.run_tasks(tasks, 2, on_result=lambda t, r, done, total: seen.append(t.key))
+    assert [r["value"] for r in results] == [8, 27, 64]
+    assert all(r["pid"] != os.getpid() for r in results) and sorted(seen) == [2, 3, 4]
+    stored = json.loads((tmp_path / "m3" / "result.json").read_text())
+    assert stored["function"] == "test_grid.power" and stored["args"] == [3]
+    # read, not computed again: an edited result comes back as it is, in this process
+    stored["result"]["value"] = -1
+    (tmp_path / "m3" / "result.json").write_text(json.dumps(stored))
+    assert grid.run_tasks(tasks, 2)[1]["value"] == -1
+    with pytest.raises(UserError, match="another measurement"):
+        grid.run_tasks([grid.Task(3, tmp_path / "m3", function=power, args=(5,))], 1)
+
+
+def test_a_run_folder_is_read_resumed_or_refused(fast_run):
+    summary, run = fast_run()
+    config = resolve(None, FAST)
+    assert grid.train_or_resume(config, run) == summary  # finished: read
+    (run / "summary.json").unlink()
+    resumed = grid.train_or_resume(config, run)  # unfinished: resumed from its last checkpoint
+    assert {k: resumed[k] for k in ("test_accuracy", "test_loss", "best_epoch")} == \
+        {k: summary[k] for k in ("test_accuracy", "test_loss", "best_epoch")}
+    with pytest.raises(UserError, match="another configuration .*optimizer"):
+        grid.train_or_resume(resolve(None, FAST + ["optimizer.lr=0.2"]), run)
