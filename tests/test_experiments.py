@@ -325,6 +325,13 @@ def test_search_scores_on_validation_only_then_tests_the_best_once(tmp_path, cap
     # re-running continues the stored study: nothing left to do, the same answer
     assert main(argv) == 0
     assert len(list(csv.DictReader((out / "results.csv").open()))) == 6
+    # a best/ that holds another configuration (a continued search found a new best) is kept,
+    # and the new best is trained next to it
+    config_toml = out / "best" / "config.toml"
+    config_toml.write_text(config_toml.read_text().replace("seed = 0", "seed = 7"))
+    assert main(argv) == 0
+    assert "seed = 7" in config_toml.read_text()
+    assert len(list(out.glob("best-trial-*/summary.json"))) == 1
     assert main(argv[:-2] + ["--sampler", "tpe", "--trials", "3", "--out", str(out)]) == 2
     assert "different search" in capsys.readouterr().err
     assert main(["search", *FAST, "--grid", "optimizer.lr=0.1", "--sampler", "random",

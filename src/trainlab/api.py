@@ -51,16 +51,18 @@ def train(config: dict | str | Path | None = None, overrides: list[str] | dict |
     return _run(cfg, splits, RunDir.create(out, cfg), progress, test=test, on_epoch=on_epoch)
 
 
-def resume(run_dir: str | Path, *, progress: str = "auto") -> dict:
+def resume(run_dir: str | Path, *, progress: str = "auto", test: bool = True,
+           on_epoch=None) -> dict:
     """Continue an interrupted run from its last checkpoint (or from the start if it has none).
     The result equals that of a run that was never interrupted (on CPU). A finished run's
-    summary is returned as it is."""
+    summary is returned as it is. ``test`` and ``on_epoch`` as for :func:`train`."""
     run = RunDir.open(run_dir)
     done = run.read_summary()
     if done is not None:
         return done
     cfg = run.read_config()
-    return _run(cfg, data.load(cfg, resolve_device(cfg["device"])), run, progress)
+    return _run(cfg, data.load(cfg, resolve_device(cfg["device"])), run, progress, test=test,
+                on_epoch=on_epoch)
 
 
 def _run(cfg: dict, splits: data.Splits, run: RunDir, progress: str, **options) -> dict:

@@ -12,6 +12,8 @@ import sys
 from . import api
 from .config import SCHEMA, documented_defaults, dumps, resolve
 from .errors import UserError
+from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS
+from .optim import OPTIMIZERS
 
 TRAIN_HELP = """\
 CONFIG is a TOML file; key=value overrides apply on top of it, values read as TOML:
@@ -34,14 +36,15 @@ def _keys_help() -> str:
     return "\n".join(lines)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="trainlab", description="Train neural networks with the "
-                                "lectures' techniques.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+CONFIG_ARGS = "[CONFIG.toml] [key=value ...]"
+
+
+def _run_commands(sub) -> None:
+    """train, evaluate, config."""
     t = sub.add_parser("train", help="train a model (lecture 000's recipe)",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog=TRAIN_HELP + _keys_help())
-    t.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    t.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     t.add_argument("--out", help="run folder to create (default runs/<timestamp>)")
     t.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
     t.add_argument("--progress", choices=("auto", "bar", "lines", "quiet"), default="auto",
@@ -50,9 +53,16 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", metavar="DIR")
     e.add_argument("--checkpoint", choices=("best", "last"), default="best")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    c = sub.add_parser("config", help="print the default config with a comment on every key, or "
+                       "the config that CONFIG and overrides resolve to")
+    c.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
+
+
+def _grid_commands(sub) -> None:
+    """compare, search."""
     cp = sub.add_parser("compare", help="a grid of variants x seeds, with confidence intervals, "
                         "significance tests, plots and an HTML report")
-    cp.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    cp.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     cp.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2,...",
                     help="values of one key to compare (repeat for a grid)")
     cp.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
@@ -68,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
                     "for --metric epochs_to_target or time_to_target")
     se = sub.add_parser("search", help="hyper-parameter search on the validation split (Optuna: "
                         "grid, random or TPE, with pruning; resumable), then one test evaluation")
-    se.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    se.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     se.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
                     help="values to search for one key (repeat for more keys)")
     se.add_argument("--sampler", default="grid", help="grid (default), random or tpe")
@@ -77,9 +87,13 @@ def parser() -> argparse.ArgumentParser:
     se.add_argument("--seeds", type=int, default=1, help="seeds per trial, averaged (default 1)")
     se.add_argument("--out", help="folder (default runs/search-<timestamp>); re-running with "
                     "the same --out continues the search")
+
+
+def _look_commands(sub) -> None:
+    """lr-find, diagnose, trajectories."""
     lf = sub.add_parser("lr-find", help="learning-rate range test (lecture 003): loss against an "
                         "exponentially rising rate, plot and suggestion")
-    lf.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+    lf.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     lf.add_argument("--start-lr", type=float, default=1e-7)
     lf.add_argument("--end-lr", type=float, default=10.0)
     lf.add_argument("--steps", type=int, default=200)
@@ -91,18 +105,24 @@ def parser() -> argparse.ArgumentParser:
                     "re-run goes to DIR/diagnose)")
     tr = sub.add_parser("trajectories", help="optimizers' paths on a 2-D function (lecture 000, "
                         "slides 94-96): contour plot, GIF, CSV")
-    tr.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
-    tr.add_argument("--function", default="beale", help="beale, long_valley, saddle, rosenbrock")
-    tr.add_argument("--optimizers", default="sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,"
-                    "rprop,quickprop", help="comma-separated names")
+    tr.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
+    tr.add_argument("--function", default="beale", help=", ".join(FUNCTIONS))
+    tr.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS),
+                    help=f"comma-separated names from {', '.join(OPTIMIZERS)}")
     tr.add_argument("--steps", type=int, default=1000)
     tr.add_argument("--lrs", help="learning rates per optimizer, e.g. sgd=0.001,adam=0.1 "
                     "(defaults: each optimizer's trajectory_lr in trainlab.optim.OPTIMIZERS)")
     tr.add_argument("--no-gif", action="store_true", help="skip the animation")
     tr.add_argument("--out", help="folder to create (default runs/trajectories-<timestamp>)")
-    c = sub.add_parser("config", help="print the default config with a comment on every key, or "
-                       "the config that CONFIG and overrides resolve to")
-    c.add_argument("args", nargs="*", metavar="[CONFIG.toml] [key=value ...]")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trainlab", description="Train neural networks with the "
+                                "lectures' techniques.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _run_commands(sub)
+    _grid_commands(sub)
+    _look_commands(sub)
     return p
 
 
@@ -133,9 +153,11 @@ def _train(ns: argparse.Namespace) -> int:
     if summary["diverged"]:
         print(f"diverged at epoch {summary['diverged_at_epoch']}")
     if summary["test_accuracy"] is not None:
+        best = summary["evaluated"] == "best"
+        epoch = summary["best_epoch"] if best else summary["epochs_run"]
         print(f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
-              f"  ({summary['evaluated']} epoch {summary['best_epoch'] if summary['evaluated'] == 'best' else summary['epochs_run']}"
-              f" of {summary['epochs_run']}, {summary['wall_time_s']:.1f}s)")
+              f"  ({summary['evaluated']} epoch {epoch} of {summary['epochs_run']}, "
+              f"{summary['wall_time_s']:.1f}s)")
     print(f"run written to {summary['run_dir']}")
     return 0
 

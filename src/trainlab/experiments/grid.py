@@ -188,11 +188,7 @@ def train_or_resume(config: dict, folder: Path, *, test: bool = True, on_epoch=N
         done = run.read_summary()
         if done is not None:
             return done
-        if test and on_epoch is None:
-            return api.resume(folder, progress="quiet")
-        # api.resume has no test/on_epoch options yet; this is what it does, with them
-        splits = api.data.load(config, api.resolve_device(config["device"]))
-        return api._run(config, splits, run, "quiet", test=test, on_epoch=on_epoch)
+        return api.resume(folder, progress="quiet", test=test, on_epoch=on_epoch)
     return api.train(config, out=folder, progress="quiet", test=test, on_epoch=on_epoch)
 
 

@@ -18,7 +18,8 @@ grid runner's :func:`~trainlab.experiments.grid.train_or_resume`, like ``best/``
 ``search.json`` is the experiment's manifest (:func:`~trainlab.experiments.grid.check_manifest`).
 
 Outputs: ``results.csv`` (one row per trial), ``search.png`` (validation score against each
-searched parameter), ``best/`` (an ordinary run folder).
+searched parameter), ``best/`` (an ordinary run folder; if a continued search finds another
+best, that one goes to ``best-trial-<n>/`` and ``best/`` is kept).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .grid import (as_overrides, check_manifest, parse_axes, parse_vary, seed_co
                    train_or_resume)
 from ..config import resolve
 from ..errors import UserError
+from ..runs.rundir import RunDir
 
 SAMPLERS = ("grid", "random", "tpe")
 
@@ -123,11 +125,15 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
         raise UserError("no trial completed (all were pruned); widen the --grid values")
     best = study.best_trial
     params = {k: json.loads(v) for k, v in best.params.items()}
-    final = train_or_resume(resolve(base, list(overrides) + as_overrides(params)), out / "best")
+    config = resolve(base, list(overrides) + as_overrides(params))
+    folder = out / "best"
+    if folder.exists() and RunDir(folder).config.exists() and RunDir(folder).read_config() != config:
+        folder = out / f"best-trial-{best.number}"  # more trials found a new best: keep the old
+    final = train_or_resume(config, folder)
     write_results(out, study, axes, monitor)
     return {"best_params": params, "best_value": best.value, "monitor": monitor,
             "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
-            "trials": len(study.trials), "best_run": str(out / "best")}
+            "trials": len(study.trials), "best_run": str(folder)}
 
 
 def write_results(out: Path, study, axes: list, monitor: str) -> None:
