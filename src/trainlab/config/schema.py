@@ -177,7 +177,9 @@ SCHEMA: dict[str, Key] = {
     # optimizer
     "optimizer.name": Key("adamw", "optimizer; momentum and nesterov mean sgd with that "
                           "(momentum 0.9 unless optimizer.momentum is set)", choices=OPTIMIZERS.names()),
-    "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle)", check=_positive),
+    "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle); each optimizer's usual "
+                        "rate: " + ", ".join(f"{e.name} {e.usual_lr:g}" for e in OPTIMIZERS.entries()
+                                             if "expand" not in e.facts), check=_positive),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
     "optimizer.weight_decay": Key(0.05, "L2 weight decay (decoupled for adamw)",
