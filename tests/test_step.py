@@ -122,3 +122,56 @@ def test_steps_without_regularization_or_schedule_work_in_plain_pytorch():
     for _ in range(20):
         step(x, y)
     assert F.cross_entropy(model(x), y).item() < before
+
+
+def _fit(tmp_path, *extra, **options):
+    from trainlab.runs.rundir import RunDir
+    from trainlab.training.loop import fit
+    from trainlab.training.progress import Progress
+
+    config = resolve(None, FAST + list(extra))
+    run = RunDir.create(tmp_path, config)
+    _, summary = fit(config, data.load(config), run, Progress(4, "quiet"), **options)
+    return summary, run
+
+
+def test_without_writes_nothing_is_written_and_the_numbers_are_the_same(tmp_path):
+    written, _ = _fit(tmp_path / "a", "model.dropout=0.2")
+    silent, run = _fit(tmp_path / "b", "model.dropout=0.2", writes=False)
+    assert {p.name for p in run.path.iterdir()} == {"config.toml"}
+    for key in ("test_loss", "test_accuracy", "best_epoch", "evaluated", "epochs_run"):
+        assert silent[key] == written[key], key
+    assert silent["evaluated"] == "best"
+
+
+def test_an_exception_in_a_hook_aborts_the_callbacks_and_propagates(tmp_path):
+    from trainlab.training.callbacks import Callback
+
+    calls = []
+
+    class Recorder(Callback):
+        def on_fit_end(self, state):
+            calls.append("end")
+
+        def on_fit_abort(self, state):
+            calls.append("abort")
+
+    def prune(metrics):
+        if metrics["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path / "run", on_epoch=prune, callbacks=[Recorder()])
+    assert calls == ["abort"]
+
+
+def test_a_callers_callback_that_stops_still_gets_the_final_checkpoint(tmp_path):
+    from trainlab.training.callbacks import Callback
+
+    class StopAtTwo(Callback):
+        def on_epoch_end(self, state, metrics):
+            state.stop = metrics["epoch"] == 2
+
+    summary, run = _fit(tmp_path / "run", "train.checkpoint_seconds=3600", callbacks=[StopAtTwo()])
+    assert summary["epochs_run"] == 2
+    assert torch.load(run.last, weights_only=True)["epoch"] == 2

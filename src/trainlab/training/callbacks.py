@@ -8,7 +8,9 @@ The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks
   update costs online GD measurably, so the rest are never called there);
 - ``on_epoch_end(state, metrics)``: after validation and the per-epoch schedule, with the epoch
   already in ``state.history``; not called for an epoch whose loss diverged;
-- ``on_fit_end(state)``: once, after the last epoch (also after a divergence).
+- ``on_fit_end(state)``: once, after the last epoch (also after a divergence);
+- ``on_fit_abort(state)``: instead of ``on_fit_end`` when an exception ends training (a hook
+  raised, as search's pruner does, or Ctrl-C): release what is open, write nothing more.
 
 :func:`standard_callbacks` builds the list a run uses, in this order (which matters):
 
@@ -17,15 +19,19 @@ The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks
 2. :class:`Diagnostics` (``diagnostics = true``): per-layer measures each epoch, heat maps at
    the end;
 3. :class:`ModelSelection`: the best epoch on the monitored metric, early stopping;
-4. :class:`MetricsFile`: one line per epoch in ``metrics.jsonl``;
-5. :class:`ProgressReport`: the bar or the line per epoch;
-6. :class:`TensorBoard` (``logging.tensorboard = true``);
-7. :class:`EpochHook`: the caller's ``on_epoch(metrics)`` (search's pruner, for one);
-8. :class:`Checkpoint`: ``best.pt`` then ``last.pt`` at the configured cadence and at the end;
-9. :class:`Divergence`: says where a diverged run stopped and goes back to its last good state.
+4. :class:`EpochTime`: ``time_s``, the epoch's seconds so far (training, validation,
+   diagnostics, model selection);
+5. :class:`MetricsFile`: one line per epoch in ``metrics.jsonl``;
+6. :class:`ProgressReport`: the bar or the line per epoch;
+7. :class:`TensorBoard` (``logging.tensorboard = true``);
+8. :class:`EpochHook`: the caller's ``on_epoch(metrics)`` (search's pruner, for one), then the
+   caller's own callbacks (``fit(..., callbacks=[...])``), so that a ``stop`` they set still gets
+   the final checkpoint;
+9. :class:`Checkpoint`: ``best.pt`` then ``last.pt`` at the configured cadence and at the end;
+10. :class:`Divergence`: says where a diverged run stopped and goes back to its last good state.
 
 ``writes=False`` (a distributed rank other than 0) leaves out every callback that writes to the
-run folder: 2, 4, 6 and 8.
+run folder: 2, 5, 7 and 9; the best weights are then kept in memory only.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ class Callback:
 
     def on_fit_end(self, state: FitState) -> None: ...
 
+    def on_fit_abort(self, state: FitState) -> None: ...
+
 
 class CallbackList:
     """Calls each hook of every callback, in order."""
@@ -82,6 +90,10 @@ class CallbackList:
     def on_fit_end(self, state: FitState) -> None:
         for c in self.callbacks:
             c.on_fit_end(state)
+
+    def on_fit_abort(self, state: FitState) -> None:
+        for c in self.callbacks:
+            c.on_fit_abort(state)
 
 
 def last_checkpoint(state: FitState) -> dict:
@@ -149,8 +161,17 @@ class ModelSelection(Callback):
 
     def on_epoch_end(self, state: FitState, metrics: dict) -> None:
         if state.stopper.update(metrics["epoch"], metrics):
-            state.pending_best = {k: v.clone() for k, v in state.parts.model.state_dict().items()}
+            state.best_weights = {k: v.clone() for k, v in state.parts.model.state_dict().items()}
+            state.pending_best = True
         state.stop = state.stopper.should_stop
+
+
+class EpochTime(Callback):
+    """``metrics["time_s"]``: seconds since the epoch began (training, validation, diagnostics,
+    model selection; not the checkpoint writes that follow)."""
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        metrics["time_s"] = time.perf_counter() - state.epoch_started
 
 
 class MetricsFile(Callback):
@@ -177,6 +198,8 @@ class ProgressReport(Callback):
     def on_fit_end(self, state: FitState) -> None:
         self.progress.close()
 
+    on_fit_abort = on_fit_end
+
 
 class TensorBoard(Callback):
     """Each epoch's metrics for TensorBoard in ``<run>/tensorboard``; events of epochs being
@@ -201,6 +224,8 @@ class TensorBoard(Callback):
     def on_fit_end(self, state: FitState) -> None:
         self.writer.close()
 
+    on_fit_abort = on_fit_end
+
 
 class EpochHook(Callback):
     """The caller's ``on_epoch(metrics)``; it may raise to end the run (search's pruner)."""
@@ -221,10 +246,10 @@ class Checkpoint(Callback):
         self.last_write = time.perf_counter()
 
     def _write_best(self, state: FitState) -> None:
-        if state.pending_best is not None:
+        if state.pending_best:
             checkpoint.save(state.run.best, {"epoch": state.stopper.best_epoch,
-                                             "model": state.pending_best})
-            state.pending_best = None
+                                             "model": state.best_weights})
+            state.pending_best = False
 
     def on_epoch_end(self, state: FitState, metrics: dict) -> None:
         due = time.perf_counter() - self.last_write >= state.config["train"]["checkpoint_seconds"]
@@ -258,17 +283,20 @@ class Divergence(Callback):
 
 
 def standard_callbacks(config: dict, progress: Progress,
-                       on_epoch: Callable[[dict], None] | None = None,
-                       writes: bool = True) -> list[Callback]:
-    """The callbacks of a run, in the order the module docstring gives."""
+                       on_epoch: Callable[[dict], None] | None = None, writes: bool = True,
+                       extra: list[Callback] = ()) -> list[Callback]:
+    """The callbacks of a run, in the order the module docstring gives; ``extra`` (the
+    caller's) after ``on_epoch``."""
     chosen: list[Callback | None] = [
         Resume(progress, writes),
         Diagnostics() if writes and config["diagnostics"] else None,
         ModelSelection(),
+        EpochTime(),
         MetricsFile() if writes else None,
         ProgressReport(progress),
         TensorBoard() if writes and config["logging"]["tensorboard"] else None,
         EpochHook(on_epoch) if on_epoch is not None else None,
+        *extra,
         Checkpoint() if writes else None,
         Divergence(progress),
     ]
@@ -276,5 +304,6 @@ def standard_callbacks(config: dict, progress: Progress,
 
 
 __all__ = ["Callback", "CallbackList", "Checkpoint", "Diagnostics", "Divergence", "EpochHook",
+           "EpochTime",
            "MetricsFile", "ModelSelection", "ProgressReport", "Resume", "TensorBoard",
            "standard_callbacks"]

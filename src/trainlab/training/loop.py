@@ -2,8 +2,9 @@
 
 One epoch: the updates (:class:`~trainlab.training.step.Step`) over a fresh (seeded) order of
 the training split, then [population batch-norm statistics], validation, the per-epoch schedule,
-then the callbacks (:mod:`trainlab.training.callbacks`: model selection and early stopping,
-metrics file, progress, TensorBoard, diagnostics, the caller's hook, checkpoints). Data stays on
+then the callbacks (:mod:`trainlab.training.callbacks`, in this order: diagnostics, model
+selection and early stopping, epoch time, metrics file, progress, TensorBoard, the caller's hook
+and callbacks, checkpoints). Data stays on
 the device as tensors; the only host synchronization per epoch is reading the epoch's metrics.
 
 Train loss and accuracy are averages over the epoch's training forward passes (the model in
@@ -116,7 +117,8 @@ class FitState:
     epoch_started: float = 0.0  # perf_counter() at the start of the current epoch
     stop: bool = False  # end after the current epoch
     diverged_at: int | None = None
-    pending_best: dict | None = None  # the best epoch's weights, not yet written to best.pt
+    best_weights: dict | None = None  # the best epoch's weights, if it was in this call
+    pending_best: bool = False  # best_weights not yet written to best.pt
 
 
 def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) -> dict | None:
@@ -142,7 +144,6 @@ def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) 
     metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}
     p.schedule.after_epoch(metrics)
-    metrics["time_s"] = time.perf_counter() - state.epoch_started  # training and validation
     return metrics
 
 
@@ -158,10 +159,22 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
     state = FitState(config, data, build(config, data), run,
                      EarlyStopping(es["monitor"], es["patience"], es["min_delta"]),
                      torch.Generator().manual_seed(config["seed"]))
-    hooks = CallbackList(standard_callbacks(config, progress, on_epoch, writes) + list(callbacks))
-    hooks.on_fit_start(state)
+    hooks = CallbackList(standard_callbacks(config, progress, on_epoch, writes, list(callbacks)))
+    try:
+        hooks.on_fit_start(state)
+        run_epochs(state, hooks)
+    except BaseException:  # a hook raised (search's pruner), or Ctrl-C: release, write nothing
+        hooks.on_fit_abort(state)
+        raise
+    hooks.on_fit_end(state)
+    return state.parts.model, finish(state, test, writes)
+
+
+def run_epochs(state: FitState, hooks: CallbackList) -> None:
+    """The epochs from ``state.start`` to ``train.epochs``, until a callback sets ``stop`` or
+    the loss diverges."""
     updates = hooks.per_update()
-    for epoch in range(state.start, config["train"]["epochs"] + 1):
+    for epoch in range(state.start, state.config["train"]["epochs"] + 1):
         if state.stop:
             break
         state.epoch_started = time.perf_counter()
@@ -173,18 +186,27 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
         state.history.append(metrics)
         hooks.on_epoch_end(state, metrics)
         state.elapsed += time.perf_counter() - state.epoch_started  # checkpoints included
-    hooks.on_fit_end(state)
-    return state.parts.model, finish(state, test)
 
 
-def finish(state: FitState, test: bool) -> dict:
+def best_weights(state: FitState, writes: bool) -> dict | None:
+    """The best epoch's weights: kept in memory if that epoch was in this call, else (after a
+    resume) read from best.pt; None if there is none."""
+    if state.best_weights is not None:
+        return state.best_weights
+    if writes and state.run.best.exists():
+        return checkpoint.load(state.run.best, state.data.x_train.device)["model"]
+    return None
+
+
+def finish(state: FitState, test: bool, writes: bool = True) -> dict:
     """Load the best weights if asked, evaluate once on the test split, and summarize."""
     tic = time.perf_counter()
     model, config, run, stopper = state.parts.model, state.config, state.run, state.stopper
     device = state.data.x_train.device
-    use_best = config["early_stopping"]["restore_best"] and run.best.exists()
+    weights = best_weights(state, writes) if config["early_stopping"]["restore_best"] else None
+    use_best = weights is not None
     if use_best:
-        model.load_state_dict(checkpoint.load(run.best, device)["model"])
+        model.load_state_dict(weights)
     test_loss = test_accuracy = None
     if state.history and test:
         test_loss, test_accuracy = evaluate(model, state.data.x_test, state.data.y_test,
