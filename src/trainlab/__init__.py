@@ -15,6 +15,8 @@ The library API mirrors the CLI: :func:`train`, :func:`resume`, :func:`evaluate`
 """
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 
 from .api import evaluate, load_model, resume, train
@@ -24,10 +26,41 @@ from .errors import UserError
 __version__ = "0.1.0"
 __all__ = ["UserError", "evaluate", "load_model", "resolve_config", "resume", "train"]
 
-# Where modules lived before the packages existed: ``import trainlab.loop`` keeps working.
-_MOVED = {name: f"training.{name}" for name in ("loop", "batches", "schedules", "losses",
-                                                "regularization", "early_stopping", "augment",
-                                                "metrics")}
-for _old, _new in _MOVED.items():
-    sys.modules[f"{__name__}.{_old}"] = globals()[_old] = importlib.import_module(f".{_new}",
-                                                                                  __name__)
+# Where modules lived before the packages existed: ``import trainlab.loop`` and
+# ``trainlab.compare`` keep working, imported on first use (the experiments import SciPy).
+_MOVED = {
+    **{name: f"training.{name}" for name in ("loop", "batches", "schedules", "losses",
+                                             "regularization", "early_stopping", "augment",
+                                             "metrics", "progress")},
+    **{name: f"runs.{name}" for name in ("rundir", "checkpoint", "atomic")},
+    **{name: f"experiments.{name}" for name in ("compare", "search", "lrfind", "trajectories",
+                                                "diagnostics")},
+    **{name: f"analysis.{name}" for name in ("stats", "plots", "report")},
+}
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports ``trainlab.<old>`` as its new module (the very same module object)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        package, _, old = fullname.rpartition(".")
+        if package == __name__ and old in _MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        old = module.__name__.rpartition(".")[2]
+        # the import system returns what sys.modules holds once this returns: the real module
+        sys.modules[module.__name__] = importlib.import_module(f".{_MOVED[old]}", __name__)
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+sys.meta_path.append(_MovedModules())

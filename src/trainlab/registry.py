@@ -1,7 +1,7 @@
 """Named families (data sources, models, initializations, losses, optimizers, schedules, 2-D test
-functions): each name is declared once, here-registered with its builder, a one-line
+functions): each name is declared once, registered with its builder, a one-line
 description and whatever else the rest of the code needs to know of it (an optimizer's usual
-learning rate, whether it needs the loss, whether a data source reads a file).
+learning rate, whether a data source reads a file).
 
 Config validation (``choices``), ``trainlab config``, ``--help``, ``trajectories`` and the
 README's tables all read these registries, so adding a name is one entry.

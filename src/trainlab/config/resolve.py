@@ -19,7 +19,7 @@ import tomli_w
 
 from ..data import SOURCES
 from ..errors import UserError
-from ..optim import expand_alias
+from ..optim import OPTIMIZERS, expand_alias
 from .schema import SCHEMA, SECTION_DOCS, Key
 
 
@@ -154,13 +154,15 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
 
 
 def _check_combinations(c: dict[str, Any]) -> None:
-    if c["optimizer.nesterov"] and (c["optimizer.name"] != "sgd" or c["optimizer.momentum"] == 0):
-        raise UserError("optimizer.nesterov = true: needs optimizer.name = sgd and "
-                        f"optimizer.momentum > 0 (got {c['optimizer.name']}, "
+    name, nesterov = c["optimizer.name"], OPTIMIZERS.names(nesterov=True)
+    if c["optimizer.nesterov"] and (name not in nesterov or c["optimizer.momentum"] == 0):
+        raise UserError(f"optimizer.nesterov = true: needs optimizer.name = {' or '.join(nesterov)}"
+                        f" and optimizer.momentum > 0 (got {name}, "
                         f"momentum {c['optimizer.momentum']})")
-    if c["train.switch_to_sgd_at"] and c["optimizer.name"] not in ("adam", "swats"):
+    switching = OPTIMIZERS.names(switches_to_sgd=True)
+    if c["train.switch_to_sgd_at"] and name not in switching:
         raise UserError(f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
-                        f"optimizer.name = adam or swats (got {c['optimizer.name']})")
+                        f"optimizer.name = {' or '.join(switching)} (got {name})")
     reads = SOURCES[c["data.name"]].reads
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")

@@ -134,7 +134,7 @@ SCHEMA: dict[str, Key] = {
     "model.bias_value": Key(0.0, "initial value of every bias (unless init = default)"),
     "model.init_recurrent": Key("same", "rnn/gru/lstm hidden-to-hidden weights: same as "
                                 "model.init, identity (Le et al. 2015) or orthogonal",
-                                choices=("same", "identity", "orthogonal")),
+                                choices=("same", *INITS.names(recurrent=True))),
     "model.pretrained": Key("", "start from the weights of this run folder (its best.pt) or "
                             "checkpoint file; tensors whose name and shape match are copied"),
     "model.freeze": Key([], "name prefixes of parameters to freeze, e.g. [\"net.0\"]",
@@ -144,11 +144,11 @@ SCHEMA: dict[str, Key] = {
     "loss.name": Key("cross_entropy", "divergence between the output and the target "
                      "(trainlab.training.losses gives each formula)", choices=LOSSES.names()),
     "loss.label_smoothing": Key(0.0, "label smoothing epsilon: target (1 - eps) one-hot + eps / C "
-                                "(all losses but hinge)", check=_unit_open),
+                                f"({', '.join(LOSSES.names(smooths=True))})", check=_unit_open),
     "loss.confidence_penalty": Key(0.0, "beta: subtract beta * entropy of the output "
                                    "distribution (Pereyra et al. 2017)", check=_non_negative),
     "loss.target_noise": Key(0.0, "std of Gaussian noise added to the soft targets in training "
-                             "(mse, kl, binary_cross_entropy)", check=_non_negative),
+                             f"({', '.join(LOSSES.names(soft_targets=True))})", check=_non_negative),
     "loss.aux_weight": Key(0.0, "auxiliary classifiers (mlp, cnn): a head on every hidden block, "
                            "its loss added with this weight in training (Lee et al. 2015); 0 = off",
                            check=_non_negative),

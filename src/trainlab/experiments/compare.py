@@ -40,6 +40,7 @@ from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F4
 from ..analysis import stats
 from ..config import resolve
 from ..errors import UserError
+from ..runs.rundir import RunDir
 
 METRICS = {"test_accuracy": ("test accuracy", False), "test_loss": ("test loss", True),
            "best_val_accuracy": ("best validation accuracy", False),
@@ -125,7 +126,7 @@ def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | Non
 
 def _history(folder: Path) -> list[dict]:
     """The run's metrics.jsonl: one dict per epoch."""
-    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return RunDir(folder).read_metrics()
 
 
 def _columns(name: str, variant: dict, seeds: int, summaries: list[dict]) -> dict:

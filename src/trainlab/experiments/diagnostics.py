@@ -24,7 +24,6 @@ heat map of layer x epoch.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from ..models.layers import ACTIVATIONS as ACTIVATION_NAMES
+from ..runs.rundir import read_jsonl, write_jsonl
 
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
 ACTIVATIONS = tuple(e.build for e in ACTIVATION_NAMES.entries())  # the activation classes
@@ -92,8 +92,7 @@ class Diagnostics:
                 units = a.transpose(0, 1).reshape(a.shape[1], -1)  # (features or channels, rest)
                 row["dead"] = float((units.amax(1) <= 0).float().mean())
             rows.append(row)
-        with self.path.open("a") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
+        write_jsonl(self.path, rows, append=True)
         return rows
 
 
@@ -139,5 +138,5 @@ def plot(rows: list[dict], path: Path, title: str = "") -> None:
 
 
 def read(path: Path, upto_epoch: int | None = None) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    return [r for r in rows if upto_epoch is None or r["epoch"] <= upto_epoch]
+    """The rows of diagnostics.jsonl, those of epochs up to ``upto_epoch`` if given."""
+    return [r for r in read_jsonl(path) if upto_epoch is None or r["epoch"] <= upto_epoch]

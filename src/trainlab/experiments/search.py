@@ -33,6 +33,7 @@ from .grid import (as_overrides, check_manifest, parse_axes, parse_vary, seed_co
 from ..config import resolve
 from ..errors import UserError
 from ..runs.rundir import RunDir
+from ..training.early_stopping import maximizes
 
 SAMPLERS = ("grid", "random", "tpe")
 
@@ -81,7 +82,7 @@ def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: s
     seed's curve is reported to the pruner after every epoch."""
     import optuna
 
-    best_key = "best_val_accuracy" if monitor.endswith("accuracy") else "best_val_loss"
+    best_key = "best_val_accuracy" if maximizes(monitor) else "best_val_loss"
 
     def objective(trial) -> float:
         params = {k: json.loads(trial.suggest_categorical(k, values))
@@ -115,7 +116,7 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
                    {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}, "search")
     monitor = config["early_stopping"]["monitor"]
     choices = {k: [json.dumps(v) for v in values] for k, values in axes}
-    study = _study(out, choices, sampler, config["seed"], monitor.endswith("accuracy"))
+    study = _study(out, choices, sampler, config["seed"], maximizes(monitor))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(t.state in finished for t in study.trials)
     if done < total:

@@ -48,7 +48,8 @@ def _identity(w: torch.Tensor) -> torch.Tensor:
 
 
 # Every weight initialization, once: ``build(std, a, value)`` -> a function that fills a weight
-# in place; ``recurrent_only``: for hidden-to-hidden weights only (model.init_recurrent).
+# in place; ``recurrent``: offered for hidden-to-hidden weights (model.init_recurrent);
+# ``recurrent_only``: for those only.
 INITS = Registry("initialization", "model.init")
 INITS.add("default", lambda std, a, value: None, "PyTorch's own initialization of each layer")
 INITS.add("zeros", lambda std, a, value: nn.init.zeros_, "W = 0: symmetry is never broken")
@@ -68,9 +69,9 @@ INITS.add("he_normal", lambda std, a, value: lambda w: nn.init.kaiming_normal_(
 INITS.add("he_uniform", lambda std, a, value: lambda w: nn.init.kaiming_uniform_(
     w, nonlinearity="relu"), "U with variance 2 / fan_in (He et al. 2015)")
 INITS.add("orthogonal", lambda std, a, value: nn.init.orthogonal_,
-          "a (semi-)orthogonal matrix (Saxe et al. 2014)")
+          "a (semi-)orthogonal matrix (Saxe et al. 2014)", recurrent=True)
 INITS.add("identity", lambda std, a, value: _identity, "W_hh = I, a block per gate (Le et al. "
-          "2015); recurrent weights only", recurrent_only=True)
+          "2015); recurrent weights only", recurrent=True, recurrent_only=True)
 
 
 def weight_rule(name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0):

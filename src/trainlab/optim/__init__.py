@@ -41,21 +41,23 @@ def _momentum(nesterov: bool) -> Callable[[dict], None]:
 
 
 # Every optimizer, once. ``build(options)`` -> (class, keyword arguments); facts:
-# ``usual_lr``, the rate its authors / PyTorch use by default; ``trajectory_lr``, the rate that
+# ``usual_lr``, a good first rate to try: PyTorch's default, except for SGD (PyTorch's 0.001
+# barely moves in a few epochs; 0.01 is the common start); ``trajectory_lr``, the rate that
 # shows its typical behaviour on trainlab.experiments.trajectories' 2-D functions;
 # ``in_trajectories``, drawn by default there; ``expand``, for an alias: rewrites the optimizer
-# options into the real name's. Whether step() needs the loss (a closure) is the optimizer's own
+# options into the real name's; ``nesterov``: takes optimizer.nesterov; ``switches_to_sgd``:
+# takes train.switch_to_sgd_at. Whether step() needs the loss (a closure) is the optimizer's own
 # ``needs_loss`` attribute (see :func:`needs_loss`).
 OPTIMIZERS = Registry("optimizer", "optimizer.name")
 OPTIMIZERS.add("sgd", _sgd, "w -= lr g; momentum mu: v = mu v + g, w -= lr v (torch's form; the lecture's "
                "dW = mu dW - lr g up to the scale of v); Nesterov: the gradient at the look-ahead "
                "point (lecture 000)",
-               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True)
+               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True, nesterov=True)
 OPTIMIZERS.add("momentum", _sgd, "sgd with momentum 0.9 unless optimizer.momentum is set",
-               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True, needs_loss=False,
+               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True,
                expand=_momentum(False))
 OPTIMIZERS.add("nesterov", _sgd, "sgd with Nesterov momentum, 0.9 unless optimizer.momentum is "
-               "set", usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True, needs_loss=False,
+               "set", usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True,
                expand=_momentum(True))
 OPTIMIZERS.add("adagrad", lambda o: (torch.optim.Adagrad, dict(eps=o["eps"],
                                                                weight_decay=o["weight_decay"])),
@@ -71,7 +73,7 @@ OPTIMIZERS.add("adadelta", lambda o: (torch.optim.Adadelta, dict(
     usual_lr=1.0, trajectory_lr=1.0, in_trajectories=True)
 OPTIMIZERS.add("adam", _adam_like(torch.optim.Adam),
                "bias-corrected first and second moments (Kingma & Ba 2015)",
-               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=True)
+               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=True, switches_to_sgd=True)
 OPTIMIZERS.add("adamw", _adam_like(torch.optim.AdamW),
                "adam with decoupled weight decay (Loshchilov & Hutter 2019)",
                usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False)
@@ -87,7 +89,7 @@ OPTIMIZERS.add("quickprop", lambda o: (QuickProp, dict(max_growth=o["max_growth"
 OPTIMIZERS.add("swats", lambda o: (SWATS, dict(
     betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"],
     sgd_lr=o["sgd_lr"] or None)), "Adam, then SGD at the projected rate (Keskar & Socher 2017)",
-    usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False)
+    usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False, switches_to_sgd=True)
 
 
 def expand_alias(options: dict) -> dict:

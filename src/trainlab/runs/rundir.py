@@ -25,6 +25,21 @@ from ..config import dumps, resolve
 from ..errors import UserError
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The rows of a JSON-lines file (metrics.jsonl, diagnostics.jsonl); [] if it is missing."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def write_jsonl(path: Path, rows: list[dict], append: bool = False) -> None:
+    """Write ``rows`` as JSON lines: atomically replacing the file, or appended to it."""
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    if append:
+        with path.open("a") as f:
+            f.write(text)
+    else:
+        atomic_write_text(path, text)
+
+
 def output_folder(out: str | Path | None, prefix: str) -> Path:
     """A new, empty folder for an experiment command (default ``runs/<prefix>-<timestamp>``);
     refuses one that already holds files."""
@@ -89,11 +104,14 @@ class RunDir:
 
     def write_metrics(self, history: list[dict]) -> None:
         """Rewrite metrics.jsonl from the full history (on resume, to match the checkpoint)."""
-        atomic_write_text(self.metrics, "".join(json.dumps(m) + "\n" for m in history))
+        write_jsonl(self.metrics, history)
+
+    def read_metrics(self) -> list[dict]:
+        """metrics.jsonl: one dict per epoch."""
+        return read_jsonl(self.metrics)
 
     def append_metrics(self, row: dict) -> None:
-        with self.metrics.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        write_jsonl(self.metrics, [row], append=True)
 
     def write_summary(self, summary: dict) -> None:
         atomic_write_text(self.summary, json.dumps(summary, indent=2) + "\n")

@@ -36,12 +36,11 @@ run folder: 2, 5, 7 and 9; the best weights are then kept in memory only.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Callable
 
 from ..runs import checkpoint
-from ..runs.atomic import atomic_write_text
+from ..runs.rundir import write_jsonl
 from .progress import Progress
 
 if TYPE_CHECKING:
@@ -138,8 +137,7 @@ class Diagnostics(Callback):
         from ..experiments import diagnostics
 
         path = state.run.diagnostics
-        rows = diagnostics.read(path, upto_epoch=state.start - 1)
-        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
+        write_jsonl(path, diagnostics.read(path, upto_epoch=state.start - 1))
         self.recorder = diagnostics.Diagnostics(state.parts.model, state.data.x_train,
                                                 state.data.y_train, state.parts.loss_fn, path)
 

@@ -12,10 +12,15 @@ from __future__ import annotations
 import math
 
 
+def maximizes(metric: str) -> bool:
+    """Whether higher is better for a recorded metric: accuracies yes, losses no."""
+    return metric.endswith("accuracy")
+
+
 class EarlyStopping:
     def __init__(self, monitor: str, patience: int = 0, min_delta: float = 0.0):
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.maximize = monitor.endswith("accuracy")
+        self.maximize = maximizes(monitor)
         self.best = -math.inf if self.maximize else math.inf
         self.best_epoch = 0
         self.wait = 0

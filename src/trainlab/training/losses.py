@@ -50,19 +50,22 @@ def _soft(divergence: Callable) -> Callable:
 
 
 # Every divergence, once: ``build(label smoothing eps, target(z, y))`` -> fn(logits, labels);
-# ``soft_targets``: compares with the (smoothed, optionally noisy) target distribution q.
+# ``soft_targets``: compares with the (smoothed, optionally noisy) target distribution q;
+# ``smooths``: label smoothing applies.
 LOSSES = Registry("loss", "loss.name")
 LOSSES.add("cross_entropy", lambda eps, target: lambda z, y: F.cross_entropy(
-    z, y, label_smoothing=eps), "-sum_k q_k log softmax(z)_k", soft_targets=False)
+    z, y, label_smoothing=eps), "-sum_k q_k log softmax(z)_k", soft_targets=False, smooths=True)
 LOSSES.add("mse", _soft(lambda z, q: F.mse_loss(z.softmax(1), q)),
            "||softmax(z) - q||^2 / C, the L2 divergence (saturates, lecture 002)",
-           soft_targets=True)
+           soft_targets=True, smooths=True)
 LOSSES.add("binary_cross_entropy", _soft(F.binary_cross_entropy_with_logits),
-           "one sigmoid per class against q, averaged over classes", soft_targets=True)
+           "one sigmoid per class against q, averaged over classes", soft_targets=True,
+           smooths=True)
 LOSSES.add("kl", _soft(lambda z, q: F.kl_div(z.log_softmax(1), q, reduction="batchmean")),
-           "KL(q || softmax(z))", soft_targets=True)
+           "KL(q || softmax(z))", soft_targets=True, smooths=True)
 LOSSES.add("hinge", lambda eps, target: lambda z, y: F.multi_margin_loss(z, y, margin=1.0),
-           "sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins)", soft_targets=False)
+           "sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins)", soft_targets=False,
+           smooths=False)
 SOFT_TARGETS = LOSSES.names(soft_targets=True)
 
 

@@ -29,6 +29,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from ..registry import Registry
+from .early_stopping import maximizes
 
 @dataclass(frozen=True)
 class Span:
@@ -43,7 +44,7 @@ class Span:
 
 def _plateau(opt, s: dict, span: Span):
     return lr_scheduler.ReduceLROnPlateau(
-        opt, mode="max" if span.monitor.endswith("accuracy") else "min", factor=s["factor"],
+        opt, mode="max" if maximizes(span.monitor) else "min", factor=s["factor"],
         patience=s["patience"], min_lr=s["min_lr"])
 
 
