@@ -4,9 +4,11 @@ import json
 import os
 
 import pytest
+import torch
 
 from trainlab.config import resolve
 from trainlab.errors import UserError
+from trainlab.runs.rundir import RunDir
 from trainlab.experiments import grid
 
 from conftest import FAST
@@ -52,13 +54,25 @@ def test_measurements_run_in_workers_and_are_read_back(tmp_path):
         grid.run_tasks([grid.Task(3, tmp_path / "m3", function=power, args=(5,))], 1)
 
 
-def test_a_run_folder_is_read_resumed_or_refused(fast_run):
+def test_a_run_folder_is_read_resumed_or_refused(fast_run, tmp_path, monkeypatch):
     summary, run = fast_run()
     config = resolve(None, FAST)
     assert grid.train_or_resume(config, run) == summary  # finished: read
-    (run / "summary.json").unlink()
-    resumed = grid.train_or_resume(config, run)  # unfinished: resumed from its last checkpoint
-    assert {k: resumed[k] for k in ("test_accuracy", "test_loss", "best_epoch")} == \
-        {k: summary[k] for k in ("test_accuracy", "test_loss", "best_epoch")}
+    # interrupted while writing epoch 3's metrics: last.pt holds epoch 2
+    append = RunDir.append_metrics
+
+    def crash(self, row):
+        if row["epoch"] == 3:
+            raise KeyboardInterrupt
+        append(self, row)
+
+    monkeypatch.setattr(RunDir, "append_metrics", crash)
+    with pytest.raises(KeyboardInterrupt):
+        fast_run(out=tmp_path / "crashed")
+    monkeypatch.setattr(RunDir, "append_metrics", append)
+    assert torch.load(tmp_path / "crashed" / "last.pt", weights_only=True)["epoch"] == 2
+    resumed = grid.train_or_resume(config, tmp_path / "crashed")  # unfinished: resumed
+    keys = ("test_accuracy", "test_loss", "best_epoch", "epochs_run")
+    assert {k: resumed[k] for k in keys} == {k: summary[k] for k in keys}
     with pytest.raises(UserError, match="another configuration .*optimizer"):
         grid.train_or_resume(resolve(None, FAST + ["optimizer.lr=0.2"]), run)

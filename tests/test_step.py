@@ -91,13 +91,26 @@ def test_weight_noise_takes_the_gradient_at_noisy_weights_and_updates_the_clean_
 
 
 def test_a_server_can_pass_the_loss_to_optimizers_that_need_it():
-    parts, s = _parts("optimizer.name=rprop", "optimizer.variant=irprop+", "optimizer.lr=0.01")
-    assert parts.step.needs_loss
-    parts.step.compute_gradients(s.x_train, s.y_train)
-    parts.step.apply_gradients(loss=torch.tensor(1.0))  # a loss that arrived with the gradients
-    parts.step.compute_gradients(s.x_train, s.y_train)
-    parts.step.apply_gradients(loss=torch.tensor(2.0))  # it rose: irprop+ reverts wrong steps
-    assert all(torch.isfinite(p).all() for p in parts.model.parameters())
+    """irprop+ reverts its last update where the gradient's sign changed and the loss rose
+    (Igel & Huesken 2000): the loss a server passes must reach it."""
+    def server(losses):
+        parts, s = _parts("optimizer.name=rprop", "optimizer.variant=irprop+", "optimizer.lr=0.01")
+        assert parts.step.needs_loss
+        for i, loss in enumerate(losses):
+            parts.step.compute_gradients(s.x_train[:64] * (-1) ** i, s.y_train[:64])  # flip signs
+            parts.step.apply_gradients(loss=torch.tensor(loss))
+        return [p.detach().clone() for p in parts.model.parameters()]
+
+    def by_hand(losses):  # the same optimizer driven directly with closures
+        parts, s = _parts("optimizer.name=rprop", "optimizer.variant=irprop+", "optimizer.lr=0.01")
+        for i, loss in enumerate(losses):
+            parts.step.compute_gradients(s.x_train[:64] * (-1) ** i, s.y_train[:64])
+            parts.optimizer.step(lambda: torch.tensor(loss))
+        return [p.detach().clone() for p in parts.model.parameters()]
+
+    rose, fell = server([1.0, 2.0, 3.0]), server([3.0, 2.0, 1.0])
+    assert all(torch.equal(a, b) for a, b in zip(rose, by_hand([1.0, 2.0, 3.0])))
+    assert any(not torch.equal(a, b) for a, b in zip(rose, fell))  # the loss made a difference
 
 
 def test_lr_find_trains_with_the_runs_own_step():
