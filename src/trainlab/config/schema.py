@@ -200,6 +200,18 @@ SCHEMA: dict[str, Key] = {
                                             "[min, max] with 0 <= min <= max")),
     "optimizer.max_growth": Key(1.75, "quickprop: largest step as a multiple of the previous one",
                                 check=lambda v: None if v > 1 else "a number > 1"),
+    "optimizer.damping": Key(1e-4, "newton: lambda in (H + lambda I)^-1 g; diag_newton: mu in "
+                             "g / (|h_ii| + mu)", check=_non_negative),
+    "optimizer.adapt_damping": Key(False, "newton: adapt the damping by Levenberg-Marquardt's "
+                                   "rule (x 3/2 when the step did worse than its quadratic model "
+                                   "predicted, x 2/3 when it did as well)"),
+    "optimizer.max_params": Key(5000, "newton: largest model (in parameters) whose exact Hessian "
+                                "(n^2 entries) is formed; diag_newton: exact diagonal up to this "
+                                "size, Hutchinson's estimate above", check=lambda v: None if v >= 1
+                                else "an integer >= 1"),
+    "optimizer.hutchinson_samples": Key(1, "diag_newton above max_params: Rademacher vectors "
+                                        "averaged in Hutchinson's diagonal estimate per step",
+                                        check=lambda v: None if v >= 1 else "an integer >= 1"),
     "optimizer.sgd_lr": Key(0.0, "swats / train.switch_to_sgd_at: SGD rate after the switch; "
                             "0 = SWATS's projected estimate", check=_non_negative),
     # gradient transforms, around any optimizer

@@ -17,10 +17,12 @@ import torch
 
 from .clipping import GradientClipping
 from .noise import GradientNoise
+from .newton import DiagNewton, Newton
 from .quickprop import QuickProp
 from .rprop import Rprop
 from .swats import SWATS
 from .transform import GradientTransform
+from ..errors import UserError
 from ..registry import Registry
 
 
@@ -91,6 +93,17 @@ OPTIMIZERS.add("swats", lambda o: (SWATS, dict(
     sgd_lr=o["sgd_lr"] or None)), "Adam, then SGD at the projected rate (Keskar & Socher 2017)",
     usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False, switches_to_sgd=True)
 
+OPTIMIZERS.add("newton", lambda o: (Newton, dict(
+    damping=o["damping"], adapt_damping=o["adapt_damping"], max_params=o["max_params"],
+    weight_decay=o["weight_decay"])), "w -= lr (H + lambda I)^-1 g, the exact Hessian of the "
+    "batch loss (lecture 003); lambda = optimizer.damping; up to optimizer.max_params parameters",
+    usual_lr=1.0, trajectory_lr=1.0, in_trajectories=True)
+OPTIMIZERS.add("diag_newton", lambda o: (DiagNewton, dict(
+    damping=o["damping"], max_params=o["max_params"],
+    hutchinson_samples=o["hutchinson_samples"], weight_decay=o["weight_decay"])),
+    "w_i -= lr g_i / (|h_ii| + mu), the Hessian's diagonal exact or by Hutchinson's estimate "
+    "(Becker & LeCun 1988); mu = optimizer.damping", usual_lr=1.0, trajectory_lr=1.0,
+    in_trajectories=True)
 
 def expand_alias(options: dict) -> dict:
     """``optimizer`` options with an alias (momentum, nesterov) replaced by what it means."""
@@ -125,7 +138,10 @@ def build(config: dict, params: Iterable[torch.nn.Parameter],
     if switch_epoch:
         name, kwargs = "swats", {"switch_at": (switch_epoch - 1) * updates_per_epoch}
     cls, options = OPTIMIZERS[name].build(o)
-    optimizer = fastest(cls, list(params), lr=o["lr"], **options, **kwargs)
+    try:
+        optimizer = fastest(cls, list(params), lr=o["lr"], **options, **kwargs)
+    except ValueError as e:  # the config's values are checked: what is left is about the model
+        raise UserError(f"optimizer.name = {name}: {e}") from None
     noise, clip = config["gradient_noise"], config["gradient_clip"]
     if noise["eta"] > 0:
         optimizer = GradientNoise(optimizer, noise["eta"], noise["gamma"], seed=config["seed"])
@@ -139,6 +155,12 @@ def innermost(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
     while isinstance(optimizer, GradientTransform):
         optimizer = optimizer.optimizer
     return optimizer
+
+
+def reevaluates_loss(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``step`` needs a closure that recomputes the loss with its graph (Newton,
+    DiagNewton: they differentiate it twice): the optimizer's ``reevaluates_loss`` attribute."""
+    return bool(getattr(innermost(optimizer), "reevaluates_loss", False))
 
 
 def needs_loss(optimizer: torch.optim.Optimizer) -> bool:
@@ -156,5 +178,5 @@ def describe(optimizer: torch.optim.Optimizer) -> dict:
     return {}
 
 
-__all__ = ["GradientClipping", "expand_alias", "GradientNoise", "GradientTransform", "OPTIMIZERS", "QuickProp",
+__all__ = ["DiagNewton", "Newton", "GradientClipping", "expand_alias", "reevaluates_loss", "GradientNoise", "GradientTransform", "OPTIMIZERS", "QuickProp",
            "Rprop", "SWATS", "build", "describe", "fastest", "innermost", "needs_loss"]

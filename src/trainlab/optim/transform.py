@@ -44,6 +44,8 @@ class GradientTransform(Optimizer):
             self.transform(params)
         if loss is None:
             return self.optimizer.step()
+        if getattr(self.optimizer, "reevaluates_loss", False):  # Newton: the closure itself
+            return self.optimizer.step(closure)
         # the inner optimizer may want the loss (irprop+): hand it over without recomputing
         return self.optimizer.step(lambda: loss)
 

@@ -26,7 +26,7 @@ import copy
 import torch
 from torch import nn
 
-from ..optim import needs_loss
+from ..optim import needs_loss, reevaluates_loss
 from .augment import Augmentation
 from .losses import LossFn
 from .regularization import Regularization
@@ -50,6 +50,8 @@ class Step:
         self.noisy = active and regularization.noisy
         self.penalized = active and regularization.has_penalty
         self.needs_loss = needs_loss(optimizer)  # a closure costs torch's optimizers a little
+        self.reevaluates = reevaluates_loss(optimizer)  # second-order: the loss with its graph
+        self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
         self.per_update_schedule = schedule is not None and schedule.acts_per_update
         self.loss: torch.Tensor | None = None  # the last objective (graph freed after backward)
 
@@ -70,6 +72,8 @@ class Step:
         if self.noisy:
             x = self.regularization.inputs(x)
             clean = self.regularization.perturb_weights()
+        if self.reevaluates:
+            self._batch = (x, y)  # as the model saw it: augmented, noisy
         logits = self.model(x)
         loss = self.objective(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
@@ -82,14 +86,22 @@ class Step:
     def apply_gradients(self, loss: torch.Tensor | float | None = None) -> None:
         """Gradient transforms, optimizer step and per-update schedule, from the ``.grad`` there
         is. ``loss``: the objective those gradients belong to, for optimizers that need it
-        (irprop+); default: the last one :meth:`compute_gradients` computed."""
-        if self.needs_loss:
+        (irprop+); default: the last one :meth:`compute_gradients` computed. Optimizers that
+        differentiate the loss again (Newton) get a closure that recomputes the objective on the
+        last batch (in training mode: dropout draws a new mask)."""
+        if self.reevaluates:
+            self.optimizer.step(self._objective_again)
+        elif self.needs_loss:
             value = self.loss if loss is None else loss
             self.optimizer.step(lambda: value)
         else:
             self.optimizer.step()
         if self.per_update_schedule:
             self.schedule.after_update()
+
+    def _objective_again(self) -> torch.Tensor:
+        x, y = self._batch
+        return self.objective(self.model(x), y)
 
     def with_schedule(self, schedule: Schedule | None) -> Step:
         """The same step (same model, optimizer, noise and augmentation) with another schedule,

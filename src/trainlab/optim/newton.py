@@ -1,0 +1,210 @@
+"""Second-order steps: Newton's method and its diagonal approximation (lecture 003, slides 10-16:
+gradient descent as a second-order Taylor expansion whose Hessian is replaced by a scaled
+identity; lecture 000, slides 12-14: "second order methods that normalize the variation across
+dimensions"). QuickProp and Rprop (trainlab.optim) approximate the curvature these use exactly.
+
+Both need the loss with its graph, to differentiate twice: ``step(closure)`` with a closure that
+re-evaluates the loss (the ``torch.optim.LBFGS`` convention; trainlab's training step passes one
+that recomputes the objective on the same batch). The gradient g they step along is the one in
+``.grad`` (after any gradient transform: clipping, noise); the curvature comes from the closure.
+
+- :class:`Newton`: w <- w - lr (H + lambda I)^-1 g with the exact Hessian H of the batch loss,
+  formed in one batched double-backward pass (``is_grads_batched``): O(n^2) memory, so only for
+  models up to ``max_params`` parameters.
+- :class:`DiagNewton` (Becker & LeCun 1988): w_i <- w_i - lr g_i / (|h_ii| + mu), the Hessian's
+  diagonal exact up to ``max_params`` parameters, and estimated by Hutchinson's method above:
+  diag(H) = E[z * Hz] for Rademacher z (Bekas, Kokiopoulou & Saad 2007), averaged over
+  ``hutchinson_samples`` draws, one Hessian-vector product each.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.optim import Optimizer
+
+
+def _flat(tensors: list[torch.Tensor | None], like: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([(t if t is not None else torch.zeros_like(p)).reshape(-1)
+                      for t, p in zip(tensors, like)])
+
+
+def gradient_with_graph(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+    """dL/dw as one flat vector that can be differentiated again."""
+    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+    return _flat(list(grads), params)
+
+
+def hessian(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
+    """The exact Hessian d^2 L / dw dw' (n x n, symmetrized) of ``loss`` in ``params``: one
+    backward pass per row, batched (``is_grads_batched``) where every op allows it."""
+    g = gradient_with_graph(loss, params)
+    n = g.numel()
+    eye = torch.eye(n, dtype=g.dtype, device=g.device)
+    if not g.requires_grad:  # the loss is linear in the parameters
+        return torch.zeros_like(eye)
+    try:
+        rows = torch.autograd.grad(g, params, eye, is_grads_batched=True, allow_unused=True,
+                                   retain_graph=True)
+        h = torch.cat([(r if r is not None else torch.zeros(n, *p.shape, dtype=g.dtype,
+                                                            device=g.device)).reshape(n, -1)
+                       for r, p in zip(rows, params)], 1)
+    except RuntimeError:  # an op without a batching rule: one row at a time
+        h = torch.stack([_flat(list(torch.autograd.grad(g, params, e, allow_unused=True,
+                                                        retain_graph=True)), params)
+                         for e in eye])
+    return (h + h.T) / 2
+
+
+def hutchinson_diagonal(loss: torch.Tensor, params: list[torch.Tensor], samples: int,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """Hutchinson's estimate of diag(H): the mean over ``samples`` Rademacher vectors z of
+    z * (H z). Unbiased; the variance of one draw's entry i is sum_{j != i} H_ij^2."""
+    g = gradient_with_graph(loss, params)
+    if not g.requires_grad:
+        return torch.zeros_like(g)
+    total = torch.zeros_like(g)
+    for _ in range(samples):
+        z = torch.randint(0, 2, g.shape, generator=generator, device=g.device).to(g.dtype) * 2 - 1
+        hz = _flat(list(torch.autograd.grad(g, params, z, allow_unused=True, retain_graph=True)),
+                   params)
+        total += z * hz
+    return total / samples
+
+
+def solve(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, str]:
+    """d with a d = g, and how it was found: Cholesky when ``a`` is positive definite; else LU
+    with pivoting, the exact Newton direction even where H is indefinite (it heads for the
+    nearest stationary point, saddles included, as lecture 000 warns); else, when ``a`` is
+    singular, the minimum-norm least-squares solution (pseudo-inverse)."""
+    factor, info = torch.linalg.cholesky_ex(a)
+    if info.item() == 0:
+        return torch.cholesky_solve(g[:, None], factor)[:, 0], "cholesky"
+    d, info = torch.linalg.solve_ex(a, g)
+    if info.item() == 0 and torch.isfinite(d).all():
+        return d, "lu"
+    return torch.linalg.pinv(a, hermitian=True) @ g, "pinv"
+
+
+class _SecondOrder(Optimizer):
+    """What both share: the closure, the flat gradient and parameters, the weight update."""
+
+    needs_loss = True
+    reevaluates_loss = True  # the closure must recompute the loss with its graph
+
+    def __init__(self, params, defaults: dict, max_params: int):
+        super().__init__(params, defaults)
+        self.size = sum(p.numel() for g in self.param_groups for p in g["params"])
+        if max_params < 1:
+            raise ValueError(f"Invalid max_params value: {max_params}")
+
+    def _loss(self, closure) -> torch.Tensor:
+        if closure is None:
+            raise RuntimeError(f"{type(self).__name__} needs step(closure) with a closure that "
+                               "re-evaluates the loss with its graph")
+        with torch.enable_grad():
+            return closure()
+
+    @staticmethod
+    def _group(group: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The group's parameters that have a gradient, and that gradient (+ weight decay) flat."""
+        params = [p for p in group["params"] if p.grad is not None]
+        g = _flat([p.grad for p in params], params)
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * _flat([p.detach() for p in params], params)
+        return params, g
+
+    @staticmethod
+    def _update(params: list[torch.Tensor], d: torch.Tensor, lr: float) -> None:
+        offset = 0
+        for p in params:
+            p.add_(d[offset:offset + p.numel()].view_as(p), alpha=-lr)
+            offset += p.numel()
+
+
+class Newton(_SecondOrder):
+    """w <- w - lr (H + lambda I)^-1 g (damped Newton; see the module docstring), with the
+    solve of :func:`solve`. ``adapt_damping``: Levenberg-Marquardt's rule as Martens (2010) uses
+    it: rho = (actual loss decrease) / (decrease the quadratic model predicted,
+    g'd - d'Hd / 2 for the step d taken); lambda *= 3/2 if rho < 1/4, lambda *= 2/3 if
+    rho > 3/4 (one more evaluation of the closure per step). Weight decay wd adds wd w to g and
+    wd to the damping. ``state[first parameter]["solves"]`` counts how each step was solved."""
+
+    def __init__(self, params, lr: float = 1.0, damping: float = 1e-4,
+                 adapt_damping: bool = False, max_params: int = 5000, weight_decay: float = 0.0):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= damping:
+            raise ValueError(f"Invalid damping value: {damping}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, damping=damping, adapt_damping=adapt_damping,
+                                      weight_decay=weight_decay), max_params)
+        if self.size > max_params:
+            raise ValueError(f"Newton forms the full Hessian: the model has {self.size:,} "
+                             f"parameters, more than max_params = {max_params:,} ({self.size ** 2:.2g} "
+                             "Hessian entries); use diag_newton or a smaller model")
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = self._loss(closure)
+        for group in self.param_groups:
+            params, g = self._group(group)
+            if not params:
+                continue
+            with torch.enable_grad():
+                h = hessian(loss, params)
+            eye = torch.eye(len(g), dtype=g.dtype, device=g.device)
+            damping = group["damping"] + group["weight_decay"]
+            d, method = solve(h + damping * eye, g)
+            solves = self.state[params[0]].setdefault("solves", {})
+            solves[method] = solves.get(method, 0) + 1
+            self._update(params, d, group["lr"])
+            if group["adapt_damping"]:
+                self._adapt(group, closure, loss, g, h, group["lr"] * d)
+        return loss
+
+    @staticmethod
+    def _adapt(group: dict, closure, before: torch.Tensor, g, h, d) -> None:
+        predicted = (g @ d - d @ h @ d / 2).item()
+        with torch.enable_grad():
+            after = closure()
+        rho = (before - after).item() / predicted if predicted > 0 else -1.0
+        if rho < 0.25:
+            group["damping"] *= 1.5
+        elif rho > 0.75:
+            group["damping"] *= 2 / 3
+
+
+class DiagNewton(_SecondOrder):
+    """w_i <- w_i - lr g_i / (|h_ii| + mu) (Becker & LeCun 1988; see the module docstring).
+    The diagonal is exact for at most ``max_params`` parameters, else Hutchinson's estimate with
+    ``hutchinson_samples`` Rademacher draws (from PyTorch's global generator, which trainlab's
+    checkpoints save). Weight decay wd adds wd w to g and wd to h_ii."""
+
+    def __init__(self, params, lr: float = 1.0, damping: float = 1e-4, max_params: int = 5000,
+                 hutchinson_samples: int = 1, weight_decay: float = 0.0):
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= damping:
+            raise ValueError(f"Invalid damping value: {damping}")
+        if hutchinson_samples < 1:
+            raise ValueError(f"Invalid hutchinson_samples value: {hutchinson_samples}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, damping=damping, weight_decay=weight_decay,
+                                      hutchinson_samples=hutchinson_samples), max_params)
+        self.exact = self.size <= max_params
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = self._loss(closure)
+        for group in self.param_groups:
+            params, g = self._group(group)
+            if not params:
+                continue
+            with torch.enable_grad():
+                diagonal = (hessian(loss, params).diagonal() if self.exact else
+                            hutchinson_diagonal(loss, params, group["hutchinson_samples"]))
+            d = g / (diagonal.abs() + group["weight_decay"] + group["damping"])
+            self._update(params, d, group["lr"])
+        return loss

@@ -1,0 +1,159 @@
+"""Newton and diagonal Newton against references no one here wrote: a quadratic's minimizer
+A^-1 b (torch.linalg.solve), torch.autograd.functional.hessian, Hutchinson's estimator's known
+variance, and hand-computed Levenberg-Marquardt decisions."""
+
+import math
+
+import pytest
+import torch
+
+from trainlab import data, optim
+from trainlab.config import resolve
+from trainlab.errors import UserError
+from trainlab.experiments.trajectories import run as trajectory
+from trainlab.optim.newton import DiagNewton, Newton, hessian, hutchinson_diagonal
+
+from conftest import FAST
+
+
+def _quadratic(diagonal: bool = False):
+    """f(x) = 1/2 x'Ax - b'x, float64, A positive definite (eigenvalues 1..10)."""
+    g = torch.Generator().manual_seed(0)
+    eig = torch.linspace(1, 10, 10, dtype=torch.float64)
+    if diagonal:
+        a = torch.diag(eig)
+    else:
+        q, _ = torch.linalg.qr(torch.randn(10, 10, generator=g, dtype=torch.float64))
+        a = q @ torch.diag(eig) @ q.T
+    b = torch.randn(10, generator=g, dtype=torch.float64)
+    x = torch.randn(10, generator=g, dtype=torch.float64, requires_grad=True)
+    return a, b, x, lambda: 0.5 * x @ a @ x - b @ x
+
+
+def _step(opt, x, f):
+    opt.zero_grad()
+    f().backward()
+    opt.step(f)
+
+
+def test_one_newton_step_reaches_the_minimizer_of_a_quadratic():
+    a, b, x, f = _quadratic()
+    opt = Newton([x], lr=1.0, damping=0.0)
+    _step(opt, x, f)
+    torch.testing.assert_close(x.detach(), torch.linalg.solve(a, b), rtol=1e-10, atol=1e-10)
+    assert opt.state[x]["solves"] == {"cholesky": 1}
+
+
+def test_diagonal_newton_equals_newton_when_the_hessian_is_diagonal():
+    a, b, x, f = _quadratic(diagonal=True)
+    a2, b2, y, f2 = _quadratic(diagonal=True)
+    newton, diag = Newton([x], lr=0.5, damping=0.1), DiagNewton([y], lr=0.5, damping=0.1)
+    for _ in range(4):
+        _step(newton, x, f)
+        _step(diag, y, f2)
+        torch.testing.assert_close(x, y, rtol=1e-12, atol=1e-12)
+    _step(DiagNewton([y], lr=1.0, damping=0.0), y, f2)
+    torch.testing.assert_close(y.detach(), torch.linalg.solve(a2, b2), rtol=1e-10, atol=1e-10)
+
+
+def test_the_hessian_of_a_small_mlp_is_torch_autograd_functional_hessian():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+    x, y = torch.randn(7, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1, 0, 0])
+    params = list(model.parameters())
+    ours = hessian(torch.nn.functional.cross_entropy(model(x), y), params)
+    shapes = [p.shape for p in params]
+
+    def loss_of(flat):
+        chunks, offset = {}, 0
+        for (name, _), shape in zip(model.named_parameters(), shapes):
+            chunks[name] = flat[offset:offset + shape.numel()].view(shape)
+            offset += shape.numel()
+        return torch.nn.functional.cross_entropy(torch.func.functional_call(model, chunks, (x,)), y)
+
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    reference = torch.autograd.functional.hessian(loss_of, flat)
+    torch.testing.assert_close(ours, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_hutchinsons_estimate_converges_to_the_exact_diagonal():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)).double()
+    x, y = torch.randn(20, 5, dtype=torch.float64), torch.randint(0, 3, (20,))
+    params = list(model.parameters())
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    h = hessian(loss, params)
+    exact = h.diagonal()
+    # one draw's entry i has variance sum_{j != i} H_ij^2; the mean of S draws 1/S of it
+    off = (h ** 2).sum(1) - exact ** 2
+    errors = {}
+    for samples in (50, 5000):
+        estimate = hutchinson_diagonal(loss, params, samples, torch.Generator().manual_seed(1))
+        errors[samples] = (estimate - exact).abs()
+        # 5 standard deviations: each entry fails with probability < 6e-7
+        assert (errors[samples] <= 5 * torch.sqrt(off / samples) + 1e-12).all()
+    assert errors[5000].mean() < errors[50].mean() / 4  # ~ 1/sqrt(S): 10x fewer in expectation
+
+
+def test_an_indefinite_hessian_draws_newton_to_the_saddle():
+    # f = x^2 - y^2: Cholesky fails, LU gives the exact Newton step, straight to the saddle
+    xy = torch.tensor([1.0, 0.5], dtype=torch.float64, requires_grad=True)
+    f = lambda: xy[0] ** 2 - xy[1] ** 2  # noqa: E731
+    opt = Newton([xy], damping=0.0)
+    _step(opt, xy, f)
+    assert xy.detach().abs().max() < 1e-12 and opt.state[xy]["solves"] == {"lu": 1}
+    # on trajectories' saddle function it heads for the saddle at (0, 0), not the minima at
+    # (0, +-sqrt 2), as the lecture warns
+    x, y, value = trajectory("saddle", "newton", steps=5, lr=1.0).points[-1]
+    assert abs(x) < 1e-6 and abs(y) < 1e-6 and abs(value) < 1e-9
+
+
+def test_a_singular_hessian_falls_back_to_the_pseudo_inverse():
+    xy = torch.tensor([1.0, 3.0], dtype=torch.float64, requires_grad=True)
+    f = lambda: xy[0] ** 2  # noqa: E731  (no curvature along y)
+    opt = Newton([xy], damping=0.0)
+    _step(opt, xy, f)
+    assert opt.state[xy]["solves"] == {"pinv": 1}
+    torch.testing.assert_close(xy.detach(), torch.tensor([0.0, 3.0], dtype=torch.float64))
+
+
+def test_newton_lands_on_the_long_valleys_minimum_in_one_step():
+    x, y, value = trajectory("long_valley", "newton", steps=1, lr=1.0,
+                             overrides=["optimizer.damping=0"]).points[-1]
+    assert abs(x) < 1e-12 and abs(y) < 1e-12
+
+
+@pytest.mark.parametrize("f, start, grows", [
+    (lambda w: w ** 4, 1.0, False),  # rho = (1 - (2/3)^4) / (2/3) = 1.2 > 3/4: damping shrinks
+    (lambda w: torch.sqrt(1 + w ** 2), 2.0, True),  # overshoots to w ~ -8: rho < 1/4, grows
+])
+def test_levenberg_marquardt_adapts_the_damping(f, start, grows):
+    w = torch.tensor([start], dtype=torch.float64, requires_grad=True)
+    opt = Newton([w], damping=1e-6, adapt_damping=True)
+    _step(opt, w, lambda: f(w).sum())
+    assert opt.param_groups[0]["damping"] == pytest.approx(1e-6 * (1.5 if grows else 2 / 3))
+
+
+def test_too_big_a_model_is_one_clear_error():
+    config = resolve(None, ["optimizer.name=newton", "optimizer.max_params=100"])
+    model = torch.nn.Linear(20, 10)  # 210 parameters
+    with pytest.raises(UserError, match=r"optimizer.name = newton: .*210 parameters, more than "
+                                        r"max_params = 100"):
+        optim.build(config, model.parameters())
+    assert isinstance(optim.build(resolve(config, ["optimizer.name=diag_newton"]),
+                                  model.parameters()), DiagNewton)
+
+
+def test_newton_trains_a_small_net_through_the_training_step():
+    from trainlab.training.loop import build, evaluate
+
+    config = resolve(None, FAST + ["model.hidden=[8]", "model.dropout=0", "train.batch_size=full",
+                                   "optimizer.name=newton", "optimizer.lr=1", "optimizer.damping=1",
+                                   "optimizer.adapt_damping=true"])
+    splits = data.load(config)
+    parts = build(config, splits)
+    before, _ = evaluate(parts.model, splits.x_train, splits.y_train, parts.loss_fn)
+    for _ in range(10):
+        parts.step(splits.x_train, splits.y_train)
+    after, _ = evaluate(parts.model, splits.x_train, splits.y_train, parts.loss_fn)
+    assert after < 0.8 * before and math.isfinite(after)
