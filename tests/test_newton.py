@@ -157,3 +157,5 @@ def test_newton_trains_a_small_net_through_the_training_step():
         parts.step(splits.x_train, splits.y_train)
     after, _ = evaluate(parts.model, splits.x_train, splits.y_train, parts.loss_fn)
     assert after < 0.8 * before and math.isfinite(after)
+    described = optim.describe(parts.optimizer)
+    assert sum(described["newton_solves"].values()) == 10 and described["damping"] > 0

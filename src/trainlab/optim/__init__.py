@@ -170,11 +170,18 @@ def needs_loss(optimizer: torch.optim.Optimizer) -> bool:
 
 
 def describe(optimizer: torch.optim.Optimizer) -> dict:
-    """What a run's summary reports of its optimizer: for SWATS, when it switched and the rate."""
+    """What a run's summary reports of its optimizer: for SWATS, when it switched and the rate;
+    for Newton, how its steps were solved (cholesky, lu, pinv) and the damping at the end."""
     optimizer = innermost(optimizer)
     if isinstance(optimizer, SWATS):
         group = optimizer.param_groups[0]
         return {"switched_to_sgd_after_step": group["switched_at"], "sgd_lr": group["sgd_lr"]}
+    if isinstance(optimizer, Newton):
+        solves: dict[str, int] = {}
+        for state in optimizer.state.values():
+            for method, count in state.get("solves", {}).items():
+                solves[method] = solves.get(method, 0) + count
+        return {"newton_solves": solves, "damping": optimizer.param_groups[0]["damping"]}
     return {}
 
 
