@@ -13,7 +13,7 @@ from trainlab.config import resolve
 from trainlab.data import SOURCES
 from trainlab.errors import UserError
 from trainlab.experiments.trajectories import FUNCTIONS, run as trajectory
-from trainlab.models import MODELS
+from trainlab.models import LAYERS, MODELS
 from trainlab.models.init import INITS
 from trainlab.models.layers import ACTIVATIONS, NORMS
 from trainlab.optim import OPTIMIZERS
@@ -50,6 +50,7 @@ def _init(name, tmp_path):
 FAMILIES = {
     "data": (SOURCES, _source),
     "model": (MODELS, _model),
+    "layer": (LAYERS, lambda n, tmp_path: [*_model("cnn1d", tmp_path), f"model.layer={n}"]),
     "init": (INITS, _init),
     "activation": (ACTIVATIONS, lambda n, _: [f"model.activation={n}"]),
     "norm": (NORMS, lambda n, _: [f"model.norm={n}"]),

@@ -13,7 +13,7 @@ from typing import Callable
 
 from .data import SOURCES
 from .experiments.trajectories import FUNCTIONS
-from .models import MODELS
+from .models import LAYERS, MODELS
 from .models.init import INITS
 from .models.layers import ACTIVATIONS, NORMS
 from .optim import OPTIMIZERS
@@ -38,6 +38,7 @@ def _what(e: Entry) -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "data": lambda: markdown(SOURCES, {"what": _what}),
     "models": lambda: markdown(MODELS, {"what": _what}),
+    "layers": lambda: markdown(LAYERS, {"what": _what}),
     "optimizers": lambda: markdown(OPTIMIZERS, {
         "what": _what, "usual `optimizer.lr`": lambda e: f"{e.usual_lr:g}",
         "`trajectories` rate": lambda e: f"{e.trajectory_lr:g}"}),

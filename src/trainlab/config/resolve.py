@@ -19,6 +19,7 @@ import tomli_w
 
 from ..data import SOURCES
 from ..errors import UserError
+from ..models import MODELS
 from ..optim import OPTIMIZERS, expand_alias
 from .schema import SCHEMA, SECTION_DOCS, Key
 
@@ -166,6 +167,10 @@ def _check_combinations(c: dict[str, Any]) -> None:
     reads = SOURCES[c["data.name"]].reads
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")
+    convolutional = MODELS.names(convolutional=True)  # other models have no layer to replace
+    if c["model.layer"] != SCHEMA["model.layer"].default and c["model.name"] not in convolutional:
+        raise UserError(f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
+                        f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none")
 
 
 def dumps(config: dict) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..data import SOURCES
-from ..models import MODELS
+from ..models import LAYERS, MODELS
 from ..models.init import INITS
 from ..models.layers import ACTIVATIONS, NORMS
 from ..optim import OPTIMIZERS
@@ -107,6 +107,8 @@ SCHEMA: dict[str, Key] = {
     "model.kernel_size": Key(5, "cnn1d/cnn2d: convolution kernel size (odd, 'same' padding)",
                              check=lambda v: None if v >= 1 and v % 2 == 1 else "an odd integer >= 1"),
     "model.pool": Key("max", "cnn1d/cnn2d: pooling", choices=("max", "avg")),
+    "model.layer": Key("conv", "cnn1d/cnn2d: each block's weight layer: convolution, or locally "
+                       "connected (a filter per position; lecture 004)", choices=LAYERS.names()),
     "model.activation": Key("relu", "hidden activation (mlp, cnn)", choices=ACTIVATIONS.names()),
     "model.norm": Key("batch", "normalization after each hidden linear/conv layer",
                       choices=NORMS.names()),

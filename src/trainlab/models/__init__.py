@@ -9,8 +9,9 @@ from __future__ import annotations
 from torch import nn
 
 from ..registry import Registry
-from .cnn import CNN
+from .cnn import CNN, LAYERS
 from .init import initialize
+from .local import LocallyConnected1d, LocallyConnected2d
 from .mlp import MLP
 from .pretrained import freeze, load_pretrained
 from .rnn import RecurrentClassifier
@@ -25,11 +26,12 @@ def _cnn(dims: int):
     return lambda m, shape, classes, aux: CNN(dims, shape, m["channels"], classes, m, aux)
 
 
-# Every architecture, once: ``build(model options, input shape, classes, aux heads?)``.
+# Every architecture, once: ``build(model options, input shape, classes, aux heads?)``;
+# ``convolutional``: built of conv blocks, whose layer model.layer chooses.
 MODELS = Registry("model", "model.name")
 MODELS.add("cnn1d", _cnn(1), "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
-           "`model.pool`), then a linear head")
-MODELS.add("cnn2d", _cnn(2), "2-D convolutional blocks for images, as cnn1d")
+           "`model.pool`, `model.layer`), then a linear head", convolutional=True)
+MODELS.add("cnn2d", _cnn(2), "2-D convolutional blocks for images, as cnn1d", convolutional=True)
 MODELS.add("mlp", lambda m, shape, classes, aux: MLP(shape, m["hidden"], classes, m, aux),
            "multi-layer perceptron (`model.hidden`, `model.activation`)")
 MODELS.add("linear", lambda m, shape, classes, aux: MLP(shape, [], classes),
@@ -54,4 +56,5 @@ def build(config: dict, input_shape: tuple[int, ...], num_classes: int) -> nn.Mo
     return model
 
 
-__all__ = ["MODELS", "CNN", "MLP", "RecurrentClassifier", "build", "freeze", "initialize", "load_pretrained"]
+__all__ = ["MODELS", "LAYERS", "CNN", "LocallyConnected1d", "LocallyConnected2d", "MLP",
+           "RecurrentClassifier", "build", "freeze", "initialize", "load_pretrained"]

@@ -1,6 +1,7 @@
 """Convolutional classifiers for 1-D signals (``cnn1d``, e.g. MNIST-1D) and images (``cnn2d``).
 
-Block i: Conv (kernel k, 'same' padding) -> [batch/layer norm] -> activation -> [pool 2, for
+Block i: Conv (kernel k, 'same' padding; or a locally connected layer of the same shape,
+``model.layer``, see :data:`LAYERS`) -> [batch/layer norm] -> activation -> [pool 2, for
 every block after the first] -> [noise] -> [dropout]; then flatten and a Linear head producing
 logits. 1-D samples of shape (length,) are read as one channel. With auxiliary heads, every block
 but the last gets a classifier of its own: global average pooling and a Linear layer.
@@ -14,8 +15,32 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..registry import Registry
 from .layers import TappedSequential, activation as make_activation, dropout as make_dropout
 from .layers import norm as make_norm, regularizers
+from .local import LocallyConnected1d, LocallyConnected2d
+
+
+def _conv(dims: int, in_ch: int, out_ch: int, kernel_size: int, size: list[int],
+          bias: bool) -> nn.Module:
+    return (nn.Conv1d, nn.Conv2d)[dims - 1](in_ch, out_ch, kernel_size,
+                                            padding=kernel_size // 2, bias=bias)
+
+
+def _local(dims: int, in_ch: int, out_ch: int, kernel_size: int, size: list[int],
+           bias: bool) -> nn.Module:
+    return (LocallyConnected1d, LocallyConnected2d)[dims - 1](
+        in_ch, out_ch, kernel_size, tuple(size), padding=kernel_size // 2, bias=bias)
+
+
+# The weight layer of every conv block, once (lecture 004 contrasts the two): ``build(dims,
+# in_channels, out_channels, kernel_size, input size, bias)``, kernel odd, 'same' padding.
+LAYERS = Registry("layer", "model.layer")
+LAYERS.add("conv", _conv, "convolution (`nn.Conv1d` / `nn.Conv2d`): one filter shared by every "
+           "position, C k O weights (lecture 004: assumes the input is stationary)")
+LAYERS.add("local", _local, "locally connected (`trainlab.models.local`): a filter of its own at "
+           "every position, positions times a conv's weights (lecture 004: good when the input "
+           "is registered)")
 
 
 class CNN(TappedSequential):
@@ -34,13 +59,12 @@ class CNN(TappedSequential):
         if min(spatial) >> (len(channels) - 1) < 1:
             raise UserError(f"model.channels = {channels}: {len(channels) - 1} pooling steps "
                             f"halve the input size {tuple(spatial)} below 1; use fewer blocks")
-        conv = (nn.Conv1d, nn.Conv2d)[dims - 1]
+        layer = LAYERS[m["layer"]].build
         pooling = {"max": (nn.MaxPool1d, nn.MaxPool2d), "avg": (nn.AvgPool1d, nn.AvgPool2d)}[pool]
         layers: list[nn.Module] = [*make_dropout(m["input_dropout"], m["dropout_mode"])]
         taps = []
         for i, out_ch in enumerate(channels):
-            layers += [conv(in_ch, out_ch, kernel_size, padding=kernel_size // 2,
-                            bias=norm == "none"),
+            layers += [layer(dims, in_ch, out_ch, kernel_size, spatial, norm == "none"),
                        make_norm(norm, out_ch, dims, m["bn_momentum"]),
                        make_activation(m["activation"])]
             if i > 0:
