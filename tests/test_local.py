@@ -190,3 +190,24 @@ def test_the_config_key_reads_the_registry():
     with pytest.raises(UserError, match="model.layer = \"dense\": expected one of conv, local"):
         resolve(None, ["model.layer=dense"])
     assert json.dumps(list(LAYERS)) == '["conv", "local"]'
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: LocallyConnected1d(3, 4, 5, input_size=12, padding=2),
+    lambda: LocallyConnected2d(2, 3, 3, input_size=(5, 6), padding=1),
+])
+def test_model_init_reaches_every_position_with_the_convolutions_fans(layer):
+    from trainlab.models.init import initialize
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(layer())
+    initialize(net, "orthogonal", bias=0.5)
+    w, out = net[0].weight, net[0].weight.shape[-1]
+    k = (w.dim() - 2) // 2
+    for filt in w.flatten(0, k - 1):  # each position: orthonormal rows as a conv's (O, C K)
+        rows = filt.permute(k + 1, k, *range(k)).reshape(out, -1)
+        torch.testing.assert_close(rows @ rows.T, torch.eye(out), rtol=0, atol=1e-5)
+    assert (net[0].bias == 0.5).all()
+    initialize(net, "he_normal")  # N(0, 2 / fan_in), fan_in = C * kernel as for the conv
+    fan_in = w.shape[-2] * math.prod(w.shape[k:2 * k])
+    assert w.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.1)

@@ -30,10 +30,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..models.init import WEIGHTED as INIT_WEIGHTED
 from ..models.layers import ACTIVATIONS as ACTIVATION_NAMES
 from ..runs.rundir import read_jsonl, write_jsonl
 
-WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
+WEIGHTED = INIT_WEIGHTED  # the layers with weights: linear, conv, recurrent, locally connected
 ACTIVATIONS = tuple(e.build for e in ACTIVATION_NAMES.entries())  # the activation classes
 PROBE = 512
 

@@ -27,8 +27,26 @@ import torch
 from torch import nn
 
 from ..registry import Registry
+from .local import LocallyConnected1d, LocallyConnected2d
 
-WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase)
+WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase, LocallyConnected1d, LocallyConnected2d)
+LOCAL = (LocallyConnected1d, LocallyConnected2d)
+
+
+def per_position(rule):
+    """A rule for a locally connected weight (*positions, *kernel, C, O): applied to each
+    position's filter laid out as a convolution's weight (O, C, *kernel), so that fan_in =
+    C * kernel and fan_out = O * kernel, as for the convolution it replaces."""
+    def fill(w: torch.Tensor) -> torch.Tensor:
+        k = (w.dim() - 2) // 2  # as many kernel dimensions as position dimensions
+        with torch.no_grad():
+            for filt in w.flatten(0, k - 1):  # (*kernel, C, O)
+                as_conv = filt.permute(k + 1, k, *range(k))  # a view, (O, C, *kernel)
+                fresh = torch.empty(as_conv.shape, dtype=w.dtype, device=w.device)
+                rule(fresh)
+                as_conv.copy_(fresh)
+        return w
+    return fill
 
 
 def _lecun(w: torch.Tensor) -> torch.Tensor:
@@ -90,7 +108,7 @@ def initialize(model: nn.Module, name: str, std: float = 1.0, a: float = 0.1, va
         for pname, p in module.named_parameters(recurse=False):
             rule = fill_hh if pname.startswith("weight_hh") else fill
             if pname.startswith("weight") and rule is not None:
-                rule(p.data)
+                (per_position(rule) if isinstance(module, LOCAL) else rule)(p.data)
             elif pname.startswith("bias") and fill is not None:
                 nn.init.constant_(p.data, bias)
     return model
