@@ -86,16 +86,21 @@ def solve(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, str]:
 
 
 class _SecondOrder(Optimizer):
-    """What both share: the closure, the flat gradient and parameters, the weight update."""
+    """What both share: argument checks, the closure, the flat gradient, the step loop and the
+    weight update; subclasses give the curvature and the direction."""
 
     needs_loss = True
     reevaluates_loss = True  # the closure must recompute the loss with its graph
 
     def __init__(self, params, defaults: dict, max_params: int):
-        super().__init__(params, defaults)
-        self.size = sum(p.numel() for g in self.param_groups for p in g["params"])
+        for name in ("lr", "damping", "weight_decay"):
+            if not 0.0 <= defaults[name]:
+                raise ValueError(f"Invalid {'learning rate' if name == 'lr' else name + ' value'}: "
+                                 f"{defaults[name]}")
         if max_params < 1:
             raise ValueError(f"Invalid max_params value: {max_params}")
+        super().__init__(params, defaults)
+        self.size = sum(p.numel() for g in self.param_groups for p in g["params"])
 
     def _loss(self, closure) -> torch.Tensor:
         if closure is None:
@@ -113,12 +118,31 @@ class _SecondOrder(Optimizer):
             g = g + group["weight_decay"] * _flat([p.detach() for p in params], params)
         return params, g
 
-    @staticmethod
-    def _update(params: list[torch.Tensor], d: torch.Tensor, lr: float) -> None:
-        offset = 0
-        for p in params:
-            p.add_(d[offset:offset + p.numel()].view_as(p), alpha=-lr)
-            offset += p.numel()
+    def _curvature(self, loss, params: list[torch.Tensor], group: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _direction(self, curvature, g, group: dict, params: list[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _after(self, group: dict, closure, loss, g, curvature, d) -> None:
+        """After the update d was applied (Newton adapts its damping here)."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = self._loss(closure)
+        for group in self.param_groups:
+            params, g = self._group(group)
+            if not params:
+                continue
+            with torch.enable_grad():
+                curvature = self._curvature(loss, params, group)
+            d = group["lr"] * self._direction(curvature, g, group, params)
+            offset = 0
+            for p in params:
+                p.sub_(d[offset:offset + p.numel()].view_as(p))
+                offset += p.numel()
+            self._after(group, closure, loss, g, curvature, d)
+        return loss
 
 
 class Newton(_SecondOrder):
@@ -131,40 +155,27 @@ class Newton(_SecondOrder):
 
     def __init__(self, params, lr: float = 1.0, damping: float = 1e-4,
                  adapt_damping: bool = False, max_params: int = 5000, weight_decay: float = 0.0):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= damping:
-            raise ValueError(f"Invalid damping value: {damping}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, damping=damping, adapt_damping=adapt_damping,
                                       weight_decay=weight_decay), max_params)
         if self.size > max_params:
             raise ValueError(f"Newton forms the full Hessian: the model has {self.size:,} "
-                             f"parameters, more than max_params = {max_params:,} ({self.size ** 2:.2g} "
-                             "Hessian entries); use diag_newton or a smaller model")
+                             f"parameters, more than max_params = {max_params:,} "
+                             f"({self.size ** 2:.2g} Hessian entries); use diag_newton or a "
+                             "smaller model")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = self._loss(closure)
-        for group in self.param_groups:
-            params, g = self._group(group)
-            if not params:
-                continue
-            with torch.enable_grad():
-                h = hessian(loss, params)
-            eye = torch.eye(len(g), dtype=g.dtype, device=g.device)
-            damping = group["damping"] + group["weight_decay"]
-            d, method = solve(h + damping * eye, g)
-            solves = self.state[params[0]].setdefault("solves", {})
-            solves[method] = solves.get(method, 0) + 1
-            self._update(params, d, group["lr"])
-            if group["adapt_damping"]:
-                self._adapt(group, closure, loss, g, h, group["lr"] * d)
-        return loss
+    def _curvature(self, loss, params, group):
+        return hessian(loss, params)
 
-    @staticmethod
-    def _adapt(group: dict, closure, before: torch.Tensor, g, h, d) -> None:
+    def _direction(self, h, g, group, params):
+        eye = torch.eye(len(g), dtype=g.dtype, device=g.device)
+        d, method = solve(h + (group["damping"] + group["weight_decay"]) * eye, g)
+        solves = self.state[params[0]].setdefault("solves", {})
+        solves[method] = solves.get(method, 0) + 1
+        return d
+
+    def _after(self, group, closure, before, g, h, d) -> None:
+        if not group["adapt_damping"]:
+            return
         predicted = (g @ d - d @ h @ d / 2).item()
         with torch.enable_grad():
             after = closure()
@@ -183,28 +194,16 @@ class DiagNewton(_SecondOrder):
 
     def __init__(self, params, lr: float = 1.0, damping: float = 1e-4, max_params: int = 5000,
                  hutchinson_samples: int = 1, weight_decay: float = 0.0):
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= damping:
-            raise ValueError(f"Invalid damping value: {damping}")
         if hutchinson_samples < 1:
             raise ValueError(f"Invalid hutchinson_samples value: {hutchinson_samples}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         super().__init__(params, dict(lr=lr, damping=damping, weight_decay=weight_decay,
                                       hutchinson_samples=hutchinson_samples), max_params)
         self.exact = self.size <= max_params
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = self._loss(closure)
-        for group in self.param_groups:
-            params, g = self._group(group)
-            if not params:
-                continue
-            with torch.enable_grad():
-                diagonal = (hessian(loss, params).diagonal() if self.exact else
-                            hutchinson_diagonal(loss, params, group["hutchinson_samples"]))
-            d = g / (diagonal.abs() + group["weight_decay"] + group["damping"])
-            self._update(params, d, group["lr"])
-        return loss
+    def _curvature(self, loss, params, group):
+        if self.exact:
+            return hessian(loss, params).diagonal()
+        return hutchinson_diagonal(loss, params, group["hutchinson_samples"])
+
+    def _direction(self, diagonal, g, group, params):
+        return g / (diagonal.abs() + group["weight_decay"] + group["damping"])
