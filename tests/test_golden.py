@@ -1,12 +1,12 @@
 """The golden runs (tests/golden): a reorganization of the code must not change any number.
 
 ``tests/golden/runs.json`` was recorded by ``tests/golden/record.py`` at the commit before the
-training step was redesigned (708ae13, run from a worktree with ``PYTHONPATH=<worktree>/src``). On a machine like the recording one (same torch build, CPU
-instruction set and architecture) every metric and summary value must be identical. Elsewhere
-CPU kernels round differently and two short trainings drift apart, so the comparison there uses
-a stated tolerance: losses within 2% relative, accuracies within 0.03 absolute (the smallest split,
-the online-GD case's 80 validation samples, may change 2 samples' class; MNIST-1D's 400 and
-1000 samples, 12 and 30), discrete
+training step was redesigned (708ae13, run from a worktree with ``PYTHONPATH=<worktree>/src``).
+On a machine like the recording one (same torch build, CPU instruction set and architecture)
+every metric and summary value must be identical. Elsewhere CPU kernels round differently and
+two short trainings drift apart, so the comparison there uses a stated tolerance: losses within
+2% relative, accuracies within 0.03 absolute (on the smallest split, the online-GD case's 80
+validation samples, 2 samples changing class; on MNIST-1D's 400 and 1000, 12 and 30), discrete
 values (epochs, flags, parameter counts) equal.
 """
 
