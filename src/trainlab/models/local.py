@@ -30,8 +30,8 @@ gradients are memory traffic that a convolution does not have (BENCHMARKS.md).
 
 Initialization: ``nn.Conv1d`` / ``nn.Conv2d``'s default, at every position independently:
 W[p] ~ kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) and b[p] ~ the same
-uniform, fan_in = C * prod(kernel_size). (``model.init`` rules other than ``default`` are applied
-by :mod:`trainlab.models.init` to Linear, Conv and recurrent layers only.)
+uniform, fan_in = C * prod(kernel_size). ``model.init``'s other rules reach every position too,
+each filter laid out as a convolution's weight (:func:`trainlab.models.init.per_position`).
 
 >>> layer = LocallyConnected1d(2, 3, kernel_size=5, input_size=40, padding=2)
 >>> layer(torch.randn(8, 2, 40)).shape, tuple(layer.weight.shape)
