@@ -169,13 +169,14 @@ def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
         raise UserError(f"--out {str(out)!r} cannot be written ({e.strerror})") from None
 
 
-def _same_run(run: RunDir, config: dict) -> None:
-    """Refuse a run folder whose config.toml is not ``config`` (a stale or foreign run)."""
+def other_config(folder: Path, config: dict) -> list[str] | None:
+    """None if ``folder`` holds no run or a run of ``config``; else the config sections its
+    run differs in (a stale or foreign run)."""
+    run = RunDir(folder)
+    if not run.config.exists():
+        return None
     found = run.read_config()
-    if found != config:
-        differ = [k for k in config if found.get(k) != config[k]]
-        raise UserError(f"{str(run.path)!r} holds a run of another configuration (differs in: "
-                        f"{', '.join(differ) or 'keys'}); move it away or choose a new --out")
+    return None if found == config else [k for k in config if found.get(k) != config[k]]
 
 
 def train_or_resume(config: dict, folder: Path, *, test: bool = True, on_epoch=None) -> dict:
@@ -183,8 +184,11 @@ def train_or_resume(config: dict, folder: Path, *, test: bool = True, on_epoch=N
     (``summary.json``): read. Unfinished (``config.toml``): resumed. Otherwise: trained.
     ``test=False`` and ``on_epoch`` as in :func:`trainlab.api.train` (search's trials)."""
     run = RunDir(folder)
+    differ = other_config(folder, config)
+    if differ is not None:
+        raise UserError(f"{str(run.path)!r} holds a run of another configuration (differs in: "
+                        f"{', '.join(differ) or 'keys'}); move it away or choose a new --out")
     if run.config.exists():
-        _same_run(run, config)
         done = run.read_summary()
         if done is not None:
             return done

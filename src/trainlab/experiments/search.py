@@ -28,11 +28,10 @@ import csv
 import json
 from pathlib import Path
 
-from .grid import (as_overrides, check_manifest, parse_axes, parse_vary, seed_configs,
-                   train_or_resume)
+from .grid import (as_overrides, check_manifest, other_config, parse_axes, parse_vary,
+                   seed_configs, train_or_resume)
 from ..config import resolve
 from ..errors import UserError
-from ..runs.rundir import RunDir
 from ..training.early_stopping import maximizes
 
 SAMPLERS = ("grid", "random", "tpe")
@@ -128,8 +127,8 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
     params = {k: json.loads(v) for k, v in best.params.items()}
     config = resolve(base, list(overrides) + as_overrides(params))
     folder = out / "best"
-    if folder.exists() and RunDir(folder).config.exists() and RunDir(folder).read_config() != config:
-        folder = out / f"best-trial-{best.number}"  # more trials found a new best: keep the old
+    if other_config(folder, config) is not None:  # more trials found a new best: keep the old
+        folder = out / f"best-trial-{best.number}"
     final = train_or_resume(config, folder)
     write_results(out, study, axes, monitor)
     return {"best_params": params, "best_value": best.value, "monitor": monitor,

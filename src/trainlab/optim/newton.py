@@ -89,7 +89,6 @@ class _SecondOrder(Optimizer):
     """What both share: argument checks, the closure, the flat gradient, the step loop and the
     weight update; subclasses give the curvature and the direction."""
 
-    needs_loss = True
     reevaluates_loss = True  # the closure must recompute the loss with its graph
 
     def __init__(self, params, defaults: dict, max_params: int):
