@@ -48,6 +48,10 @@ def train(config: dict | str | Path | None = None, overrides: list[str] | dict |
     cfg = resolve(config, overrides)
     device = resolve_device(cfg["device"])
     splits = data.load(cfg, device)  # before the folder exists: bad data leaves nothing behind
+    if cfg["distributed"]["mode"] == "ddp":  # every rank gets here; rank 0 alone makes the folder
+        from . import distributed
+
+        return distributed.train(cfg, splits, out, progress, test=test, on_epoch=on_epoch)
     return _run(cfg, splits, RunDir.create(out, cfg), progress, test=test, on_epoch=on_epoch)
 
 
@@ -66,6 +70,10 @@ def resume(run_dir: str | Path, *, progress: str = "auto", test: bool = True,
 
 
 def _run(cfg: dict, splits: data.Splits, run: RunDir, progress: str, **options) -> dict:
+    if cfg["distributed"]["mode"] != "none":
+        from . import distributed
+
+        return distributed.train(cfg, splits, run, progress, **options)
     _, summary = fit(cfg, splits, run, Progress(cfg["train"]["epochs"], progress), **options)
     run.write_summary(summary)
     return summary

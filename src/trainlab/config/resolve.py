@@ -151,6 +151,7 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
             _set(config, name, check_value(name, value))
     expand_alias(config["optimizer"])
     _check_combinations(flatten(config))
+    _check_distributed(flatten(config))
     return config
 
 
@@ -171,6 +172,29 @@ def _check_combinations(c: dict[str, Any]) -> None:
     if c["model.layer"] != SCHEMA["model.layer"].default and c["model.name"] not in convolutional:
         raise UserError(f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
                         f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none")
+
+
+def _check_distributed(c: dict[str, Any]) -> None:
+    mode = c["distributed.mode"]
+    only = {"distributed.backup_workers": ("sync",), "distributed.max_staleness": ("async",),
+            "distributed.staleness_lr": ("async",), "distributed.warmup_updates": ("async",),
+            "distributed.servers": ("async", "sync"), "distributed.micro_batches": ("pipeline",)}
+    for key, modes in only.items():
+        if c[key] != SCHEMA[key].default and mode not in modes:
+            raise UserError(f"{key} = {_fmt(c[key])}: only for distributed.mode = "
+                            f"{' or '.join(modes)} (got {mode!r})")
+    if c["distributed.slow_worker"]:
+        if mode == "none":
+            raise UserError(f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
+                            "needs a distributed.mode other than none")
+        index = int(c["distributed.slow_worker"].split(":")[0])
+        count = c["distributed.workers"] + c["distributed.backup_workers"]
+        if mode != "ddp" and index >= count:
+            raise UserError(f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
+                            f"worker {index} does not exist (workers are 0 to {count - 1})")
+    if mode == "hogwild" and c["device"] == "cuda":
+        raise UserError("distributed.mode = 'hogwild' with device = 'cuda': Hogwild shares one "
+                        "model in CPU shared memory; use device = 'cpu' (or 'auto')")
 
 
 def dumps(config: dict) -> str:

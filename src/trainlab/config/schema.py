@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..data import SOURCES
+from ..distributed import MODES
 from ..models import LAYERS, MODELS
 from ..models.init import INITS
 from ..models.layers import ACTIVATIONS, NORMS
@@ -68,6 +69,16 @@ def _pair(ok: Callable[[float, float], bool], allowed: str) -> Callable[[list], 
                                       for e in v)
         return None if numbers and ok(*v) else allowed
     return check
+
+
+def _slow_worker(v):
+    index, sep, seconds = v.partition(":")
+    try:
+        ok = not v or (sep and int(index) >= 0 and float(seconds) >= 0)
+    except ValueError:
+        ok = False
+    return None if ok else '"i:seconds" (worker i, counted from 0, waits this long before each ' \
+        'gradient) or "" (none)'
 
 
 def _betas(v):
@@ -255,6 +266,36 @@ SCHEMA: dict[str, Key] = {
     "train.checkpoint_seconds": Key(5.0, "write the checkpoints at the end of the first epoch "
                                     "that ends this long after the last write, and at the end; "
                                     "0 = every epoch", check=_non_negative),
+    # distributed SGD (lecture 003, slides 51-60; trainlab.distributed)
+    "distributed.mode": Key("none", "how the updates are computed: one process, or several "
+                            "(trainlab.distributed gives each mode)", choices=MODES.names()),
+    "distributed.workers": Key(2, "hogwild, async, sync: processes computing gradients; "
+                               "pipeline: stages; ddp: set by torchrun's --nproc-per-node",
+                               check=lambda v: None if v >= 1 else "an integer >= 1"),
+    "distributed.backup_workers": Key(0, "sync: extra workers; each update uses the first "
+                                      "`workers` gradients of the current weights and drops the "
+                                      "rest (Chen et al. 2016)", check=_non_negative),
+    "distributed.max_staleness": Key(-1, "async: reject a gradient computed this many or more "
+                                     "versions ago plus one (staleness > this); -1 = accept all",
+                                     check=lambda v: None if v >= -1 else "an integer >= -1"),
+    "distributed.staleness_lr": Key(False, "async: scale the rate by 1/staleness for a stale "
+                                    "gradient (Zhang et al. 2016)"),
+    "distributed.warmup_updates": Key(0, "async: admit the workers one by one over this many "
+                                      "first updates; 0 = all at once", check=_non_negative),
+    "distributed.servers": Key(1, "async, sync: parameter-server shards the parameters are "
+                               "partitioned over", check=lambda v: None if v >= 1
+                               else "an integer >= 1"),
+    "distributed.slow_worker": Key("", '"i:seconds": worker i (counted from 0) waits this long '
+                                   "before each gradient, to show stragglers", check=_slow_worker),
+    "distributed.micro_batches": Key(4, "pipeline: micro-batches each minibatch is cut into",
+                                     check=lambda v: None if v >= 1 else "an integer >= 1"),
+    "distributed.address": Key("127.0.0.1", "address the processes meet at (torch.distributed "
+                               "has no authentication: use another address only on a trusted "
+                               "network)"),
+    "distributed.port": Key(0, "port at distributed.address; 0 = a free one",
+                            check=lambda v: None if 0 <= v < 65536 else "an integer in [0, 65535]"),
+    "distributed.timeout": Key(60.0, "seconds any wait for another process lasts before that "
+                               "process counts as lost", check=_positive),
     "logging.tensorboard": Key(False, "also write each epoch's metrics for TensorBoard to "
                                "<run>/tensorboard (metrics.jsonl stays the source of truth)"),
     # early stopping and model selection
@@ -279,6 +320,7 @@ SECTION_DOCS = {
     "gradient_clip": "gradient clipping before the optimizer step (clipping first, then noise)",
     "schedule": "how the learning rate changes (per epoch; cosine and one_cycle per update)",
     "train": "the loop",
+    "distributed": "several processes: hogwild, parameter server (async, sync), ddp, pipeline",
     "logging": "where else metrics go",
     "early_stopping": "model selection on the validation split",
 }

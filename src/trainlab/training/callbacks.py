@@ -102,7 +102,8 @@ def last_checkpoint(state: FitState) -> dict:
             "optimizer": p.optimizer.state_dict(), "schedule": p.schedule.state_dict(),
             "early_stopping": state.stopper.state_dict(),
             "rng": checkpoint.rng_state(state.shuffle), "history": state.history,
-            "elapsed": state.elapsed + time.perf_counter() - state.epoch_started}
+            "elapsed": state.elapsed + time.perf_counter() - state.epoch_started,
+            "extra": state.extra}
 
 
 class Resume(Callback):
@@ -122,6 +123,7 @@ class Resume(Callback):
             state.stopper.load_state_dict(saved["early_stopping"])
             checkpoint.set_rng_state(saved["rng"], state.shuffle)
             state.history, state.elapsed = saved["history"], saved["elapsed"]
+            state.extra = saved.get("extra", {})
             state.start = saved["epoch"] + 1
             state.stop = state.stopper.should_stop
             self.progress.message(f"resuming {run.path} after epoch {saved['epoch']}")

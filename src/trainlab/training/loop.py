@@ -119,6 +119,7 @@ class FitState:
     diverged_at: int | None = None
     best_weights: dict | None = None  # the best epoch's weights, if it was in this call
     pending_best: bool = False  # best_weights not yet written to best.pt
+    extra: dict = field(default_factory=dict)  # a distributed mode's counters, checkpointed
 
 
 def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) -> dict | None:
@@ -133,7 +134,15 @@ def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) 
         running.add(step(xb, yb))
         for update in updates:
             update()
-    train_loss, train_accuracy = running.result()
+    return end_epoch(state, epoch, *running.result(), lr)
+
+
+def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: float,
+              lr: float) -> dict | None:
+    """After an epoch's updates: [population statistics], validation and the per-epoch
+    schedule; the epoch's metrics, or None when a loss is NaN or infinite. Every way of
+    computing the updates (one process, or the distributed modes) ends its epochs here."""
+    p, data = state.parts, state.data
     if not math.isfinite(train_loss):
         return None
     if state.config["model"]["bn_stats"] == "population":
@@ -147,22 +156,30 @@ def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) 
     return metrics
 
 
+EpochFn = Callable[[FitState, int, list[Callable[[], None]]], "dict | None"]
+
+
 def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bool = True,
         on_epoch: Callable[[dict], None] | None = None, writes: bool = True,
-        callbacks: list[Callback] = ()) -> tuple[nn.Module, dict]:
+        callbacks: list[Callback] = (), parts: Parts | None = None,
+        epoch_fn: EpochFn = train_epoch) -> tuple[nn.Module, dict]:
     """Train (or continue, if ``run`` has a checkpoint) as ``config`` says; returns the model in
     its final state (best epoch's weights if ``early_stopping.restore_best``) and the summary.
     ``test=False`` never evaluates the test split (hyper-parameter search); ``on_epoch`` sees
     each epoch's metrics (and may raise to stop the run); ``writes=False`` writes nothing to
-    ``run`` (a distributed rank other than 0); ``callbacks`` run after the standard ones."""
+    ``run`` (a distributed rank other than 0); ``callbacks`` run after the standard ones;
+    ``parts``: what :func:`build` made, if the caller built it (a distributed mode, to wrap the
+    model); ``epoch_fn(state, epoch, updates)``: how an epoch's updates are computed (default
+    :func:`train_epoch`, one process; the distributed modes drive their workers) and ended
+    (:func:`end_epoch`)."""
     es = config["early_stopping"]
-    state = FitState(config, data, build(config, data), run,
+    state = FitState(config, data, parts or build(config, data), run,
                      EarlyStopping(es["monitor"], es["patience"], es["min_delta"]),
                      torch.Generator().manual_seed(config["seed"]))
     hooks = CallbackList(standard_callbacks(config, progress, on_epoch, writes, list(callbacks)))
     try:
         hooks.on_fit_start(state)
-        run_epochs(state, hooks)
+        run_epochs(state, hooks, epoch_fn)
     except BaseException:  # a hook raised (search's pruner), or Ctrl-C: release, write nothing
         hooks.on_fit_abort(state)
         raise
@@ -170,7 +187,7 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
     return state.parts.model, finish(state, test, writes)
 
 
-def run_epochs(state: FitState, hooks: CallbackList) -> None:
+def run_epochs(state: FitState, hooks: CallbackList, epoch_fn: EpochFn = train_epoch) -> None:
     """The epochs from ``state.start`` to ``train.epochs``, until a callback sets ``stop`` or
     the loss diverges."""
     updates = hooks.per_update()
@@ -179,7 +196,7 @@ def run_epochs(state: FitState, hooks: CallbackList) -> None:
             break
         state.epoch_started = time.perf_counter()
         hooks.on_epoch_start(state, epoch)
-        metrics = train_epoch(state, epoch, updates)
+        metrics = epoch_fn(state, epoch, updates)
         if metrics is None:
             state.diverged_at = epoch
             break
