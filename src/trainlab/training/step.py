@@ -83,12 +83,20 @@ class Step:
         self.loss = loss
         return logits.detach()
 
-    def apply_gradients(self, loss: torch.Tensor | float | None = None) -> None:
+    def apply_gradients(self, loss: torch.Tensor | float | None = None,
+                        lr_scale: float = 1.0) -> None:
         """Gradient transforms, optimizer step and per-update schedule, from the ``.grad`` there
         is. ``loss``: the objective those gradients belong to, for optimizers that need it
         (irprop+); default: the last one :meth:`compute_gradients` computed. Optimizers that
         differentiate the loss again (Newton) get a closure that recomputes the objective on the
-        last batch (in training mode: dropout draws a new mask)."""
+        last batch (in training mode: dropout draws a new mask). ``lr_scale``: this step only,
+        every rate times this factor (a stale gradient's 1/staleness, Zhang et al. 2016); the
+        schedule then sees the rates as they were."""
+        if lr_scale != 1.0:
+            groups = self.optimizer.param_groups
+            rates = [g["lr"] for g in groups]
+            for g in groups:
+                g["lr"] = g["lr"] * lr_scale
         if self.reevaluates:
             self.optimizer.step(self._objective_again)
         elif self.needs_loss:
@@ -96,6 +104,9 @@ class Step:
             self.optimizer.step(lambda: value)
         else:
             self.optimizer.step()
+        if lr_scale != 1.0:
+            for g, rate in zip(groups, rates):
+                g["lr"] = rate
         if self.per_update_schedule:
             self.schedule.after_update()
 

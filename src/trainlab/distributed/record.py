@@ -1,0 +1,83 @@
+"""What a parameter-server run did, counted by server 0: updates applied, gradients per worker
+(in all and per epoch), each gradient's staleness, gradients rejected (async, too stale),
+dropped (sync, late) or never computed (sync, batches left when an update had its gradients),
+workers lost, and the seconds the updates took. It is checkpointed with the run, summarized in
+``summary.json`` and drawn in ``distributed.png``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+
+class Record:
+    def __init__(self, workers: int):
+        self.updates = self.rejected = self.dropped = self.skipped = 0
+        self.staleness: Counter = Counter()
+        self.per_worker = [0] * workers
+        self.per_epoch: list[list[int]] = []  # gradients per worker, one row per epoch
+        self._epoch = [0] * workers
+        self.lost: list[int] = []
+        self.update_seconds = 0.0
+
+    def gradient(self, worker: int, staleness: int) -> None:
+        self.per_worker[worker] += 1
+        self._epoch[worker] += 1
+        self.staleness[staleness] += 1
+
+    def end_epoch(self, seconds: float, updates: int) -> None:
+        self.per_epoch.append(self._epoch)
+        self._epoch = [0] * len(self.per_worker)
+        self.update_seconds += seconds
+
+    def state(self) -> dict:
+        return {"updates": self.updates, "rejected": self.rejected, "dropped": self.dropped,
+                "skipped": self.skipped, "staleness": {str(k): v for k, v in self.staleness.items()},
+                "per_worker": list(self.per_worker), "per_epoch": [list(r) for r in self.per_epoch],
+                "lost": list(self.lost), "update_seconds": self.update_seconds}
+
+    def load(self, state: dict) -> None:
+        for key in ("updates", "rejected", "dropped", "skipped", "update_seconds"):
+            setattr(self, key, state[key])
+        self.staleness = Counter({int(k): v for k, v in state["staleness"].items()})
+        self.per_worker, self.per_epoch = list(state["per_worker"]), list(state["per_epoch"])
+        self.lost = list(state["lost"])
+
+
+def summarize(config: dict, record: Record) -> dict:
+    """The ``distributed`` entry of ``summary.json``."""
+    d = config["distributed"]
+    received = sum(record.per_worker)
+    return {
+        "mode": d["mode"], "workers": d["workers"], "backup_workers": d["backup_workers"],
+        "servers": d["servers"], "updates": record.updates, "gradients": received,
+        "rejected": record.rejected, "dropped": record.dropped, "skipped_batches": record.skipped,
+        "staleness_histogram": {str(k): record.staleness[k] for k in sorted(record.staleness)},
+        "mean_staleness": (sum(k * v for k, v in record.staleness.items()) / received
+                           if received else None),
+        "gradients_per_worker": record.per_worker, "workers_lost": sorted(record.lost),
+        "seconds_per_update": record.update_seconds / record.updates if record.updates else None,
+    }
+
+
+def plot(record: Record, path: Path) -> None:
+    """distributed.png: the staleness histogram, and gradients per worker per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    keys = sorted(record.staleness)
+    a.bar(keys, [record.staleness[k] for k in keys], color="tab:blue")
+    a.set(xlabel="staleness (updates between pull and push)", ylabel="gradients",
+          title="staleness of every gradient")
+    for w in range(len(record.per_worker)):
+        counts = [row[w] for row in record.per_epoch]
+        b.plot(range(1, len(counts) + 1), counts, marker="o",
+               label=f"worker {w}" + (" (lost)" if w in record.lost else ""))
+    b.set(xlabel="epoch", ylabel="gradients received", title="gradients per worker")
+    b.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

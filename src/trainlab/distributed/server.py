@@ -1,0 +1,433 @@
+"""A parameter server: ``distributed.mode = async`` (Dean et al. 2012) and ``sync`` (Chen et al.
+2016), lecture 003 (``003_4f959921065895eb.txt``, slides 53-59).
+
+Processes: servers 0 .. s-1 (``distributed.servers``; the parameters partitioned over them), then
+the workers. Server 0, the coordinator, holds the run: the epoch loop, the sample order, the
+decisions, validation, checkpoints and the run folder, through the ordinary
+:func:`~trainlab.training.loop.fit`. A worker receives the weights with their version ``v`` and
+the sample indices of a minibatch, computes that batch's gradient with the same
+:class:`~trainlab.training.step.Step` as one-process training (``compute_gradients``), and sends
+it back tagged with ``v``; the server applies it with ``Step.apply_gradients``.
+
+async: each gradient is applied when it arrives. Its staleness is the server's version minus
+``v`` ("these are gradients for w, not w'", slide 55), recorded for every gradient.
+
+- ``max_staleness = k``: a gradient with staleness > k is rejected and counted ("Hack: reject
+  gradients that are from too far ago", slide 56);
+- ``staleness_lr``: a gradient of staleness tau > 0 is applied at rate lr / tau (Zhang et al.
+  2016, "Staleness-aware Async-SGD");
+- ``warmup_updates = u``: worker k (counted from 0) gets its first batch once u k / W updates
+  are done ("at the start of training, slowly add more workers", slide 54).
+
+sync: each update hands ``workers + backup_workers`` batches of the current weights to the
+workers, averages the first ``workers`` gradients computed at the current version (weighted by
+their batches' sizes) and applies one step; the rest, arriving late, are dropped and counted
+("add extra backup workers, and update when N gradients received", slide 59). Without backups
+that is one process with a ``workers`` times larger batch, and this module computes it so.
+
+Batch norm's running statistics travel with the weights: a worker's batch updates the server's
+copy. Every epoch presents each training sample once, in the order one-process training would
+(the same seeded permutation), cut into minibatches of ``train.batch_size``; a gradient that is
+rejected or dropped loses its batch for that epoch (its loss still counts in the epoch's train
+metrics, since the forward pass happened).
+
+Faults: a worker that dies is seen by the process that started it (or, under torchrun, by
+``distributed.timeout`` seconds without its gradient); it is named in the summary and training
+goes on with the rest (in sync, every update then averages the gradients of the live workers,
+at most ``workers``); with no worker left the run stops with a clear message, keeping its last
+checkpoint. Every wait has a timeout, and every process exits when the run ends.
+
+Parameter-server modes run on the CPU (gloo); ``device = cuda`` is refused.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections import deque
+
+import torch
+
+from .. import data as datasets
+from ..errors import UserError
+from ..runs.rundir import RunDir
+from ..training.loop import FitState, build, end_epoch, fit
+from ..training.progress import Progress
+from . import messages as m
+from .launch import CONTEXT, Processes, check_port, free_port, init_group
+from .layout import Layout
+from .record import Record, plot, summarize
+
+POLL_S = 0.2  # how often the coordinator looks for lost workers while it waits
+
+
+def server_config(config: dict) -> dict:
+    """The config the processes build their parts from: in sync, one update consumes
+    ``workers + backup_workers`` batches, so the per-update schedule counts those updates."""
+    d = config["distributed"]
+    if d["mode"] != "sync":
+        return config
+    b = config["train"]["batch_size"]
+    if b == "full":
+        raise UserError('train.batch_size = "full" with distributed.mode = sync: each worker '
+                        "needs a minibatch of its own (give an integer batch size)")
+    out = {**config, "train": {**config["train"]}}
+    out["train"]["batch_size"] = b * (d["workers"] + d["backup_workers"])
+    return out
+
+
+def batch_cap(config: dict, n: int) -> int:
+    """The most samples one worker's batch can hold (a last batch too small joins the one
+    before it)."""
+    b = config["train"]["batch_size"]
+    return n if b == "full" else min(n, 2 * b)
+
+
+def check(config: dict) -> None:
+    if config["device"] == "cuda":
+        raise UserError(f"distributed.mode = {config['distributed']['mode']!r} with device = "
+                        "'cuda': the parameter server runs on the CPU (use device = 'cpu' or "
+                        "'auto', or distributed.mode = ddp for GPUs)")
+    name = config["optimizer"]["name"]
+    if name in ("newton", "diag_newton"):
+        raise UserError(f"optimizer.name = {name!r} with a parameter server: it evaluates the "
+                        "loss again on the batch, which only the worker has")
+
+
+def train(config: dict, splits, run: RunDir, progress: str, *, test: bool = True,
+          on_epoch=None) -> dict:
+    """Start the servers and workers on this machine, relay each epoch's metrics to
+    ``on_epoch``, and return the summary that server 0 wrote."""
+    check(config)
+    d = config["distributed"]
+    if d["port"]:
+        check_port(d["address"], d["port"])
+    port = d["port"] or free_port(d["address"])
+    servers, workers = d["servers"], d["workers"] + d["backup_workers"]
+    world = servers + workers
+    events, lost = CONTEXT.Queue(), CONTEXT.Queue()
+    with Processes() as procs:
+        procs.start(coordinate, (config, str(run.path), progress, test, port, world, events,
+                                 lost), threads=1)
+        for rank in range(1, world):
+            target = shard if rank < servers else work
+            procs.start(target, (config, port, rank, world), threads=1)
+        summary = _relay(procs, events, lost, servers, on_epoch, d["timeout"])
+        procs.join_all(d["timeout"])
+    return summary
+
+
+def _relay(procs: Processes, events, lost, servers: int, on_epoch, timeout: float) -> dict:
+    """Pass server 0's events on until it reports the summary; tell it of dead workers."""
+    told: set[int] = set()
+    while True:
+        try:
+            kind, value = events.get(timeout=POLL_S)
+        except queue.Empty:
+            procs.raise_errors()
+            dead = set(procs.lost())
+            if 0 in dead or any(0 < i < servers for i in dead):
+                raise UserError("a parameter server process died; continue the run with "
+                                "trainlab train --resume RUN_DIR")
+            for i in sorted(dead - told):
+                lost.put(i)
+            told |= dead
+            continue
+        if kind == "epoch" and on_epoch is not None:
+            on_epoch(value)
+        elif kind == "done":
+            return value
+
+
+def coordinate(config: dict, run_path: str, progress: str, test: bool, port: int, world: int,
+               events, lost) -> None:
+    """Server 0: the epoch loop over the workers, with the ordinary run folder."""
+    d = config["distributed"]
+    init_group(0, world, d["address"], port, d["timeout"])
+    splits = datasets.load(config, "cpu")
+    parts = build(server_config(config), splits)
+    layout = Layout(parts.model, d["servers"], batch_cap(config, len(splits.x_train)),
+                    world - d["servers"])
+    coordinator = Coordinator(config, parts, layout, lost)
+    run = RunDir(run_path)
+    _, summary = fit(config, splits, run, Progress(config["train"]["epochs"], progress),
+                     test=test, on_epoch=lambda metrics: events.put(("epoch", metrics)),
+                     parts=parts, epoch_fn=coordinator.epoch,
+                     callbacks=[coordinator.callback()])
+    coordinator.stop_all()
+    summary["distributed"] = summarize(config, coordinator.record)
+    plot(coordinator.record, run.path / "distributed.png")
+    run.write_summary(summary)
+    events.put(("done", summary))
+
+
+class Coordinator:
+    """Server 0's decisions: which worker gets which batch, which gradients are applied."""
+
+    def __init__(self, config: dict, parts, layout: Layout, lost):
+        d = config["distributed"]
+        self.config, self.parts, self.layout, self.lost_queue = config, parts, layout, lost
+        self.sync, self.n = d["mode"] == "sync", d["workers"]
+        self.servers, self.timeout = d["servers"], d["timeout"]
+        self.max_staleness, self.staleness_lr = d["max_staleness"], d["staleness_lr"]
+        self.warmup = d["warmup_updates"]
+        self.workers = list(range(self.servers, self.servers + layout.workers))
+        self.idle = set(self.workers)
+        self.busy: dict[int, tuple[int, float]] = {}  # rank -> (version sent, when)
+        self.lost: set[int] = set()
+        self.record = Record(len(self.workers))
+        self.inbox: queue.Queue = queue.Queue()
+        m.Receiver(layout.gradient_size(0), m.GRADIENT_TAG, self.inbox)
+
+    @property
+    def version(self) -> int:
+        return self.record.updates
+
+    def callback(self):
+        from ..training.callbacks import Callback
+
+        coordinator = self
+
+        class Bookkeeping(Callback):
+            """The counters go into the checkpoint (state.extra) and come back on resume;
+            shards get their state."""
+
+            def on_fit_start(self, state: FitState) -> None:
+                if state.extra:
+                    coordinator.record.load(state.extra["record"])
+                    coordinator.load_shards(state.extra.get("shards", []))
+
+            def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+                state.extra = {"record": coordinator.record.state(),
+                               "shards": coordinator.shard_states}
+
+        return Bookkeeping()
+
+    # --- epochs --------------------------------------------------------------------------------
+    def epoch(self, state: FitState, epoch: int, updates) -> dict | None:
+        """One epoch of the server's updates over the workers, then :func:`end_epoch`."""
+        lr = self.parts.optimizer.param_groups[0]["lr"]
+        self._tell_shards(m.RATE, value=lr)
+        self.parts.model.train()
+        slices = self._slices(state)
+        totals = [0.0, 0.0, 0]  # loss sum, correct, samples of every gradient received
+        started = time.perf_counter()
+        done_before = self.version
+        if self.sync:
+            size = self.layout.workers  # workers + backup workers: one batch each
+            for i in range(0, len(slices), size):
+                self._sync_update(deque(slices[i:i + size]), epoch, totals)
+                for update in updates:
+                    update()
+        else:
+            self._async_epoch(deque(slices), epoch, totals, updates)
+        self.record.end_epoch(time.perf_counter() - started, self.version - done_before)
+        self.pull_shards()
+        if totals[2] == 0:
+            raise UserError("no gradient arrived in a whole epoch (every worker lost?)")
+        return end_epoch(state, epoch, totals[0] / totals[2], totals[1] / totals[2], lr)
+
+    def _slices(self, state: FitState) -> list[tuple[int, torch.Tensor]]:
+        """The epoch's sample indices, in one-process training's order, as (batch id, indices)
+        of ``train.batch_size`` each (a last one too small joins the one before)."""
+        from ..training.batches import batches
+
+        n = len(state.data.x_train)
+        order = (torch.randperm(n, generator=state.shuffle) if state.config["train"]["shuffle"]
+                 else torch.arange(n))
+        b = self.config["train"]["batch_size"]
+        size = n if b == "full" else min(b, n)
+        return list(enumerate(ix for ix, _ in batches(order, order, size, self.parts.min_size)))
+
+    def _async_epoch(self, pending: deque, epoch: int, totals: list, updates) -> None:
+        self._hand_out(pending, epoch)
+        while pending or self.busy:
+            sender, message = self._next()
+            if message is None:
+                self._hand_out(pending, epoch)
+                continue
+            h = m.read_header(message)
+            numbers, buffers, grads = self.layout.read_gradient(0, message)
+            self._count(totals, numbers, h)
+            staleness = self.version - h["version"]
+            self.record.gradient(sender - self.servers, staleness)
+            if 0 <= self.max_staleness < staleness:
+                self.record.rejected += 1
+            else:
+                scale = 1.0 / staleness if self.staleness_lr and staleness > 0 else 1.0
+                self._apply([(sender, h["version"], h["count"], numbers, buffers, grads)], scale)
+                for update in updates:
+                    update()
+            self._hand_out(pending, epoch)
+
+    def _sync_update(self, pending: deque, epoch: int, totals: list) -> None:
+        accepted = []
+        self._hand_out(pending, epoch)
+        while len(accepted) < min(self.n, len(self.workers) - len(self.lost)):
+            if not any(v == self.version for v, _ in self.busy.values()):
+                if not pending:
+                    break  # workers were lost while this update waited
+            sender, message = self._next()
+            if message is not None:
+                h = m.read_header(message)
+                numbers, buffers, grads = self.layout.read_gradient(0, message)
+                self._count(totals, numbers, h)
+                self.record.gradient(sender - self.servers, self.version - h["version"])
+                if h["version"] == self.version:
+                    accepted.append((sender, h["version"], h["count"], numbers, buffers, grads))
+                else:
+                    self.record.dropped += 1
+            self._hand_out(pending, epoch)
+        if accepted:
+            self._apply(accepted, 1.0)
+        self.record.skipped += len(pending)
+
+    @staticmethod
+    def _count(totals: list, numbers: list[float], h: dict) -> None:
+        totals[0] += numbers[1]
+        totals[1] += numbers[2]
+        totals[2] += h["count"]
+
+    # --- messages --------------------------------------------------------------------------------
+    def _admitted(self, rank: int) -> bool:
+        k = rank - self.servers
+        return self.warmup == 0 or self.version * len(self.workers) >= k * self.warmup
+
+    def _hand_out(self, pending: deque, epoch: int) -> None:
+        """Send a batch of ``pending`` with the current weights to each idle, admitted worker."""
+        for rank in sorted(self.idle):
+            if not pending:
+                return
+            if not self._admitted(rank):
+                continue
+            batch, indices = pending.popleft()
+            head = m.header(m.WORK, 0, self.version, batch, len(indices), epoch)
+            m.send(self.layout.reply(0, head, indices), rank, m.REPLY_TAG)
+            self.idle.discard(rank)
+            self.busy[rank] = (self.version, time.monotonic())
+
+    def _next(self) -> tuple[int | None, torch.Tensor | None]:
+        """The next gradient message, or (None, None) after a worker was found lost."""
+        while True:
+            try:
+                sender, message = self.inbox.get(timeout=POLL_S)
+            except queue.Empty:
+                if self._check_lost():
+                    return None, None
+                continue
+            if sender is None:
+                raise UserError(f"no gradient arrived within distributed.timeout = "
+                                f"{self.timeout:g} s ({message}); the last checkpoint is kept")
+            if sender in self.lost:
+                continue
+            self.busy.pop(sender, None)
+            self.idle.add(sender)
+            return sender, message
+
+    def _check_lost(self) -> bool:
+        found = []
+        try:
+            while True:
+                found.append(self.lost_queue.get_nowait())
+        except queue.Empty:
+            pass
+        now = time.monotonic()
+        found += [r for r, (_, t) in self.busy.items() if now - t > self.timeout]
+        found = [r for r in found if r not in self.lost]
+        for rank in found:
+            self.lost.add(rank)
+            self.busy.pop(rank, None)
+            self.idle.discard(rank)
+            self.record.lost.append(rank - self.servers)
+            print(f"worker {rank - self.servers} lost (process ended or silent for "
+                  f"{self.timeout:g} s); going on with the others", flush=True)
+        if len(self.lost) == len(self.workers):
+            raise UserError("every worker was lost; the last checkpoint is kept (continue "
+                            "with trainlab train --resume RUN_DIR)")
+        return bool(found)
+
+    def _apply(self, gradients: list, lr_scale: float) -> None:
+        """Average ``gradients`` (weighted by batch size), set them as ``.grad`` on server 0's
+        parameters, tell the other shards to do the same, and step."""
+        total = sum(g[2] for g in gradients)
+        weights = [g[2] / total for g in gradients]
+        grad = sum(w * g[5] for w, g in zip(weights, gradients))
+        m.unflat(sum(w * g[4] for w, g in zip(weights, gradients)), self.layout.buffers)
+        for p in self.layout.owned[0]:
+            p.grad = torch.empty_like(p)
+        m.unflat(grad, [p.grad for p in self.layout.owned[0]])
+        objective = sum(w * g[3][0] for w, g in zip(weights, gradients))
+        self._tell_shards(m.APPLY, [(g[0], g[1], w) for g, w in zip(gradients, weights)],
+                          lr_scale)
+        self.parts.step.apply_gradients(torch.tensor(objective), lr_scale=lr_scale)
+        self.record.updates += 1
+
+    # --- other shards ------------------------------------------------------------------------------
+    shard_states: list = []
+
+    def _tell_shards(self, kind: int, entries: list = (), value: float = 0.0) -> None:
+        if self.servers == 1:
+            return
+        body = torch.zeros(3 * self.layout.workers + 1)
+        for i, (rank, version, weight) in enumerate(entries):
+            body[3 * i:3 * i + 3] = torch.tensor([rank, version, weight], dtype=torch.float64)
+        body[-1] = value
+        head = m.header(kind, 0, self.version, 0, len(entries))
+        for j in range(1, self.servers):
+            m.send(torch.cat([head, body]), j, m.CONTROL_TAG)
+
+    def pull_shards(self) -> None:
+        """The other shards' parameters into server 0's model (for validation and checkpoints),
+        with their optimizer and schedule state."""
+        import torch.distributed as dist
+
+        if self.servers == 1:
+            return
+        self._tell_shards(m.REPORT)
+        self.shard_states = []
+        for j in range(1, self.servers):
+            box = [None]
+            dist.recv_object_list(box, src=j)
+            self.shard_states.append(box[0])
+            m.unflat(box[0]["params"], self.layout.owned[j])
+
+    def load_shards(self, states: list) -> None:
+        """On resume: every shard gets its parameters, optimizer and schedule state back."""
+        import torch.distributed as dist
+
+        for j, saved in enumerate(states, start=1):
+            self._tell_shards_one(j, m.LOAD)
+            dist.send_object_list([saved], dst=j)
+
+    def _tell_shards_one(self, j: int, kind: int) -> None:
+        head = m.header(kind, 0, self.version)
+        m.send(torch.cat([head, torch.zeros(3 * self.layout.workers + 1)]), j, m.CONTROL_TAG)
+
+    def stop_all(self) -> None:
+        """Every live worker and shard told to stop; waits (bounded) for busy workers."""
+        deadline = time.monotonic() + self.timeout
+        stop = self.layout.reply(0, m.header(m.STOP))
+        for rank in sorted(self.idle):
+            m.send(stop, rank, m.REPLY_TAG)
+        self.idle.clear()
+        while self.busy and time.monotonic() < deadline:
+            try:
+                sender, _ = self.inbox.get(timeout=POLL_S)
+            except queue.Empty:
+                self._check_lost_quietly()
+                continue
+            if sender is not None and self.busy.pop(sender, None) is not None:
+                m.send(stop, sender, m.REPLY_TAG)
+        self._tell_shards(m.STOP)
+
+    def _check_lost_quietly(self) -> None:
+        try:
+            while True:
+                self.busy.pop(self.lost_queue.get_nowait(), None)
+        except queue.Empty:
+            pass
+
+
+from .worker import shard, work  # noqa: E402  (the other processes' entry points)
+
+__all__ = ["train", "coordinate", "shard", "work"]
