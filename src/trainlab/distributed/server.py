@@ -118,20 +118,21 @@ def train(config: dict, splits, run: RunDir, progress: str, *, test: bool = True
 
 
 def _relay(procs: Processes, events, lost, servers: int, on_epoch, timeout: float) -> dict:
-    """Pass server 0's events on until it reports the summary; tell it of dead workers."""
+    """Pass server 0's events on until it reports the summary; tell it of dead workers (checked
+    between events, and at least every POLL_S seconds)."""
     told: set[int] = set()
     while True:
+        procs.raise_errors()
+        dead = set(procs.lost())
+        if any(i < servers for i in dead):
+            raise UserError("a parameter server process died; continue the run with "
+                            "trainlab train --resume RUN_DIR")
+        for i in sorted(dead - told):
+            lost.put(i)
+        told |= dead
         try:
             kind, value = events.get(timeout=POLL_S)
         except queue.Empty:
-            procs.raise_errors()
-            dead = set(procs.lost())
-            if 0 in dead or any(0 < i < servers for i in dead):
-                raise UserError("a parameter server process died; continue the run with "
-                                "trainlab train --resume RUN_DIR")
-            for i in sorted(dead - told):
-                lost.put(i)
-            told |= dead
             continue
         if kind == "epoch" and on_epoch is not None:
             on_epoch(value)
@@ -309,11 +310,11 @@ class Coordinator:
     def _next(self) -> tuple[int | None, torch.Tensor | None]:
         """The next gradient message, or (None, None) after a worker was found lost."""
         while True:
+            if self._check_lost():
+                return None, None
             try:
                 sender, message = self.inbox.get(timeout=POLL_S)
             except queue.Empty:
-                if self._check_lost():
-                    return None, None
                 continue
             if sender is None:
                 raise UserError(f"no gradient arrived within distributed.timeout = "
@@ -417,6 +418,7 @@ class Coordinator:
                 self._check_lost_quietly()
                 continue
             if sender is not None and self.busy.pop(sender, None) is not None:
+                self.record.dropped += 1  # a straggler's gradient, after the last update
                 m.send(stop, sender, m.REPLY_TAG)
         self._tell_shards(m.STOP)
 
