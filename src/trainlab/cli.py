@@ -158,8 +158,22 @@ def _train(ns: argparse.Namespace) -> int:
         print(f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
               f"  ({summary['evaluated']} epoch {epoch} of {summary['epochs_run']}, "
               f"{summary['wall_time_s']:.1f}s)")
+    if summary.get("distributed"):
+        print(_distributed_line(summary["distributed"]))
     print(f"run written to {summary['run_dir']}")
     return 0
+
+
+def _distributed_line(d: dict) -> str:
+    """One line of what a distributed mode did, from its summary entry."""
+    shown = {"updates": "updates", "rejected": "rejected", "dropped": "dropped",
+             "mean_staleness": "mean staleness", "batches_skipped": "batches skipped",
+             "world_size": "ranks", "stages": "stages"}
+    parts = [f"{label} {d[key]:.2f}" if isinstance(d[key], float) else f"{label} {d[key]}"
+             for key, label in shown.items() if d.get(key) is not None]
+    lost = d.get("workers_lost")
+    parts.append(f"workers lost: {', '.join(map(str, lost))}" if lost else "no worker lost")
+    return f"{d['mode']}: " + ", ".join(parts)
 
 
 def _compare(ns: argparse.Namespace) -> int:

@@ -1,0 +1,125 @@
+"""Distributed SGD on this machine: throughput, stragglers, accuracy and staleness per mode.
+
+    python benchmarks/distributed.py [--quick] [--out benchmarks/results/distributed.json]
+
+1. Throughput (training samples per second of epoch time, validation included) of one process
+   and of hogwild, async and sync with 1, 2 and 4 workers (ddp with 1 and 2 ranks under
+   torchrun), the default CNN on MNIST-1D, 3 epochs.
+2. Seconds per update of sync with 2 workers when worker 0 is slowed by 0.2 s per gradient,
+   without and with one backup worker.
+3. Test accuracy after the same epochs (the default recipe, 15 epochs, seed 0) per mode, with
+   2 workers, against one process.
+4. The staleness histogram of async with 1, 2 and 4 workers.
+
+Every run is an ordinary `trainlab.train`; one process at a time, so that the modes do not
+compete for the cores (the machine's cores bound every mode: see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import trainlab
+
+
+def run(overrides: dict, folder: Path) -> dict:
+    shutil.rmtree(folder, ignore_errors=True)
+    summary = trainlab.train(None, overrides, out=folder, progress="quiet")
+    metrics = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    summary["epoch_seconds"] = sum(m["time_s"] for m in metrics)
+    return summary
+
+
+def ddp_run(overrides: dict, folder: Path, ranks: int) -> dict:
+    shutil.rmtree(folder, ignore_errors=True)
+    args = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in overrides.items()]
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node",
+                    str(ranks), "-m", "trainlab", "train", "distributed.mode=ddp", *args,
+                    "--out", str(folder), "--progress", "quiet"], check=True, timeout=600)
+    summary = json.loads((folder / "summary.json").read_text())
+    metrics = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    summary["epoch_seconds"] = sum(m["time_s"] for m in metrics)
+    return summary
+
+
+def throughput(tmp: Path, epochs: int, n_train: int) -> list[dict]:
+    rows = []
+    base = {"train.epochs": epochs}
+    one = run(base, tmp / "one")
+    rows.append({"mode": "none", "workers": 1,
+                 "samples_per_s": epochs * n_train / one["epoch_seconds"]})
+    for mode in ("hogwild", "async", "sync"):
+        for workers in (1, 2, 4):
+            s = run({**base, "distributed.mode": mode, "distributed.workers": workers},
+                    tmp / f"{mode}{workers}")
+            rows.append({"mode": mode, "workers": workers,
+                         "samples_per_s": epochs * n_train / s["epoch_seconds"]})
+            print(rows[-1], flush=True)
+    if (Path(trainlab.__file__).parent / "distributed" / "ddp.py").exists():
+        for ranks in (1, 2):
+            s = ddp_run(base, tmp / f"ddp{ranks}", ranks)
+            rows.append({"mode": "ddp", "workers": ranks,
+                         "samples_per_s": epochs * n_train / s["epoch_seconds"]})
+    for r in rows:
+        r["ratio_to_one_process"] = r["samples_per_s"] / rows[0]["samples_per_s"]
+    return rows
+
+
+def stragglers(tmp: Path) -> dict:
+    slow = {"train.epochs": 1, "distributed.mode": "sync", "distributed.workers": 2,
+            "distributed.slow_worker": "0:0.2"}
+    plain = run(slow, tmp / "plain")["distributed"]
+    backup = run({**slow, "distributed.backup_workers": 1}, tmp / "backup")["distributed"]
+    return {"without_backup_s_per_update": plain["seconds_per_update"],
+            "with_1_backup_s_per_update": backup["seconds_per_update"],
+            "dropped_with_backup": backup["dropped"]}
+
+
+def accuracy(tmp: Path, epochs: int) -> list[dict]:
+    rows = []
+    for mode in ("none", "hogwild", "async", "sync"):
+        s = run({"train.epochs": epochs, "distributed.mode": mode}, tmp / f"acc-{mode}")
+        rows.append({"mode": mode, "test_accuracy": s["test_accuracy"],
+                     "updates": (s.get("distributed") or {}).get("updates")})
+        print(rows[-1], flush=True)
+    return rows
+
+
+def staleness(tmp: Path) -> dict:
+    out = {}
+    for workers in (1, 2, 4):
+        d = run({"train.epochs": 2, "distributed.mode": "async", "distributed.workers": workers},
+                tmp / f"stale{workers}")["distributed"]
+        out[workers] = {"histogram": d["staleness_histogram"], "mean": d["mean_staleness"]}
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="1 epoch, 3-epoch accuracy")
+    p.add_argument("--out", default="benchmarks/results/distributed.json")
+    a = p.parse_args()
+    os.environ.setdefault("TRAINLAB_CACHE", str(Path(tempfile.gettempdir()) / "trainlab-cache"))
+    tmp = Path(tempfile.mkdtemp(prefix="trainlab-dist-bench-"))
+    try:
+        result = {"cores": os.cpu_count(),
+                  "throughput": throughput(tmp, 1 if a.quick else 3, 3600),
+                  "stragglers": stragglers(tmp),
+                  "accuracy": accuracy(tmp, 3 if a.quick else 15),
+                  "staleness": staleness(tmp)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
