@@ -78,11 +78,18 @@ def init_group(rank: int, world: int, address: str, port: int, timeout_s: float,
 
 def _child(target: Callable[..., Any], args: tuple, threads: int, errors) -> None:
     """A child's entry point: dies with its parent, uses its share of the cores, and reports a
-    UserError (or a crash's traceback) to the parent before exiting non-zero."""
+    UserError (or a crash's traceback) to the parent before exiting non-zero. ``target`` must
+    flush any multiprocessing queue it wrote to (``close`` + ``join_thread``) before returning:
+    a child that finishes leaves at once (``os._exit``)."""
     die_with_parent()
     torch.set_num_threads(threads)
     try:
         target(*args)
+        # A receiving thread may still wait inside gloo: leave without the interpreter's
+        # shutdown, which would wait for it (or abort).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     except UserError as e:
         errors.put(("user", str(e)))
         sys.exit(2)

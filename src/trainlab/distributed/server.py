@@ -160,6 +160,8 @@ def coordinate(config: dict, run_path: str, progress: str, test: bool, port: int
     plot(coordinator.record, run.path / "distributed.png")
     run.write_summary(summary)
     events.put(("done", summary))
+    events.close()
+    events.join_thread()
 
 
 class Coordinator:
