@@ -76,3 +76,30 @@ def test_a_run_folder_is_read_resumed_or_refused(fast_run, tmp_path, monkeypatch
     assert {k: resumed[k] for k in keys} == {k: summary[k] for k in keys}
     with pytest.raises(UserError, match="another configuration .*optimizer"):
         grid.train_or_resume(resolve(None, FAST + ["optimizer.lr=0.2"]), run)
+
+
+def test_a_compare_run_is_reproduced_by_train_from_its_folder(tmp_path):
+    """compare runs each job with cores // jobs threads and writes that count into each run's
+    config (train.threads); `trainlab train <run>/config.toml` then gives identical metrics in
+    a process that would otherwise use every core. The CNN's convolutions split their sums by
+    thread, so without the recorded count the first epoch's loss already differs (checked
+    below by training with 2 threads)."""
+    import trainlab
+    from trainlab.experiments import compare
+
+    out = tmp_path / "cmp"
+    compare.run(None, ["train.epochs=1", "data.samples=1000"], ["optimizer.lr=0.01"], 1, 2, out,
+                log=lambda line: None)
+    run = out / "runs" / "optimizer.lr=0.01" / "seed-0"
+    assert resolve(run / "config.toml")["train"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
+    again = trainlab.train(run / "config.toml", out=tmp_path / "again", progress="quiet")
+    first = RunDir(run).read_metrics()
+    second = RunDir(tmp_path / "again").read_metrics()
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+    assert drop(first) == drop(second)
+    assert again["threads"] == json.loads((run / "summary.json").read_text())["threads"]
+    if (os.cpu_count() or 1) >= 2 and torch.get_num_threads() >= 2:
+        other = trainlab.train(run / "config.toml", ["train.threads=2"], out=tmp_path / "two",
+                               progress="quiet")
+        assert other["threads"] == 2
+        assert drop(RunDir(tmp_path / "two").read_metrics()) != drop(first)

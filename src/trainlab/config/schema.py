@@ -263,6 +263,10 @@ SCHEMA: dict[str, Key] = {
     "train.shuffle": Key(True, "reshuffle the samples every epoch (seeded); false = fixed order"),
     "train.switch_to_sgd_at": Key(0, "adam / swats: use SGD from this epoch on (lecture 003, "
                                   "Adam first, then SGD); 0 = never", check=_non_negative),
+    "train.threads": Key(0, "PyTorch CPU threads while this run trains; floating-point sums "
+                         "depend on it, so a run's numbers are reproduced with its count (compare "
+                         "and search write the count they use into each run's config); 0 = "
+                         "PyTorch's default (all cores)", check=_non_negative),
     "train.checkpoint_seconds": Key(5.0, "write the checkpoints at the end of the first epoch "
                                     "that ends this long after the last write, and at the end; "
                                     "0 = every epoch", check=_non_negative),

@@ -109,7 +109,8 @@ def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | Non
     base_config = resolve(base, overrides)
     grid.check_manifest(out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds},
                         "comparison")
-    tasks = grid.seed_tasks(base, overrides, variants, seeds, out / "runs")
+    tasks = grid.seed_tasks(base, grid.with_threads(base, overrides, grid.threads_per_job(jobs)),
+                            variants, seeds, out / "runs")
 
     def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:
         name, k = task.key

@@ -169,13 +169,32 @@ def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
         raise UserError(f"--out {str(out)!r} cannot be written ({e.strerror})") from None
 
 
+def threads_per_job(jobs: int) -> int:
+    """The cores shared out between ``jobs`` parallel runs (at least one thread each)."""
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def with_threads(base, overrides: list[str], threads: int) -> list[str]:
+    """``overrides`` plus ``train.threads=threads`` unless base or overrides set it: every run
+    of an experiment records the thread count its numbers were computed with, so that
+    ``trainlab train <run>/config.toml`` reproduces them."""
+    if resolve(base, overrides)["train"]["threads"]:
+        return list(overrides)
+    return [*overrides, f"train.threads={threads}"]
+
+
+def _without_threads(config: dict) -> dict:
+    return {**config, "train": {k: v for k, v in config["train"].items() if k != "threads"}}
+
+
 def other_config(folder: Path, config: dict) -> list[str] | None:
     """None if ``folder`` holds no run or a run of ``config``; else the config sections its
-    run differs in (a stale or foreign run)."""
+    run differs in (a stale or foreign run). ``train.threads`` is not compared: it says how a
+    run was computed (an experiment continued with another ``--jobs`` keeps its runs)."""
     run = RunDir(folder)
     if not run.config.exists():
         return None
-    found = run.read_config()
+    found, config = _without_threads(run.read_config()), _without_threads(config)
     return None if found == config else [k for k in config if found.get(k) != config[k]]
 
 
@@ -268,7 +287,7 @@ def run_tasks(tasks: list[Task], jobs: int,
                 on_result(task, result, done, len(tasks))
     if not pending:
         return results
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_job(jobs)
     with ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
                              mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(_work, tasks[i], threads): i for i in pending}

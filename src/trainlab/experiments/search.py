@@ -29,6 +29,7 @@ import json
 from pathlib import Path
 
 from .grid import (as_overrides, check_manifest, other_config, parse_axes, parse_vary,
+                   with_threads,
                    seed_configs, train_or_resume)
 from ..config import resolve
 from ..errors import UserError
@@ -119,7 +120,10 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(t.state in finished for t in study.trials)
     if done < total:
-        objective = _objective(base, overrides, choices, seeds, monitor, out, log)
+        import torch
+
+        threads = with_threads(base, overrides, torch.get_num_threads())
+        objective = _objective(base, threads, choices, seeds, monitor, out, log)
         study.optimize(objective, n_trials=total - done, catch=())
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError("no trial completed (all were pruned); widen the --grid values")

@@ -171,7 +171,19 @@ def fit(config: dict, data: Splits, run: RunDir, progress: Progress, *, test: bo
     ``parts``: what :func:`build` made, if the caller built it (a distributed mode, to wrap the
     model); ``epoch_fn(state, epoch, updates)``: how an epoch's updates are computed (default
     :func:`train_epoch`, one process; the distributed modes drive their workers) and ended
-    (:func:`end_epoch`)."""
+    (:func:`end_epoch`). ``train.threads`` > 0: PyTorch uses that many threads while it
+    trains (restored afterwards); the summary records the count used."""
+    threads = torch.get_num_threads()
+    if config["train"]["threads"]:
+        torch.set_num_threads(config["train"]["threads"])
+    try:
+        return _fit(config, data, run, progress, test, on_epoch, writes, callbacks, parts,
+                    epoch_fn)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit(config, data, run, progress, test, on_epoch, writes, callbacks, parts, epoch_fn):
     es = config["early_stopping"]
     state = FitState(config, data, parts or build(config, data), run,
                      EarlyStopping(es["monitor"], es["patience"], es["min_delta"]),
@@ -240,5 +252,6 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
         "evaluated": ("best" if use_best else "last") if state.history else None,
         "parameters": sum(p.numel() for p in model.parameters()),
         **optim.describe(state.parts.optimizer),
-        "device": str(device), "run_dir": str(run.path),
+        "device": str(device), "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__, "run_dir": str(run.path),
     }
