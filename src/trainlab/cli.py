@@ -150,6 +150,8 @@ def _train(ns: argparse.Namespace) -> int:
     else:
         config, overrides = split_args(ns.args)
         summary = api.train(config, overrides, out=ns.out, progress=ns.progress)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 speaks for the run
+        return 0
     if summary["diverged"]:
         print(f"diverged at epoch {summary['diverged_at_epoch']}")
     if summary["test_accuracy"] is not None:
@@ -171,8 +173,9 @@ def _distributed_line(d: dict) -> str:
              "world_size": "ranks", "stages": "stages"}
     parts = [f"{label} {d[key]:.2f}" if isinstance(d[key], float) else f"{label} {d[key]}"
              for key, label in shown.items() if d.get(key) is not None]
-    lost = d.get("workers_lost")
-    parts.append(f"workers lost: {', '.join(map(str, lost))}" if lost else "no worker lost")
+    if "workers_lost" in d:
+        lost = d["workers_lost"]
+        parts.append(f"workers lost: {', '.join(map(str, lost))}" if lost else "no worker lost")
     return f"{d['mode']}: " + ", ".join(parts)
 
 

@@ -87,7 +87,7 @@ def check(config: dict) -> None:
     if config["device"] == "cuda":
         raise UserError(f"distributed.mode = {config['distributed']['mode']!r} with device = "
                         "'cuda': the parameter server runs on the CPU (use device = 'cpu' or "
-                        "'auto', or distributed.mode = ddp for GPUs)")
+                        "'auto')")
     name = config["optimizer"]["name"]
     if name in ("newton", "diag_newton"):
         raise UserError(f"optimizer.name = {name!r} with a parameter server: it evaluates the "
