@@ -149,10 +149,21 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
     for layer in layers:
         for name, value in layer.items():
             _set(config, name, check_value(name, value))
+    _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
     expand_alias(config["optimizer"])
     _check_combinations(flatten(config))
+    _check_recurrent(flatten(config))
     _check_distributed(flatten(config))
     return config
+
+
+def _usual_rate(config: dict, lr_given: bool) -> None:
+    """An optimizer chosen without a rate gets its usual one (``OPTIMIZERS``: PyTorch's or the
+    paper's default, e.g. AdaDelta 1.0, Adam 1e-3); the recipe's rate (``optimizer.lr``'s
+    default) goes with the recipe's optimizer only. The resolved config holds the number used."""
+    name = config["optimizer"]["name"]
+    if not lr_given and name != SCHEMA["optimizer.name"].default:
+        config["optimizer"]["lr"] = float(OPTIMIZERS[name].usual_lr)
 
 
 def _check_combinations(c: dict[str, Any]) -> None:
@@ -172,6 +183,27 @@ def _check_combinations(c: dict[str, Any]) -> None:
     if c["model.layer"] != SCHEMA["model.layer"].default and c["model.name"] not in convolutional:
         raise UserError(f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
                         f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none")
+
+
+def _check_recurrent(c: dict[str, Any]) -> None:
+    """The model.recurrent_* keys need a recurrent model, and some need each other."""
+    keys = ("model.recurrent_norm", "model.bn_time_steps", "model.recurrent_dropout",
+            "model.recurrent_dropout_mode")
+    recurrent = MODELS.names(recurrent=True)
+    for key in keys:
+        if c[key] != SCHEMA[key].default and c["model.name"] not in recurrent:
+            raise UserError(f"{key} = {_fmt(c[key])}: only for model.name = "
+                            f"{' or '.join(recurrent)} (got {c['model.name']!r})")
+    steps = "model.bn_time_steps"
+    if c[steps] != SCHEMA[steps].default and c["model.recurrent_norm"] != "batch":
+        raise UserError(f"{steps} = {c[steps]}: only for model.recurrent_norm = batch "
+                        f"(got {c['model.recurrent_norm']!r})")
+    if c["model.recurrent_norm"] == "batch" and c["model.bn_stats"] == "population":
+        raise UserError("model.bn_stats = \"population\": not for model.recurrent_norm = batch, "
+                        "whose statistics are per time step; use model.bn_stats = running")
+    if c["model.recurrent_dropout_mode"] == "semeniuta" and c["model.name"] == "rnn":
+        raise UserError("model.recurrent_dropout_mode = \"semeniuta\": drops a gated cell's "
+                        "candidate update; use model.name = gru or lstm (rnn has none)")
 
 
 def _check_distributed(c: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from ..distributed import MODES
 from ..models import LAYERS, MODELS
 from ..models.init import INITS
 from ..models.layers import ACTIVATIONS, NORMS
+from ..models.recurrent_dropout import MODES as RECURRENT_DROPOUT_MODES
 from ..optim import OPTIMIZERS
 from ..training.losses import LOSSES
 from ..training.schedules import SCHEDULES
@@ -105,10 +106,13 @@ SCHEMA: dict[str, Key] = {
                           "standard = per-feature zero mean and unit variance, "
                           "scalar = one mean and std for all features, none",
                           choices=("standard", "scalar", "none")),
-    "data.samples": Key(1000, "toy sets (moons, circles, spirals, xor): number of points",
+    "data.samples": Key(1000, "toy sets (moons, circles, spirals, xor), adding: number of "
+                        "samples",
                         check=lambda v: None if v >= 10 else "an integer >= 10"),
     "data.noise": Key(0.1, "toy sets: standard deviation of the Gaussian noise on each point",
                       check=_non_negative),
+    "data.seq_len": Key(50, "adding: length of each sequence",
+                        check=lambda v: None if v >= 2 else "an integer >= 2"),
     # model
     "model.name": Key("cnn1d", "architecture", choices=MODELS.names()),
     "model.hidden": Key([256, 256], "mlp: hidden layer widths; rnn/gru/lstm: one width per "
@@ -148,6 +152,20 @@ SCHEMA: dict[str, Key] = {
     "model.init_recurrent": Key("same", "rnn/gru/lstm hidden-to-hidden weights: same as "
                                 "model.init, identity (Le et al. 2015) or orthogonal",
                                 choices=("same", *INITS.names(recurrent=True))),
+    "model.recurrent_norm": Key("none", "rnn/gru/lstm: normalization inside the cell: batch = "
+                                "recurrent batch norm (Cooijmans et al. 2016), layer = layer norm "
+                                "(Ba et al. 2016); model.norm is for mlp/cnn layers",
+                                choices=("none", "batch", "layer")),
+    "model.bn_time_steps": Key(100, "recurrent_norm = batch: time steps with their own "
+                               "statistics; later steps use the last one's",
+                               check=lambda v: None if v >= 1 else "an integer >= 1"),
+    "model.recurrent_dropout": Key(0.0, "rnn/gru/lstm: dropout probability of "
+                                   "model.recurrent_dropout_mode", check=_unit_open),
+    "model.recurrent_dropout_mode": Key("zaremba", "zaremba: between layers only, a new mask per "
+                                        "step (Zaremba et al. 2014); variational: one mask per "
+                                        "sequence on inputs and state (Gal & Ghahramani 2016); "
+                                        "semeniuta: on the gated cell's candidate (Semeniuta et "
+                                        "al. 2016)", choices=RECURRENT_DROPOUT_MODES),
     "model.pretrained": Key("", "start from the weights of this run folder (its best.pt) or "
                             "checkpoint file; tensors whose name and shape match are copied"),
     "model.freeze": Key([], "name prefixes of parameters to freeze, e.g. [\"net.0\"]",
@@ -190,9 +208,12 @@ SCHEMA: dict[str, Key] = {
     # optimizer
     "optimizer.name": Key("adamw", "optimizer; momentum and nesterov mean sgd with that "
                           "(momentum 0.9 unless optimizer.momentum is set)", choices=OPTIMIZERS.names()),
-    "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle); each optimizer's usual "
-                        "rate: " + ", ".join(f"{e.name} {e.usual_lr:g}" for e in OPTIMIZERS.entries()
-                                             if "expand" not in e.facts), check=_positive),
+    "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle); this default is the "
+                        "recipe's, for adamw; an optimizer.name chosen without optimizer.lr gets "
+                        "its usual rate: " + ", ".join(f"{e.name} {e.usual_lr:g}"
+                                                       for e in OPTIMIZERS.entries()
+                                                       if "expand" not in e.facts),
+                        check=_positive),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
     "optimizer.weight_decay": Key(0.05, "L2 weight decay (decoupled for adamw)",

@@ -18,8 +18,9 @@ from .rnn import RecurrentClassifier
 
 
 def _recurrent(kind: str):
-    return lambda m, shape, classes, aux: RecurrentClassifier(kind, shape, m["hidden"], classes,
-                                                              m["dropout"], m["dropout_mode"])
+    return lambda m, shape, classes, aux: RecurrentClassifier(
+        kind, shape, m["hidden"], classes, m["dropout"], m["dropout_mode"], m["recurrent_norm"],
+        m["recurrent_dropout"], m["recurrent_dropout_mode"], m["bn_time_steps"], m["bn_momentum"])
 
 
 def _cnn(dims: int):
@@ -27,7 +28,8 @@ def _cnn(dims: int):
 
 
 # Every architecture, once: ``build(model options, input shape, classes, aux heads?)``;
-# ``convolutional``: built of conv blocks, whose layer model.layer chooses.
+# ``convolutional``: built of conv blocks, whose layer model.layer chooses; ``recurrent``: reads
+# the sample as a sequence (the model.recurrent_* keys apply).
 MODELS = Registry("model", "model.name")
 MODELS.add("cnn1d", _cnn(1), "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
            "`model.pool`, `model.layer`), then a linear head", convolutional=True)
@@ -37,9 +39,9 @@ MODELS.add("mlp", lambda m, shape, classes, aux: MLP(shape, m["hidden"], classes
 MODELS.add("linear", lambda m, shape, classes, aux: MLP(shape, [], classes),
            "logistic regression: one linear layer")
 MODELS.add("rnn", _recurrent("rnn"), "Elman RNN (tanh), one layer per `model.hidden` entry, "
-           "reads MNIST-1D as a sequence")
-MODELS.add("gru", _recurrent("gru"), "GRU, as rnn")
-MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn")
+           "reads MNIST-1D as a sequence", recurrent=True)
+MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", recurrent=True)
+MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn", recurrent=True)
 
 
 def build(config: dict, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:

@@ -28,8 +28,10 @@ from torch import nn
 
 from ..registry import Registry
 from .local import LocallyConnected1d, LocallyConnected2d
+from .recurrent import RecurrentLayer
 
-WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase, LocallyConnected1d, LocallyConnected2d)
+WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase, RecurrentLayer, LocallyConnected1d,
+            LocallyConnected2d)
 LOCAL = (LocallyConnected1d, LocallyConnected2d)
 
 

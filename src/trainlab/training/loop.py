@@ -60,7 +60,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn
 
 
 def _uses_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+               or getattr(m, "batch_statistics", False)  # recurrent batch norm
+               for m in model.modules())
 
 
 @dataclass
@@ -87,8 +89,9 @@ def build(config: dict, data: Splits) -> Parts:
     batch_size = n if b == "full" else min(b, n)
     min_size = 2 if _uses_batch_norm(model) else 1  # batch statistics need 2 samples
     if batch_size < min_size:
-        raise UserError("train.batch_size = 1 with model.norm = 'batch': batch norm needs at least "
-                        "2 samples per batch (use a larger batch, or model.norm = 'layer'/'none')")
+        raise UserError("train.batch_size = 1 with model.norm (or model.recurrent_norm) = 'batch': "
+                        "batch norm needs at least 2 samples per batch (use a larger batch, or "
+                        "'layer'/'none')")
     updates = batch_count(n, batch_size, min_size)
     optimizer = optim.build(config, decay_groups(
         model, config["regularization"]["exclude_bias_and_norm"]), updates)
