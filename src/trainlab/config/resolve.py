@@ -17,7 +17,7 @@ from typing import Any
 
 import tomli_w
 
-from ..data import SOURCES
+from ..data import SOURCES, task
 from ..errors import UserError
 from ..models import MODELS
 from ..optim import OPTIMIZERS, expand_alias
@@ -153,6 +153,8 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
     expand_alias(config["optimizer"])
     _check_combinations(flatten(config))
     _check_recurrent(flatten(config))
+    _regression_defaults(config, set().union(*layers) if layers else set())
+    _check_regression(flatten(config))
     _check_distributed(flatten(config))
     return config
 
@@ -183,6 +185,37 @@ def _check_combinations(c: dict[str, Any]) -> None:
     if c["model.layer"] != SCHEMA["model.layer"].default and c["model.name"] not in convolutional:
         raise UserError(f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
                         f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none")
+
+
+REGRESSION_DEFAULTS = {"loss.name": "mse", "early_stopping.monitor": "val_loss"}
+
+
+def _regression_defaults(config: dict, given: set[str]) -> None:
+    """A regression source (real targets) has its own defaults where the classification recipe's
+    would not apply: the mean squared error and the validation loss to monitor."""
+    if task(config["data"]["name"]) != "regression":
+        return
+    for key, value in REGRESSION_DEFAULTS.items():
+        if key not in given:
+            section, leaf = key.split(".")
+            config[section][leaf] = value
+
+
+def _check_regression(c: dict[str, Any]) -> None:
+    """What a regression task cannot use: accuracies, and the losses' classification options."""
+    if task(c["data.name"]) != "regression":
+        return
+    name = c["data.name"]
+    for key, allowed in (("loss.name", ("mse",)), ("early_stopping.monitor", ("val_loss",
+                                                                             "train_loss"))):
+        if c[key] not in allowed:
+            raise UserError(f"{key} = {_fmt(c[key])}: data.name = {name!r} is a regression task; "
+                            f"expected {' or '.join(allowed)}")
+    for key in ("loss.label_smoothing", "loss.confidence_penalty", "loss.target_noise",
+                "loss.aux_weight"):
+        if c[key]:
+            raise UserError(f"{key} = {_fmt(c[key])}: acts on class outputs; data.name = "
+                            f"{name!r} is a regression task (expected 0)")
 
 
 def _check_recurrent(c: dict[str, Any]) -> None:

@@ -45,8 +45,9 @@ from .step import Step
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
-             batch_size: int = 4096) -> tuple[float, float]:
-    """Mean loss and accuracy of ``model`` (in evaluation mode) on ``(x, y)``."""
+             batch_size: int = 4096) -> tuple[float, float | None]:
+    """Mean loss and accuracy of ``model`` (in evaluation mode) on ``(x, y)``; the accuracy is
+    None for real-valued targets (regression: the loss is the mean squared error)."""
     training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=x.device)
@@ -54,9 +55,11 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn
     for i in range(0, len(x), batch_size):
         z = model(x[i:i + batch_size])
         loss_sum += loss_fn(z, y[i:i + batch_size]) * len(z)
-        correct += (z.argmax(1) == y[i:i + batch_size]).sum()
+        if not y.is_floating_point():
+            correct += (z.argmax(1) == y[i:i + batch_size]).sum()
     model.train(training)
-    return loss_sum.item() / len(x), correct.item() / len(x)
+    accuracy = None if y.is_floating_point() else correct.item() / len(x)
+    return loss_sum.item() / len(x), accuracy
 
 
 def _uses_batch_norm(model: nn.Module) -> bool:
@@ -140,11 +143,12 @@ def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) 
     return end_epoch(state, epoch, *running.result(), lr)
 
 
-def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: float,
+def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: float | None,
               lr: float) -> dict | None:
     """After an epoch's updates: [population statistics], validation and the per-epoch
     schedule; the epoch's metrics, or None when a loss is NaN or infinite. Every way of
-    computing the updates (one process, or the distributed modes) ends its epochs here."""
+    computing the updates (one process, or the distributed modes) ends its epochs here.
+    A regression task has no accuracies (its losses are mean squared errors)."""
     p, data = state.parts, state.data
     if not math.isfinite(train_loss):
         return None
@@ -155,6 +159,8 @@ def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: fl
         return None
     metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}
+    if data.task == "regression":
+        del metrics["train_accuracy"], metrics["val_accuracy"]
     p.schedule.after_epoch(metrics)
     return metrics
 
@@ -254,7 +260,18 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
         "diverged": state.diverged_at is not None, "diverged_at_epoch": state.diverged_at,
         "evaluated": ("best" if use_best else "last") if state.history else None,
         "parameters": sum(p.numel() for p in model.parameters()),
+        "optimizer": config["optimizer"]["name"], "lr": config["optimizer"]["lr"],
         **optim.describe(state.parts.optimizer),
         "device": str(device), "threads": torch.get_num_threads(),
         "torch_version": torch.__version__, "run_dir": str(run.path),
+        **(regression_baseline(state.data) if state.data.task == "regression" else {}),
     }
+
+
+def regression_baseline(data: Splits) -> dict:
+    """The trivial baseline of a regression task: the mean squared error of always predicting
+    the training targets' mean, on the validation and test splits."""
+    def mse(y: torch.Tensor) -> float:
+        return float(((y.double() - data.target_mean) ** 2).mean())
+    return {"task": "regression", "baseline_val_loss": mse(data.y_val),
+            "baseline_test_loss": mse(data.y_test)}
