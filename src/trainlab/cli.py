@@ -160,6 +160,9 @@ def _train(ns: argparse.Namespace) -> int:
         print(f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
               f"  ({summary['evaluated']} epoch {epoch} of {summary['epochs_run']}, "
               f"{summary['wall_time_s']:.1f}s)")
+    elif summary.get("task") == "regression" and summary["test_loss"] is not None:
+        print(f"test mse {summary['test_loss']:.4f}  (baseline, predicting the training mean: "
+              f"{summary['baseline_test_loss']:.4f})  {summary['wall_time_s']:.1f}s")
     if summary.get("distributed"):
         print(_distributed_line(summary["distributed"]))
     print(f"run written to {summary['run_dir']}")

@@ -153,8 +153,19 @@ def _statement(t: dict, metric) -> tuple:
 _DIGITS = {"epochs_to_target": 2, "time_to_target": 3}
 
 
+def _regression_table(page: Page, rows: list[dict]) -> None:
+    """One row per variant of a regression task: test MSE, the baseline's, time, divergence."""
+    header = ["variant", "seeds", "test MSE", "95% CI ±", "baseline MSE (training mean)",
+              "best epoch", "s / epoch", "diverged"]
+    page.table(header, [[r["variant"], r["seeds"], r["test_loss_mean"], r["test_loss_ci95"],
+                         r["baseline_test_loss_mean"], number(r["best_epoch_mean"], 1),
+                         number(r["time_per_epoch_s"], 3), r["diverged"]] for r in rows])
+
+
 def _results_table(page: Page, rows: list[dict], metric) -> None:
     """One row per variant: the standard columns, then the chosen metric's (if another)."""
+    if "baseline_test_loss_mean" in rows[0]:
+        return _regression_table(page, rows)
     header = ["variant", "seeds", "test accuracy", "95% CI ±", "test loss", "95% CI ±",
               "best epoch", "s / epoch", "diverged"]
     extra = metric.name not in ("test_accuracy", "test_loss")  # those columns are there already
@@ -193,9 +204,12 @@ def compare_report(path: Path, rows: list[dict], tests: list[dict], base: dict, 
                    metric) -> None:
     """``trainlab compare``'s page: results table, significance statements, plots, config."""
     out = path.parent
+    scored = ("Test MSE is the mean squared error on the held-out test split of the epoch "
+              "chosen on the validation split; the baseline always predicts the training "
+              "targets' mean" if "baseline_test_loss_mean" in rows[0] else "Test accuracy is the "
+              "accuracy on the held-out test split of the epoch chosen on the validation split")
     page = Page("trainlab compare").paragraph(
-        f"{len(rows)} variants × {seeds} seeds. Test accuracy is the accuracy on the held-out "
-        "test split of the epoch chosen on the validation split. Intervals are 95% confidence "
+        f"{len(rows)} variants × {seeds} seeds. {scored}. Intervals are 95% confidence "
         "intervals of the mean across seeds (Student's t with n − 1 degrees of freedom). ",
         _metric_text(metric))
     page.heading("Results")

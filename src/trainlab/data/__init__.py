@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from ..registry import Registry
+from .adding import make_adding
 from .arrays import Arrays
 from .cifar import read_cifar10
 from .files import read_csv, read_npz
@@ -19,7 +20,8 @@ from .prepare import Splits, prepare
 from .toy import make_toy
 
 # Every data source, once: ``build(config)`` -> Arrays; ``reads``: what ``data.path`` must name
-# ("file", "folder"), or None for sources that need no path.
+# ("file", "folder"), or None for sources that need no path; ``task``: "regression" for real-valued
+# targets (classification when absent; see :func:`task`).
 SOURCES = Registry("data source", "data.name")
 SOURCES.add("mnist1d", lambda c: read_mnist1d(), "MNIST-1D (default), generated locally by the "
             "`mnist1d` package's `make_dataset` (4000 train / 1000 test), cached in "
@@ -32,6 +34,9 @@ SOURCES.add("spirals", make_toy, "two interleaved spirals, seeded; `data.samples
             "`data.noise`", reads=None)
 SOURCES.add("xor", make_toy, "label 1 where x1 x2 > 0, seeded; `data.samples`, `data.noise`",
             reads=None)
+SOURCES.add("adding", make_adding, "the adding problem (Hochreiter & Schmidhuber 1997): "
+            "regression of the sum of the two marked values of a sequence of length "
+            "`data.seq_len`, seeded; `data.samples`", reads=None, task="regression")
 SOURCES.add("npz", lambda c: read_npz(c["data"]["path"]), "`data.path=FILE` with arrays `x`, "
             "`y`, optional `x_test`, `y_test`", reads="file")
 SOURCES.add("csv", lambda c: read_csv(c["data"]["path"], c["data"]["label_column"]),
@@ -46,6 +51,11 @@ SOURCES.add("cifar10", lambda c: read_cifar10(c["data"]["path"]), "`data.path=FO
             "binary batches `data_batch_*.bin`, `test_batch.bin`", reads="folder")
 
 
+def task(name: str) -> str:
+    """``classification`` or ``regression``: what data source ``name`` asks of a model."""
+    return SOURCES[name].facts.get("task", "classification")
+
+
 def load(config: dict, device: torch.device | str = "cpu") -> Splits:
     """Read ``config["data"]["name"]``, check it, split off validation (and test if the source has
     none) with ``config["seed"]``, normalize on the training split, and put it on ``device``."""
@@ -55,4 +65,4 @@ def load(config: dict, device: torch.device | str = "cpu") -> Splits:
                    test_fraction=d["test_fraction"], normalize=d["normalize"], device=device)
 
 
-__all__ = ["Arrays", "Splits", "SOURCES", "load", "prepare"]
+__all__ = ["Arrays", "Splits", "SOURCES", "load", "prepare", "task"]

@@ -11,7 +11,8 @@ import numpy as np
 class Arrays:
     """Samples ``x`` (N, ...) and integer labels ``y`` (N,), with an optional test split.
 
-    ``origin`` names where they came from (a file, a folder, a generator) for error messages.
+    ``origin`` names where they came from (a file, a folder, a generator) for error messages;
+    ``task`` is ``classification`` (integer labels) or ``regression`` (real targets ``y``).
     """
 
     x: np.ndarray
@@ -19,3 +20,4 @@ class Arrays:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     origin: str = ""
+    task: str = "classification"

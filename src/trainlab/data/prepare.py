@@ -1,7 +1,8 @@
 """Check a source's arrays, split them, normalize them, and move them to the device once.
 
 - Checks (each a one-line :class:`UserError`): numeric features of shape (N, ...), finite values,
-  1-D integer labels in 0..C-1 with C taken from the training labels, matching test shapes.
+  1-D integer labels in 0..C-1 with C taken from the training labels, matching test shapes; for
+  a regression source, 1-D finite real targets (the model then has one output).
 - Splits (seeded by the run's seed): a test split when the source has none
   (``test_fraction``), then a validation split held out of the training data
   (``val_fraction``). The test split is used only for the final evaluation.
@@ -31,7 +32,9 @@ class Splits:
     y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
-    num_classes: int
+    num_classes: int  # outputs of the model: 1 for regression
+    task: str = "classification"
+    target_mean: float | None = None  # regression: the training targets' mean (the baseline)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -65,10 +68,27 @@ def _check_y(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _check_targets(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
+    if y.ndim != 1 or len(y) != n or not np.issubdtype(y.dtype, np.number):
+        raise UserError(f"{origin}: {name} has shape {y.shape} and dtype {y.dtype}; expected "
+                        f"({n},) real regression targets")
+    if not np.isfinite(y).all():
+        raise UserError(f"{origin}: {name} holds NaN/Inf targets; remove or impute them")
+    return y.astype(np.float32)
+
+
 def check(a: Arrays) -> tuple[Arrays, int]:
-    """Validate a source's arrays; returns them with int64 labels, and the number of classes."""
+    """Validate a source's arrays; returns them with int64 labels (float32 targets for a
+    regression source), and the number of classes (1 output for regression)."""
     origin = a.origin or "data"
     _check_x("x", a.x, origin)
+    if a.task == "regression":
+        y_test = (None if a.x_test is None
+                  else _check_targets("y_test", a.y_test, len(a.x_test), origin))
+        if a.x_test is not None:
+            _check_x("x_test", a.x_test, origin)
+        return Arrays(a.x, _check_targets("y", a.y, len(a.x), origin), a.x_test, y_test, origin,
+                      a.task), 1
     y = _check_y("y", a.y, len(a.x), origin)
     num_classes = int(y.max()) + 1
     if num_classes < 2:
@@ -119,9 +139,11 @@ def prepare(arrays: Arrays, seed: int, val_fraction: float, test_fraction: float
 
     def tensor(v: np.ndarray, labels: bool = False) -> torch.Tensor:
         if labels:
-            return torch.as_tensor(v, dtype=torch.int64).to(device)
+            return torch.as_tensor(v, dtype=torch.int64 if v.dtype == np.int64
+                                   else torch.float32).to(device)
         v = ((v.astype(np.float64) - mean) / std).astype(np.float32)
         return torch.as_tensor(v).to(device)
 
+    mean_target = float(y_train.astype(np.float64).mean()) if a.task == "regression" else None
     return Splits(tensor(x_train), tensor(y_train, True), tensor(x_val), tensor(y_val, True),
-                  tensor(x_test), tensor(y_test, True), num_classes)
+                  tensor(x_test), tensor(y_test, True), num_classes, a.task, mean_target)

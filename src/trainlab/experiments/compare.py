@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 from . import grid
 from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F401 (as before)
+from .. import data
 from ..analysis import stats
 from ..config import resolve
 from ..errors import UserError
@@ -104,9 +105,12 @@ def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | Non
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = grid.workers(jobs)
-    chosen = choose_metric(metric, target)
-    variants = parse_vary(vary, base, overrides)
     base_config = resolve(base, overrides)
+    regression = data.task(base_config["data"]["name"]) == "regression"
+    chosen = choose_metric(regression_metric(metric) if regression else metric, target)
+    if regression:
+        chosen = chosen._replace(label="test mean squared error")
+    variants = parse_vary(vary, base, overrides)
     grid.check_manifest(out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds},
                         "comparison")
     tasks = grid.seed_tasks(base, grid.with_threads(base, overrides, grid.threads_per_job(jobs)),
@@ -114,15 +118,26 @@ def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | Non
 
     def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:
         name, k = task.key
-        accuracy = summary["test_accuracy"]
-        log(f"[{done}/{total}] {name} seed {k}: "
-            + ("diverged" if summary["diverged"] else f"test accuracy {accuracy:.4f}"))
+        result = (f"test mse {summary['test_loss']:.4f}" if regression
+                  else f"test accuracy {summary['test_accuracy']:.4f}")
+        log(f"[{done}/{total}] {name} seed {k}: " + ("diverged" if summary["diverged"] else result))
 
     summaries = grid.run_tasks(tasks, jobs, on_result=progress)
     runs = {t.key: (s, _history(Path(t.folder))) for t, s in zip(tasks, summaries)}
     rows = summarize(variants, seeds, runs, chosen)
     write_outputs(out, rows, runs, base_config, seeds, chosen)
     return rows
+
+
+def regression_metric(name: str) -> str:
+    """A regression task is scored on its test mean squared error (``test_loss``), the default
+    there; the accuracy metrics do not exist for it."""
+    if name == "test_accuracy":  # the default
+        return "test_loss"
+    if name != "test_loss":
+        raise UserError(f"--metric {name}: the data is a regression task (no accuracy); "
+                        "expected test_loss (its mean squared error)")
+    return name
 
 
 def _history(folder: Path) -> list[dict]:
@@ -133,18 +148,21 @@ def _history(folder: Path) -> list[dict]:
 def _columns(name: str, variant: dict, seeds: int, summaries: list[dict]) -> dict:
     """The columns every summary.csv has had: test accuracy and loss (mean, 95% CI) over the
     seeds that did not diverge, mean best epoch, seconds per epoch, diverged seeds."""
-    ok = [r for r in summaries if not r["diverged"] and r["test_accuracy"] is not None]
+    ok = [r for r in summaries if not r["diverged"] and r["test_loss"] is not None]
     acc, acc_ci = stats.mean_ci([r["test_accuracy"] for r in ok])
     loss, loss_ci = stats.mean_ci([r["test_loss"] for r in ok])
     best_epoch, _ = stats.mean_ci([r["best_epoch"] for r in ok])
     per_epoch = [r["wall_time_s"] / r["epochs_run"] for r in summaries if r["epochs_run"]]
+    baseline = ({"baseline_test_loss_mean": stats.mean_ci([r["baseline_test_loss"]
+                                                           for r in ok])[0]}
+                if summaries and summaries[0].get("task") == "regression" else {})
     return {"variant": name, **variant, "seeds": seeds,
             "test_accuracy_mean": acc, "test_accuracy_ci95": acc_ci,
             "test_loss_mean": loss, "test_loss_ci95": loss_ci,
             "best_epoch_mean": best_epoch,
             "time_per_epoch_s": sum(per_epoch) / len(per_epoch) if per_epoch else math.nan,
             "diverged": len(summaries) - len(ok),
-            "accuracies": [r["test_accuracy"] for r in ok]}
+            "accuracies": [r["test_accuracy"] for r in ok], **baseline}
 
 
 def summarize(variants: list[dict], seeds: int, runs: dict, metric: Metric) -> list[dict]:
@@ -202,7 +220,7 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
             epochs = max(len(h) for h in runs)
             mean, lo, hi, xs = [], [], [], []
             for e in range(epochs):
-                m, ci = stats.mean_ci([h[e][key] for h in runs if len(h) > e])
+                m, ci = stats.mean_ci([h[e][key] for h in runs if len(h) > e and key in h[e]])
                 if math.isnan(m):
                     continue
                 ci = 0.0 if math.isnan(ci) else ci

@@ -14,6 +14,11 @@ q = (1 - eps) e_y + eps / C (label smoothing eps, Szegedy et al. 2016):
 - ``hinge``: the multi-class margin loss sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins;
   lecture 001's hinge for two classes) (``F.multi_margin_loss``).
 
+For a regression source (``data.name = adding``; its registry entry says ``task="regression"``)
+the divergence is the plain mean squared error of the one raw output against the real target,
+mean_n (z_n - y_n)^2 (lecture 002's L2 loss), whatever the classification losses above do with a
+softmax; ``loss.name`` must be ``mse`` there (config resolution sets it when not given).
+
 ``confidence_penalty`` beta (Pereyra et al. 2017) subtracts beta * H(softmax(z)), penalizing
 over-confident outputs. ``target_noise`` sigma adds N(0, sigma^2) to the soft target q of
 ``mse``, ``binary_cross_entropy`` and ``kl`` during training (noise injection on targets).
@@ -26,6 +31,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..data import task
 from ..errors import UserError
 from ..registry import Registry
 
@@ -69,9 +75,16 @@ LOSSES.add("hinge", lambda eps, target: lambda z, y: F.multi_margin_loss(z, y, m
 SOFT_TARGETS = LOSSES.names(soft_targets=True)
 
 
+def squared_error(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Regression: mean_n (z_n - y_n)^2 of the single output z (N, 1) and the targets y (N,)."""
+    return F.mse_loss(z.squeeze(1), y)
+
+
 def build(config: dict, generator: torch.Generator | None = None) -> LossFn:
     """The loss ``config["loss"]`` describes, as ``fn(logits, labels) -> scalar``.
     ``generator`` draws the target noise (when ``loss.target_noise`` > 0)."""
+    if task(config["data"]["name"]) == "regression":
+        return squared_error
     loss = config["loss"]
     name, eps, beta, sigma = (loss["name"], loss["label_smoothing"], loss["confidence_penalty"],
                               loss["target_noise"])

@@ -49,11 +49,14 @@ class RunningMetrics:
         z = torch.cat(self._logits)
         y = self.labels[self.count:self.count + len(z)]
         self.loss_sum += self.loss_fn(z, y).double() * len(z)
-        self.correct += (z.argmax(1) == y).sum()
+        if not y.is_floating_point():  # real targets (regression) have no accuracy
+            self.correct += (z.argmax(1) == y).sum()
         self.count += len(z)
         self._logits, self._held = [], 0
 
-    def result(self) -> tuple[float, float]:
-        """(mean loss, accuracy) over every sample added; one host synchronization."""
+    def result(self) -> tuple[float, float | None]:
+        """(mean loss, accuracy) over every sample added; one host synchronization. The
+        accuracy is None for real-valued targets."""
         self._flush()
-        return self.loss_sum.item() / self.count, self.correct.item() / self.count
+        accuracy = None if self.labels.is_floating_point() else self.correct.item() / self.count
+        return self.loss_sum.item() / self.count, accuracy

@@ -11,6 +11,10 @@ from tqdm import tqdm
 
 
 def format_epoch(m: dict, epochs: int) -> str:
+    if "val_accuracy" not in m:  # regression: the losses are mean squared errors
+        return (f"epoch {m['epoch']:>{len(str(epochs))}}/{epochs}  train mse "
+                f"{m['train_loss']:.4f}  val mse {m['val_loss']:.4f}  lr {m['lr']:.3g}  "
+                f"{m['time_s']:.2f}s")
     return (f"epoch {m['epoch']:>{len(str(epochs))}}/{epochs}  train loss {m['train_loss']:.4f} "
             f"acc {m['train_accuracy']:.4f}  val loss {m['val_loss']:.4f} "
             f"acc {m['val_accuracy']:.4f}  lr {m['lr']:.3g}  {m['time_s']:.2f}s")
