@@ -6,15 +6,17 @@ problem": grid search for the hyper-parameters on held-out data), with Optuna.
   Trial runs never evaluate the test split (their summaries say ``test_accuracy: null``).
 - Samplers: ``grid`` (every combination of the ``--grid`` values), ``random`` and ``tpe``
   (``--trials`` draws from the same values, Bergstra et al. 2011), all seeded.
-- Optuna's median pruner stops a trial whose validation score after an epoch is below the median
-  of earlier trials at that epoch (after 3 trials and 2 epochs).
+- Optuna's median pruner stops a trial whose validation score after an epoch (the mean over
+  its seeds, which run at once in one process each) is below the median of earlier trials at
+  that epoch (after 3 trials and 2 epochs).
 - The study lives in ``study.db`` (SQLite): re-running the same command with the same ``--out``
-  continues it.
+  continues it. A trial whose process was killed is failed once its heartbeat is 20 s old and
+  retried with the same parameters; its runs, in a folder named by its parameters, resume.
 - Then the best configuration is trained once more (``best/``) and evaluated, once, on the test
   split.
 
-Trials run in this process, one after another (the pruner needs each epoch's score), through the
-grid runner's :func:`~trainlab.experiments.grid.train_or_resume`, like ``best/``;
+Trials run one after another (the pruner needs each epoch's score), through the grid runner's
+:func:`~trainlab.experiments.grid.train_or_resume`, like ``best/``;
 ``search.json`` is the experiment's manifest (:func:`~trainlab.experiments.grid.check_manifest`).
 
 Outputs: ``results.csv`` (one row per trial), ``search.png`` (validation score against each
@@ -26,11 +28,11 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 
 from .grid import (as_overrides, check_manifest, other_config, parse_axes, parse_vary,
-                   with_threads,
-                   seed_configs, train_or_resume)
+                   seed_configs, threads_per_job, train_or_resume, variant_folder, with_threads)
 from ..config import resolve
 from ..errors import UserError
 from ..training.early_stopping import maximizes
@@ -61,25 +63,90 @@ def _check(base, overrides: list[str], grid: list[str], sampler: str, trials: in
     return axes, config, total
 
 
+HEARTBEAT_S = 5.0  # a running trial's process writes a heartbeat this often
+GRACE_S = 20.0  # a trial without a heartbeat for this long is failed and retried
+
+
 def _study(out: Path, choices: dict, sampler: str, seed: int, maximize: bool):
-    """The Optuna study stored in ``out/study.db`` (created, or loaded to continue it)."""
+    """The Optuna study stored in ``out/study.db`` (created, or loaded to continue it). Trials
+    keep a heartbeat: one whose process was killed is failed once its heartbeat is
+    ``GRACE_S`` old and retried with the same parameters (Optuna's
+    ``RetryHeartbeatStaleTrialCallback``)."""
     import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # heartbeats and stale-trial retries are marked experimental (stable since Optuna 2.9)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     samplers = {"grid": lambda: optuna.samplers.GridSampler(choices, seed=seed),
                 "random": lambda: optuna.samplers.RandomSampler(seed=seed),
                 "tpe": lambda: optuna.samplers.TPESampler(seed=seed)}
+    storage = RDBStorage(f"sqlite:///{out / 'study.db'}", heartbeat_interval=int(HEARTBEAT_S),
+                         grace_period=int(GRACE_S),
+                         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                             max_retry=3))
     return optuna.create_study(
-        study_name="trainlab", storage=f"sqlite:///{out / 'study.db'}", sampler=samplers[sampler](),
+        study_name="trainlab", storage=storage, sampler=samplers[sampler](),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
         direction="maximize" if maximize else "minimize", load_if_exists=True)
 
 
+def _seed_run(config: dict, folder: str, seed: int, events) -> None:
+    """In a worker process: one seed's run of a trial, its epochs and summary sent to
+    ``events``."""
+    summary = train_or_resume(config, Path(folder), test=False,
+                              on_epoch=lambda metrics: events.put(("epoch", seed, metrics)))
+    events.put(("done", seed, summary))
+    events.close()
+    events.join_thread()
+
+
+def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, report) -> list[dict]:
+    """Every seed's run of a trial, each in its own process, all at once; ``report(epoch,
+    mean)`` is called with the mean ``monitor`` over the seeds once every running seed has
+    finished that epoch (it may raise to prune the trial: the processes are then stopped)."""
+    import queue
+
+    from ..distributed.launch import CONTEXT, Processes, threads_per_process
+
+    events, curves = CONTEXT.Queue(), [{} for _ in configs]
+    summaries: list[dict | None] = [None] * len(configs)
+    reported = 0
+    with Processes() as procs:
+        for s, (config, folder) in enumerate(zip(configs, folders)):
+            procs.start(_seed_run, (config, str(folder), s, events),
+                        threads=threads_per_process(len(configs)))
+        while any(x is None for x in summaries):
+            try:
+                kind, s, value = events.get(timeout=0.5)
+            except queue.Empty:
+                procs.raise_errors()
+                if procs.lost():
+                    raise UserError(f"a seed's run of the trial ended without a result "
+                                    f"(processes {procs.lost()}); run the search again")
+                continue
+            if kind == "done":
+                summaries[s] = value
+            else:
+                curves[s][value["epoch"]] = value[monitor]
+            while True:  # report each epoch every seed still running has finished
+                e = reported + 1
+                running = [c for c, x in zip(curves, summaries) if x is None]
+                reached = [c[e] for c in curves if e in c]
+                if not reached or not all(e in c for c in running):
+                    break
+                reported = e
+                report(e, sum(reached) / len(reached))
+        procs.join_all(60)
+    return summaries
+
+
 def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: str, out: Path,
                log):
-    """A trial: its parameters' runs for every seed, in ``trials/trial-<n>/seed-<s>``, never
-    evaluated on the test split; the score is the mean of their best ``monitor``. The first
-    seed's curve is reported to the pruner after every epoch."""
+    """A trial: its parameters' runs for every seed, in ``trials/<parameters>/seed-<s>`` (a
+    retried trial resumes them), never evaluated on the test split; the score is the mean of
+    their best ``monitor``. The pruner sees, after every epoch, the mean over the seeds (seeds
+    run at once, one process each; a single seed runs in this process)."""
     import optuna
 
     best_key = "best_val_accuracy" if maximizes(monitor) else "best_val_loss"
@@ -87,22 +154,47 @@ def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: s
     def objective(trial) -> float:
         params = {k: json.loads(trial.suggest_categorical(k, values))
                   for k, values in choices.items()}
-        scores = []
-        for s, cfg in enumerate(seed_configs(base, overrides, params, seeds)):
-            def report(metrics, first=(s == 0)):
-                if first:  # the pruner compares the first seed's curve with earlier trials'
-                    trial.report(metrics[monitor], metrics["epoch"])
-                    if trial.should_prune():
-                        log(f"trial {trial.number}: {params} pruned after epoch "
-                            f"{metrics['epoch']} ({monitor} {metrics[monitor]:.4f})")
-                        raise optuna.TrialPruned()
-            folder = out / "trials" / f"trial-{trial.number}" / f"seed-{s}"
-            scores.append(train_or_resume(cfg, folder, test=False, on_epoch=report)[best_key])
-        value = sum(scores) / len(scores)
+
+        def report(epoch: int, value: float) -> None:
+            trial.report(value, epoch)
+            if trial.should_prune():
+                log(f"trial {trial.number}: {params} pruned after epoch {epoch} "
+                    f"({monitor} {value:.4f}, mean over seeds)")
+                raise optuna.TrialPruned()
+
+        configs = seed_configs(base, overrides, params, seeds)
+        folders = [out / "trials" / variant_folder(params) / f"seed-{s}" for s in range(seeds)]
+        if seeds == 1:
+            summaries = [train_or_resume(configs[0], folders[0], test=False,
+                                         on_epoch=lambda m: report(m["epoch"], m[monitor]))]
+        else:
+            summaries = _seeds_at_once(configs, folders, monitor, report)
+        value = sum(x[best_key] for x in summaries) / len(summaries)
         log(f"trial {trial.number}: {params} -> {monitor} {value:.4f}")
         return value
 
     return objective
+
+
+def _optimize(study, objective, total: int) -> None:
+    """Run trials until ``total`` are complete or pruned: stale trials (a killed process's) are
+    failed and retried; trials another live process is running are waited for."""
+    import time
+
+    import optuna
+    from optuna.trial import TrialState
+
+    while True:
+        optuna.storages.fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        running = sum(t.state == TrialState.RUNNING for t in trials)
+        if done >= total:
+            return
+        if total - done - running > 0:
+            study.optimize(objective, n_trials=total - done - running, catch=())
+        else:
+            time.sleep(HEARTBEAT_S)
 
 
 def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int | None,
@@ -117,14 +209,8 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
     monitor = config["early_stopping"]["monitor"]
     choices = {k: [json.dumps(v) for v in values] for k, values in axes}
     study = _study(out, choices, sampler, config["seed"], maximizes(monitor))
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    done = sum(t.state in finished for t in study.trials)
-    if done < total:
-        import torch
-
-        threads = with_threads(base, overrides, torch.get_num_threads())
-        objective = _objective(base, threads, choices, seeds, monitor, out, log)
-        study.optimize(objective, n_trials=total - done, catch=())
+    threads = with_threads(base, overrides, threads_per_job(seeds))
+    _optimize(study, _objective(base, threads, choices, seeds, monitor, out, log), total)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError("no trial completed (all were pruned); widen the --grid values")
     best = study.best_trial
