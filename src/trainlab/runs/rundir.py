@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, cannot_write
 from ..config import dumps, resolve
 from ..errors import UserError
 
@@ -34,8 +34,11 @@ def write_jsonl(path: Path, rows: list[dict], append: bool = False) -> None:
     """Write ``rows`` as JSON lines: atomically replacing the file, or appended to it."""
     text = "".join(json.dumps(r) + "\n" for r in rows)
     if append:
-        with path.open("a") as f:
-            f.write(text)
+        try:
+            with path.open("a") as f:
+                f.write(text)
+        except OSError as e:
+            raise cannot_write(path, e) from None
     else:
         atomic_write_text(path, text)
 

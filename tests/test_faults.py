@@ -1,0 +1,133 @@
+"""Faults that must lose nothing: a kill inside a checkpoint write, a full disk, and checkpoint
+files that are truncated, garbage, or a pickle that would run code."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+import trainlab
+from conftest import FAST
+from trainlab.cli import main
+from trainlab.runs.rundir import RunDir
+
+ARGS = [*FAST, "train.epochs=4"]
+
+
+def test_sigkill_inside_a_checkpoint_write_keeps_the_last_one_and_resume_matches(tmp_path):
+    """The third write of last.pt dies half-way (SIGKILL from inside torch.save's write):
+    the previous last.pt is intact, and --resume ends equal to a run that never stopped."""
+    run = tmp_path / "killed"
+    script = textwrap.dedent(f"""
+        import os, signal, torch, trainlab
+        from trainlab.runs import checkpoint
+        real, calls = checkpoint.torch.save, []
+        def dying_save(obj, f):
+            if "epoch" in obj and "optimizer" in obj:
+                calls.append(1)
+                if len(calls) == 3:
+                    f.write(b"half a checkpoint")
+                    f.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+            real(obj, f)
+        checkpoint.torch.save = dying_save
+        trainlab.train(None, {ARGS!r}, out={str(run)!r}, progress="quiet")
+    """)
+    died = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert died.returncode == -9
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 2
+    resumed = trainlab.resume(run, progress="quiet")
+    straight = trainlab.train(None, ARGS, out=tmp_path / "straight", progress="quiet")
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+    assert drop(RunDir(run).read_metrics()) == drop(RunDir(tmp_path / "straight").read_metrics())
+    assert resumed["test_loss"] == straight["test_loss"]
+
+
+@pytest.mark.parametrize("where", ["checkpoint", "metrics"])
+def test_a_full_disk_is_one_line_exit_2_and_earlier_files_stay(tmp_path, monkeypatch, capsys,
+                                                               where):
+    """ENOSPC on the second epoch's checkpoint (fsync) or metrics line (write): one line, exit
+    status 2, and what epoch 1 wrote is intact."""
+    run = tmp_path / "run"
+    from trainlab.runs import atomic
+
+    calls = []
+    if where == "checkpoint":
+        real_fsync = atomic.os.fsync
+
+        def fsync(fd):
+            if os.readlink(f"/proc/self/fd/{fd}").split("/")[-1].startswith(".last.pt"):
+                calls.append(fd)
+                if len(calls) == 2:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            real_fsync(fd)
+        monkeypatch.setattr(atomic.os, "fsync", fsync)
+    else:
+        real_open = Path.open
+
+        class Full:
+            """A file on a full disk: every write fails."""
+
+            def __init__(self, f):
+                self.f = f
+
+            def write(self, text):
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.f.close()
+
+        def open_(path, mode="r", *args, **kwargs):
+            f = real_open(path, mode, *args, **kwargs)
+            if mode == "a" and path.name == "metrics.jsonl":
+                calls.append(1)
+                if len(calls) == 2:
+                    return Full(f)
+            return f
+        monkeypatch.setattr(Path, "open", open_)
+    code = main(["train", *ARGS, "--out", str(run), "--progress", "quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "No space left on device" in err
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 1
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[0])["epoch"] == 1
+    assert not list(run.glob(".*.tmp"))
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("touch pwned",))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "code"])
+def test_a_damaged_checkpoint_is_one_line_naming_it_and_runs_nothing(tmp_path, capsys,
+                                                                     monkeypatch, damage):
+    run = tmp_path / "run"
+    trainlab.train(None, [*ARGS, "train.epochs=2"], out=run, progress="quiet")
+    (run / "summary.json").unlink()  # unfinished: --resume will read last.pt
+    last = run / "last.pt"
+    if damage == "truncated":
+        last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    elif damage == "garbage":
+        last.write_bytes(os.urandom(4096))
+    else:
+        last.write_bytes(pickle.dumps({"epoch": 1, "model": _RunsCode()}))
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--resume", str(run), "--progress", "quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and str(last) in err
+    assert not (tmp_path / "pwned").exists()
