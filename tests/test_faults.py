@@ -131,3 +131,40 @@ def test_a_damaged_checkpoint_is_one_line_naming_it_and_runs_nothing(tmp_path, c
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and str(last) in err
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_killed_compare_run_again_writes_the_same_summary(tmp_path):
+    """SIGKILL the compare (main process and its workers) once one run has finished and
+    another is part-way; running it again finishes the rest (resuming the part-way run from
+    its checkpoint) and writes the summary.csv of a comparison that never stopped (every
+    column but the wall-clock time per epoch)."""
+    import signal
+    import time
+
+    args = ["compare", *FAST, "train.epochs=8", "train.batch_size=4", "--vary",
+            "optimizer.lr=0.03,0.1", "--seeds", "2", "--jobs", "2"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "trainlab", *args, "--out", str(killed)],
+                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            done = {p.parent for p in killed.glob("runs/*/seed-*/summary.json")}
+            partial = {p.parent for p in killed.glob("runs/*/seed-*/last.pt")} - done
+            if done and partial:
+                break
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    assert main([*args, "--out", str(killed)]) == 0
+    assert main([*args, "--out", str(tmp_path / "straight")]) == 0
+    import csv
+
+    def numbers(folder):  # every column but the wall-clock time per epoch
+        with (folder / "summary.csv").open() as f:
+            return [{k: v for k, v in row.items() if k != "time_per_epoch_s"}
+                    for row in csv.DictReader(f)]
+    assert numbers(killed) == numbers(tmp_path / "straight")
