@@ -195,10 +195,13 @@ def _compare(ns: argparse.Namespace) -> int:
                        target=ns.target)
     width = max(len(r["variant"]) for r in rows)
     for r in rows:
-        mean, ci = r[f"{ns.metric}_mean"], r[f"{ns.metric}_ci95"]
+        mean, ci = r[f"{r['metric']}_mean"], r[f"{r['metric']}_ci95"]  # regression: test_loss
         count = (f"{r['reached']} of {r['seeds']} reached the target" if "reached" in r
                  else f"{r['diverged']} diverged")
-        print(f"{r['variant']:<{width}}  {ns.metric.replace('_', ' ')} "
+        if "baseline_test_loss_mean" in r:
+            count += f", baseline {r['baseline_test_loss_mean']:.4f}"
+        label = "test mse" if "baseline_test_loss_mean" in r else r["metric"].replace("_", " ")
+        print(f"{r['variant']:<{width}}  {label} "
               + ("–" if mean != mean else f"{mean:.4f}")
               + ("" if ci != ci else f" ± {ci:.4f}") + f"  ({count})")
     print(f"report: {out / 'report.html'}")

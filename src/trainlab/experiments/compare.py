@@ -212,9 +212,12 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
     up to their last epoch)."""
     from ..analysis.plots import figure, palette
 
-    fig, axes = figure(11, 7.5, 2, 2)
     metrics = [("train_loss", "train loss"), ("val_loss", "validation loss"),
                ("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy")]
+    first = next((h[0] for runs in curves.values() for h in runs if h), {})
+    if "val_accuracy" not in first and "val_loss" in first:  # regression: losses only (MSE)
+        metrics = [("train_loss", "train loss (MSE)"), ("val_loss", "validation loss (MSE)")]
+    fig, axes = figure(11, 3.75 * (len(metrics) // 2), len(metrics) // 2, 2)
     for ax, (key, title) in zip(axes.flat, metrics):
         for (name, runs), color in zip(curves.items(), palette(len(curves))):
             epochs = max(len(h) for h in runs)
