@@ -156,6 +156,7 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
     _regression_defaults(config, set().union(*layers) if layers else set())
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
+    _check_validation(flatten(config))
     return config
 
 
@@ -237,6 +238,21 @@ def _check_recurrent(c: dict[str, Any]) -> None:
     if c["model.recurrent_dropout_mode"] == "semeniuta" and c["model.name"] == "rnn":
         raise UserError("model.recurrent_dropout_mode = \"semeniuta\": drops a gated cell's "
                         "candidate update; use model.name = gru or lstm (rnn has none)")
+
+
+def _check_validation(c: dict[str, Any]) -> None:
+    """data.val_fraction = 0 leaves nothing to stop early on or to schedule by."""
+    if c["data.val_fraction"] or not c["early_stopping.monitor"].startswith("val_"):
+        return
+    monitor = c["early_stopping.monitor"]
+    if c["early_stopping.patience"]:
+        raise UserError(f"early_stopping.patience = {c['early_stopping.patience']} on "
+                        f"{monitor} with data.val_fraction = 0: there is no validation split "
+                        "(hold one out, or monitor train_loss / train_accuracy)")
+    if c["schedule.name"] == "plateau":
+        raise UserError(f"schedule.name = 'plateau' watches {monitor}, but data.val_fraction = "
+                        "0 holds out no validation split (hold one out, or monitor a train_* "
+                        "metric)")
 
 
 def _check_distributed(c: dict[str, Any]) -> None:

@@ -98,8 +98,9 @@ SCHEMA: dict[str, Key] = {
     "data.name": Key("mnist1d", "data set", choices=SOURCES.names()),
     "data.path": Key("", "file (npz, csv) or folder (mnist, fashion_mnist, cifar10) to read"),
     "data.label_column": Key("label", "csv: name of the label column; every other column is a feature"),
-    "data.val_fraction": Key(0.1, "fraction of the training data held out for validation (seeded)",
-                             check=_fraction),
+    "data.val_fraction": Key(0.1, "fraction of the training data held out for validation "
+                             "(seeded); 0 = none: train on all of it, no model selection on a "
+                             "val_* monitor (the last epoch is evaluated)", check=_unit_open),
     "data.test_fraction": Key(0.2, "fraction held out for testing when a source has no test split",
                               check=_fraction),
     "data.normalize": Key("standard", "input normalization fitted on the training split only: "

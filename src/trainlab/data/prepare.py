@@ -125,7 +125,10 @@ def prepare(arrays: Arrays, seed: int, val_fraction: float, test_fraction: float
         x, y, x_test, y_test = x[keep], y[keep], x[test], y[test]
     else:
         x_test, y_test = a.x_test, a.y_test
-    train, val = _split(len(x), val_fraction, rng, "val", a.origin)
+    if val_fraction == 0:  # train on all of it, as papers do: no validation split
+        train, val = np.arange(len(x)), np.arange(0)
+    else:
+        train, val = _split(len(x), val_fraction, rng, "val", a.origin)
     x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
 
     x_train64 = x_train.astype(np.float64)

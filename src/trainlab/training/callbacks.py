@@ -157,9 +157,13 @@ class Diagnostics(Callback):
 
 class ModelSelection(Callback):
     """The best epoch on ``early_stopping.monitor`` (its weights kept for ``best.pt``), and
-    early stopping: sets ``state.stop`` once ``patience`` epochs passed without improvement."""
+    early stopping: sets ``state.stop`` once ``patience`` epochs passed without improvement.
+    Without a validation split (``data.val_fraction = 0``) a val_* monitor selects nothing:
+    the last epoch is evaluated."""
 
     def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        if state.stopper.monitor not in metrics:  # no validation split: no selection
+            return
         if state.stopper.update(metrics["epoch"], metrics):
             state.best_weights = {k: v.clone() for k, v in state.parts.model.state_dict().items()}
             state.pending_best = True

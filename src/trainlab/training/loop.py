@@ -154,13 +154,16 @@ def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: fl
         return None
     if state.config["model"]["bn_stats"] == "population":
         population_statistics(p.model, data.x_train, p.batch_size)
-    val_loss, val_accuracy = evaluate(p.model, data.x_val, data.y_val, p.loss_fn)
-    if not math.isfinite(val_loss):
-        return None
-    metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
-               "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": lr}
+    metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy}
+    if len(data.x_val):  # data.val_fraction = 0: no validation split, no val_* metrics
+        val_loss, val_accuracy = evaluate(p.model, data.x_val, data.y_val, p.loss_fn)
+        if not math.isfinite(val_loss):
+            return None
+        metrics.update(val_loss=val_loss, val_accuracy=val_accuracy)
+    metrics["lr"] = lr
     if data.task == "regression":
-        del metrics["train_accuracy"], metrics["val_accuracy"]
+        metrics.pop("train_accuracy")
+        metrics.pop("val_accuracy", None)
     p.schedule.after_epoch(metrics)
     return metrics
 
@@ -273,5 +276,6 @@ def regression_baseline(data: Splits) -> dict:
     the training targets' mean, on the validation and test splits."""
     def mse(y: torch.Tensor) -> float:
         return float(((y.double() - data.target_mean) ** 2).mean())
-    return {"task": "regression", "baseline_val_loss": mse(data.y_val),
+    return {"task": "regression",
+            "baseline_val_loss": mse(data.y_val) if len(data.y_val) else None,
             "baseline_test_loss": mse(data.y_test)}

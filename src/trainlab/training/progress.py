@@ -11,13 +11,16 @@ from tqdm import tqdm
 
 
 def format_epoch(m: dict, epochs: int) -> str:
-    if "val_accuracy" not in m:  # regression: the losses are mean squared errors
-        return (f"epoch {m['epoch']:>{len(str(epochs))}}/{epochs}  train mse "
-                f"{m['train_loss']:.4f}  val mse {m['val_loss']:.4f}  lr {m['lr']:.3g}  "
-                f"{m['time_s']:.2f}s")
-    return (f"epoch {m['epoch']:>{len(str(epochs))}}/{epochs}  train loss {m['train_loss']:.4f} "
-            f"acc {m['train_accuracy']:.4f}  val loss {m['val_loss']:.4f} "
-            f"acc {m['val_accuracy']:.4f}  lr {m['lr']:.3g}  {m['time_s']:.2f}s")
+    """One line per epoch: the metrics there are (a regression task's losses are mean squared
+    errors and it has no accuracy; a run without a validation split has no val_*)."""
+    name = "loss" if "train_accuracy" in m else "mse"
+    parts = [f"epoch {m['epoch']:>{len(str(epochs))}}/{epochs}"]
+    for split in ("train", "val"):
+        if f"{split}_loss" in m:
+            accuracy = m.get(f"{split}_accuracy")
+            parts.append(f"{split} {name} {m[f'{split}_loss']:.4f}"
+                         + (f" acc {accuracy:.4f}" if accuracy is not None else ""))
+    return "  ".join(parts + [f"lr {m['lr']:.3g}", f"{m['time_s']:.2f}s"])
 
 
 class Progress:
