@@ -3,12 +3,13 @@
     python benchmarks/distributed.py [--quick] [--out benchmarks/results/distributed.json]
 
 1. Throughput (training samples per second of epoch time, validation included, the first epoch
-   left out) of one process and of hogwild, async and sync with 1, 2 and 4 workers (ddp with 1
-   and 2 ranks under torchrun), the default CNN on MNIST-1D, 4 epochs.
+   left out) of one process and of hogwild, async and sync with 1, 2 and 4 workers, pipeline
+   with 2 and 4 stages, ddp with 1 and 2 ranks under torchrun; the default CNN on MNIST-1D,
+   4 epochs.
 2. Seconds per update of sync with 2 workers when worker 0 is slowed by 0.2 s per gradient,
    without and with one backup worker.
 3. Test accuracy after the same epochs (the default recipe, 15 epochs, seed 0) per mode, with
-   2 workers, against one process.
+   2 workers (pipeline: 2 stages), against one process.
 4. The staleness histogram of async with 1, 2 and 4 workers.
 
 Every run is an ordinary `trainlab.train`; one process at a time, so that the modes do not
@@ -68,6 +69,10 @@ def throughput(tmp: Path, epochs: int, n_train: int) -> list[dict]:
                     tmp / f"{mode}{workers}")
             rows.append({"mode": mode, "workers": workers, "samples_per_s": rate(s, n_train)})
             print(rows[-1], flush=True)
+    for stages in (2, 4):
+        s = run({**base, "distributed.mode": "pipeline", "distributed.workers": stages},
+                tmp / f"pipeline{stages}")
+        rows.append({"mode": "pipeline", "workers": stages, "samples_per_s": rate(s, n_train)})
     if (Path(trainlab.__file__).parent / "distributed" / "ddp.py").exists():
         for ranks in (1, 2):
             s = ddp_run(base, tmp / f"ddp{ranks}", ranks)
@@ -89,7 +94,7 @@ def stragglers(tmp: Path) -> dict:
 
 def accuracy(tmp: Path, epochs: int) -> list[dict]:
     rows = []
-    for mode in ("none", "hogwild", "async", "sync"):
+    for mode in ("none", "hogwild", "async", "sync", "pipeline"):
         s = run({"train.epochs": epochs, "distributed.mode": mode}, tmp / f"acc-{mode}")
         rows.append({"mode": mode, "test_accuracy": s["test_accuracy"],
                      "updates": (s.get("distributed") or {}).get("updates")})
