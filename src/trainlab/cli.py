@@ -87,6 +87,11 @@ def _grid_commands(sub) -> None:
     se.add_argument("--seeds", type=int, default=1, help="seeds per trial, averaged (default 1)")
     se.add_argument("--out", help="folder (default runs/search-<timestamp>); re-running with "
                     "the same --out continues the search")
+    se.add_argument("--storage", metavar="URL", help="an Optuna storage shared by several "
+                    "search processes, on one machine or many: sqlite:///FILE, "
+                    "postgresql://..., mysql://..., or journal:FILE on a shared disk "
+                    "(default: OUT/study.db, this search alone); only on a trusted network")
+    se.add_argument("--study", default="trainlab", help="the study's name in --storage")
 
 
 def _look_commands(sub) -> None:
@@ -217,7 +222,8 @@ def _search(ns: argparse.Namespace) -> int:
     config, overrides = split_args(ns.args)
     out = Path(ns.out) if ns.out else Path("runs") / f"search-{time.strftime('%Y%m%d-%H%M%S')}"
     r = search.run(config, overrides, ns.grid, ns.sampler, ns.trials, ns.seeds, out,
-                   log=lambda line: print(line, file=sys.stderr))
+                   log=lambda line: print(line, file=sys.stderr), storage=ns.storage,
+                   study_name=ns.study)
     print(f"best on validation ({r['monitor']} {r['best_value']:.4f}, {r['trials']} trials): "
           + " ".join(f"{k}={v}" for k, v in r["best_params"].items()))
     print(f"trained again and evaluated once on the test split: test accuracy "

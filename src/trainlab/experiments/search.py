@@ -66,32 +66,89 @@ def _check(base, overrides: list[str], grid: list[str], sampler: str, trials: in
     return axes, config, total
 
 
+class Duplicate(Exception):
+    """A trial whose parameters an earlier trial, still running elsewhere, has: it ends as
+    failed, without training."""
+
+
+OPEN_ATTEMPTS = 5  # a storage that fails to open is tried again (processes creating it at once)
 HEARTBEAT_S = 5.0  # a running trial's process writes a heartbeat this often
 GRACE_S = 20.0  # a trial without a heartbeat for this long is failed and retried
 
 
-def _study(out: Path, choices: dict, sampler: str, seed: int, maximize: bool):
-    """The Optuna study stored in ``out/study.db`` (created, or loaded to continue it). Trials
+def _storage(url: str | None, out: Path):
+    """An Optuna storage: ``out/study.db`` (SQLite) by default; any database URL Optuna takes
+    (``sqlite:///``, ``postgresql://``, ``mysql://``), with heartbeats; or ``journal:PATH``,
+    Optuna's journal file for a disk the machines share (no heartbeats: a killed process's
+    trial stays running there)."""
+    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages.journal import JournalFileBackend
+
+    import time
+
+    if url and url.startswith("journal:"):
+        return JournalStorage(JournalFileBackend(url[len("journal:"):]))
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return RDBStorage(url or f"sqlite:///{out / 'study.db'}",
+                              heartbeat_interval=int(HEARTBEAT_S), grace_period=int(GRACE_S),
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                                  max_retry=3))
+        except ImportError as e:
+            raise UserError(f"--storage {url!r} needs its database driver: pip install "
+                            "'psycopg[binary]' (PostgreSQL) or pymysql (MySQL)") from None
+        except Exception as e:  # sqlalchemy's: a bad URL, no server, or processes that
+            if attempt == OPEN_ATTEMPTS - 1:  # create the same new database at once
+                raise UserError(f"--storage {url!r} cannot be opened: "
+                                f"{str(e).splitlines()[0]}") from None
+            time.sleep(0.5 * (attempt + 1))
+
+
+def _study(out: Path, choices: dict, sampler: str, seed: int, maximize: bool,
+           storage: str | None = None, name: str = "trainlab", manifest: dict | None = None):
+    """The Optuna study ``name`` in ``storage`` (created, or loaded to continue it). Trials
     keep a heartbeat: one whose process was killed is failed once its heartbeat is
     ``GRACE_S`` old and retried with the same parameters (Optuna's
-    ``RetryHeartbeatStaleTrialCallback``)."""
+    ``RetryHeartbeatStaleTrialCallback``). A shared study (``storage`` given) holds the
+    search's manifest and refuses another search; each process's sampler is then seeded with
+    the seed plus its process id, as Optuna advises for distributed searches."""
+    import os
+
     import optuna
-    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # heartbeats and stale-trial retries are marked experimental (stable since Optuna 2.9)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if storage:
+        seed = seed + os.getpid()
     samplers = {"grid": lambda: optuna.samplers.GridSampler(choices, seed=seed),
                 "random": lambda: optuna.samplers.RandomSampler(seed=seed),
                 "tpe": lambda: optuna.samplers.TPESampler(seed=seed)}
-    storage = RDBStorage(f"sqlite:///{out / 'study.db'}", heartbeat_interval=int(HEARTBEAT_S),
-                         grace_period=int(GRACE_S),
-                         heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                             max_retry=3))
-    return optuna.create_study(
-        study_name="trainlab", storage=storage, sampler=samplers[sampler](),
+    study = optuna.create_study(
+        study_name=name, storage=_storage(storage, out), sampler=samplers[sampler](),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
         direction="maximize" if maximize else "minimize", load_if_exists=True)
+    if manifest is not None:
+        wanted = json.loads(json.dumps(manifest))
+        found = study.user_attrs.get("trainlab_search")
+        if found is None:
+            study.set_user_attr("trainlab_search", wanted)
+        elif found != wanted:
+            raise UserError(f"study {name!r} in --storage holds another search (its grid, "
+                            "sampler, seeds or config differ); choose another --study")
+    return study
+
+
+def _earlier_twin(trial):
+    """An earlier trial of the study with the same parameters, if any: another process drew
+    them first (two processes can draw the same grid point at once)."""
+    from optuna.trial import TrialState
+
+    live = (TrialState.RUNNING, TrialState.WAITING, TrialState.COMPLETE, TrialState.PRUNED)
+    for other in trial.study.get_trials(deepcopy=False, states=live):
+        if other.number < trial.number and other.params == trial.params:
+            return other
+    return None
 
 
 def _seed_run(config: dict, folder: str, seed: int, events) -> None:
@@ -145,18 +202,27 @@ def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, repor
 
 
 def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: str, out: Path,
-               log):
+               log, grid: bool = True):
     """A trial: its parameters' runs for every seed, in ``trials/<parameters>/seed-<s>`` (a
     retried trial resumes them), never evaluated on the test split; the score is the mean of
     their best ``monitor``. The pruner sees, after every epoch, the mean over the seeds (seeds
     run at once, one process each; a single seed runs in this process)."""
     import optuna
+    from optuna.trial import TrialState
 
     best_key = "best_val_accuracy" if maximizes(monitor) else "best_val_loss"
 
     def objective(trial) -> float:
         params = {k: json.loads(trial.suggest_categorical(k, values))
                   for k, values in choices.items()}
+        twin = _earlier_twin(trial)
+        if twin is not None:  # never train one configuration twice
+            if grid or twin.state not in (TrialState.COMPLETE, TrialState.PRUNED):
+                # grid: a point two processes drew at once; failed, the sampler draws again
+                raise Duplicate(f"trial {twin.number} has these parameters")
+            if twin.state == TrialState.PRUNED:  # random, tpe: the same draw again
+                raise optuna.TrialPruned()
+            return twin.value
 
         def report(epoch: int, value: float) -> None:
             trial.report(value, epoch)
@@ -179,7 +245,15 @@ def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: s
     return objective
 
 
-def _optimize(study, objective, total: int) -> None:
+def _finished(trials, grid: bool) -> int:
+    """Trials that count toward the total: complete or pruned ones (grid: distinct points)."""
+    from optuna.trial import TrialState
+
+    done = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    return len({json.dumps(t.params, sort_keys=True) for t in done}) if grid else len(done)
+
+
+def _optimize(study, objective, total: int, grid: bool = True) -> None:
     """Run trials until ``total`` are complete or pruned: stale trials (a killed process's) are
     failed and retried; trials another live process is running are waited for."""
     import time
@@ -190,30 +264,36 @@ def _optimize(study, objective, total: int) -> None:
     while True:
         optuna.storages.fail_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
-        done = sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+        done = _finished(trials, grid)
         running = sum(t.state == TrialState.RUNNING for t in trials)
         if done >= total:
             return
         if total - done - running > 0:
-            study.optimize(objective, n_trials=total - done - running, catch=())
+            study.optimize(objective, n_trials=total - done - running, catch=(Duplicate,))
         else:
             time.sleep(HEARTBEAT_S)
 
 
 def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int | None,
-        seeds: int, out: Path, log=print) -> dict:
+        seeds: int, out: Path, log=print, storage: str | None = None,
+        study_name: str = "trainlab") -> dict:
     """Run (or continue) the search into ``out``, then train the best configuration once more
-    into ``out/best`` and evaluate it on the test split; returns what was found."""
+    into ``out/best`` and evaluate it on the test split; returns what was found. ``storage``
+    and ``study_name``: a study shared with other ``trainlab search`` processes, on this
+    machine or others (each takes trials no other has; each writes its own ``out``)."""
     import optuna
 
     axes, config, total = _check(base, overrides, grid, sampler, trials, seeds)
-    check_manifest(out, "search.json",
-                   {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}, "search")
+    manifest = {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}
+    check_manifest(out, "search.json", manifest, "search")
     monitor = config["early_stopping"]["monitor"]
     choices = {k: [json.dumps(v) for v in values] for k, values in axes}
-    study = _study(out, choices, sampler, config["seed"], maximizes(monitor))
+    study = _study(out, choices, sampler, config["seed"], maximizes(monitor), storage,
+                   study_name, manifest if storage else None)
     threads = with_threads(base, overrides, threads_per_job(seeds))
-    _optimize(study, _objective(base, threads, choices, seeds, monitor, out, log), total)
+    is_grid = sampler == "grid"
+    _optimize(study, _objective(base, threads, choices, seeds, monitor, out, log, is_grid), total,
+              is_grid)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError("no trial completed (all were pruned); widen the --grid values")
     best = study.best_trial
