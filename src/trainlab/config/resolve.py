@@ -153,6 +153,7 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
     expand_alias(config["optimizer"])
     _check_combinations(flatten(config))
     _check_recurrent(flatten(config))
+    _check_blocks(flatten(config))
     _regression_defaults(config, set().union(*layers) if layers else set())
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
@@ -222,7 +223,7 @@ def _check_regression(c: dict[str, Any]) -> None:
 def _check_recurrent(c: dict[str, Any]) -> None:
     """The model.recurrent_* keys need a recurrent model, and some need each other."""
     keys = ("model.recurrent_norm", "model.bn_time_steps", "model.recurrent_dropout",
-            "model.recurrent_dropout_mode")
+            "model.recurrent_dropout_mode", "model.bidirectional", "model.readout")
     recurrent = MODELS.names(recurrent=True)
     for key in keys:
         if c[key] != SCHEMA[key].default and c["model.name"] not in recurrent:
@@ -238,6 +239,26 @@ def _check_recurrent(c: dict[str, Any]) -> None:
     if c["model.recurrent_dropout_mode"] == "semeniuta" and c["model.name"] == "rnn":
         raise UserError("model.recurrent_dropout_mode = \"semeniuta\": drops a gated cell's "
                         "candidate update; use model.name = gru or lstm (rnn has none)")
+
+
+def _check_blocks(c: dict[str, Any]) -> None:
+    """model.stride, model.padding and a list of kernel sizes need a conv model, a list one entry
+    per block; model.residual needs an mlp. (A single kernel size on another model stays
+    accepted, as before these keys existed.)"""
+    convolutional, name = MODELS.names(convolutional=True), c["model.name"]
+    blocks = len(c["model.channels"])
+    for key in ("model.kernel_size", "model.stride", "model.padding"):
+        value = c[key]
+        set_ = isinstance(value, list) or (key != "model.kernel_size" and
+                                           value != SCHEMA[key].default)
+        if set_ and name not in convolutional:
+            raise UserError(f"{key} = {_fmt(value)}: only for model.name = "
+                            f"{' or '.join(convolutional)} (got {name!r})")
+        if isinstance(value, list) and len(value) != blocks:
+            raise UserError(f"{key} = {_fmt(value)}: expected one value per block, {blocks} "
+                            f"(model.channels = {_fmt(c['model.channels'])}), or a single value")
+    if c["model.residual"] and name != "mlp":
+        raise UserError(f"model.residual = true: only for model.name = 'mlp' (got {name!r})")
 
 
 def _check_validation(c: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from ..models import LAYERS, MODELS
 from ..models.init import INITS
 from ..models.layers import ACTIVATIONS, NORMS
 from ..models.recurrent_dropout import MODES as RECURRENT_DROPOUT_MODES
+from ..models.rnn import READOUTS
 from ..optim import OPTIMIZERS
 from ..training.losses import LOSSES
 from ..training.schedules import SCHEDULES
@@ -56,6 +57,23 @@ def _fraction(v):
 def _widths(v):
     ok = all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in v)
     return None if ok else "a list of positive integers"
+
+
+def _at_least(low: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _odd(v) -> bool:
+    return _at_least(1)(v) and v % 2 == 1
+
+
+def _per_block(ok: Callable[[Any], bool], allowed: str) -> Callable[[Any], str | None]:
+    """A check for a value given once for every block or as a list with one per block."""
+    def check(v):
+        values = v if isinstance(v, list) else [v]
+        return None if values and all(ok(e) for e in values) else \
+            f"{allowed}, or a non-empty list of them (one per block)"
+    return check
 
 
 def _batch_size(v):
@@ -120,11 +138,24 @@ SCHEMA: dict[str, Key] = {
                         "recurrent layer", check=_widths),
     "model.channels": Key([32, 32, 64, 64], "cnn1d/cnn2d: channels of each conv block; every "
                           "block after the first halves the length by pooling", check=_widths),
-    "model.kernel_size": Key(5, "cnn1d/cnn2d: convolution kernel size (odd, 'same' padding)",
-                             check=lambda v: None if v >= 1 and v % 2 == 1 else "an odd integer >= 1"),
-    "model.pool": Key("max", "cnn1d/cnn2d: pooling", choices=("max", "avg")),
+    "model.kernel_size": Key(5, "cnn1d/cnn2d: convolution kernel size (odd), or a list with one "
+                             "per block", check=_per_block(_odd, "an odd integer >= 1"),
+                             types=(int, list)),
+    "model.stride": Key(1, "cnn1d/cnn2d: convolution stride, or a list with one per block; the "
+                        "output length is (L + 2 padding - kernel) // stride + 1",
+                        check=_per_block(_at_least(1), "an integer >= 1"), types=(int, list)),
+    "model.padding": Key("same", "cnn1d/cnn2d: zeros added on each side of the input of each "
+                         "convolution: \"same\" = kernel // 2 (the length is kept at stride 1), "
+                         "an integer, or a list with one per block",
+                         check=_per_block(lambda v: v == "same" or _at_least(0)(v),
+                                          '"same" or an integer >= 0'), types=(str, int, list)),
+    "model.pool": Key("max", "cnn1d/cnn2d: pooling that halves the size after every block but "
+                      "the first; none = no pooling (e.g. strided convolutions instead)",
+                      choices=("max", "avg", "none")),
     "model.layer": Key("conv", "cnn1d/cnn2d: each block's weight layer: convolution, or locally "
                        "connected (a filter per position; lecture 004)", choices=LAYERS.names()),
+    "model.residual": Key(False, "mlp: a hidden layer whose input and output widths agree adds "
+                          "its input, h + f(h) (He et al. 2016; the MNIST-1D paper's MLP)"),
     "model.activation": Key("relu", "hidden activation (mlp, cnn)", choices=ACTIVATIONS.names()),
     "model.norm": Key("batch", "normalization after each hidden linear/conv layer",
                       choices=NORMS.names()),
@@ -167,6 +198,13 @@ SCHEMA: dict[str, Key] = {
                                         "sequence on inputs and state (Gal & Ghahramani 2016); "
                                         "semeniuta: on the gated cell's candidate (Semeniuta et "
                                         "al. 2016)", choices=RECURRENT_DROPOUT_MODES),
+    "model.bidirectional": Key(False, "rnn/gru/lstm: every layer also reads the sequence "
+                               "backwards; its outputs are [forward, backward] (2 x width; "
+                               "Schuster & Paliwal 1997)"),
+    "model.readout": Key("last", "rnn/gru/lstm: what the head reads: last = the final state "
+                         "(bidirectional: each direction's), all = every step's outputs "
+                         "flattened (the MNIST-1D paper's GRU), mean = their mean over steps",
+                         choices=READOUTS),
     "model.pretrained": Key("", "start from the weights of this run folder (its best.pt) or "
                             "checkpoint file; tensors whose name and shape match are copied"),
     "model.freeze": Key([], "name prefixes of parameters to freeze, e.g. [\"net.0\"]",

@@ -20,7 +20,8 @@ from .rnn import RecurrentClassifier
 def _recurrent(kind: str):
     return lambda m, shape, classes, aux: RecurrentClassifier(
         kind, shape, m["hidden"], classes, m["dropout"], m["dropout_mode"], m["recurrent_norm"],
-        m["recurrent_dropout"], m["recurrent_dropout_mode"], m["bn_time_steps"], m["bn_momentum"])
+        m["recurrent_dropout"], m["recurrent_dropout_mode"], m["bn_time_steps"], m["bn_momentum"],
+        m["bidirectional"], m["readout"])
 
 
 def _cnn(dims: int):
@@ -32,14 +33,16 @@ def _cnn(dims: int):
 # the sample as a sequence (the model.recurrent_* keys apply).
 MODELS = Registry("model", "model.name")
 MODELS.add("cnn1d", _cnn(1), "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
-           "`model.pool`, `model.layer`), then a linear head", convolutional=True)
+           "`model.stride`, `model.padding`, `model.pool`, `model.layer`), then a linear head",
+           convolutional=True)
 MODELS.add("cnn2d", _cnn(2), "2-D convolutional blocks for images, as cnn1d", convolutional=True)
 MODELS.add("mlp", lambda m, shape, classes, aux: MLP(shape, m["hidden"], classes, m, aux),
-           "multi-layer perceptron (`model.hidden`, `model.activation`)")
+           "multi-layer perceptron (`model.hidden`, `model.activation`, `model.residual`)")
 MODELS.add("linear", lambda m, shape, classes, aux: MLP(shape, [], classes),
            "logistic regression: one linear layer")
 MODELS.add("rnn", _recurrent("rnn"), "Elman RNN (tanh), one layer per `model.hidden` entry, "
-           "reads MNIST-1D as a sequence", recurrent=True)
+           "reads MNIST-1D as a sequence (`model.bidirectional`, `model.readout`)",
+           recurrent=True)
 MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", recurrent=True)
 MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn", recurrent=True)
 

@@ -1,10 +1,15 @@
 """Convolutional classifiers for 1-D signals (``cnn1d``, e.g. MNIST-1D) and images (``cnn2d``).
 
-Block i: Conv (kernel k, 'same' padding; or a locally connected layer of the same shape,
-``model.layer``, see :data:`LAYERS`) -> [batch/layer norm] -> activation -> [pool 2, for
-every block after the first] -> [noise] -> [dropout]; then flatten and a Linear head producing
-logits. 1-D samples of shape (length,) are read as one channel. With auxiliary heads, every block
-but the last gets a classifier of its own: global average pooling and a Linear layer.
+Block i: Conv (kernel k_i, stride s_i, padding p_i; or a locally connected layer of the same
+shape, ``model.layer``, see :data:`LAYERS`) -> [batch/layer norm] -> activation -> [pool 2, for
+every block after the first, unless ``model.pool = none``] -> [noise] -> [dropout]; then flatten
+and a Linear head producing logits. A block's output length is (L + 2 p_i - k_i) // s_i + 1
+(PyTorch's ``nn.Conv1d`` formula); padding "same" is p_i = k_i // 2, which keeps L at stride 1.
+``model.kernel_size``, ``model.stride`` and ``model.padding`` take one value for every block or a
+list with one per block: MNIST-1D's paper CNN (Greydanus 2020, notebooks/models.py) is kernels
+[5, 3, 3], stride 2, padding 1, pool none, norm none, 25 channels (40 -> 19 -> 10 -> 5).
+1-D samples of shape (length,) are read as one channel. With auxiliary heads, every block but the
+last gets a classifier of its own: global average pooling and a Linear layer.
 """
 
 from __future__ import annotations
@@ -22,19 +27,32 @@ from .local import LocallyConnected1d, LocallyConnected2d
 
 
 def _conv(dims: int, in_ch: int, out_ch: int, kernel_size: int, size: list[int],
-          bias: bool) -> nn.Module:
-    return (nn.Conv1d, nn.Conv2d)[dims - 1](in_ch, out_ch, kernel_size,
-                                            padding=kernel_size // 2, bias=bias)
+          bias: bool, stride: int = 1, padding: int | None = None) -> nn.Module:
+    padding = kernel_size // 2 if padding is None else padding
+    return (nn.Conv1d, nn.Conv2d)[dims - 1](in_ch, out_ch, kernel_size, stride=stride,
+                                            padding=padding, bias=bias)
 
 
 def _local(dims: int, in_ch: int, out_ch: int, kernel_size: int, size: list[int],
-           bias: bool) -> nn.Module:
+           bias: bool, stride: int = 1, padding: int | None = None) -> nn.Module:
+    padding = kernel_size // 2 if padding is None else padding
     return (LocallyConnected1d, LocallyConnected2d)[dims - 1](
-        in_ch, out_ch, kernel_size, tuple(size), padding=kernel_size // 2, bias=bias)
+        in_ch, out_ch, kernel_size, tuple(size), stride=stride, padding=padding, bias=bias)
+
+
+def per_block(value: int | str | list, blocks: int) -> list:
+    """One value per block: a list as given (its length checked by the config), else repeated."""
+    return list(value) if isinstance(value, list) else [value] * blocks
+
+
+def conv_length(size: int, kernel_size: int, stride: int, padding: int) -> int:
+    """A convolution's output length: (L + 2 p - k) // s + 1 (``nn.Conv1d``'s documentation)."""
+    return (size + 2 * padding - kernel_size) // stride + 1
 
 
 # The weight layer of every conv block, once (lecture 004 contrasts the two): ``build(dims,
-# in_channels, out_channels, kernel_size, input size, bias)``, kernel odd, 'same' padding.
+# in_channels, out_channels, kernel_size, input size, bias, stride, padding)``; padding None =
+# 'same' (k // 2, kernel odd).
 LAYERS = Registry("layer", "model.layer")
 LAYERS.add("conv", _conv, "convolution (`nn.Conv1d` / `nn.Conv2d`): one filter shared by every "
            "position, C k O weights (lecture 004: assumes the input is stationary)")
@@ -47,7 +65,7 @@ class CNN(TappedSequential):
     def __init__(self, dims: int, input_shape: tuple[int, ...], channels: list[int],
                  num_classes: int, m: dict, aux: bool = False):
         super().__init__()
-        kernel_size, pool, norm = m["kernel_size"], m["pool"], m["norm"]
+        pool, norm, blocks = m["pool"], m["norm"], len(channels)
         if len(input_shape) not in (dims, dims + 1):
             want = "(length,) or (channels, length)" if dims == 1 else "(channels, height, width)"
             raise UserError(f"model.name = 'cnn{dims}d' needs samples shaped {want}; the data's "
@@ -56,29 +74,37 @@ class CNN(TappedSequential):
         self.add_channel = len(input_shape) == dims
         in_ch = 1 if self.add_channel else input_shape[0]
         spatial = list(input_shape[-dims:])
-        if min(spatial) >> (len(channels) - 1) < 1:
-            raise UserError(f"model.channels = {channels}: {len(channels) - 1} pooling steps "
+        if pool != "none" and min(spatial) >> (blocks - 1) < 1:
+            raise UserError(f"model.channels = {channels}: {blocks - 1} pooling steps "
                             f"halve the input size {tuple(spatial)} below 1; use fewer blocks")
+        kernels, strides = per_block(m["kernel_size"], blocks), per_block(m["stride"], blocks)
+        paddings = [None if p == "same" else p for p in per_block(m["padding"], blocks)]
         layer = LAYERS[m["layer"]].build
-        pooling = {"max": (nn.MaxPool1d, nn.MaxPool2d), "avg": (nn.AvgPool1d, nn.AvgPool2d)}[pool]
+        pooling = {"max": (nn.MaxPool1d, nn.MaxPool2d), "avg": (nn.AvgPool1d, nn.AvgPool2d),
+                   "none": None}[pool]
         layers: list[nn.Module] = [*make_dropout(m["input_dropout"], m["dropout_mode"])]
         taps = []
-        for i, out_ch in enumerate(channels):
-            layers += [layer(dims, in_ch, out_ch, kernel_size, spatial, norm == "none"),
+        for i, (out_ch, k, s, p) in enumerate(zip(channels, kernels, strides, paddings)):
+            layers += [layer(dims, in_ch, out_ch, k, spatial, norm == "none", s, p),
                        make_norm(norm, out_ch, dims, m["bn_momentum"]),
                        make_activation(m["activation"])]
-            if i > 0:
+            spatial = [conv_length(n, k, s, k // 2 if p is None else p) for n in spatial]
+            if i > 0 and pooling is not None:
                 layers.append(pooling[dims - 1](2))
-                spatial = [s // 2 for s in spatial]
+                spatial = [n // 2 for n in spatial]
+            if min(spatial) < 1:
+                raise UserError(f"model.channels = {channels}: block {i + 1} (kernel {k}, stride "
+                                f"{s}) leaves the input size below 1; use fewer blocks, smaller "
+                                f"strides or more padding")
             layers += regularizers(m)
             taps.append((len(layers) - 1, out_ch))
             in_ch = out_ch
         layers += [nn.Flatten(), nn.Linear(in_ch * math.prod(spatial), num_classes)]
         self.net = nn.Sequential(*layers)
-        if aux and len(channels) > 1:  # after the network: its initialization stays the same
-            pool = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)[dims - 1]
+        if aux and blocks > 1:  # after the network: its initialization stays the same
+            pool_all = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)[dims - 1]
             self.set_heads([i for i, _ in taps[:-1]],
-                           [nn.Sequential(pool(1), nn.Flatten(), nn.Linear(c, num_classes))
+                           [nn.Sequential(pool_all(1), nn.Flatten(), nn.Linear(c, num_classes))
                             for _, c in taps[:-1]])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
