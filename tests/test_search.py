@@ -67,14 +67,11 @@ def test_the_pruner_sees_the_mean_over_seeds(tmp_path):
     assert curves[0] != curves[1]  # two seeds, two curves: a mean, not a copy
 
 
-def test_two_processes_on_one_study_finish_the_grid_with_no_trial_run_twice(tmp_path):
-    """Two `trainlab search` processes share one study (a SQLite file both can reach, as a
-    database server would be for machines); each writes its own --out. Every grid point is
-    trained exactly once, by one of them, and both end with the same best trial."""
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    grid = "optimizer.lr=0.003,0.01,0.03,0.1,0.3,1.0"
-    common = [sys.executable, "-m", "trainlab", "search", *FAST, "train.epochs=3", "--grid", grid,
-              "--storage", storage, "--study", "shared"]
+def _two_searches(tmp_path: Path, storage: str, study: str, grid: str, epochs: int) -> list[str]:
+    """Two `trainlab search` processes on one study, each with its own --out (killed if they
+    outlive the test); the names of the grid points each trained, both outs together."""
+    common = [sys.executable, "-m", "trainlab", "search", *FAST, f"train.epochs={epochs}",
+              "--grid", grid, "--storage", storage, "--study", study]
     procs = [subprocess.Popen([*common, "--out", str(tmp_path / f"out{i}")], text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               start_new_session=True) for i in (0, 1)]
@@ -85,8 +82,17 @@ def test_two_processes_on_one_study_finish_the_grid_with_no_trial_run_twice(tmp_
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
     assert [p.returncode for p in procs] == [0, 0], outputs
-    trained = [f for i in (0, 1) for f in (tmp_path / f"out{i}" / "trials").glob("*/seed-0")]
-    names = sorted(f.parent.name for f in trained)
+    return sorted(f.parent.name for i in (0, 1)
+                  for f in (tmp_path / f"out{i}" / "trials").glob("*/seed-0"))
+
+
+def test_two_processes_on_one_study_finish_the_grid_with_no_trial_run_twice(tmp_path):
+    """Two `trainlab search` processes share one study (a SQLite file both can reach, as a
+    database server would be for machines); each writes its own --out. Every grid point is
+    trained exactly once, by one of them, and both end with the same best trial."""
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    names = _two_searches(tmp_path, storage, "shared", "optimizer.lr=0.003,0.01,0.03,0.1,0.3,1.0",
+                          epochs=3)
     assert len(names) == 6 and len(set(names)) == 6  # each grid point once, in one of the two
     import optuna
 
@@ -163,19 +169,5 @@ def postgres(tmp_path):
 
 def test_two_processes_share_a_study_on_a_postgresql_server(tmp_path, postgres):
     """As the SQLite test above, against a real database server, as machines would share it."""
-    grid = "optimizer.lr=0.01,0.1,1.0"
-    common = [sys.executable, "-m", "trainlab", "search", *FAST, "train.epochs=2", "--grid", grid,
-              "--storage", postgres, "--study", "pg"]
-    procs = [subprocess.Popen([*common, "--out", str(tmp_path / f"out{i}")], text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              start_new_session=True) for i in (0, 1)]
-    try:
-        outputs = [p.communicate(timeout=240) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-    assert [p.returncode for p in procs] == [0, 0], outputs
-    names = sorted(f.parent.name for i in (0, 1)
-                   for f in (tmp_path / f"out{i}" / "trials").glob("*/seed-0"))
+    names = _two_searches(tmp_path, postgres, "pg", "optimizer.lr=0.01,0.1,1.0", epochs=2)
     assert names == sorted(set(names)) and len(names) == 3
