@@ -85,15 +85,18 @@ def receive(size: int, src: int, tag: int) -> torch.Tensor:
 
 class Receiver:
     """Messages of one ``size`` on ``tag`` from any sender, received by a daemon thread into
-    :attr:`inbox` as ``(sender, message)``; a failed or timed-out wait puts ``(None, error)``
-    and ends the thread."""
+    :attr:`inbox` as ``(sender, message)``. A sender that dies part-way through a message
+    breaks only that receive: the thread receives again (the process that started the workers
+    names the lost one). A timed-out wait, or ``peers`` failures in a row (the group is gone),
+    puts ``(None, error)`` and ends the thread."""
 
-    def __init__(self, size: int, tag: int, inbox: queue.Queue):
-        self.size, self.tag, self.inbox = size, tag, inbox
+    def __init__(self, size: int, tag: int, inbox: queue.Queue, peers: int = 1):
+        self.size, self.tag, self.inbox, self.peers = size, tag, inbox, peers
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
+        failures = 0
         while True:
             message = torch.empty(self.size)
             try:
@@ -101,6 +104,10 @@ class Receiver:
                 work.wait()
                 sender = work._source_rank()
             except RuntimeError as e:
-                self.inbox.put((None, e))
-                return
+                failures += 1
+                if "timed out" in str(e).lower() or failures > self.peers:
+                    self.inbox.put((None, e))
+                    return
+                continue
+            failures = 0
             self.inbox.put((sender, message))

@@ -180,7 +180,7 @@ class Coordinator:
         self.lost: set[int] = set()
         self.record = Record(len(self.workers))
         self.inbox: queue.Queue = queue.Queue()
-        m.Receiver(layout.gradient_size(0), m.GRADIENT_TAG, self.inbox)
+        m.Receiver(layout.gradient_size(0), m.GRADIENT_TAG, self.inbox, layout.workers)
 
     @property
     def version(self) -> int:

@@ -88,8 +88,10 @@ class Shard:
         self.applies: list[tuple[list, float]] = []  # decisions waiting for their gradients
         self.pulls: list[tuple[int, int]] = []  # (worker, version) waiting for that version
         self.inbox: queue.Queue = queue.Queue()
-        m.Receiver(self.layout.gradient_size(rank), m.GRADIENT_TAG, self.inbox)
-        m.Receiver(self.layout.control_size(), m.CONTROL_TAG, self.inbox)
+        m.Receiver(self.layout.gradient_size(rank), m.GRADIENT_TAG, self.inbox,
+                   self.layout.workers)
+        m.Receiver(self.layout.control_size(), m.CONTROL_TAG, self.inbox, self.layout.workers)
+        self.report_at: int | None = None  # server 0 asked for the state at this version
         self.timeout = config["distributed"]["timeout"]
 
     def run(self) -> None:
@@ -104,8 +106,8 @@ class Shard:
                 self.pulls.append((sender, h["version"]))
             elif h["kind"] == m.APPLY:
                 self.applies.append((self._entries(message, h["count"]), message[-1].item()))
-            elif h["kind"] == m.REPORT:
-                self._report()
+            elif h["kind"] == m.REPORT:  # once every update up to server 0's is applied
+                self.report_at = h["version"]
             elif h["kind"] == m.RATE:  # a per-epoch schedule moved server 0's rate
                 for g in self.parts.optimizer.param_groups:
                     g["lr"] = message[-1].item()
@@ -135,6 +137,9 @@ class Shard:
             m.unflat(grad, [p.grad for p in self.layout.owned[self.j]])
             self.parts.step.apply_gradients(torch.tensor(0.0), lr_scale=scale or 1.0)
             self.version += 1
+        if self.report_at is not None and self.version >= self.report_at:
+            self.report_at = None
+            self._report()
         waiting = []
         for rank, version in self.pulls:
             if self.version >= version:
