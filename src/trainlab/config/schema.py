@@ -339,8 +339,9 @@ SCHEMA: dict[str, Key] = {
     "distributed.backup_workers": Key(0, "sync: extra workers; each update uses the first "
                                       "`workers` gradients of the current weights and drops the "
                                       "rest (Chen et al. 2016)", check=_non_negative),
-    "distributed.max_staleness": Key(-1, "async: reject a gradient computed this many or more "
-                                     "versions ago plus one (staleness > this); -1 = accept all",
+    "distributed.max_staleness": Key(-1, "async: reject a gradient whose staleness (updates "
+                                     "applied since its weights were pulled) exceeds this; -1 = "
+                                     "accept all",
                                      check=lambda v: None if v >= -1 else "an integer >= -1"),
     "distributed.staleness_lr": Key(False, "async: scale the rate by 1/staleness for a stale "
                                     "gradient (Zhang et al. 2016)"),
