@@ -66,6 +66,7 @@ def plot(record: Record, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
     keys = sorted(record.staleness)
@@ -77,6 +78,9 @@ def plot(record: Record, path: Path) -> None:
         b.plot(range(1, len(counts) + 1), counts, marker="o",
                label=f"worker {w}" + (" (lost)" if w in record.lost else ""))
     b.set(xlabel="epoch", ylabel="gradients received", title="gradients per worker")
+    b.set_ylim(bottom=0)
+    for axis in (a.xaxis, b.xaxis, b.yaxis):
+        axis.set_major_locator(MaxNLocator(integer=True))
     b.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
