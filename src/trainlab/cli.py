@@ -121,6 +121,43 @@ def _look_commands(sub) -> None:
     tr.add_argument("--out", help="folder to create (default runs/trajectories-<timestamp>)")
 
 
+def _claims_command(sub) -> None:
+    """claims (issue 9)."""
+    cl = sub.add_parser("claims", help="measure the lectures' claims over seeds: statistic, "
+                        "95%% CI, p-value and verdict per claim")
+    cl.add_argument("--list", action="store_true", help="list the claims and stop")
+    cl.add_argument("--only", metavar="ID,...", help="only these claim ids")
+    cl.add_argument("--lecture", metavar="FILE", help="only claims from this seed file (or prefix)")
+    cl.add_argument("--seeds", type=int, help="seeds per claim (default: each claim's own; "
+                    "exact claims keep theirs)")
+    cl.add_argument("--seed-offset", type=int, default=0, metavar="K", help="first seed (default 0)")
+    cl.add_argument("--jobs", type=int, help="parallel processes (default: the number of cores)")
+    cl.add_argument("--fast", action="store_true", help="the subset with robust verdicts, at most "
+                    "3 seeds")
+    cl.add_argument("--out", default="runs/claims", help="folder (default runs/claims); results "
+                    "are cached per claim and seed")
+
+
+def _claims(ns: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .claims import all_claims
+    from .claims.runner import listing, run, select
+
+    claims = select(all_claims(), ns.only, ns.lecture, ns.fast)
+    if ns.list:
+        print("\n".join(listing(claims)))
+        return 0
+    rows = run(claims, Path(ns.out), ns.seeds, ns.seed_offset, ns.jobs, ns.fast,
+               log=lambda line: print(line, file=sys.stderr))
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        print(f"{r['id']:<{width}}  {r['verdict']:<14}  {r['estimate']:.4g} "
+              f"[{r['ci'][0]:.4g}, {r['ci'][1]:.4g}]  p={r['p']:.3g}  ({r['statistic']})")
+    print(f"written to {ns.out}/claims.json, claims.csv")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trainlab", description="Train neural networks with the "
                                 "lectures' techniques.")
@@ -128,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
     _run_commands(sub)
     _grid_commands(sub)
     _look_commands(sub)
+    _claims_command(sub)
     return p
 
 
@@ -323,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
             return _search(ns)
         if ns.command == "diagnose":
             return _diagnose(ns)
+        if ns.command == "claims":
+            return _claims(ns)
         if ns.args:
             print(dumps(resolve(*split_args(ns.args))), end="")
         else:

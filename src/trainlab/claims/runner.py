@@ -1,0 +1,122 @@
+"""Run claims: one measurement task per claim and seed, cached under ``--out`` in
+``<claim id>-<definition digest>/seed-<seed>/result.json`` (:mod:`trainlab.experiments.grid`),
+so that re-running computes only what is missing and a changed definition re-runs only its own
+claim. Then each claim's analysis, Holm's correction per family, ``claims.json``,
+``claims.csv`` and one PNG per claim."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from ..experiments.grid import Task, check_manifest, run_tasks, workers
+from ..runs.atomic import atomic_write_text
+from .claim import Claim, all_claims
+from .verdicts import apply_holm
+
+MANIFEST = {"experiment": "claims", "version": 1}
+FAST_SEEDS = 3
+COLUMNS = ["id", "lecture", "slide", "statement", "statistic", "estimate", "ci_low", "ci_high",
+           "p", "p_holm", "verdict", "seeds", "wall_s"]
+
+
+def select(claims: list[Claim], only: str | None, lecture: str | None, fast: bool) -> list[Claim]:
+    """The claims ``--only`` (comma-separated ids; an unknown one lists close ones),
+    ``--lecture`` (seed file name or its prefix) and ``--fast`` pick."""
+    ids = [c.id for c in claims]
+    if only:
+        wanted = [i.strip() for i in only.split(",") if i.strip()]
+        for i in wanted:
+            if i not in ids:
+                close = difflib.get_close_matches(i, ids, n=3, cutoff=0.4)
+                hint = f" (close: {', '.join(close)})" if close else ""
+                raise UserError(f"--only {i!r}: no such claim{hint}; trainlab claims --list "
+                                "shows them")
+        claims = [c for c in claims if c.id in wanted]
+    if lecture:
+        claims = [c for c in claims if c.lecture.startswith(lecture)]
+        if not claims:
+            raise UserError(f"--lecture {lecture!r}: no claim cites it")
+    return [c for c in claims if c.fast] if fast else claims
+
+
+def tasks_for(claim: Claim, seeds: int, offset: int, out: Path) -> list[Task]:
+    """One measurement per seed, in a folder named by the claim's id and digest."""
+    folder = out / f"{claim.id}-{claim.digest()}"
+    return [Task((claim.id, s), folder / f"seed-{s}", function=claim.measure,
+                 kwargs={"seed": s, **claim.params}) for s in range(offset, offset + seeds)]
+
+
+def run(claims: list[Claim], out: Path, seeds: int | None = None, offset: int = 0,
+        jobs: int | None = None, fast: bool = False, log=None) -> list[dict]:
+    """Measure and judge ``claims``; write the outputs to ``out``; return the rows."""
+    if seeds is not None and seeds < 1:
+        raise UserError(f"--seeds {seeds}: expected an integer >= 1")
+    jobs = workers(jobs)
+    check_manifest(out, "claims-manifest.json", MANIFEST, "claims experiment")
+    asked = min(seeds or FAST_SEEDS, FAST_SEEDS) if fast else seeds
+    plan = [(c, tasks_for(c, c.seed_count(asked), offset, out)) for c in claims]
+    started = {c.id: time.time() for c in claims}
+    wall = {c.id: 0.0 for c in claims}
+
+    def arrived(task, result, done, total):
+        wall[task.key[0]] = time.time() - started[task.key[0]]
+        if log:
+            log(f"[{done}/{total}] {task.key[0]} seed {task.key[1]}")
+
+    flat = [t for _, ts in plan for t in ts]
+    results = run_tasks(flat, jobs, arrived)
+    by_task = {t.key: r for t, r in zip(flat, results)}
+    rows = [_judge(c, [by_task[t.key] for t in ts], wall[c.id]) for c, ts in plan]
+    apply_holm(rows, [c.family for c in claims])
+    write(out, rows)
+    for c, ts in plan:
+        plot(c, [by_task[t.key] for t in ts], rows[claims.index(c)], out / f"{c.id}.png")
+    return rows
+
+
+def _judge(claim: Claim, results: list[dict], wall: float) -> dict:
+    """The claim's row: its source, the analysis's statistic and verdict, seeds, wall time."""
+    verdict = claim.analyze(results, claim.rule)
+    return {"id": claim.id, "lecture": claim.lecture, "slide": claim.slide,
+            "statement": claim.statement, **verdict, "seeds": len(results),
+            "wall_s": round(wall, 3), "digest": claim.digest(), "note": claim.note}
+
+
+def write(out: Path, rows: list[dict]) -> None:
+    """``claims.json`` (every field) and ``claims.csv`` (:data:`COLUMNS`)."""
+    atomic_write_text(out / "claims.json", json.dumps(rows, indent=2) + "\n")
+    with open(out / "claims.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        for r in rows:
+            flat = {**r, "ci_low": r["ci"][0], "ci_high": r["ci"][1]}
+            w.writerow([flat.get(k, "") for k in COLUMNS])
+
+
+def plot(claim: Claim, results: list[dict], row: dict, path: Path) -> None:
+    """One PNG: the claim's own plot, titled with its id and verdict."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=150)
+    claim.plot(results, row, ax)
+    ax.set_title(f"{claim.id}: {row['verdict']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def listing(claims: list[Claim]) -> list[str]:
+    """``--list``: one line per claim: id, lecture file and slide, cost, statement."""
+    return [f"{c.id}  [{c.lecture} {c.slide}]  ~{c.cost_s * c.seed_count(None):.0f} s"
+            f"{'  (fast)' if c.fast else ''}\n    {c.statement}" for c in claims]
+
+
+__all__ = ["all_claims", "listing", "run", "select"]

@@ -1,0 +1,84 @@
+"""Small pieces the claim experiments share, built on trainlab's own: a resolved config, a toy
+data set as tensors, a model and optimizer from the config (``trainlab.models``,
+``trainlab.optim``), a quadratic bowl as a module so that :class:`trainlab.training.step.Step`
+can minimize it, and one training loop on batches."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .. import models, optim
+from ..config import resolve
+from ..data import SOURCES
+from ..training.losses import build as build_loss
+from ..training.step import Step
+
+PLAIN = ["model.name=\"mlp\"", "model.norm=\"none\"", "model.dropout=0.0", "optimizer.weight_decay=0.0",
+         "optimizer.name=\"sgd\""]
+
+
+def config(seed: int, *overrides: str) -> dict:
+    """trainlab's default config with the plain overrides (no norm, dropout or decay; SGD),
+    ``seed`` and ``overrides``."""
+    return resolve(None, [*PLAIN, f"seed={seed}", *overrides])
+
+
+def toy(cfg: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """The config's toy data set (moons, circles, spirals, xor) as (x, y) tensors."""
+    arrays = SOURCES[cfg["data"]["name"]].build(cfg)
+    return torch.from_numpy(arrays.x), torch.from_numpy(arrays.y)
+
+
+def model_step(cfg: dict, x: torch.Tensor) -> tuple[nn.Module, Step]:
+    """The config's model (seeded) and a :class:`Step` with its loss and optimizer."""
+    torch.manual_seed(cfg["seed"])
+    model = models.build(cfg, tuple(x.shape[1:]), 2)
+    step = Step(model, build_loss(cfg), optim.build(cfg, model.parameters()))
+    return model, step
+
+
+def train_losses(step: Step, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int,
+                 seed: int) -> list[float]:
+    """``steps`` updates on random minibatches of ``batch`` samples; the batch losses."""
+    g = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(steps):
+        i = torch.randint(len(x), (batch,), generator=g)
+        step(x[i], y[i])
+        value = step.loss.item()
+        losses.append(value if math.isfinite(value) else math.inf)
+        if not math.isfinite(value):
+            break
+    return losses
+
+
+class Quadratic(nn.Module):
+    """f(w) = 1/2 w' A w with A = Q diag(eigenvalues) Q' (Q a seeded random rotation), starting
+    at a seeded random w; ``forward`` returns w so that :meth:`loss` is the Step's loss."""
+
+    def __init__(self, eigenvalues, seed: int):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        n = len(eigenvalues)
+        q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
+        self.register_buffer("a", q @ torch.diag(torch.as_tensor(eigenvalues,
+                                                                 dtype=torch.float64)) @ q.T)
+        self.w = nn.Parameter(torch.randn(n, generator=g, dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w
+
+    def loss(self, w: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return 0.5 * w @ self.a @ w
+
+
+def quadratic_step(bowl: Quadratic, seed: int, *overrides: str) -> Step:
+    """A Step minimizing ``bowl`` with the optimizer the overrides name."""
+    cfg = config(seed, *overrides)
+    return Step(bowl, bowl.loss, optim.build(cfg, bowl.parameters()))
+
+
+NO_DATA = torch.zeros(1)

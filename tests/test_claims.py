@@ -1,0 +1,90 @@
+"""trainlab claims: the --fast verdicts, the statistics against scipy and hand values, the
+cache, and the bad-input lines."""
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from trainlab.claims import all_claims
+from trainlab.claims.runner import run, select
+from trainlab.claims.verdicts import equivalence_verdict, slope, tost
+from trainlab.cli import main
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory):
+    out = tmp_path_factory.mktemp("claims")
+    return out, run(select(all_claims(), None, None, True), out, jobs=2, fast=True)
+
+
+def test_fast_verdicts(fast):
+    out, rows = fast
+    verdicts = {r["id"]: r["verdict"] for r in rows}
+    assert verdicts == {"zero-init-symmetry": "holds", "sigmoid-gradients-vanish": "holds",
+                        "gd-diverges-above-2-over-lambda": "holds", "newton-one-step": "holds",
+                        "momentum-sqrt-kappa": "holds"}
+    assert json.loads((out / "claims.json").read_text())[0]["id"] == rows[0]["id"]
+    assert (out / "claims.csv").read_text().startswith("id,lecture,slide,statement,statistic")
+    assert all((out / f"{r['id']}.png").stat().st_size > 1000 for r in rows)
+
+
+def test_cache_reruns_only_changed_claim(fast):
+    out, _ = fast
+    claims = select(all_claims(), "newton-one-step,zero-init-symmetry", None, True)
+    calls = []
+    run(claims, out, jobs=1, fast=True, log=calls.append)
+    results = sorted(out.glob("*/seed-*/result.json"))
+    before = {p: p.stat().st_mtime_ns for p in results}
+    changed = [dataclasses.replace(claims[0], params={**claims[0].params, "hidden": 11}),
+               claims[1]]
+    rows = run(changed, out, jobs=1, fast=True)
+    assert rows[0]["verdict"] == "holds"
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # nothing recomputed
+    assert len(list(out.glob("zero-init-symmetry-*"))) == 2  # the changed one ran anew
+
+
+def test_slope_ci_against_hand_values():
+    x = np.arange(5.0)
+    y = np.array([0.1, 0.9, 2.2, 2.8, 4.1])
+    fit = slope(x, y)
+    sxx = ((x - x.mean()) ** 2).sum()
+    b = ((x - x.mean()) * (y - y.mean())).sum() / sxx
+    resid = y - (y.mean() + b * (x - x.mean()))
+    se = math.sqrt((resid ** 2).sum() / 3 / sxx)
+    assert fit["estimate"] == pytest.approx(b)
+    assert fit["ci"][1] - b == pytest.approx(sps.t.ppf(0.975, 3) * se)
+
+
+def test_tost_is_max_of_one_sided_tests():
+    assert tost(-1.0, 0.02, 10, -1.0, 0.1) < 1e-3
+    p = tost(-0.95, 0.05, 8, -1.0, 0.1)
+    assert p == pytest.approx(sps.t.cdf((-0.95 + 0.9) / 0.05, 8))
+    far = equivalence_verdict({"estimate": -0.5, "se": 0.01, "dof": 10, "ci": (-0.52, -0.48)},
+                              -1.0, 0.1, "slope")
+    assert far["verdict"] == "does not hold"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--only", "zero-init"], "close: zero-init-symmetry"),
+    (["--seeds", "0"], "--seeds 0"),
+    (["--jobs", "0"], "--jobs 0"),
+])
+def test_bad_input(tmp_path, capsys, argv, message):
+    assert main(["claims", *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_out_of_another_kind(tmp_path, capsys):
+    (tmp_path / "compare.json").write_text("{}")
+    assert main(["claims", "--fast", "--out", str(tmp_path)]) == 2
+    assert "holds no claims experiment" in capsys.readouterr().err
+
+
+def test_list(capsys):
+    assert main(["claims", "--list"]) == 0
+    assert "minibatch-variance-1-over-b  [000_c258a766373167ad.txt s80" in capsys.readouterr().out
