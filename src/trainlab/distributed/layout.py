@@ -39,6 +39,28 @@ def partition(sizes: list[int], parts: int) -> list[list[int]]:
     return [list(range(edges[j], edges[j + 1])) for j in range(parts)]
 
 
+def server_config(config: dict) -> dict:
+    """The config the processes build their parts from: in sync, one update consumes
+    ``workers + backup_workers`` batches, so the per-update schedule counts those updates."""
+    d = config["distributed"]
+    if d["mode"] != "sync":
+        return config
+    b = config["train"]["batch_size"]
+    if b == "full":
+        raise UserError('train.batch_size = "full" with distributed.mode = sync: each worker '
+                        "needs a minibatch of its own (give an integer batch size)")
+    out = {**config, "train": {**config["train"]}}
+    out["train"]["batch_size"] = b * (d["workers"] + d["backup_workers"])
+    return out
+
+
+def batch_cap(config: dict, n: int) -> int:
+    """The most samples one worker's batch can hold (a last batch too small joins the one
+    before it)."""
+    b = config["train"]["batch_size"]
+    return n if b == "full" else min(n, 2 * b)
+
+
 class Layout:
     """The model's tensors as message slices: server ``j`` owns ``self.owned[j]``."""
 

@@ -25,7 +25,7 @@ class Record:
         self._epoch[worker] += 1
         self.staleness[staleness] += 1
 
-    def end_epoch(self, seconds: float, updates: int) -> None:
+    def end_epoch(self, seconds: float) -> None:
         self.per_epoch.append(self._epoch)
         self._epoch = [0] * len(self.per_worker)
         self.update_seconds += seconds

@@ -48,39 +48,18 @@ from collections import deque
 
 import torch
 
-from .. import data as datasets
 from ..errors import UserError
 from ..runs.rundir import RunDir
-from ..training.loop import FitState, build, end_epoch, fit
+from ..training.batches import batches, epoch_order
+from ..training.loop import FitState, end_epoch, fit
 from ..training.progress import Progress
 from . import messages as m
-from .launch import CONTEXT, Processes, check_port, free_port, init_group
+from .launch import CONTEXT, Processes, check_port, free_port
 from .layout import Layout
 from .record import Record, plot, summarize
+from .worker import setup, shard, work
 
 POLL_S = 0.2  # how often the coordinator looks for lost workers while it waits
-
-
-def server_config(config: dict) -> dict:
-    """The config the processes build their parts from: in sync, one update consumes
-    ``workers + backup_workers`` batches, so the per-update schedule counts those updates."""
-    d = config["distributed"]
-    if d["mode"] != "sync":
-        return config
-    b = config["train"]["batch_size"]
-    if b == "full":
-        raise UserError('train.batch_size = "full" with distributed.mode = sync: each worker '
-                        "needs a minibatch of its own (give an integer batch size)")
-    out = {**config, "train": {**config["train"]}}
-    out["train"]["batch_size"] = b * (d["workers"] + d["backup_workers"])
-    return out
-
-
-def batch_cap(config: dict, n: int) -> int:
-    """The most samples one worker's batch can hold (a last batch too small joins the one
-    before it)."""
-    b = config["train"]["batch_size"]
-    return n if b == "full" else min(n, 2 * b)
 
 
 def check(config: dict) -> None:
@@ -112,12 +91,12 @@ def train(config: dict, splits, run: RunDir, progress: str, *, test: bool = True
         for rank in range(1, world):
             target = shard if rank < servers else work
             procs.start(target, (config, port, rank, world), threads=1)
-        summary = _relay(procs, events, lost, servers, on_epoch, d["timeout"])
+        summary = _relay(procs, events, lost, servers, on_epoch)
         procs.join_all(d["timeout"])
     return summary
 
 
-def _relay(procs: Processes, events, lost, servers: int, on_epoch, timeout: float) -> dict:
+def _relay(procs: Processes, events, lost, servers: int, on_epoch) -> dict:
     """Pass server 0's events on until it reports the summary; tell it of dead workers (checked
     between events, and at least every POLL_S seconds)."""
     told: set[int] = set()
@@ -143,12 +122,7 @@ def _relay(procs: Processes, events, lost, servers: int, on_epoch, timeout: floa
 def coordinate(config: dict, run_path: str, progress: str, test: bool, port: int, world: int,
                events, lost) -> None:
     """Server 0: the epoch loop over the workers, with the ordinary run folder."""
-    d = config["distributed"]
-    init_group(0, world, d["address"], port, d["timeout"])
-    splits = datasets.load(config, "cpu")
-    parts = build(server_config(config), splits)
-    layout = Layout(parts.model, d["servers"], batch_cap(config, len(splits.x_train)),
-                    world - d["servers"])
+    splits, parts, layout = setup(config, port, 0, world)
     coordinator = Coordinator(config, parts, layout, lost)
     run = RunDir(run_path)
     _, summary = fit(config, splits, run, Progress(config["train"]["epochs"], progress),
@@ -179,6 +153,7 @@ class Coordinator:
         self.busy: dict[int, tuple[int, float]] = {}  # rank -> (version sent, when)
         self.lost: set[int] = set()
         self.record = Record(len(self.workers))
+        self.shard_states: list = []  # the other shards' state at the last epoch's end
         self.inbox: queue.Queue = queue.Queue()
         m.Receiver(layout.gradient_size(0), m.GRADIENT_TAG, self.inbox, layout.workers)
 
@@ -215,7 +190,6 @@ class Coordinator:
         slices = self._slices(state)
         totals = [0.0, 0.0, 0]  # loss sum, correct, samples of every gradient received
         started = time.perf_counter()
-        done_before = self.version
         if self.sync:
             size = self.layout.workers  # workers + backup workers: one batch each
             for i in range(0, len(slices), size):
@@ -224,7 +198,7 @@ class Coordinator:
                     update()
         else:
             self._async_epoch(deque(slices), epoch, totals, updates)
-        self.record.end_epoch(time.perf_counter() - started, self.version - done_before)
+        self.record.end_epoch(time.perf_counter() - started)
         self.pull_shards()
         if totals[2] == 0:
             raise UserError("no gradient arrived in a whole epoch (every worker lost?)")
@@ -233,11 +207,10 @@ class Coordinator:
     def _slices(self, state: FitState) -> list[tuple[int, torch.Tensor]]:
         """The epoch's sample indices, in one-process training's order, as (batch id, indices)
         of ``train.batch_size`` each (a last one too small joins the one before)."""
-        from ..training.batches import batches
-
         n = len(state.data.x_train)
-        order = (torch.randperm(n, generator=state.shuffle) if state.config["train"]["shuffle"]
-                 else torch.arange(n))
+        positions = torch.arange(n)
+        order, _ = epoch_order(positions, positions, state.config["train"]["shuffle"],
+                               state.shuffle)
         b = self.config["train"]["batch_size"]
         size = n if b == "full" else min(b, n)
         return list(enumerate(ix for ix, _ in batches(order, order, size, self.parts.min_size)))
@@ -366,9 +339,9 @@ class Coordinator:
         self.record.updates += 1
 
     # --- other shards ------------------------------------------------------------------------------
-    shard_states: list = []
-
-    def _tell_shards(self, kind: int, entries: list = (), value: float = 0.0) -> None:
+    def _tell_shards(self, kind: int, entries: list = (), value: float = 0.0,
+                     only: int | None = None) -> None:
+        """A control message to every other shard (or shard ``only``)."""
         if self.servers == 1:
             return
         body = torch.zeros(3 * self.layout.workers + 1)
@@ -376,7 +349,7 @@ class Coordinator:
             body[3 * i:3 * i + 3] = torch.tensor([rank, version, weight], dtype=torch.float64)
         body[-1] = value
         head = m.header(kind, 0, self.version, 0, len(entries))
-        for j in range(1, self.servers):
+        for j in [only] if only is not None else range(1, self.servers):
             m.send(torch.cat([head, body]), j, m.CONTROL_TAG)
 
     def pull_shards(self) -> None:
@@ -399,12 +372,8 @@ class Coordinator:
         import torch.distributed as dist
 
         for j, saved in enumerate(states, start=1):
-            self._tell_shards_one(j, m.LOAD)
+            self._tell_shards(m.LOAD, only=j)
             dist.send_object_list([saved], dst=j)
-
-    def _tell_shards_one(self, j: int, kind: int) -> None:
-        head = m.header(kind, 0, self.version)
-        m.send(torch.cat([head, torch.zeros(3 * self.layout.workers + 1)]), j, m.CONTROL_TAG)
 
     def stop_all(self) -> None:
         """Every live worker and shard told to stop; waits (bounded) for busy workers."""
@@ -431,7 +400,3 @@ class Coordinator:
         except queue.Empty:
             pass
 
-
-from .worker import shard, work  # noqa: E402  (the other processes' entry points)
-
-__all__ = ["train", "coordinate", "shard", "work"]

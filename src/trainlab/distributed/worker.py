@@ -21,12 +21,12 @@ from ..training.loop import build
 from . import messages as m
 from . import slow_worker
 from .launch import init_group
-from .layout import Layout
+from .layout import Layout, batch_cap, server_config
 
 
-def _setup(config: dict, port: int, rank: int, world: int):
-    from .server import batch_cap, server_config
-
+def setup(config: dict, port: int, rank: int, world: int):
+    """What every parameter-server process does first: join the group, load the data, build
+    the run's parts (sync: with the batch of a whole update) and the message layout."""
     d = config["distributed"]
     init_group(rank, world, d["address"], port, d["timeout"])
     splits = datasets.load(config, "cpu")
@@ -38,7 +38,7 @@ def _setup(config: dict, port: int, rank: int, world: int):
 
 def work(config: dict, port: int, rank: int, world: int) -> None:
     """A worker: gradients of the batches server 0 sends, until it says stop."""
-    splits, parts, layout = _setup(config, port, rank, world)
+    splits, parts, layout = setup(config, port, rank, world)
     servers = config["distributed"]["servers"]
     index = rank - servers
     if index:  # its own dropout and augmentation draws; worker 0 draws as one process would
@@ -81,7 +81,7 @@ class Shard:
     """Server j > 0: its parameters' part of every update, as server 0 decides."""
 
     def __init__(self, config: dict, port: int, rank: int, world: int):
-        _, self.parts, self.layout = _setup(config, port, rank, world)
+        _, self.parts, self.layout = setup(config, port, rank, world)
         self.j, self.version = rank, 0
         self.owned = set(map(id, self.layout.owned[rank]))
         self.gradients: dict[int, tuple[int, torch.Tensor]] = {}  # worker -> (version, grad)
