@@ -36,3 +36,18 @@ def test_adadelta_at_the_recipe_rate_was_at_chance(tmp_path):
     summary = trainlab.train(None, {"optimizer.name": "adadelta", "optimizer.lr": 0.01,
                                     "train.epochs": 3}, out=tmp_path / "run", progress="quiet")
     assert summary["test_accuracy"] < 0.3
+
+
+def test_the_usual_rates_are_pytorchs_defaults():
+    """The reference: each torch.optim class's own default lr (SGD excepted, as the registry
+    says: PyTorch's 0.001 is slow for it; 0.01 is the textbook and Keras default)."""
+    import inspect
+
+    checked = 0
+    for name in OPTIMIZERS:
+        cls, _ = OPTIMIZERS[name].build(resolve(None, [f"optimizer.name={name}"])["optimizer"])
+        if not cls.__module__.startswith("torch.optim") or cls.__name__ == "SGD":
+            continue
+        assert OPTIMIZERS[name].usual_lr == inspect.signature(cls).parameters["lr"].default, name
+        checked += 1
+    assert checked == 5  # adagrad, rmsprop, adadelta, adam, adamw (rprop is trainlab's own)
