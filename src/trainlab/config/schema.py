@@ -42,6 +42,10 @@ def _positive(v):
     return None if v > 0 else "a number > 0"
 
 
+def _at_least_one(v):
+    return None if v >= 1 else "an integer >= 1"
+
+
 def _non_negative(v):
     return None if v >= 0 else "a number >= 0"
 
@@ -190,7 +194,7 @@ SCHEMA: dict[str, Key] = {
                                 choices=("none", "batch", "layer")),
     "model.bn_time_steps": Key(100, "recurrent_norm = batch: time steps with their own "
                                "statistics; later steps use the last one's",
-                               check=lambda v: None if v >= 1 else "an integer >= 1"),
+                               check=_at_least_one),
     "model.recurrent_dropout": Key(0.0, "rnn/gru/lstm: dropout probability of "
                                    "model.recurrent_dropout_mode", check=_unit_open),
     "model.recurrent_dropout_mode": Key("zaremba", "zaremba: between layers only, a new mask per "
@@ -280,11 +284,10 @@ SCHEMA: dict[str, Key] = {
                                    "predicted, x 2/3 when it did as well)"),
     "optimizer.max_params": Key(5000, "newton: largest model (in parameters) whose exact Hessian "
                                 "(n^2 entries) is formed; diag_newton: exact diagonal up to this "
-                                "size, Hutchinson's estimate above", check=lambda v: None if v >= 1
-                                else "an integer >= 1"),
+                                "size, Hutchinson's estimate above", check=_at_least_one),
     "optimizer.hutchinson_samples": Key(1, "diag_newton above max_params: Rademacher vectors "
                                         "averaged in Hutchinson's diagonal estimate per step",
-                                        check=lambda v: None if v >= 1 else "an integer >= 1"),
+                                        check=_at_least_one),
     "optimizer.sgd_lr": Key(0.0, "swats / train.switch_to_sgd_at: SGD rate after the switch; "
                             "0 = SWATS's projected estimate", check=_non_negative),
     # gradient transforms, around any optimizer
@@ -299,7 +302,7 @@ SCHEMA: dict[str, Key] = {
     # schedule
     "schedule.name": Key("one_cycle", "learning-rate schedule", choices=SCHEDULES.names()),
     "schedule.step_size": Key(10, "step: epochs between decays",
-                              check=lambda v: None if v >= 1 else "an integer >= 1"),
+                              check=_at_least_one),
     "schedule.gamma": Key(0.1, "step, exponential: factor applied to the rate per decay",
                           check=_fraction),
     "schedule.factor": Key(0.1, "plateau: factor applied when validation stops improving",
@@ -317,7 +320,7 @@ SCHEMA: dict[str, Key] = {
                                   check=_non_negative),
     # training
     "train.epochs": Key(30, "number of passes over the training split",
-                        check=lambda v: None if v >= 1 else "an integer >= 1"),
+                        check=_at_least_one),
     "train.batch_size": Key(64, 'samples per update: 1 = online GD, b = minibatch, "full" = '
                             "batch GD", check=_batch_size, types=(int, str)),
     "train.shuffle": Key(True, "reshuffle the samples every epoch (seeded); false = fixed order"),
@@ -335,7 +338,7 @@ SCHEMA: dict[str, Key] = {
                             "(trainlab.distributed gives each mode)", choices=MODES.names()),
     "distributed.workers": Key(2, "hogwild, async, sync: processes computing gradients; "
                                "pipeline: stages; ddp: set by torchrun's --nproc-per-node",
-                               check=lambda v: None if v >= 1 else "an integer >= 1"),
+                               check=_at_least_one),
     "distributed.backup_workers": Key(0, "sync: extra workers; each update uses the first "
                                       "`workers` gradients of the current weights and drops the "
                                       "rest (Chen et al. 2016)", check=_non_negative),
@@ -348,12 +351,11 @@ SCHEMA: dict[str, Key] = {
     "distributed.warmup_updates": Key(0, "async: admit the workers one by one over this many "
                                       "first updates; 0 = all at once", check=_non_negative),
     "distributed.servers": Key(1, "async, sync: parameter-server shards the parameters are "
-                               "partitioned over", check=lambda v: None if v >= 1
-                               else "an integer >= 1"),
+                               "partitioned over", check=_at_least_one),
     "distributed.slow_worker": Key("", '"i:seconds": worker i (counted from 0) waits this long '
                                    "before each gradient, to show stragglers", check=_slow_worker),
     "distributed.micro_batches": Key(4, "pipeline: micro-batches each minibatch is cut into",
-                                     check=lambda v: None if v >= 1 else "an integer >= 1"),
+                                     check=_at_least_one),
     "distributed.address": Key("127.0.0.1", "address the processes meet at (torch.distributed "
                                "has no authentication: use another address only on a trusted "
                                "network)"),
