@@ -21,12 +21,21 @@ def fast(tmp_path_factory):
     return out, run(select(all_claims(), None, None, True), out, jobs=2, fast=True)
 
 
+#: The verdict each --fast claim must reach (a claim that stops reaching it means a technique
+#: of the lectures broke in trainlab); one line per claim.
+FAST_VERDICTS = {
+    "zero-init-symmetry": "holds",
+    "sigmoid-gradients-vanish": "holds",
+    "gd-diverges-above-2-over-lambda": "holds",
+    "newton-one-step": "holds",
+    "momentum-sqrt-kappa": "holds",
+}
+
+
 def test_fast_verdicts(fast):
     out, rows = fast
     verdicts = {r["id"]: r["verdict"] for r in rows}
-    assert verdicts == {"zero-init-symmetry": "holds", "sigmoid-gradients-vanish": "holds",
-                        "gd-diverges-above-2-over-lambda": "holds", "newton-one-step": "holds",
-                        "momentum-sqrt-kappa": "holds"}
+    assert verdicts == FAST_VERDICTS
     assert json.loads((out / "claims.json").read_text())[0]["id"] == rows[0]["id"]
     assert (out / "claims.csv").read_text().startswith("id,lecture,slide,statement,statistic")
     assert all((out / f"{r['id']}.png").stat().st_size > 1000 for r in rows)
@@ -39,8 +48,8 @@ def test_cache_reruns_only_changed_claim(fast):
     run(claims, out, jobs=1, fast=True, log=calls.append)
     results = sorted(out.glob("*/seed-*/result.json"))
     before = {p: p.stat().st_mtime_ns for p in results}
-    changed = [dataclasses.replace(claims[0], params={**claims[0].params, "hidden": 11}),
-               claims[1]]
+    zero, newton = sorted(claims, key=lambda c: c.id != "zero-init-symmetry")
+    changed = [dataclasses.replace(zero, params={**zero.params, "hidden": 11}), newton]
     rows = run(changed, out, jobs=1, fast=True)
     assert rows[0]["verdict"] == "holds"
     assert all(p.stat().st_mtime_ns == t for p, t in before.items())  # nothing recomputed
