@@ -16,7 +16,7 @@ from .runs import checkpoint
 
 from . import data, models
 
-from .training import losses
+from .training import losses, precision
 from .config import resolve
 from .errors import UserError
 from .training.loop import evaluate as evaluate_model
@@ -47,6 +47,7 @@ def train(config: dict | str | Path | None = None, overrides: list[str] | dict |
     """
     cfg = resolve(config, overrides)
     device = resolve_device(cfg["device"])
+    precision.check(cfg, device)  # before the folder exists, as bad data below
     splits = data.load(cfg, device)  # before the folder exists: bad data leaves nothing behind
     if cfg["distributed"]["mode"] == "ddp":  # every rank gets here; rank 0 alone makes the folder
         from . import distributed

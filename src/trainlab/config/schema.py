@@ -330,6 +330,21 @@ SCHEMA: dict[str, Key] = {
                          "depend on it, so a run's numbers are reproduced with its count (compare "
                          "and search write the count they use into each run's config); 0 = "
                          "PyTorch's default (all cores)", check=_non_negative),
+    "train.precision": Key("fp32", "arithmetic of the training step's forward pass and loss: "
+                           "fp32 = float32 throughout (exact, the reference); bf16 = autocast "
+                           "to bfloat16 (CPU, and CUDA GPUs from Ampere on): matrix products "
+                           "and convolutions in 16 bits, weights, gradients and optimizer in "
+                           "float32; helps models whose time goes into large matrix products "
+                           "or convolutions (on a GPU's tensor cores up to several times the "
+                           "fp32 rate), not small ones; fp16 = autocast to float16 with a "
+                           "gradient scaler (CUDA only; for GPUs without bfloat16); validation "
+                           "and test stay float32", choices=("fp32", "bf16", "fp16")),
+    "train.compile": Key(False, "torch.compile the model for the training step (Inductor: "
+                         "fused kernels; on CUDA mode reduce-overhead, CUDA graphs, which "
+                         "removes the per-kernel launch cost that dominates a small model's "
+                         "step on a GPU); costs seconds to tens of seconds of compilation at "
+                         "the start, so it helps long runs, little on CPU; needs a C++ "
+                         "compiler (CPU) or Triton (CUDA); checkpoints hold the plain model"),
     "train.checkpoint_seconds": Key(5.0, "write the checkpoints at the end of the first epoch "
                                     "that ends this long after the last write, and at the end; "
                                     "0 = every epoch", check=_non_negative),

@@ -15,7 +15,8 @@ The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks
 :func:`standard_callbacks` builds the list a run uses, in this order (which matters):
 
 1. :class:`Resume`: a checkpoint in the run folder restores model, optimizer, schedule, early
-   stopping, random generators and history; the metrics file is rewritten to match it;
+   stopping, random generators, history [and fp16's gradient scaler]; the metrics file is
+   rewritten to match it;
 2. :class:`Diagnostics` (``diagnostics = true``): per-layer measures each epoch, heat maps at
    the end;
 3. :class:`ModelSelection`: the best epoch on the monitored metric, early stopping;
@@ -98,12 +99,15 @@ class CallbackList:
 def last_checkpoint(state: FitState) -> dict:
     """Everything needed to continue the run exactly after the current epoch."""
     p = state.parts
-    return {"epoch": state.history[-1]["epoch"], "model": p.model.state_dict(),
-            "optimizer": p.optimizer.state_dict(), "schedule": p.schedule.state_dict(),
-            "early_stopping": state.stopper.state_dict(),
-            "rng": checkpoint.rng_state(state.shuffle), "history": state.history,
-            "elapsed": state.elapsed + time.perf_counter() - state.epoch_started,
-            "extra": state.extra}
+    saved = {"epoch": state.history[-1]["epoch"], "model": p.model.state_dict(),
+             "optimizer": p.optimizer.state_dict(), "schedule": p.schedule.state_dict(),
+             "early_stopping": state.stopper.state_dict(),
+             "rng": checkpoint.rng_state(state.shuffle), "history": state.history,
+             "elapsed": state.elapsed + time.perf_counter() - state.epoch_started,
+             "extra": state.extra}
+    if p.step.scaler is not None:  # train.precision = fp16: the loss scale and its counter
+        saved["scaler"] = p.step.scaler.state_dict()
+    return saved
 
 
 class Resume(Callback):
@@ -120,6 +124,8 @@ class Resume(Callback):
             p.model.load_state_dict(saved["model"])
             p.optimizer.load_state_dict(saved["optimizer"])
             p.schedule.load_state_dict(saved["schedule"])
+            if p.step.scaler is not None and "scaler" in saved:
+                p.step.scaler.load_state_dict(saved["scaler"])
             state.stopper.load_state_dict(saved["early_stopping"])
             checkpoint.set_rng_state(saved["rng"], state.shuffle)
             state.history, state.elapsed = saved["history"], saved["elapsed"]

@@ -30,7 +30,7 @@ from ..errors import UserError
 from ..models.layers import population_statistics
 from ..runs import checkpoint
 from ..runs.rundir import RunDir
-from . import losses
+from . import losses, precision
 from .augment import Augmentation
 from .batches import batch_count, batches, epoch_order
 from .callbacks import Callback, CallbackList, standard_callbacks
@@ -86,8 +86,10 @@ class Parts:
 
 def build(config: dict, data: Splits) -> Parts:
     """Every part of a run, built in a fixed order from ``config["seed"]``."""
+    device = data.x_train.device
+    precision.check(config, device)
     torch.manual_seed(config["seed"])
-    model = models.build(config, data.input_shape, data.num_classes).to(data.x_train.device)
+    model = models.build(config, data.input_shape, data.num_classes).to(device)
     n, b = len(data.x_train), config["train"]["batch_size"]
     batch_size = n if b == "full" else min(b, n)
     min_size = 2 if _uses_batch_norm(model) else 1  # batch statistics need 2 samples
@@ -102,7 +104,11 @@ def build(config: dict, data: Splits) -> Parts:
     schedule = Schedule(config, optimizer, updates)
     step = Step(model, loss_fn, optimizer, regularization=Regularization(config, model),
                 augmentation=Augmentation(config, data.input_shape), schedule=schedule,
-                aux_weight=config["loss"]["aux_weight"])
+                aux_weight=config["loss"]["aux_weight"],
+                precision=precision.Precision(config["train"]["precision"], device.type),
+                forward=precision.compiled(model, device) if config["train"]["compile"] else None,
+                clone_logits=config["train"]["compile"] and device.type == "cuda"
+                and precision.CUDA_MODE == "reduce-overhead")
     return Parts(model, loss_fn, optimizer, schedule, step, batch_size, min_size, updates)
 
 

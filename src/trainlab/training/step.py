@@ -10,6 +10,13 @@ parameter's ``.grad``; it returns the batch's logits (detached) for the running 
 wrap each other (``trainlab.optim.build``), then the per-update schedule (warm-up, cosine,
 one-cycle).
 
+``precision`` (``trainlab.training.precision``): the forward pass and the objective run under
+its autocast (bf16, fp16); with fp16 the backward pass is of the scaled objective s * L and
+``apply_gradients`` unscales (before the gradient transforms, so clipping sees the true
+gradients), steps unless a gradient is inf/NaN, and updates s (``torch.amp.GradScaler``).
+fp32 (the default) is the plain step. ``forward``: what computes the logits, e.g.
+``torch.compile(model)``; default the model itself (which stays what is checkpointed).
+
 A parameter-server worker calls only the first half and ships the ``.grad`` tensors; the server
 copies gradients that arrive from elsewhere into ``.grad`` and calls only the second. Every
 caller that trains (``fit``, ``lr-find``, ``trajectories``, distributed workers, claim
@@ -21,27 +28,43 @@ experiments) uses this class, so they all train the same way.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+from typing import Callable
 
 import torch
 from torch import nn
 
-from ..optim import needs_loss, reevaluates_loss
+from ..errors import UserError
+from ..optim import GradientTransform, needs_loss, reevaluates_loss
 from .augment import Augmentation
 from .losses import LossFn
+from .precision import Precision
 from .regularization import Regularization
 from .schedules import Schedule
 
 
+_nothing = contextlib.nullcontext
+
+
 class Step:
     """One update of ``model`` on a batch: see the module docstring. ``regularization``,
-    ``augmentation`` and ``schedule`` are optional (``None``: none)."""
+    ``augmentation``, ``schedule``, ``precision`` (None: fp32) and ``forward`` (None: the
+    model) are optional."""
 
     def __init__(self, model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, *,
                  regularization: Regularization | None = None,
                  augmentation: Augmentation | None = None, schedule: Schedule | None = None,
-                 aux_weight: float = 0.0):
+                 aux_weight: float = 0.0, precision: Precision | None = None,
+                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 clone_logits: bool = False):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.forward = model if forward is None else forward
+        # A CUDA graph's outputs are overwritten by its next replay (torch.compile's
+        # reduce-overhead mode): keep a copy of the logits, and mark each new step.
+        self.clone_logits = clone_logits
+        self.precision = precision if precision is not None and precision.active else None
+        self.scaler = None if self.precision is None else self.precision.scaler
         self.schedule, self.aux_weight = schedule, aux_weight
         # Decided once: per-update branches cost more than the work for online GD on a small net.
         self.augmentation = augmentation if augmentation is not None and augmentation.active else None
@@ -54,6 +77,12 @@ class Step:
         self._batch: tuple[torch.Tensor, torch.Tensor] | None = None
         self.per_update_schedule = schedule is not None and schedule.acts_per_update
         self.loss: torch.Tensor | None = None  # the last objective (graph freed after backward)
+        if self.scaler is not None and (self.needs_loss or self.reevaluates):
+            raise UserError("train.precision = fp16 with an optimizer that needs the loss "
+                            "(irprop+, newton, diag_newton): the gradient scaler cannot step "
+                            "it; use bf16 or fp32")
+        # unscale_ before the transforms (clipping); a plain optimizer is unscaled by step()
+        self.unscale_first = isinstance(optimizer, GradientTransform)
 
     def objective(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Divergence + auxiliary heads' divergences + penalties: what the gradient is of."""
@@ -74,14 +103,26 @@ class Step:
             clean = self.regularization.perturb_weights()
         if self.reevaluates:
             self._batch = (x, y)  # as the model saw it: augmented, noisy
-        logits = self.model(x)
-        loss = self.objective(logits, y)
+        if self.clone_logits:
+            torch.compiler.cudagraph_mark_step_begin()
+        if self.precision is None:
+            logits = self.forward(x)
+            loss = self.objective(logits, y)
+        else:
+            with self.precision.autocast():
+                logits = self.forward(x)
+                loss = self.objective(logits, y)
+            logits = logits.float()  # the running metrics' loss in float32
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if self.scaler is None:
+            loss.backward()
+        else:
+            self.scaler.scale(loss).backward()
         if self.noisy:
             self.regularization.restore_weights(clean)
         self.loss = loss
-        return logits.detach()
+        logits = logits.detach()
+        return logits.clone() if self.clone_logits else logits
 
     def apply_gradients(self, loss: torch.Tensor | float | None = None,
                         lr_scale: float = 1.0) -> None:
@@ -97,7 +138,12 @@ class Step:
             rates = [g["lr"] for g in groups]
             for g in groups:
                 g["lr"] = g["lr"] * lr_scale
-        if self.reevaluates:
+        if self.scaler is not None:  # fp16: no closure optimizers (refused in __init__)
+            if self.unscale_first:
+                self.scaler.unscale_(self.optimizer)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        elif self.reevaluates:
             self.optimizer.step(self._objective_again)
         elif self.needs_loss:
             value = self.loss if loss is None else loss
@@ -112,7 +158,8 @@ class Step:
 
     def _objective_again(self) -> torch.Tensor:
         x, y = self._batch
-        return self.objective(self.model(x), y)
+        with self.precision.autocast() if self.precision is not None else _nothing():
+            return self.objective(self.forward(x), y)
 
     def with_schedule(self, schedule: Schedule | None) -> Step:
         """The same step (same model, optimizer, noise and augmentation) with another schedule,
