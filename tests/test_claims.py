@@ -29,6 +29,8 @@ FAST_VERDICTS = {
     "gd-diverges-above-2-over-lambda": "holds",
     "newton-one-step": "holds",
     "momentum-sqrt-kappa": "holds",
+    "mse-sigmoid-saturates": "holds",
+    "mse-softmax-saturates": "holds",
 }
 
 

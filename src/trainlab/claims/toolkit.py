@@ -82,3 +82,20 @@ def quadratic_step(bowl: Quadratic, seed: int, *overrides: str) -> Step:
 
 
 NO_DATA = torch.zeros(1)
+
+
+def run_summary(seed: int, *overrides: str, out: str | None = None) -> dict:
+    """One whole trainlab run (:func:`trainlab.api.train`: data, model, Step, loop, evaluation)
+    with the plain overrides, ``seed``, one thread, a constant rate and ``overrides``; its
+    summary (``test_accuracy``, ``best_val_accuracy``, ``parameters``...). The run folder is
+    ``out`` if given (kept), else a temporary one."""
+    import tempfile
+
+    from .. import api
+
+    args = [*PLAIN, f"seed={seed}", "train.threads=1", "schedule.name=\"constant\"",
+            "train.checkpoint_seconds=1e9", *overrides]
+    if out is not None:
+        return api.train(None, args, out=out, progress="quiet")
+    with tempfile.TemporaryDirectory() as folder:
+        return api.train(None, args, out=f"{folder}/run", progress="quiet")
