@@ -27,6 +27,34 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; }
 pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 .sig { color: #0a6; font-weight: 600; } .ns { color: #888; }
+.holds { color: #0a6; } .does-not-hold { color: #c22; } .holds-only-when { color: #b70; }
+.inconclusive { color: #777; } .verdict { font-weight: 600; }
+section { border-top: 1px solid #ddd; padding-top: 0.5em; }
+"""
+
+FILTER = """
+function applyFilters() {
+  var chosen = {};
+  document.querySelectorAll("select[data-filter]").forEach(function (s) {
+    chosen[s.getAttribute("data-filter")] = s.value;
+  });
+  document.querySelectorAll("section").forEach(function (sec) {
+    var show = Object.keys(chosen).every(function (k) {
+      var v = sec.getAttribute("data-" + k);
+      return chosen[k] === "all" || v === null || v === chosen[k];
+    });
+    sec.style.display = show ? "" : "none";
+  });
+}
+// a link can carry the filters: page.html#verdict=holds&lecture=000
+new URLSearchParams(window.location.hash.slice(1)).forEach(function (value, key) {
+  var select = document.querySelector('select[data-filter="' + key + '"]');
+  if (select) { select.value = value; }
+});
+document.querySelectorAll("select[data-filter]").forEach(function (select) {
+  select.addEventListener("change", applyFilters);
+});
+applyFilters();
 """
 
 CHECK_IMAGES = """
@@ -72,6 +100,7 @@ class Page:
     def __init__(self, title: str):
         self.title = title
         self.parts: list[str] = []
+        self.scripts: list[str] = [CHECK_IMAGES]  # this module's own code only
 
     def heading(self, *pieces, level: int = 2) -> Page:
         self.parts.append(f"<h{level}>{text(*pieces)}</h{level}>")
@@ -105,13 +134,40 @@ class Page:
         self.parts.append(f"<pre>{text(content)}</pre>")
         return self
 
+    def section(self, css_class: str = "", **data: str) -> Page:
+        """Open a ``<section>`` with a class and ``data-*`` attributes (values escaped), for
+        :meth:`filters` to show or hide; :meth:`end_section` closes it."""
+        attrs = "".join(f' data-{html.escape(k)}="{html.escape(str(v))}"' for k, v in data.items())
+        self.parts.append(f'<section class="{html.escape(css_class)}"{attrs}>')
+        return self
+
+    def end_section(self) -> Page:
+        self.parts.append("</section>")
+        return self
+
+    def filters(self, options: dict[str, list[str]]) -> Page:
+        """One drop-down per ``data-*`` attribute name in ``options`` (its values listed, plus
+        "all"); choosing a value hides every section that has the attribute with another
+        value (sections without it stay). The page's address can carry a choice:
+        ``page.html#verdict=holds&lecture=000``."""
+        selects = []
+        for name, values in options.items():
+            opts = "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>'
+                           for v in ["all", *values])
+            selects.append(f'<label>{html.escape(name)} <select data-filter="{html.escape(name)}">'
+                           f"{opts}</select></label>")
+        self.parts.append(f'<p class="filters">{" ".join(selects)}</p>')
+        self.scripts.append(FILTER)
+        return self
+
     def html(self) -> str:
         """The whole page: head with inline style, the parts, the image-check script."""
         title = text(self.title)
         return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                 f"<title>{title}</title><style>{STYLE}</style></head>\n"
                 f"<body><h1>{title}</h1>\n" + "\n".join(self.parts)
-                + f"\n<script>{CHECK_IMAGES}</script></body></html>\n")
+                + "".join(f"\n<script>{js}</script>" for js in self.scripts)
+                + "</body></html>\n")
 
     def write(self, path: Path) -> None:
         """Write :meth:`html` to ``path``."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import importlib
 import json
 import time
 from pathlib import Path
@@ -21,7 +22,8 @@ from .verdicts import apply_holm
 MANIFEST = {"experiment": "claims", "version": 1}
 FAST_SEEDS = 3
 COLUMNS = ["id", "lecture", "slide", "statement", "statistic", "estimate", "ci_low", "ci_high",
-           "p", "p_holm", "verdict", "seeds", "wall_s"]
+           "p", "p_holm", "verdict", "verdict_changed", "seeds", "wall_s"]
+WALL = "wall_s"
 
 
 def select(claims: list[Claim], only: str | None, lecture: str | None, fast: bool) -> list[Claim]:
@@ -47,40 +49,95 @@ def select(claims: list[Claim], only: str | None, lecture: str | None, fast: boo
 def tasks_for(claim: Claim, seeds: int, offset: int, out: Path) -> list[Task]:
     """One measurement per seed, in a folder named by the claim's id and digest."""
     folder = out / f"{claim.id}-{claim.digest()}"
-    return [Task((claim.id, s), folder / f"seed-{s}", function=claim.measure,
-                 kwargs={"seed": s, **claim.params}) for s in range(offset, offset + seeds)]
+    name = f"{claim.measure.__module__}:{claim.measure.__qualname__}"
+    return [Task((claim.id, s), folder / f"seed-{s}", function=timed,
+                 kwargs={"measure": name, "arguments": {"seed": s, **claim.params}})
+            for s in range(offset, offset + seeds)]
+
+
+def timed(measure: str, arguments: dict) -> dict:
+    """The measuring function ``measure`` ("module:name") called with ``arguments``, with the
+    seconds it took under ``"wall_s"`` (in the worker, so a claim's time is its own, whatever
+    runs beside it). Named rather than passed, so that the cached signature is stable."""
+    module, name = measure.split(":")
+    function = getattr(importlib.import_module(module), name)
+    start = time.perf_counter()
+    result = function(**arguments)
+    return {**result, WALL: time.perf_counter() - start}
 
 
 def run(claims: list[Claim], out: Path, seeds: int | None = None, offset: int = 0,
         jobs: int | None = None, fast: bool = False, log=None) -> list[dict]:
-    """Measure and judge ``claims``; write the outputs to ``out``; return the rows."""
+    """Measure and judge ``claims``; write the outputs to ``out``; return the rows.
+
+    The tasks start longest first (by the claims' ``cost_s``) so that no worker idles at the end
+    while one long claim runs. Each seed set's verdicts are kept in
+    ``seed-sets/offset-<K>.json``; a row names the verdicts other seed sets gave the same claim
+    definition (``other_seed_sets``) and whether any differs (``verdict_changed``)."""
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = workers(jobs)
     check_manifest(out, "claims-manifest.json", MANIFEST, "claims experiment")
     asked = min(seeds or FAST_SEEDS, FAST_SEEDS) if fast else seeds
     plan = [(c, tasks_for(c, c.seed_count(asked), offset, out)) for c in claims]
-    started = {c.id: time.time() for c in claims}
-    wall = {c.id: 0.0 for c in claims}
+    cost = {c.id: c.cost_s for c in claims}
 
     def arrived(task, result, done, total):
-        wall[task.key[0]] = time.time() - started[task.key[0]]
         if log:
             log(f"[{done}/{total}] {task.key[0]} seed {task.key[1]}")
 
-    flat = [t for _, ts in plan for t in ts]
-    results = run_tasks(flat, jobs, arrived)
-    by_task = {t.key: r for t, r in zip(flat, results)}
-    rows = [_judge(c, [by_task[t.key] for t in ts], wall[c.id]) for c, ts in plan]
-    apply_holm(rows, [c.family for c in claims])
-    write(out, rows)
+    flat = sorted((t for _, ts in plan for t in ts), key=lambda t: -cost[t.key[0]])
+    by_task = {t.key: r for t, r in zip(flat, run_tasks(flat, jobs, arrived))}
+    rows, measured = [], {}
     for c, ts in plan:
-        plot(c, [by_task[t.key] for t in ts], rows[claims.index(c)], out / f"{c.id}.png")
+        results = [dict(by_task[t.key]) for t in ts]
+        wall = sum(r.pop(WALL, 0.0) for r in results)
+        measured[c.id] = results
+        rows.append(_judge(c, results, wall))
+    apply_holm(rows, [c.family for c in claims])
+    compare_seed_sets(out, rows, offset)
+    write(out, rows)
+    for c, row in zip(claims, rows):
+        plot(c, measured[c.id], row, out / f"{c.id}.png")
+    from .report import write_html, write_markdown
+
+    write_markdown(out / "claims.md", rows)
+    write_html(out / "claims.html", rows, claims, out)
     return rows
 
 
+def compare_seed_sets(out: Path, rows: list[dict], offset: int) -> None:
+    """Record this seed set's verdicts and, in each row, those of the other seed sets run with
+    the same claim definition (same digest): ``other_seed_sets`` ({offset: verdict}) and
+    ``verdict_changed``. Only the verdict's kind counts ("holds only when ..." is one kind)."""
+    folder = out / "seed-sets"
+    folder.mkdir(parents=True, exist_ok=True)
+    mine = folder / f"offset-{offset}.json"
+    known = json.loads(mine.read_text()) if mine.is_file() else {}
+    known.update({r["id"]: {"digest": r["digest"], "verdict": r["verdict"]} for r in rows})
+    atomic_write_text(mine, json.dumps(known, indent=2, sort_keys=True) + "\n")
+    others = {}
+    for path in sorted(folder.glob("offset-*.json")):
+        k = int(path.stem.split("-", 1)[1])
+        if k != offset:
+            others[k] = json.loads(path.read_text())
+    for r in rows:
+        seen = {k: v[r["id"]]["verdict"] for k, v in others.items()
+                if v.get(r["id"], {}).get("digest") == r["digest"]}
+        r["other_seed_sets"] = seen
+        r["verdict_changed"] = any(verdict_kind(v) != verdict_kind(r["verdict"])
+                                   for v in seen.values())
+
+
+def verdict_kind(verdict: str) -> str:
+    """The verdict without its condition: ``holds``, ``holds only when``, ``does not hold`` or
+    ``inconclusive``."""
+    return "holds only when" if verdict.startswith("holds only") else verdict
+
+
 def _judge(claim: Claim, results: list[dict], wall: float) -> dict:
-    """The claim's row: its source, the analysis's statistic and verdict, seeds, wall time."""
+    """The claim's row: its source, the analysis's statistic and verdict, seeds, and the
+    seconds its measurements took (summed over seeds, each timed in its worker)."""
     verdict = claim.analyze(results, claim.rule)
     return {"id": claim.id, "lecture": claim.lecture, "slide": claim.slide,
             "statement": claim.statement, **verdict, "seeds": len(results),
