@@ -21,10 +21,19 @@ def batch_count(n: int, batch_size: int, min_size: int = 1) -> int:
 
 def epoch_order(x: torch.Tensor, y: torch.Tensor, shuffle: bool,
                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The samples in the order an epoch presents them: a fresh permutation, or as they are."""
+    """The samples in the order an epoch presents them: a fresh permutation, or as they are.
+
+    The permutation is drawn on the CPU by ``generator`` (the same order on every device, and
+    one generator state to checkpoint); on CUDA it is copied from pinned memory without
+    blocking (a plain ``.to(device)`` of pageable memory waits for the copy, a host-device
+    synchronization), and the gather then runs on the device."""
     if not shuffle:
         return x, y
-    order = torch.randperm(len(x), generator=generator).to(x.device)
+    order = torch.randperm(len(x), generator=generator)
+    if x.device.type == "cuda":
+        order = order.pin_memory().to(x.device, non_blocking=True)
+    else:
+        order = order.to(x.device)
     return x[order], y[order]
 
 

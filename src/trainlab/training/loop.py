@@ -4,8 +4,9 @@ One epoch: the updates (:class:`~trainlab.training.step.Step`) over a fresh (see
 the training split, then [population batch-norm statistics], validation, the per-epoch schedule,
 then the callbacks (:mod:`trainlab.training.callbacks`, in this order: diagnostics, model
 selection and early stopping, epoch time, metrics file, progress, TensorBoard, the caller's hook
-and callbacks, checkpoints). Data stays on
-the device as tensors; the only host synchronization per epoch is reading the epoch's metrics.
+and callbacks, checkpoints). Data stays on the device as tensors, and so do the sample order
+and the augmentation; on CUDA the updates never wait for the device (:func:`epoch_updates`):
+the first host synchronization of an epoch is reading its training metrics.
 
 Train loss and accuracy are averages over the epoch's training forward passes (the model in
 training mode, dropout on), as most frameworks report them; the train loss is the divergence
@@ -137,8 +138,20 @@ class FitState:
 def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) -> dict | None:
     """One epoch of updates, then validation and the per-epoch schedule; the epoch's metrics, or
     None when a loss became NaN or infinite. ``updates``: called after every update."""
+    lr = state.parts.optimizer.param_groups[0]["lr"]
+    running = epoch_updates(state, updates)
+    return end_epoch(state, epoch, *running.result(), lr)  # the epoch's one synchronization
+
+
+def epoch_updates(state: FitState, updates: list[Callable[[], None]] = ()) -> RunningMetrics:
+    """An epoch's updates over a fresh order of the training split; returns their running
+    metrics, not yet read. On CUDA nothing here waits for the device (no ``.item()``, no
+    copy to the host, no shape that depends on data): the host queues the whole epoch's
+    kernels, and :meth:`RunningMetrics.result` is the first synchronization. Exceptions, each
+    inherent to its algorithm: fp16's gradient scaler with an optimizer that has no fused
+    kernel (it reads whether a gradient overflowed to skip the step), SWATS before its switch,
+    irprop+ (compares losses) and Newton (solves on the host)."""
     p, data = state.parts, state.data
-    lr = p.optimizer.param_groups[0]["lr"]
     p.model.train()
     xs, ys = epoch_order(data.x_train, data.y_train, state.config["train"]["shuffle"], state.shuffle)
     running, step = RunningMetrics(ys, p.loss_fn), p.step
@@ -146,7 +159,7 @@ def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) 
         running.add(step(xb, yb))
         for update in updates:
             update()
-    return end_epoch(state, epoch, *running.result(), lr)
+    return running
 
 
 def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: float | None,

@@ -27,6 +27,9 @@ the step calls a compiled version of the model for its forward (and so backward)
 model itself stays the plain module, so checkpoints hold its ``state_dict`` (no ``_orig_mod.``
 prefixes) and evaluation runs it eagerly. On CUDA the mode is ``reduce-overhead`` (Inductor's
 fused kernels replayed as CUDA graphs; :data:`CUDA_MODE` says why), elsewhere the default mode.
+Compiled numbers equal eager ones to rounding (Inductor fuses and reorders float operations),
+except dropout and noise drawn inside the model: Inductor draws them with its own random
+kernels (seeded from PyTorch's generator, so still reproducible), other masks than eager mode's.
 The first updates of a run pay the compilation (seconds to tens of seconds): it helps runs
 long enough to amortize it, on models whose step is many small kernels.
 """
