@@ -94,7 +94,7 @@ register(Claim(
     measure=measure_sample_order, analyze=analyze_sample_order, plot=plot_sample_order,
     params={"samples": 400, "epochs": 10, "batch": 10, "lr": 0.1},
     statistic="paired t-test on the final full training loss (fixed - random order)",
-    seeds=5, fast=True, cost_s=1.0, family="sgd-order-batch",
+    seeds=5, fast=True, cost_s=0.2, family="sgd-order-batch",
     note="The fixed order is the worst case the slides draw: samples sorted by class."))
 
 
@@ -157,7 +157,7 @@ register(Claim(
     params={**QUADRATIC, "schedule": "constant", "lr": 0.1},
     rule={"target": 0.0, "margin": 0.1},
     statistic="slope of log f on log k (fixed rate 0.1), TOST against 0 +- 0.1",
-    seeds=5, fast=False, cost_s=0.6, family="sgd-step-size",
+    seeds=5, fast=False, cost_s=0.65, family="sgd-step-size",
     note="Noisy gradients by trainlab's gradient noise on a 10-d quadratic (mu = 1, L = 4); the "
          "floor is lr sigma^2 / 2 per direction in the small-lr limit."))
 
@@ -225,7 +225,7 @@ register(Claim(
     measure=measure_plateau_drop, analyze=analyze_plateau_drop, plot=plot_plateau_drop,
     params={"lr": 0.1, "epochs": 30, "batch": 32, "patience": 2},
     statistic="paired t-test on the final training loss (constant - plateau drop)",
-    seeds=5, fast=False, cost_s=1.2, family="sgd-step-size",
+    seeds=5, fast=False, cost_s=1.4, family="sgd-step-size",
     note="MNIST-1D, MLP [64], SGD at 0.1 (a rate that trains); the plateau is detected on the "
          "validation loss by trainlab's plateau schedule."))
 
@@ -291,7 +291,7 @@ register(Claim(
     params={"rates": [1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0], "steps": 300, "batch": 32,
             "cap": 100.0},
     statistic="paired t-tests on log final loss, both ends of the grid vs the best rate",
-    seeds=5, fast=True, cost_s=1.2, family="",
+    seeds=5, fast=True, cost_s=0.45, family="",
     note="Diverged runs count as loss 100 (cap), so that they enter the test as a poor loss."))
 
 
@@ -339,5 +339,5 @@ register(Claim(
     measure=measure_batch_scaling, analyze=analyze_batch_scaling, plot=plot_batch_scaling,
     params={"small": 16, "large": 128, "lr": 0.02, "epochs": 10},
     statistic="paired t-test on the final training loss (large batch: same lr - scaled lr)",
-    seeds=5, fast=False, cost_s=1.0, family="sgd-order-batch",
+    seeds=5, fast=False, cost_s=0.7, family="sgd-order-batch",
     note="Equal epochs (equal samples seen), so that the large batch takes 8x fewer updates."))
