@@ -29,6 +29,12 @@ FAST_VERDICTS = {
     "gd-diverges-above-2-over-lambda": "holds",
     "newton-one-step": "holds",
     "momentum-sqrt-kappa": "holds",
+    "sgd-cyclic-order": "holds",
+    "lr-too-big-too-small": "holds",
+    "quickprop-diagonal-newton": "holds",
+    "rprop-sign-rule": "holds",
+    "nesterov-faster-quadratic": "holds",
+    "adaptive-leave-saddle": "holds only when the method is momentum, rmsprop, adam",
     "mse-sigmoid-saturates": "holds",
     "mse-softmax-saturates": "holds",
 }

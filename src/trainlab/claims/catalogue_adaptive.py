@@ -16,9 +16,8 @@ from .. import optim
 from .catalogue_optimization import iterations_to
 from .catalogue_sgd import _paired, whole_run
 from .claim import Claim, register
-from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy, train_losses
-from .verdicts import (ALPHA, difference_verdict, equivalence_verdict, exact_verdict,
-                       mean_estimate, row, tost)
+from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy
+from .verdicts import ALPHA, difference_verdict, exact_verdict, mean_estimate, row, tost
 
 
 def _diagonal_bowl(eigenvalues: list, seed: int) -> Quadratic:
@@ -377,7 +376,8 @@ def measure_adagrad_rate(seed: int, steps: int, checkpoints: list, batch: int) -
     out = {"k": list(checkpoints)}
     for name, key in (("adagrad", "sum"), ("rmsprop", "square_avg")):
         cfg = config(seed, "data.name=\"spirals\"", "model.hidden=[32,32]",
-                     f"optimizer.name=\"{name}\"", f"optimizer.lr={OPTIMIZERS[name].facts['usual_lr']}")
+                     f"optimizer.name=\"{name}\"",
+                     f"optimizer.lr={OPTIMIZERS[name].facts['usual_lr']}")
         x, y = toy(cfg)
         _, step = model_step(cfg, x)
         opt = innermost(step.optimizer)
