@@ -37,6 +37,10 @@ FAST_VERDICTS = {
     "adaptive-leave-saddle": "holds only when the method is momentum, rmsprop, adam",
     "mse-sigmoid-saturates": "holds",
     "mse-softmax-saturates": "holds",
+    "hand-gradients-equal-autograd": "holds",
+    "normal-init-grows-sqrt-n": "holds",
+    "scaled-init-keeps-std": "holds",
+    "cnn-beats-mlp-mnist1d": "holds",
 }
 
 
