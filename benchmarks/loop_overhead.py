@@ -14,6 +14,7 @@ their ratio trainlab / bare (1.0 = no overhead), and the median of the per-round
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import tempfile
 import time
@@ -36,11 +37,13 @@ CASES = {
 }
 
 
-def bare_loop(cfg: dict, s: data.Splits) -> float:
-    """What a careful person writes by hand. Returns seconds."""
+def bare_loop(cfg: dict, s: data.Splits, result: dict | None = None) -> float:
+    """What a careful person writes by hand, on the data's device (benchmarks/gpu.py uses it
+    on CUDA). Returns seconds; ``result`` (if given) receives
+    the last epoch's validation accuracy."""
     tic = time.perf_counter()
     torch.manual_seed(cfg["seed"])
-    model = models.build(cfg, s.input_shape, s.num_classes)
+    model = models.build(cfg, s.input_shape, s.num_classes).to(s.x_train.device)
     opt = optim.build(cfg, model.parameters())
     n, b, epochs = len(s.x_train), cfg["train"]["batch_size"], cfg["train"]["epochs"]
     sched = None
@@ -51,7 +54,7 @@ def bare_loop(cfg: dict, s: data.Splits) -> float:
     g = torch.Generator().manual_seed(cfg["seed"])
     for _ in range(epochs):
         model.train()
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g).to(s.x_train.device)  # CPU: a no-op
         x, y = s.x_train[perm], s.y_train[perm]
         for i in range(0, n, b):
             loss = F.cross_entropy(model(x[i:i + b]), y[i:i + b])
@@ -66,14 +69,23 @@ def bare_loop(cfg: dict, s: data.Splits) -> float:
     with torch.no_grad():
         test = (model(s.x_test).argmax(1) == s.y_test).float().mean().item()
     assert val >= 0 and test >= 0
-    return time.perf_counter() - tic
+    seconds = time.perf_counter() - tic
+    if result is not None:
+        result["val_accuracy"] = val
+    return seconds
 
 
-def trainlab_loop(cfg: dict, s: data.Splits) -> float:
+def trainlab_loop(cfg: dict, s: data.Splits, result: dict | None = None) -> float:
+    """trainlab's ``fit``, run folder and all. Returns seconds; ``result`` (if given) receives
+    the last epoch's validation accuracy."""
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
         fit(cfg, s, RunDir.create(f"{tmp}/run", cfg), Progress(cfg["train"]["epochs"], "quiet"))
-        return time.perf_counter() - tic
+        seconds = time.perf_counter() - tic
+        if result is not None:
+            with open(f"{tmp}/run/metrics.jsonl") as f:
+                result["val_accuracy"] = json.loads(f.read().splitlines()[-1])["val_accuracy"]
+        return seconds
 
 
 def main() -> None:

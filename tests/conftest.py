@@ -28,3 +28,22 @@ def fast_run(tmp_path):
         return trainlab.train(None, FAST + list(extra), out=out, progress="quiet"), out
 
     return run
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "cpu_only(reason): a test whose runs must be on the CPU; skipped, with its "
+        "reason, where CUDA is available (device = auto would train on the GPU)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """On a CUDA machine the suite runs with device = auto on the GPU; tests marked cpu_only say
+    why they cannot, and are skipped there."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return
+    for item in items:
+        marker = item.get_closest_marker("cpu_only")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"CPU only: {marker.args[0]}"))

@@ -22,6 +22,10 @@ from trainlab.distributed import pipeline
 from trainlab.errors import UserError
 from trainlab.training.loop import build
 
+pytestmark = pytest.mark.cpu_only(
+    "the pipeline mode runs on the CPU; with device = auto on a GPU machine the data is on "
+    "CUDA and the mode refuses it")
+
 MOONS = ["data.name=moons", "data.samples=401", "model.dropout=0", "train.batch_size=24",
          "train.checkpoint_seconds=0"]
 MLP = MOONS + ["model.name=mlp", "model.hidden=[16,16,8]", "model.norm=none"]

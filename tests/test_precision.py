@@ -36,7 +36,8 @@ def test_fp32_is_the_plain_step():
     x, y = batch()
     a, b = mlp(), mlp()
     Step(a, F.cross_entropy, torch.optim.SGD(a.parameters(), 0.1))(x, y)
-    Step(b, F.cross_entropy, torch.optim.SGD(b.parameters(), 0.1), precision=Precision("fp32"))(x, y)
+    Step(b, F.cross_entropy, torch.optim.SGD(b.parameters(), 0.1),
+         precision=Precision("fp32"))(x, y)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
@@ -168,10 +169,12 @@ def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
 
 def test_compile_without_a_compiler_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(precision, "compiler_unavailable", lambda device: "no g++ (test)")
-    code = main(["train", "train.compile=true", "--out", str(tmp_path / "r"), "--progress", "quiet"])
+    code = main(["train", "train.compile=true", "--out", str(tmp_path / "r"),
+                 "--progress", "quiet"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert "train.compile=true" in err.replace(" ", "") and "unavailable here (no g++ (test))" in err
+    assert "train.compile=true" in err.replace(" ", "")
+    assert "unavailable here (no g++ (test))" in err
 
 
 def test_config_describes_precision_and_compile(capsys):

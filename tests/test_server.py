@@ -24,6 +24,10 @@ import trainlab
 from trainlab.distributed.launch import Processes
 from trainlab.distributed.layout import partition
 
+pytestmark = pytest.mark.cpu_only(
+    "the parameter server runs on the CPU with gloo; with device = auto on a GPU machine the "
+    "data would be on CUDA")
+
 SMALL = {"data.name": "moons", "data.samples": 400, "model.name": "mlp", "model.hidden": [16],
          "model.norm": "none", "model.dropout": 0.0, "train.epochs": 2, "train.batch_size": 20,
          "optimizer.name": "sgd", "optimizer.lr": 0.1, "schedule.name": "constant"}

@@ -114,8 +114,8 @@ def check(config: dict, device: torch.device) -> None:
                         f"with distributed.mode = {mode}: the distributed modes train in fp32 "
                         "without compilation (use train.precision = fp32, train.compile = false)")
     if name == "fp16" and device.type != "cuda":
-        raise UserError(f"train.precision = fp16 on {device.type}: float16 autocast with a gradient "
-                        "scaler is for CUDA GPUs; on CPU use bf16 (or fp32)")
+        raise UserError(f"train.precision = fp16 on {device.type}: float16 autocast with a "
+                        "gradient scaler is for CUDA GPUs; on CPU use bf16 (or fp32)")
     if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise UserError(f"train.precision = bf16: this GPU ({torch.cuda.get_device_name(device)}) "
                         "does not support bfloat16; use fp16 (or fp32)")
