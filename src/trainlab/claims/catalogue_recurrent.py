@@ -142,13 +142,15 @@ register(Claim(
               "same RNN with a random initialization does not.",
     lecture=LECTURE, slide="s111 (Identity RNN; Le et al. 2015)",
     measure=measure_irnn, analyze=analyze_irnn, plot=plot_irnn,
-    params={"seq_len": 30, "hidden": 32, "steps": 500, "lr": 0.001}, rule={"learned": 0.5},
+    params={"seq_len": 20, "hidden": 32, "steps": 1500, "lr": 0.001}, rule={"learned": 0.5},
     statistic="paired t-test on log test MSE (identity - random W_hh)",
-    seeds=5, cost_s=2.5, family="recurrent",
+    seeds=5, cost_s=5.0, family="recurrent",
     note="trainlab's model.name=rnn is tanh only; the ReLU RNN of the slide is torch's nn.RNN "
          "(nonlinearity relu) put in place of trainlab's layer inside trainlab's recurrent "
          "model, initialized by trainlab's model.init_recurrent rule. Adam instead of Le et "
-         "al.'s clipped SGD, so that no run diverges."))
+         "al.'s clipped SGD, so that no run diverges. First setup (sequences of 30, 500 updates): "
+         "neither variant got below 0.90 of the mean predictor's MSE, too short a training to "
+         "learn anything; changed once to sequences of 20 and 1500 updates."))
 
 
 # --- variational dropout regularizes an RNN --------------------------------------------------
@@ -255,7 +257,7 @@ register(Claim(
     measure=measure_recurrent_bn, analyze=analyze_recurrent_bn, plot=plot_recurrent_bn,
     params={"hidden": 32, "steps": 150, "lr": 0.002},
     statistic="paired t-test on mean training loss over all updates (BN - plain)",
-    seeds=5, cost_s=3.0, family="recurrent"))
+    seeds=5, fast=True, cost_s=3.0, family="recurrent"))
 
 
 # --- layer norm needs no per-step statistics and works at batch size 1 ------------------------
