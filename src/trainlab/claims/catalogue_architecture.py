@@ -319,7 +319,7 @@ def plot_width(results: list[dict], row: dict, ax) -> None:
     for r in results:
         ax.plot(widths, list(r.values()), "o-", color="C0", alpha=0.5)
     ax.set_xlabel("hidden units (tanh)")
-    ax.set_ylabel("test accuracy on circles after 10 epochs")
+    ax.set_ylabel("circles test accuracy, 10 epochs")
 
 
 register(Claim(
@@ -364,7 +364,7 @@ def plot_depth(results: list[dict], row: dict, ax) -> None:
     for r in results:
         ax.plot([0, 1], [r["shallow"]["test"], r["deep"]["test"]], "o-", color="C0", alpha=0.5)
     ax.set_xticks([0, 1], ["1 hidden layer (179)", "4 hidden layers (16 each)"])
-    ax.set_ylabel("test accuracy on spirals (one line per seed)")
+    ax.set_ylabel("test accuracy on spirals")
 
 
 register(Claim(
@@ -427,7 +427,7 @@ def plot_layers(results: list[dict], row: dict, ax) -> None:
                 alpha=0.5)
     ax.set_xticks(range(len(names)), [f"{n}\n({results[0][n]['parameters']} params)"
                                       for n in names])
-    ax.set_ylabel("MNIST-1D test accuracy (tuned rate; one line per seed)")
+    ax.set_ylabel("MNIST-1D test accuracy (tuned rate)")
 
 
 LAYER_PARAMS = {"epochs": 10, "rates": [0.001, 0.003, 0.01]}
@@ -510,7 +510,7 @@ def plot_pretraining(results: list[dict], row: dict, ax) -> None:
     for r in results:
         ax.plot(range(len(names)), [r[n] for n in names], "o-", color="C0", alpha=0.5)
     ax.set_xticks(range(len(names)), names)
-    ax.set_ylabel("test accuracy on digits 5-9 (one line per seed)")
+    ax.set_ylabel("test accuracy, digits 5-9")
 
 
 register(Claim(
