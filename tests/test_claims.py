@@ -43,6 +43,11 @@ FAST_VERDICTS = {
     "normal-init-grows-sqrt-n": "holds",
     "scaled-init-keeps-std": "holds",
     "cnn-beats-mlp-mnist1d": "holds",
+    "bn-backward-formulas": "holds",
+    "bn-population-inference": "holds",
+    "layernorm-batch-independent": "holds",
+    "l1-sparse-weights": "holds",
+    "gradient-clipping-steep": "holds",
 }
 
 
