@@ -51,7 +51,8 @@ def tasks_for(claim: Claim, seeds: int, offset: int, out: Path) -> list[Task]:
     folder = out / f"{claim.id}-{claim.digest()}"
     name = f"{claim.measure.__module__}:{claim.measure.__qualname__}"
     return [Task((claim.id, s), folder / f"seed-{s}", function=timed,
-                 kwargs={"measure": name, "arguments": {"seed": s, **claim.params}})
+                 kwargs={"measure": name, "arguments": {"seed": s, **claim.params}},
+                 cost=claim.cost_s)
             for s in range(offset, offset + seeds)]
 
 
@@ -70,9 +71,8 @@ def run(claims: list[Claim], out: Path, seeds: int | None = None, offset: int = 
         jobs: int | None = None, fast: bool = False, log=None) -> list[dict]:
     """Measure and judge ``claims``; write the outputs to ``out``; return the rows.
 
-    The tasks start longest first (by the claims' ``cost_s``) so that no worker idles at the end
-    while one long claim runs. Each seed set's verdicts are kept in
-    ``seed-sets/offset-<K>.json``; a row names the verdicts other seed sets gave the same claim
+    The tasks start longest first (``Task.cost``: the claims' ``cost_s``). Each seed set's
+    verdicts are kept in ``seed-sets/offset-<K>.json``; a row names the verdicts other seed sets gave the same claim
     definition (``other_seed_sets``) and whether any differs (``verdict_changed``)."""
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
@@ -80,13 +80,12 @@ def run(claims: list[Claim], out: Path, seeds: int | None = None, offset: int = 
     check_manifest(out, "claims-manifest.json", MANIFEST, "claims experiment")
     asked = min(seeds or FAST_SEEDS, FAST_SEEDS) if fast else seeds
     plan = [(c, tasks_for(c, c.seed_count(asked), offset, out)) for c in claims]
-    cost = {c.id: c.cost_s for c in claims}
 
     def arrived(task, result, done, total):
         if log:
             log(f"[{done}/{total}] {task.key[0]} seed {task.key[1]}")
 
-    flat = sorted((t for _, ts in plan for t in ts), key=lambda t: -cost[t.key[0]])
+    flat = [t for _, ts in plan for t in ts]
     by_task = {t.key: r for t, r in zip(flat, run_tasks(flat, jobs, arrived))}
     rows, measured = [], {}
     for c, ts in plan:

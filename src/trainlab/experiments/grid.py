@@ -134,14 +134,25 @@ class Task:
     function: Callable[..., dict] | None = None
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    cost: float = 1.0  # relative; :func:`run_tasks` starts the costliest first
 
 
 def seed_tasks(base, overrides: list[str], variants: list[dict], seeds: int,
                runs: Path) -> list[Task]:
     """One run per variant and seed, in ``runs/<variant folder>/seed-<k>``; key
     ``(variant name, k)``."""
-    return [Task((variant_name(v), k), runs / variant_folder(v) / f"seed-{k}", config=cfg)
+    return [Task((variant_name(v), k), runs / variant_folder(v) / f"seed-{k}", config=cfg,
+                 cost=run_cost(cfg))
             for v in variants for k, cfg in enumerate(seed_configs(base, overrides, v, seeds))]
+
+
+def run_cost(cfg: dict) -> float:
+    """A run's relative cost, for ordering: epochs x updates per sample (1 / batch size), times
+    the number of hidden units or channels (a width sum: a rough size of the model)."""
+    model = cfg["model"]
+    width = sum(model.get("channels") or []) if model["name"].startswith("cnn") \
+        else sum(model.get("hidden") or [])
+    return cfg["train"]["epochs"] / cfg["train"]["batch_size"] * max(width, 1)
 
 
 def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
@@ -275,10 +286,13 @@ def workers(jobs: int | None) -> int:
 def run_tasks(tasks: list[Task], jobs: int,
               on_result: Callable[[Task, dict, int, int], None] | None = None) -> list[dict]:
     """Every task's result, in the order given. Finished tasks are read here; the others run in
-    ``min(jobs, pending)`` spawned worker processes with ``cores // jobs`` threads each.
+    ``min(jobs, pending)`` spawned worker processes with ``cores // jobs`` threads each, or in
+    this process when that is one (a worker costs ~2 s of imports: torch, and torch._dynamo,
+    which torch.optim loads on its first optimizer). They start longest first (``Task.cost``),
+    so that no worker idles at the end while one long task runs.
     ``on_result(task, result, done, total)`` is called as each result arrives."""
     results = [finished(t) for t in tasks]
-    pending = [i for i, r in enumerate(results) if r is None]
+    pending = sorted((i for i, r in enumerate(results) if r is None), key=lambda i: -tasks[i].cost)
     done = 0
     for task, result in zip(tasks, results):
         if result is not None:
@@ -287,6 +301,35 @@ def run_tasks(tasks: list[Task], jobs: int,
                 on_result(task, result, done, len(tasks))
     if not pending:
         return results
+    threads = threads_per_job(jobs)
+    if min(jobs, len(pending)) == 1:
+        for i in pending:
+            results[i] = _in_process(tasks[i], threads)
+            done += 1
+            if on_result:
+                on_result(tasks[i], results[i], done, len(tasks))
+        return results
+    with ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
+                             mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(_work, tasks[i], threads): i for i in pending}
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            done += 1
+            if on_result:
+                on_result(tasks[i], results[i], done, len(tasks))
+    return results
+
+
+def _in_process(task: Task, threads: int) -> dict:
+    """The task in this process with ``threads`` threads; this process's count restored after."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        return _work(task, threads)
+    finally:
+        torch.set_num_threads(before)
     threads = threads_per_job(jobs)
     with ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
                              mp_context=get_context("spawn")) as pool:
