@@ -14,10 +14,11 @@ from ..optim import OPTIMIZERS, innermost
 from ..training.step import Step
 from .. import optim
 from .catalogue_optimization import iterations_to
-from .catalogue_sgd import _paired, whole_run
+from .catalogue_sgd import mnist1d_run
 from .claim import Claim, register
+from .plots import plot_pairs
 from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy
-from .verdicts import ALPHA, difference_verdict, exact_verdict, mean_estimate, row, tost
+from .verdicts import ALPHA, exact_verdict, mean_estimate, paired_verdict, row, tost
 
 
 def _diagonal_bowl(eigenvalues: list, seed: int) -> Quadratic:
@@ -164,18 +165,15 @@ def measure_nesterov_quadratic(seed: int, eigenvalues: list, lr: float, momentum
 def analyze_nesterov_log(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log(Nesterov's value) - log(momentum's) (< 0)."""
     logs = [{k: math.log(r[k]) for k in ("momentum", "nesterov")} for r in results]
-    out = difference_verdict(*_paired(logs, "nesterov", "momentum"),
-                             f"log {rule['what']}, Nesterov - momentum", higher=False)
+    out = paired_verdict(logs, "nesterov", "momentum", f"log {rule['what']}, Nesterov - momentum",
+                         higher=False)
     out["explanation"] += f"; Nesterov / momentum = {math.exp(out['estimate']):.3f}"
     return out
 
 
 def plot_nesterov(results: list[dict], row: dict, ax) -> None:
-    for r in results:
-        ax.plot([0, 1], [r["momentum"], r["nesterov"]], "o-", color="C0", alpha=0.6)
-    ax.set_xticks([0, 1], ["momentum", "Nesterov"])
-    ax.set_yscale("log")
-    ax.set_ylabel(row.get("ylabel", "iterations / final loss"))
+    plot_pairs(results, ["momentum", "nesterov"], ["momentum", "Nesterov"],
+               row.get("ylabel", "iterations / final loss"), ax, log=True)
 
 
 register(Claim(
@@ -198,8 +196,8 @@ def measure_nesterov_mnist1d(seed: int, lr: float, momentum: float, epochs: int)
     and gamma."""
     out = {}
     for name in ("momentum", "nesterov"):
-        _, epochs_ = whole_run(seed, f"optimizer.name=\"{name}\"", f"optimizer.lr={lr}",
-                               f"optimizer.momentum={momentum}", f"train.epochs={epochs}")
+        _, epochs_ = mnist1d_run(seed, f"optimizer.name=\"{name}\"", f"optimizer.lr={lr}",
+                                 f"optimizer.momentum={momentum}", f"train.epochs={epochs}")
         out[name] = epochs_[-1]["train_loss"]
     return out
 
@@ -225,8 +223,8 @@ def measure_adaptive_tuned(seed: int, names: list, factors: list, epochs: int) -
     out = {}
     for name in names:
         usual = OPTIMIZERS[name].facts["usual_lr"]
-        runs = [whole_run(seed, f"optimizer.name=\"{name}\"", f"optimizer.lr={usual * f}",
-                          f"train.epochs={epochs}")[0] for f in factors]
+        runs = [mnist1d_run(seed, f"optimizer.name=\"{name}\"", f"optimizer.lr={usual * f}",
+                            f"train.epochs={epochs}")[0] for f in factors]
         best = max(runs, key=lambda s: s["best_val_accuracy"])
         out[name] = best["test_accuracy"]
         out[f"{name}_lr"] = best["lr"]
@@ -312,9 +310,8 @@ def analyze_saddle(results: list[dict], rule: dict) -> dict:
     over those)."""
     base = rule["baseline"]
     others = [n for n in results[0] if n not in (base, "y0")]
-    tests = {n: difference_verdict({i: math.log(r[n]) for i, r in enumerate(results)},
-                                   {i: math.log(r[base]) for i, r in enumerate(results)},
-                                   f"log updates, {n} - {base}", higher=False) for n in others}
+    tests = {n: paired_verdict(results, n, base, f"log updates, {n} - {base}", higher=False,
+                               key=math.log) for n in others}
     worst = max(tests, key=lambda n: tests[n]["estimate"])
     p = max(t["p"] for t in tests.values())
     faster = [n for n, t in tests.items() if t["verdict"] == "holds"]
@@ -402,8 +399,8 @@ def analyze_adagrad_rate(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log(median rate at the last checkpoint / at the first), Adagrad -
     RMSProp (< 0); 'does not hold' if any Adagrad rate ever rose."""
     drop = [{n: math.log(r[n][-1] / r[n][0]) for n in ("adagrad", "rmsprop")} for r in results]
-    out = difference_verdict(*_paired(drop, "adagrad", "rmsprop"),
-                             "log(rate_end / rate_start), Adagrad - RMSProp", higher=False)
+    out = paired_verdict(drop, "adagrad", "rmsprop",
+                         "log(rate_end / rate_start), Adagrad - RMSProp", higher=False)
     if not all(r["monotone"] for r in results):
         out["verdict"] = "does not hold"
         out["explanation"] += "; an Adagrad rate rose at some step"
@@ -442,8 +439,8 @@ def measure_adam_then_sgd(seed: int, epochs: int, switch: int, lr: float) -> dic
     ``switch`` (``train.switch_to_sgd_at``, SWATS's projected rate): test accuracy."""
     out = {}
     for name, over in (("adam", []), ("switch", [f"train.switch_to_sgd_at={switch}"])):
-        summary, _ = whole_run(seed, "optimizer.name=\"adam\"", f"optimizer.lr={lr}",
-                               f"train.epochs={epochs}", *over)
+        summary, _ = mnist1d_run(seed, "optimizer.name=\"adam\"", f"optimizer.lr={lr}",
+                                 f"train.epochs={epochs}", *over)
         out[name] = summary["test_accuracy"]
     return out
 
@@ -463,10 +460,7 @@ def analyze_adam_then_sgd(results: list[dict], rule: dict) -> dict:
 
 
 def plot_adam_then_sgd(results: list[dict], row: dict, ax) -> None:
-    for r in results:
-        ax.plot([0, 1], [r["adam"], r["switch"]], "o-", color="C0", alpha=0.6)
-    ax.set_xticks([0, 1], ["Adam", "Adam, then SGD"])
-    ax.set_ylabel("test accuracy")
+    plot_pairs(results, ["adam", "switch"], ["Adam", "Adam, then SGD"], "test accuracy", ax)
 
 
 register(Claim(
@@ -489,25 +483,23 @@ def measure_gradient_noise(seed: int, depth: int, width: int, init_std: float, e
     final training loss."""
     out = {}
     for name, noise in (("plain", 0.0), ("noise", eta)):
-        _, epochs_ = whole_run(seed, f"model.hidden={[width] * depth}", "model.init=\"normal\"",
-                               f"model.init_std={init_std}", "optimizer.name=\"adam\"",
-                               f"optimizer.lr={lr}", f"gradient_noise.eta={noise}",
-                               f"train.epochs={epochs}")
+        _, epochs_ = mnist1d_run(seed, f"model.hidden={[width] * depth}",
+                                 "model.init=\"normal\"", f"model.init_std={init_std}",
+                                 "optimizer.name=\"adam\"", f"optimizer.lr={lr}",
+                                 f"gradient_noise.eta={noise}", f"train.epochs={epochs}")
         out[name] = epochs_[-1]["train_loss"]
     return out
 
 
 def analyze_gradient_noise(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: final training loss, noise - plain (< 0)."""
-    return difference_verdict(*_paired(results, "noise", "plain"),
-                              "final training loss, with gradient noise - without", higher=False)
+    return paired_verdict(results, "noise", "plain",
+                          "final training loss, with gradient noise - without", higher=False)
 
 
 def plot_gradient_noise(results: list[dict], row: dict, ax) -> None:
-    for r in results:
-        ax.plot([0, 1], [r["plain"], r["noise"]], "o-", color="C0", alpha=0.6)
-    ax.set_xticks([0, 1], ["no noise", "gradient noise"])
-    ax.set_ylabel("final training loss")
+    plot_pairs(results, ["plain", "noise"], ["no noise", "gradient noise"],
+               "final training loss", ax)
 
 
 register(Claim(

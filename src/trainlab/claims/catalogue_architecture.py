@@ -15,7 +15,7 @@ import torch
 from .. import models
 from ..data.mnist1d import read_mnist1d
 from .claim import Claim, register
-from .toolkit import config, model_step, run_summary, toy
+from .toolkit import config, model_step, toy, whole_run
 from .verdicts import difference_verdict, equivalence_verdict, exact_verdict, mean_estimate, slope
 
 
@@ -291,10 +291,10 @@ def measure_width(seed: int, widths: list, epochs: int, lr: float) -> dict:
     """Lecture 001's setup: tanh units, random weights with zero offsets (Glorot uniform, biases
     0), SGD on one random example at a time, ``epochs`` passes over circles (a closed boundary,
     which two half-planes cannot enclose): test accuracy per hidden width (whole runs)."""
-    return {str(w): run_summary(seed, "data.name=\"circles\"", f"model.hidden=[{w}]",
-                                "model.activation=\"tanh\"", "model.init=\"glorot_uniform\"",
-                                f"optimizer.lr={lr}", "train.batch_size=1",
-                                f"train.epochs={epochs}")["test_accuracy"] for w in widths}
+    return {str(w): whole_run(seed, "data.name=\"circles\"", f"model.hidden=[{w}]",
+                              "model.activation=\"tanh\"", "model.init=\"glorot_uniform\"",
+                              f"optimizer.lr={lr}", "train.batch_size=1",
+                              f"train.epochs={epochs}")[0]["test_accuracy"] for w in widths}
 
 
 def analyze_width(results: list[dict], rule: dict) -> dict:
@@ -342,9 +342,9 @@ def measure_depth(seed: int, nets: dict, epochs: int, lr: float) -> dict:
     Adam, ``epochs`` epochs: test accuracy and parameters per net (whole runs)."""
     out = {}
     for name, hidden in nets.items():
-        s = run_summary(seed, "data.name=\"spirals\"", f"model.hidden={hidden}",
-                        "optimizer.name=\"adam\"", f"optimizer.lr={lr}", "train.batch_size=32",
-                        f"train.epochs={epochs}")
+        s, _ = whole_run(seed, "data.name=\"spirals\"", f"model.hidden={hidden}",
+                         "optimizer.name=\"adam\"", f"optimizer.lr={lr}", "train.batch_size=32",
+                         f"train.epochs={epochs}")
         out[name] = {"test": s["test_accuracy"], "parameters": s["parameters"]}
     return out
 
@@ -393,8 +393,8 @@ def measure_layers(seed: int, nets: list, epochs: int, rates: list) -> dict:
     accuracy, and the parameter count (whole runs)."""
     out = {"rates": list(rates)}
     for name in nets:
-        runs = [run_summary(seed, *LAYER_NETS[name], "optimizer.name=\"adam\"",
-                            f"optimizer.lr={lr}", f"train.epochs={epochs}") for lr in rates]
+        runs = [whole_run(seed, *LAYER_NETS[name], "optimizer.name=\"adam\"",
+                          f"optimizer.lr={lr}", f"train.epochs={epochs}")[0] for lr in rates]
         out[name] = {"val": [r["best_val_accuracy"] for r in runs],
                      "test": [r["test_accuracy"] for r in runs],
                      "parameters": runs[0]["parameters"]}
@@ -485,12 +485,12 @@ def measure_pretraining(seed: int, source: list, target: list, samples: int, epo
     with tempfile.TemporaryDirectory() as folder:
         a = _digits(folder, "source", source, None, seed)
         b = _digits(folder, "target", target, samples, seed)
-        run_summary(seed, *net, f"data.path=\"{a}\"", out=os.path.join(folder, "pre"))
+        whole_run(seed, *net, f"data.path=\"{a}\"", out=os.path.join(folder, "pre"))
         pre = f"model.pretrained=\"{os.path.join(folder, 'pre')}\""
         out = {}
         for name, extra in (("scratch", []), ("fine-tuned", [pre]),
                             ("frozen", [pre, f"model.freeze={freeze}"])):
-            out[name] = run_summary(seed, *net, f"data.path=\"{b}\"", *extra)["test_accuracy"]
+            out[name] = whole_run(seed, *net, f"data.path=\"{b}\"", *extra)[0]["test_accuracy"]
     return out
 
 

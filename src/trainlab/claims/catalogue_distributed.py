@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from .claim import Claim, register
-from .verdicts import difference_verdict, equivalence_verdict, mean_estimate
+from .plots import plot_pairs
+from .verdicts import equivalence_verdict, mean_estimate, paired_verdict
 
 LECTURE = "003_4f959921065895eb.txt"
 BASE = {"data.name": "moons", "data.samples": 1000, "model.name": "mlp", "model.hidden": [16],
@@ -58,26 +59,6 @@ def _end_children(wait_s: float = 10.0) -> None:
         p.join(5)
 
 
-def paired(results: list[dict], a: str, b: str, key) -> tuple[dict, dict]:
-    """``{seed index: key(result[a])}`` and the same for ``b``."""
-    return ({i: key(r[a]) for i, r in enumerate(results)},
-            {i: key(r[b]) for i, r in enumerate(results)})
-
-
-def plot_pairs(results: list[dict], ax, a: str, b: str, labels: tuple[str, str], value,
-               ylabel: str, log: bool = False) -> None:
-    """One line per seed from variant ``a`` to variant ``b`` of ``value(result[...])``."""
-    for i, r in enumerate(results):
-        ax.plot([0, 1], [value(r[a]), value(r[b])], "o-", color="C0", alpha=0.6,
-                label="one seed" if i == 0 else None)
-    ax.set_xticks([0, 1], list(labels))
-    ax.set_xlim(-0.3, 1.3)
-    ax.set_ylabel(ylabel)
-    if log:
-        ax.set_yscale("log")
-    ax.legend()
-
-
 # --- Hogwild converges ------------------------------------------------------------------------
 
 def measure_hogwild(seed: int, workers: int) -> dict:
@@ -99,8 +80,8 @@ def analyze_hogwild(results: list[dict], rule: dict) -> dict:
 
 
 def plot_hogwild(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ax, "one", "hogwild", ("one process", "Hogwild, 2 workers"),
-               lambda v: v["test_accuracy"], "test accuracy (moons)")
+    plot_pairs(results, ["one", "hogwild"], ["one process", "Hogwild, 2 workers"],
+               "test accuracy (moons)", ax, value=lambda v: v["test_accuracy"])
 
 
 register(Claim(
@@ -128,9 +109,9 @@ def measure_reject(seed: int, slow: str, bound: int, lr: float) -> dict:
 
 def analyze_reject(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test loss, rejecting - accepting all (< 0: rejection helps)."""
-    a, b = paired(results, "reject", "all", lambda v: v["test_loss"])
-    out = difference_verdict(a, b, "test loss, rejecting stale gradients - accepting all",
-                             higher=False)
+    out = paired_verdict(results, "reject", "all",
+                         "test loss, rejecting stale gradients - accepting all", higher=False,
+                         key=lambda v: v["test_loss"])
     st = np.mean([r["all"]["distributed"]["mean_staleness"] for r in results])
     rej = np.mean([r["reject"]["distributed"]["rejected"] / r["reject"]["distributed"]["gradients"]
                    for r in results])
@@ -139,8 +120,8 @@ def analyze_reject(results: list[dict], rule: dict) -> dict:
 
 
 def plot_reject(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ax, "all", "reject", ("accept all", "reject staleness > 2"),
-               lambda v: v["test_loss"], "test loss (moons)")
+    plot_pairs(results, ["all", "reject"], ["accept all", "reject staleness > 2"],
+               "test loss (moons)", ax, value=lambda v: v["test_loss"])
 
 
 register(Claim(
@@ -173,10 +154,9 @@ def measure_backup(seed: int, slow: str, backups: int) -> dict:
 def analyze_backup(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log seconds per update, with backups - without (< 0: faster). Holds
     fully only if the test accuracies are also equivalent (TOST, margin ``rule["margin"]``)."""
-    a, b = paired(results, "backup", "none",
-                  lambda v: math.log(v["distributed"]["seconds_per_update"]))
-    out = difference_verdict(a, b, "log seconds per update, backup workers - none",
-                             higher=False)
+    out = paired_verdict(results, "backup", "none",
+                         "log seconds per update, backup workers - none", higher=False,
+                         key=lambda v: math.log(v["distributed"]["seconds_per_update"]))
     acc = equivalence_verdict(mean_estimate([r["backup"]["test_accuracy"]
                                              - r["none"]["test_accuracy"] for r in results]),
                               0.0, rule["margin"], "test accuracy, backups - none")
@@ -187,9 +167,9 @@ def analyze_backup(results: list[dict], rule: dict) -> dict:
 
 
 def plot_backup(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ax, "none", "backup", ("no backup", "1 backup worker"),
-               lambda v: 1000 * v["distributed"]["seconds_per_update"],
-               "ms per update (a 50 ms straggler)", log=True)
+    plot_pairs(results, ["none", "backup"], ["no backup", "1 backup worker"],
+               "ms per update (a 50 ms straggler)", ax,
+               value=lambda v: 1000 * v["distributed"]["seconds_per_update"], log=True)
 
 
 register(Claim(
@@ -217,17 +197,17 @@ def measure_warmup(seed: int, updates: int, lr: float) -> dict:
 
 def analyze_warmup(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: first-epoch training loss, warm-up - none (< 0: more stable start)."""
-    a, b = paired(results, "warmup", "all", lambda v: v["first_train_loss"])
-    out = difference_verdict(a, b, "first-epoch training loss, workers added slowly - all at "
-                             "once", higher=False)
+    out = paired_verdict(results, "warmup", "all",
+                         "first-epoch training loss, workers added slowly - all at once",
+                         higher=False, key=lambda v: v["first_train_loss"])
     t = {k: np.mean([r[k]["test_loss"] for r in results]) for k in ("all", "warmup")}
     out["explanation"] += f"; mean final test loss all {t['all']:.3f}, warm-up {t['warmup']:.3f}"
     return out
 
 
 def plot_warmup(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ax, "all", "warmup", ("all workers at once", "added over 20 updates"),
-               lambda v: v["first_train_loss"], "first-epoch training loss (moons)")
+    plot_pairs(results, ["all", "warmup"], ["all workers at once", "added over 20 updates"],
+               "first-epoch training loss (moons)", ax, value=lambda v: v["first_train_loss"])
 
 
 register(Claim(

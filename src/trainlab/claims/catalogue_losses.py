@@ -15,7 +15,7 @@ import torch
 
 from ..training.losses import build as build_loss
 from .claim import Claim, register
-from .toolkit import config, run_summary
+from .toolkit import config, whole_run
 from .verdicts import difference_verdict, exact_verdict
 
 
@@ -168,9 +168,9 @@ def measure_ce_vs_mse(seed: int, hidden: list, epochs: int, rates: list) -> dict
     for a run that diverged at once)."""
     out = {"rates": list(rates)}
     for loss in ("cross_entropy", "mse"):
-        runs = [run_summary(seed, "data.name=\"mnist1d\"", f"model.hidden={hidden}",
-                            f"loss.name=\"{loss}\"", f"optimizer.lr={lr}",
-                            f"train.epochs={epochs}") for lr in rates]
+        runs = [whole_run(seed, "data.name=\"mnist1d\"", f"model.hidden={hidden}",
+                          f"loss.name=\"{loss}\"", f"optimizer.lr={lr}",
+                          f"train.epochs={epochs}")[0] for lr in rates]
         out[loss] = {"val": [r["best_val_accuracy"] or 0.0 for r in runs],  # None: diverged
                      "test": [r["test_accuracy"] or 0.0 for r in runs]}
     return out

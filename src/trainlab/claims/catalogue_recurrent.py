@@ -22,7 +22,7 @@ from ..training.loop import evaluate
 from ..training.step import Step
 from .claim import Claim, register
 from .toolkit import config, train_losses
-from .verdicts import difference_verdict, exact_verdict
+from .verdicts import exact_verdict, paired_verdict
 
 LECTURE = "003_4f959921065895eb.txt"
 
@@ -50,26 +50,6 @@ def fit_and_test(cfg: dict, s: data.Splits, model: nn.Module, steps: int,
     test = evaluate(model, s.x_test, s.y_test, step.loss_fn)[0] if len(losses) == steps \
         else math.inf
     return {"losses": losses[::10], "mean_loss": float(np.mean(losses)), "test": test}
-
-
-def paired(results: list[dict], a: str, b: str, key=lambda v: v) -> tuple[dict, dict]:
-    """``{seed index: key(result[a])}`` and the same for ``b``, for a paired test."""
-    return ({i: key(r[a]) for i, r in enumerate(results)},
-            {i: key(r[b]) for i, r in enumerate(results)})
-
-
-def plot_pairs(results: list[dict], ax, a: str, b: str, labels: tuple[str, str], ylabel: str,
-               log: bool = False) -> None:
-    """One line per seed from variant ``a`` to ``b``."""
-    for i, r in enumerate(results):
-        ax.plot([0, 1], [r[a], r[b]], "o-", color="C0", alpha=0.6,
-                label="one seed" if i == 0 else None)
-    ax.set_xticks([0, 1], list(labels))
-    ax.set_xlim(-0.3, 1.3)
-    ax.set_ylabel(ylabel)
-    if log:
-        ax.set_yscale("log")
-    ax.legend()
 
 
 # --- identity initialization of a ReLU RNN (IRNN) ---------------------------------------------
@@ -109,8 +89,8 @@ def analyze_irnn(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log test MSE, identity - random W_hh (< 0: identity learns more).
     Holds fully only if the identity RNN also beats the mean-predictor baseline by the factor
     ``rule["learned"]`` on average (it learned the task)."""
-    a, b = paired(results, "identity", "random", lambda v: math.log(v["test"]))
-    out = difference_verdict(a, b, "log test MSE, identity - random W_hh", higher=False)
+    out = paired_verdict(results, "identity", "random", "log test MSE, identity - random W_hh",
+                         higher=False, key=lambda v: math.log(v["test"]))
     ident = np.mean([r["identity"]["test"] for r in results])
     rand = np.mean([r["random"]["test"] for r in results])
     base = np.mean([r["baseline"] for r in results])
@@ -177,8 +157,8 @@ def measure_dropout(seed: int, train_samples: int, hidden: int, steps: int, p: f
 
 def analyze_dropout(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test cross-entropy, variational dropout - none (< 0: regularizes)."""
-    a, b = paired(results, "variational", "none", lambda v: v["test"])
-    out = difference_verdict(a, b, "test loss, variational dropout - none", higher=False)
+    out = paired_verdict(results, "variational", "none", "test loss, variational dropout - none",
+                         higher=False, key=lambda v: v["test"])
     gap = {k: np.mean([r[k]["test"] - r[k]["train"] for r in results])
            for k in ("none", "variational")}
     out["explanation"] += (f"; mean train-test gap without dropout {gap['none']:.3f}, with "
@@ -232,8 +212,8 @@ def measure_recurrent_bn(seed: int, hidden: int, steps: int, lr: float) -> dict:
 def analyze_recurrent_bn(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: mean training loss over all updates (the area under the curve),
     batch-normalized - plain (< 0: BN trains faster)."""
-    a, b = paired(results, "batch", "none", lambda v: v["mean_loss"])
-    out = difference_verdict(a, b, "mean training loss, recurrent BN - plain LSTM", higher=False)
+    out = paired_verdict(results, "batch", "none", "mean training loss, recurrent BN - plain LSTM",
+                         higher=False, key=lambda v: v["mean_loss"])
     t = {k: np.mean([r[k]["test"] for r in results]) for k in ("none", "batch")}
     out["explanation"] += f"; mean test loss plain {t['none']:.3f}, BN {t['batch']:.3f}"
     return out

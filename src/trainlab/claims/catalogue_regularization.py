@@ -25,8 +25,9 @@ from ..training.callbacks import Callback
 from ..training.loop import evaluate, fit
 from ..training.progress import Progress
 from .claim import Claim, register
+from .plots import plot_pairs, plot_seed_points
 from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, train_losses
-from .verdicts import difference_verdict, equivalence_verdict, exact_verdict, mean_estimate
+from .verdicts import equivalence_verdict, exact_verdict, mean_estimate, paired_verdict
 
 LECTURE_000 = "000_c258a766373167ad.txt"
 LECTURE_002 = "002_7a1911faa9f7a81a.txt"
@@ -100,23 +101,12 @@ def expected_calibration_error(model, x: torch.Tensor, y: torch.Tensor, bins: in
     return ece
 
 
-def paired(results: list[dict], a: str, b: str, what: str, higher: bool) -> dict:
-    """:func:`difference_verdict` of ``r[a] - r[b]`` paired over seeds."""
-    return difference_verdict({i: r[a] for i, r in enumerate(results)},
-                              {i: r[b] for i, r in enumerate(results)}, what, higher)
-
-
-def plot_pairs(results: list[dict], keys: list[str], labels: list[str], ylabel: str, ax) -> None:
-    """One line per seed through the variants ``keys``, with the mean as black diamonds."""
-    for i, r in enumerate(results):
-        ax.plot(range(len(keys)), [r[k] for k in keys], "o-", color="C0", alpha=0.5,
-                label="one seed" if i == 0 else None)
-    ax.plot(range(len(keys)), [np.mean([r[k] for r in results]) for k in keys], "kD", ms=8,
-            label="mean")
-    ax.set_xticks(range(len(keys)), labels)
-    ax.set_xlim(-0.4, len(keys) - 0.6)
-    ax.set_ylabel(ylabel)
-    ax.legend()
+def test_accuracies(seed: int, samples: int, epochs: int, hidden: list,
+                    variants: dict[str, list[str]]) -> dict:
+    """Test accuracy of one :func:`train_run` (MLP ``hidden``) per variant, ``{name: extra
+    overrides}``, in that order."""
+    return {name: train_run(seed, samples, epochs, f"model.hidden={hidden}",
+                            *extra)[1]["test_accuracy"] for name, extra in variants.items()}
 
 
 # --- batch norm's backward formulas (slides 123-128) --------------------------------------------
@@ -162,15 +152,8 @@ def analyze_bn_backward(results: list[dict], rule: dict) -> dict:
 
 
 def plot_bn_backward(results: list[dict], row: dict, ax) -> None:
-    keys = ["dz", "dgamma", "dbeta"]
-    for i, r in enumerate(results):
-        ax.plot(range(3), [max(r[k], 1e-18) for k in keys], "o", color="C0", alpha=0.6,
-                label="one seed" if i == 0 else None)
-    ax.set_yscale("log")
-    ax.set_xticks(range(3), ["dL/dz", "dL/dgamma", "dL/dbeta"])
-    ax.set_xlim(-0.5, 2.5)
-    ax.set_ylabel("max |slides - autograd| / max |autograd|")
-    ax.legend()
+    plot_seed_points(results, ["dz", "dgamma", "dbeta"], ["dL/dz", "dL/dgamma", "dL/dbeta"],
+                     "max |slides - autograd| / max |autograd|", ax)
 
 
 register(Claim(
@@ -256,16 +239,9 @@ def analyze_bn_population(results: list[dict], rule: dict) -> dict:
 
 
 def plot_bn_population(results: list[dict], row: dict, ax) -> None:
-    keys = ["formula_error", "eval_change", "train_change"]
-    for i, r in enumerate(results):
-        ax.plot(range(3), [max(r[k], 1e-18) for k in keys], "o", color="C0", alpha=0.6,
-                label="one seed" if i == 0 else None)
-    ax.set_yscale("log")
-    ax.set_xticks(range(3), ["|stats - formula|", "logit change\n(inference)",
-                             "logit change\n(training mode)"])
-    ax.set_xlim(-0.5, 2.5)
-    ax.set_ylabel("largest (relative) difference")
-    ax.legend()
+    plot_seed_points(results, ["formula_error", "eval_change", "train_change"],
+                     ["|stats - formula|", "logit change\n(inference)",
+                      "logit change\n(training mode)"], "largest (relative) difference", ax)
 
 
 register(Claim(
@@ -366,14 +342,8 @@ def analyze_norm_batch_dependence(results: list[dict], rule: dict) -> dict:
 
 
 def plot_norm_batch_dependence(results: list[dict], row: dict, ax) -> None:
-    for i, r in enumerate(results):
-        ax.plot([0, 1], [max(r["layer"], 1e-18), r["batch"]], "o", color="C0", alpha=0.6,
-                label="one seed" if i == 0 else None)
-    ax.set_yscale("log")
-    ax.set_xticks([0, 1], ["layer norm", "batch norm"])
-    ax.set_xlim(-0.5, 1.5)
-    ax.set_ylabel("largest change of a sample's logits\nwhen its batch-mates change")
-    ax.legend()
+    plot_seed_points(results, ["layer", "batch"], ["layer norm", "batch norm"],
+                     "largest change of a sample's logits\nwhen its batch-mates change", ax)
 
 
 register(Claim(
@@ -393,13 +363,9 @@ register(Claim(
 def measure_bn_dropout(seed: int, samples: int, epochs: int, hidden: list, p: float) -> dict:
     """Test accuracy of four runs on small MNIST-1D: plain, dropout p, batch norm, batch norm
     with dropout p."""
-    out = {}
-    for name, extra in (("plain", []), ("dropout", [f"model.dropout={p}"]),
-                        ("bn", ["model.norm=\"batch\""]),
-                        ("bn_dropout", ["model.norm=\"batch\"", f"model.dropout={p}"])):
-        _, summary, _, _ = train_run(seed, samples, epochs, f"model.hidden={hidden}", *extra)
-        out[name] = summary["test_accuracy"]
-    return out
+    return test_accuracies(seed, samples, epochs, hidden, {
+        "plain": [], "dropout": [f"model.dropout={p}"], "bn": ["model.norm=\"batch\""],
+        "bn_dropout": ["model.norm=\"batch\"", f"model.dropout={p}"]})
 
 
 def analyze_bn_dropout(results: list[dict], rule: dict) -> dict:
@@ -451,7 +417,7 @@ def measure_l2(seed: int, samples: int, epochs: int, hidden: list, l2: float) ->
 
 def analyze_l2(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test error with L2 - without (< 0 claimed); weight norms reported."""
-    out = paired(results, "l2", "none", "test error, L2 - none", higher=False)
+    out = paired_verdict(results, "l2", "none", "test error, L2 - none", higher=False)
     ratio = np.mean([r["l2_norm"] / r["none_norm"] for r in results])
     out["explanation"] += f"; weight norm with L2 / without: {ratio:.2f}"
     return out
@@ -491,7 +457,7 @@ def measure_l1(seed: int, samples: int, epochs: int, hidden: list, l1: float, l2
 
 def analyze_l1(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: fraction of near-zero weights, L1 - L2 (> 0 claimed)."""
-    out = paired(results, "l1", "l2", "fraction of |w| < 1e-3, L1 - L2", higher=True)
+    out = paired_verdict(results, "l1", "l2", "fraction of |w| < 1e-3, L1 - L2", higher=True)
     out["explanation"] += (f"; test accuracy L1 {np.mean([r['l1_accuracy'] for r in results]):.3f}"
                            f", L2 {np.mean([r['l2_accuracy'] for r in results]):.3f}")
     return out
@@ -531,8 +497,8 @@ def measure_dropout_gap(seed: int, samples: int, epochs: int, hidden: list, p: f
 def analyze_dropout_gap(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: train-test accuracy gap with dropout - without (< 0 claimed); the
     change of test accuracy reported."""
-    out = paired(results, "dropout", "none", "train-test accuracy gap, dropout - none",
-                 higher=False)
+    out = paired_verdict(results, "dropout", "none", "train-test accuracy gap, dropout - none",
+                         higher=False)
     test = np.mean([r["dropout_test"] - r["none_test"] for r in results])
     out["explanation"] += f"; test accuracy changes by {test:+.3f}"
     return out
@@ -560,12 +526,9 @@ def measure_dropout_modes(seed: int, samples: int, epochs: int, hidden: list, p:
     """Test accuracy after training with dropout p in each form (``model.dropout_mode``:
     original = keep units unscaled and multiply by 1 - p at test time, the expected output over
     the ensemble; inverted = scale kept units by 1 / (1 - p) in training)."""
-    out = {}
-    for mode in ("original", "inverted"):
-        _, summary, _, _ = train_run(seed, samples, epochs, f"model.hidden={hidden}",
-                                     f"model.dropout={p}", f"model.dropout_mode=\"{mode}\"")
-        out[mode] = summary["test_accuracy"]
-    return out
+    return test_accuracies(seed, samples, epochs, hidden, {
+        mode: [f"model.dropout={p}", f"model.dropout_mode=\"{mode}\""]
+        for mode in ("original", "inverted")})
 
 
 def analyze_dropout_modes(results: list[dict], rule: dict) -> dict:
@@ -625,8 +588,8 @@ def measure_early_stopping(seed: int, samples: int, epochs: int, hidden: list) -
 def analyze_early_stopping(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test loss (the slides' 'error', the divergence) at the validation
     minimum - at the end (< 0 claimed); the accuracies reported."""
-    out = paired(results, "best", "last", "test loss, early-stopped - trained to the end",
-                 higher=False)
+    out = paired_verdict(results, "best", "last",
+                         "test loss, early-stopped - trained to the end", higher=False)
     out["explanation"] += (f"; test accuracy "
                            f"{np.mean([r['best_accuracy'] for r in results]):.3f} (stopped at "
                            f"epoch {np.mean([r['best_epoch'] for r in results]):.0f} on average)"
@@ -686,8 +649,8 @@ def analyze_clipping(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log10(final / initial loss), clipped - plain (< 0 claimed). The
     premise (plain SGD diverges: ratio > 1 in every seed) must hold, else inconclusive; a clipped
     run whose loss grew means the claim does not hold."""
-    out = paired(results, "clipped", "plain", "log10(final / initial loss), clipped - plain",
-                 higher=False)
+    out = paired_verdict(results, "clipped", "plain",
+                         "log10(final / initial loss), clipped - plain", higher=False)
     if not all(r["plain"] > 0 for r in results):
         out["verdict"] = "inconclusive"
         out["explanation"] += "; premise failed: plain SGD did not diverge in every seed"
@@ -731,17 +694,14 @@ def measure_augmentation(seed: int, samples: int, epochs: int, hidden: list, shi
                          stretch: float) -> dict:
     """Test accuracy without and with trainlab's augmentation (each training signal shifted by
     up to ``shift`` positions and stretched by a factor in [1 - stretch, 1 + stretch])."""
-    out = {}
-    for name, extra in (("none", []), ("augmented", [f"augment.shift={shift}",
-                                                     f"augment.stretch={stretch}"])):
-        _, summary, _, _ = train_run(seed, samples, epochs, f"model.hidden={hidden}", *extra)
-        out[name] = summary["test_accuracy"]
-    return out
+    return test_accuracies(seed, samples, epochs, hidden, {
+        "none": [], "augmented": [f"augment.shift={shift}", f"augment.stretch={stretch}"]})
 
 
 def analyze_augmentation(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test accuracy, augmented - none (> 0 claimed)."""
-    return paired(results, "augmented", "none", "test accuracy, augmented - none", higher=True)
+    return paired_verdict(results, "augmented", "none", "test accuracy, augmented - none",
+                          higher=True)
 
 
 def plot_augmentation(results: list[dict], row: dict, ax) -> None:
@@ -789,8 +749,8 @@ def measure_input_normalization(seed: int, scale: list, offset: list, rates: lis
 
 def analyze_input_normalization(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: best final training loss, normalized - raw (< 0 claimed)."""
-    return paired(results, "standard", "none", "training loss after the budget (each at its "
-                  "best rate), normalized - raw", higher=False)
+    return paired_verdict(results, "standard", "none", "training loss after the budget (each at "
+                          "its best rate), normalized - raw", higher=False)
 
 
 def plot_input_normalization(results: list[dict], row: dict, ax) -> None:
@@ -843,7 +803,8 @@ def analyze_calibration(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test ECE, regularized - none (< 0 claimed). 'At equal accuracy':
     a TOST on the accuracy difference (+- ``rule["margin"]``); when ECE falls but equal
     accuracy is not shown the verdict says so."""
-    out = paired(results, "regularized", "none", "test ECE, regularized - none", higher=False)
+    out = paired_verdict(results, "regularized", "none", "test ECE, regularized - none",
+                         higher=False)
     fit = mean_estimate([r["regularized_accuracy"] - r["none_accuracy"] for r in results])
     same = equivalence_verdict(fit, 0.0, rule["margin"], "test accuracy difference")
     out["explanation"] += "; " + same["explanation"] + f" (TOST p = {same['p']:.3g})"
@@ -897,8 +858,8 @@ def measure_aux(seed: int, samples: int, epochs: int, depth: int, width: int,
 
 def analyze_aux(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: final training loss of the main head, aux - none (< 0 claimed)."""
-    out = paired(results, "aux", "none", "final training loss, with auxiliary heads - without",
-                 higher=False)
+    out = paired_verdict(results, "aux", "none",
+                         "final training loss, with auxiliary heads - without", higher=False)
     out["explanation"] += (f"; test accuracy {np.mean([r['none_accuracy'] for r in results]):.3f}"
                            f" without, {np.mean([r['aux_accuracy'] for r in results]):.3f} with")
     return out

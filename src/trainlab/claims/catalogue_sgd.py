@@ -4,35 +4,24 @@ sample order, step-size schedules, convergence rates, batch size and learning ra
 from __future__ import annotations
 
 import math
-import tempfile
 
 import numpy as np
 import torch
 
-from .. import api
 from ..training.batches import batches, epoch_order
 from ..training.schedules import Schedule
 from .claim import Claim, register
-from .toolkit import NO_DATA, PLAIN, Quadratic, config, model_step, quadratic_step, toy
-from .verdicts import ALPHA, difference_verdict, equivalence_verdict, row, slope
+from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy
+from .toolkit import whole_run as _whole_run
+from .verdicts import ALPHA, difference_verdict, equivalence_verdict, paired_verdict, row, slope
 
-MNIST1D = ["data.name=\"mnist1d\"", "model.hidden=[64]", "schedule.name=\"constant\"",
-           "train.threads=1", "train.checkpoint_seconds=100000"]
-
-
-def whole_run(seed: int, *overrides: str) -> tuple[dict, list[dict]]:
-    """One whole trainlab run (:func:`trainlab.api.train`) of a plain MLP on MNIST-1D with a
-    constant rate (``MNIST1D``), then ``overrides``; the summary and the per-epoch metrics."""
-    epochs: list[dict] = []
-    with tempfile.TemporaryDirectory() as out:
-        summary = api.train(None, [*PLAIN, f"seed={seed}", *MNIST1D, *overrides],
-                            out=f"{out}/run", progress="quiet", on_epoch=epochs.append)
-    return summary, epochs
+MNIST1D = ["data.name=\"mnist1d\"", "model.hidden=[64]", "train.checkpoint_seconds=100000"]
 
 
-def _paired(results: list[dict], a: str, b: str) -> tuple[dict, dict]:
-    """``{seed index: value}`` of keys ``a`` and ``b`` for a paired test."""
-    return ({i: r[a] for i, r in enumerate(results)}, {i: r[b] for i, r in enumerate(results)})
+def mnist1d_run(seed: int, *overrides: str) -> tuple[dict, list[dict]]:
+    """:func:`~trainlab.claims.toolkit.whole_run` of a plain MLP on MNIST-1D with a constant
+    rate (``MNIST1D``), then ``overrides``; the summary and the per-epoch metrics."""
+    return _whole_run(seed, *MNIST1D, *overrides)
 
 
 # --- a fixed, class-sorted sample order vs a random one ----------------------------------------
@@ -68,8 +57,8 @@ def measure_sample_order(seed: int, samples: int, epochs: int, batch: int, lr: f
 
 def analyze_sample_order(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: full training loss at the end, fixed order - random order (> 0)."""
-    out = difference_verdict(*_paired(results, "fixed", "random"),
-                             "final training loss, fixed class-sorted order - random order")
+    out = paired_verdict(results, "fixed", "random",
+                         "final training loss, fixed class-sorted order - random order")
     swing = np.mean([r["fixed_swing"] / max(r["random_swing"], 1e-12) for r in results])
     out["explanation"] += f"; within the last epoch the loss swings {swing:.1f}x as widely"
     return out
@@ -186,8 +175,8 @@ def measure_plateau_drop(seed: int, lr: float, epochs: int, batch: int, patience
     for name, over in (("constant", []), ("plateau", [
             "schedule.name=\"plateau\"", "schedule.factor=0.1", f"schedule.patience={patience}",
             "early_stopping.monitor=\"val_loss\""])):
-        summary, epochs_ = whole_run(seed, f"optimizer.lr={lr}", f"train.epochs={epochs}",
-                                     f"train.batch_size={batch}", *over)
+        summary, epochs_ = mnist1d_run(seed, f"optimizer.lr={lr}", f"train.epochs={epochs}",
+                                       f"train.batch_size={batch}", *over)
         out[name] = [m["train_loss"] for m in epochs_]
         out[f"{name}_test_accuracy"] = summary["test_accuracy"]
         out[f"{name}_lr"] = [m["lr"] for m in epochs_]
@@ -197,8 +186,8 @@ def measure_plateau_drop(seed: int, lr: float, epochs: int, batch: int, patience
 def analyze_plateau_drop(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: final training loss, constant - plateau-drop schedule (> 0)."""
     final = [{"constant": r["constant"][-1], "plateau": r["plateau"][-1]} for r in results]
-    out = difference_verdict(*_paired(final, "constant", "plateau"),
-                             "final training loss, constant rate - drop by 10 at the plateau")
+    out = paired_verdict(final, "constant", "plateau",
+                         "final training loss, constant rate - drop by 10 at the plateau")
     acc = np.mean([r["plateau_test_accuracy"] - r["constant_test_accuracy"] for r in results])
     dropped = sum(min(r["plateau_lr"]) < max(r["plateau_lr"]) for r in results)
     out["explanation"] += (f"; the rate dropped in {dropped} of {len(results)} runs; test "
@@ -304,8 +293,8 @@ def measure_batch_scaling(seed: int, small: int, large: int, lr: float, epochs: 
     out = {}
     for name, b, rate in (("small", small, lr), ("large", large, lr),
                           ("scaled", large, lr * large / small)):
-        summary, epochs_ = whole_run(seed, f"optimizer.lr={rate}", f"train.epochs={epochs}",
-                                     f"train.batch_size={b}")
+        summary, epochs_ = mnist1d_run(seed, f"optimizer.lr={rate}", f"train.epochs={epochs}",
+                                       f"train.batch_size={b}")
         out[name] = epochs_[-1]["train_loss"]
         out[f"{name}_test_accuracy"] = summary["test_accuracy"]
     return out
@@ -314,8 +303,8 @@ def measure_batch_scaling(seed: int, small: int, large: int, lr: float, epochs: 
 def analyze_batch_scaling(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: final training loss, large batch at the same rate - large batch at
     the scaled rate (> 0); the gap of the scaled run to the small batch in the explanation."""
-    out = difference_verdict(*_paired(results, "large", "scaled"),
-                             "final training loss, large batch: same lr - scaled lr")
+    out = paired_verdict(results, "large", "scaled",
+                         "final training loss, large batch: same lr - scaled lr")
     gap = np.mean([r["scaled"] - r["small"] for r in results])
     acc = np.mean([r["scaled_test_accuracy"] - r["small_test_accuracy"] for r in results])
     out["explanation"] += (f"; scaled large batch vs small batch: loss {gap:+.3f}, "

@@ -84,18 +84,21 @@ def quadratic_step(bowl: Quadratic, seed: int, *overrides: str) -> Step:
 NO_DATA = torch.zeros(1)
 
 
-def run_summary(seed: int, *overrides: str, out: str | None = None) -> dict:
+def whole_run(seed: int, *overrides: str, out: str | None = None) -> tuple[dict, list[dict]]:
     """One whole trainlab run (:func:`trainlab.api.train`: data, model, Step, loop, evaluation)
-    with the plain overrides, ``seed``, one thread, a constant rate and ``overrides``; its
-    summary (``test_accuracy``, ``best_val_accuracy``, ``parameters``...). The run folder is
-    ``out`` if given (kept), else a temporary one."""
+    with the plain overrides, ``seed``, one thread, a constant rate, no checkpoints and then
+    ``overrides``: its summary (``test_accuracy``, ``best_val_accuracy``, ``parameters``...) and
+    its per-epoch metrics. The run folder is ``out`` if given (kept), else a temporary one."""
     import tempfile
 
     from .. import api
 
     args = [*PLAIN, f"seed={seed}", "train.threads=1", "schedule.name=\"constant\"",
             "train.checkpoint_seconds=1e9", *overrides]
+    epochs: list[dict] = []
     if out is not None:
-        return api.train(None, args, out=out, progress="quiet")
+        return api.train(None, args, out=out, progress="quiet", on_epoch=epochs.append), epochs
     with tempfile.TemporaryDirectory() as folder:
-        return api.train(None, args, out=f"{folder}/run", progress="quiet")
+        summary = api.train(None, args, out=f"{folder}/run", progress="quiet",
+                            on_epoch=epochs.append)
+    return summary, epochs

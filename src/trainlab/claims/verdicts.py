@@ -96,6 +96,21 @@ def difference_verdict(a, b, what: str, higher: bool = True) -> dict:
     return row(f"{c['test']} t-test, n = {c['n_a']}", d, (lo, hi), p, verdict, text)
 
 
+def paired(results: list[dict], a: str, b: str, key=None) -> tuple[dict, dict]:
+    """``{seed index: key(result[a])}`` and the same for ``b`` (``key`` the identity if None):
+    the two arguments of a paired :func:`difference_verdict`."""
+    key = key or (lambda v: v)
+    return ({i: key(r[a]) for i, r in enumerate(results)},
+            {i: key(r[b]) for i, r in enumerate(results)})
+
+
+def paired_verdict(results: list[dict], a: str, b: str, what: str, higher: bool = True,
+                   key=None) -> dict:
+    """:func:`difference_verdict` of ``key(r[a]) - key(r[b])`` paired over seeds: holds if
+    ``a`` exceeds ``b`` (``higher``) or falls below it, p < 0.05."""
+    return difference_verdict(*paired(results, a, b, key), what, higher)
+
+
 def exact_verdict(ok: list[bool], estimate: float, what: str) -> dict:
     """An exact (deterministic) claim: holds if every seed satisfies it, else does not hold."""
     verdict = "holds" if all(ok) else "does not hold"
