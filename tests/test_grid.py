@@ -42,8 +42,9 @@ def test_measurements_run_in_workers_and_are_read_back(tmp_path):
              for x in (2, 3, 4)]
     seen = []
     results = grid.run_tasks(tasks, 2, on_result=lambda t, r, done, total: seen.append(t.key))
-    assert [r["value"] for r in results] == [8, 27, 64]
-    assert all(r["pid"] != os.getpid() for r in results) and sorted(seen) == [2, 3, 4]
+    assert [r["value"] for r in results] == [8, 27, 64]  # in the order given
+    assert sorted(seen) == [2, 3, 4]
+    assert len({r["pid"] for r in results} - {os.getpid()}) <= 1  # this process and one worker
     stored = json.loads((tmp_path / "m3" / "result.json").read_text())
     assert stored["function"] == "test_grid.power" and stored["args"] == [3]
     # read, not computed again: an edited result comes back as it is, in this process
@@ -52,6 +53,24 @@ def test_measurements_run_in_workers_and_are_read_back(tmp_path):
     assert grid.run_tasks(tasks, 2)[1]["value"] == -1
     with pytest.raises(UserError, match="another measurement"):
         grid.run_tasks([grid.Task(3, tmp_path / "m3", function=power, args=(5,))], 1)
+
+
+def test_longest_tasks_start_first_and_every_task_runs_once(tmp_path):
+    costs = [0.5, 3.0, 1.0, 2.0, 0.1, 2.5, 0.2]
+    tasks = [grid.Task(i, tmp_path / f"m{i}", function=power, args=(i,), cost=c)
+             for i, c in enumerate(costs)]
+    threads = torch.get_num_threads()
+    order = []
+    results = grid.run_tasks(tasks, 1, on_result=lambda t, r, done, total: order.append(t.key))
+    assert order == [1, 5, 3, 2, 0, 6, 4]  # one job: in this process, costliest first
+    assert [r["value"] for r in results] == [i * i for i in range(7)]
+    assert {r["pid"] for r in results} == {os.getpid()}
+    again = [grid.Task(i, tmp_path / f"n{i}", function=power, args=(i,), cost=c)
+             for i, c in enumerate(costs)]
+    seen = []
+    results = grid.run_tasks(again, 2, on_result=lambda t, r, done, total: seen.append(done))
+    assert [r["value"] for r in results] == [i * i for i in range(7)] and seen == list(range(1, 8))
+    assert torch.get_num_threads() == threads  # this process's thread count is restored
 
 
 def test_a_run_folder_is_read_resumed_or_refused(fast_run, tmp_path, monkeypatch):

@@ -9,8 +9,8 @@ A :class:`Task` is either
 - a **measurement**: a picklable module-level function and its arguments, returning a dict that
   :func:`measure` caches in ``<folder>/result.json``: computed once, read on every later call.
 
-:func:`run_tasks` reads the finished tasks and computes the others in ``--jobs`` spawned worker
-processes with ``cores // jobs`` threads each. An experiment folder holds a manifest of what was
+:func:`run_tasks` reads the finished tasks and computes the others ``--jobs`` at a time (this
+process and spawned worker processes) with ``cores // jobs`` threads each. An experiment folder holds a manifest of what was
 asked (``compare.json``, ``search.json``, ...); :func:`check_manifest` writes it the first time
 and refuses a folder that holds another experiment, so that re-running the same command with the
 same ``--out`` continues the same experiment.
@@ -24,7 +24,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -285,39 +286,54 @@ def workers(jobs: int | None) -> int:
 
 def run_tasks(tasks: list[Task], jobs: int,
               on_result: Callable[[Task, dict, int, int], None] | None = None) -> list[dict]:
-    """Every task's result, in the order given. Finished tasks are read here; the others run in
-    ``min(jobs, pending)`` spawned worker processes with ``cores // jobs`` threads each, or in
-    this process when that is one (a worker costs ~2 s of imports: torch, and torch._dynamo,
-    which torch.optim loads on its first optimizer). They start longest first (``Task.cost``),
-    so that no worker idles at the end while one long task runs.
+    """Every task's result, in the order given. Finished tasks are read here; the others run
+    ``jobs`` at a time with ``cores // jobs`` threads each: in this process and ``jobs - 1``
+    spawned worker processes. This process works too because a worker takes ~2 s to start
+    (imports: torch, and torch._dynamo, which torch.optim loads with its first optimizer), time in
+    which this process, already warm, trains. Tasks start longest first (``Task.cost``), so that
+    no one idles at the end while one long task runs; a worker holds at most one task waiting,
+    and this process takes that one back when nothing else is left.
     ``on_result(task, result, done, total)`` is called as each result arrives."""
     results = [finished(t) for t in tasks]
-    pending = sorted((i for i, r in enumerate(results) if r is None), key=lambda i: -tasks[i].cost)
-    done = 0
+    queue = deque(sorted((i for i, r in enumerate(results) if r is None),
+                         key=lambda i: -tasks[i].cost))
+    done = len(tasks) - len(queue)
     for task, result in zip(tasks, results):
-        if result is not None:
-            done += 1
-            if on_result:
-                on_result(task, result, done, len(tasks))
-    if not pending:
-        return results
+        if result is not None and on_result:
+            on_result(task, result, done, len(tasks))
+
+    def deliver(i: int, result: dict) -> None:
+        nonlocal done
+        results[i] = result
+        done += 1
+        if on_result:
+            on_result(tasks[i], result, done, len(tasks))
+
     threads = threads_per_job(jobs)
-    if min(jobs, len(pending)) == 1:
-        for i in pending:
-            results[i] = _in_process(tasks[i], threads)
-            done += 1
-            if on_result:
-                on_result(tasks[i], results[i], done, len(tasks))
+    helpers = min(jobs, len(queue)) - 1
+    if helpers < 1:
+        while queue:
+            i = queue.popleft()
+            deliver(i, _in_process(tasks[i], threads))
         return results
-    with ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
-                             mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_work, tasks[i], threads): i for i in pending}
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
-            done += 1
-            if on_result:
-                on_result(tasks[i], results[i], done, len(tasks))
+    with ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("spawn")) as pool:
+        running: dict = {}
+        while queue or running:
+            for future in [f for f in running if f.done()]:
+                deliver(running.pop(future), future.result())
+            while queue and len(running) < 2 * helpers:  # one at work, one waiting, each
+                i = queue.popleft()
+                running[pool.submit(_work, tasks[i], threads)] = i
+            if not queue:  # take back a task no worker has started
+                for future in list(running):
+                    if future.cancel():
+                        queue.append(running.pop(future))
+                        break
+            if queue:
+                i = queue.popleft()
+                deliver(i, _in_process(tasks[i], threads))
+            elif running:
+                wait(running, return_when=FIRST_COMPLETED)
     return results
 
 
@@ -330,14 +346,3 @@ def _in_process(task: Task, threads: int) -> dict:
         return _work(task, threads)
     finally:
         torch.set_num_threads(before)
-    threads = threads_per_job(jobs)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(pending)),
-                             mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(_work, tasks[i], threads): i for i in pending}
-        for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
-            done += 1
-            if on_result:
-                on_result(tasks[i], results[i], done, len(tasks))
-    return results
