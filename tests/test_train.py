@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -238,6 +239,14 @@ def test_the_default_recipe_reaches_97_percent_on_mnist1d(tmp_path):
     summary = trainlab.train(out=tmp_path / "run", progress="quiet")
     assert summary["test_accuracy"] >= 0.97 and not summary["diverged"]
     assert summary["wall_time_s"] < 60
+
+
+def test_the_speed_recipe_ends_above_94_percent(tmp_path):
+    """examples/fast.toml (issue 13): seeds 0-4 measured 96.4-97.2% test accuracy, 90% validation
+    accuracy at epoch 3 (benchmarks/time_to_target.py); the floor is the issue's 94%."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "fast.toml"
+    summary = trainlab.train(example, ["train.threads=2"], out=tmp_path / "run", progress="quiet")
+    assert summary["test_accuracy"] >= 0.94 and not summary["diverged"]
 
 
 def test_pretrained_weights_then_fine_tune_or_freeze(fast_run, tmp_path):
