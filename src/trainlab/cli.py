@@ -67,8 +67,7 @@ def _grid_commands(sub) -> None:
                     help="values of one key to compare (repeat for a grid)")
     cp.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
     cp.add_argument("--jobs", type=int, help="parallel runs (default: the number of cores, 1 "
-                    "thread each; for runs of well under 2 s, --jobs 1 is faster: a worker "
-                    "process takes ~2 s to start)")
+                    "thread each)")
     cp.add_argument("--out", help="folder (default runs/compare-<timestamp>); re-running with "
                     "the same --out skips finished runs and resumes unfinished ones")
     cp.add_argument("--metric", default="test_accuracy",

@@ -24,11 +24,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any, Callable
 
 from .. import api
@@ -287,13 +289,13 @@ def workers(jobs: int | None) -> int:
 def run_tasks(tasks: list[Task], jobs: int,
               on_result: Callable[[Task, dict, int, int], None] | None = None) -> list[dict]:
     """Every task's result, in the order given. Finished tasks are read here; the others run
-    ``jobs`` at a time with ``cores // jobs`` threads each: in this process and ``jobs - 1``
-    spawned worker processes. This process works too because a worker takes ~2 s to start
-    (imports: torch, and torch._dynamo, which torch.optim loads with its first optimizer), time in
-    which this process, already warm, trains. Tasks start longest first (``Task.cost``), so that
-    no one idles at the end while one long task runs; a worker holds at most one task waiting,
-    and this process takes that one back when nothing else is left.
-    ``on_result(task, result, done, total)`` is called as each result arrives."""
+    ``jobs`` at a time with ``cores // jobs`` threads each: in this process and in ``jobs - 1``
+    spawned worker processes. A worker takes ~2 s to start (imports: torch, and torch._dynamo,
+    which torch.optim loads with its first optimizer); this process, already warm, trains
+    meanwhile, and a worker is given a task only once it has started, so a grid that this process
+    finishes alone never waits for one. Tasks start longest first (``Task.cost``), so that no one
+    idles at the end while one long task runs. ``on_result(task, result, done, total)`` is
+    called, in this thread, as each result arrives."""
     results = [finished(t) for t in tasks]
     queue = deque(sorted((i for i, r in enumerate(results) if r is None),
                          key=lambda i: -tasks[i].cost))
@@ -316,25 +318,85 @@ def run_tasks(tasks: list[Task], jobs: int,
             i = queue.popleft()
             deliver(i, _in_process(tasks[i], threads))
         return results
-    with ProcessPoolExecutor(max_workers=helpers, mp_context=get_context("spawn")) as pool:
-        running: dict = {}
-        while queue or running:
-            for future in [f for f in running if f.done()]:
-                deliver(running.pop(future), future.result())
-            while queue and len(running) < 2 * helpers:  # one at work, one waiting, each
-                i = queue.popleft()
-                running[pool.submit(_work, tasks[i], threads)] = i
-            if not queue:  # take back a task no worker has started
-                for future in list(running):
-                    if future.cancel():
-                        queue.append(running.pop(future))
-                        break
-            if queue:
-                i = queue.popleft()
-                deliver(i, _in_process(tasks[i], threads))
-            elif running:
-                wait(running, return_when=FIRST_COMPLETED)
+    feeder = _Feeder(tasks, queue, threads, helpers)
+    try:
+        while True:
+            for i, future in feeder.arrived():
+                deliver(i, future.result())
+            i = feeder.take()
+            if i is None:
+                break
+            deliver(i, _in_process(tasks[i], threads))
+        for i, future in feeder.rest():
+            deliver(i, future.result())
+    except BaseException:
+        feeder.close(wait=True)  # nothing left running behind us
+        raise
+    feeder.close(wait=False)  # a worker still starting exits on its own once imported
     return results
+
+
+class _Feeder:
+    """The worker side of :func:`run_tasks`: each worker, once started (a warm-up call returned),
+    is handed the next task from the shared queue whenever it is free; results come back through
+    a queue that the calling thread reads."""
+
+    def __init__(self, tasks: list[Task], queue: deque, threads: int, workers: int):
+        self.tasks, self.queue, self.threads = tasks, queue, threads
+        self.lock = threading.Lock()
+        self.results: SimpleQueue = SimpleQueue()
+        self.given = self.returned = 0
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+        for _ in range(workers):
+            self.pool.submit(_warm_up).add_done_callback(lambda f: self._next())
+
+    def take(self) -> int | None:
+        """The next task, or None when none is left (thread-safe)."""
+        with self.lock:
+            return self.queue.popleft() if self.queue else None
+
+    def _next(self) -> None:
+        """In the pool's thread, as a worker becomes free: hand it the next task."""
+        with self.lock:  # taken and counted at once, so that rest() never misses it
+            if not self.queue:
+                return
+            i = self.queue.popleft()
+            self.given += 1
+        try:
+            future = self.pool.submit(_work, self.tasks[i], self.threads)
+        except RuntimeError:  # the pool is shut down or broken: this process runs it
+            with self.lock:
+                self.queue.appendleft(i)
+                self.given -= 1
+            return
+        future.add_done_callback(lambda f, i=i: (self.results.put((i, f)), self._next()))
+
+    def arrived(self) -> list:
+        """The (index, future) pairs that have come back since the last call."""
+        out = []
+        while not self.results.empty():
+            out.append(self.results.get())
+        self.returned += len(out)
+        return out
+
+    def rest(self):
+        """Wait for the tasks still with the workers; yield (index, future) as they return."""
+        while True:
+            with self.lock:
+                if self.returned >= self.given:
+                    return
+            item = self.results.get()
+            self.returned += 1
+            yield item
+
+    def close(self, wait: bool) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """In a new worker: the imports a task needs, torch._dynamo included (torch.optim loads it
+    on its first optimizer), before the worker asks for one."""
+    import torch._dynamo  # noqa: F401
 
 
 def _in_process(task: Task, threads: int) -> dict:
