@@ -276,11 +276,23 @@ class Coordinator:
                 return
             if not self._admitted(rank):
                 continue
-            batch, indices = pending.popleft()
+            batch, indices = pending[0]
             head = m.header(m.WORK, 0, self.version, batch, len(indices), epoch)
-            m.send(self.layout.reply(0, head, indices), rank, m.REPLY_TAG)
+            if not self._send(self.layout.reply(0, head, indices), rank):
+                continue  # the worker died since it asked: the batch waits for another
+            pending.popleft()
             self.idle.discard(rank)
             self.busy[rank] = (self.version, time.monotonic())
+
+    def _send(self, message: torch.Tensor, rank: int) -> bool:
+        """Send ``message`` to worker ``rank``; False, and the worker counted as lost, if its
+        connection is gone (a worker killed between asking and being answered)."""
+        try:
+            m.send(message, rank, m.REPLY_TAG)
+            return True
+        except RuntimeError:  # gloo: "Connection reset by peer"
+            self._mark_lost([rank])
+            return False
 
     def _next(self) -> tuple[int | None, torch.Tensor | None]:
         """The next gradient message, or (None, None) after a worker was found lost."""
@@ -309,6 +321,10 @@ class Coordinator:
             pass
         now = time.monotonic()
         found += [r for r, (_, t) in self.busy.items() if now - t > self.timeout]
+        return self._mark_lost(found)
+
+    def _mark_lost(self, found: list[int]) -> bool:
+        """Count the workers ``found`` as lost (said once each); True if any is new."""
         found = [r for r in found if r not in self.lost]
         for rank in found:
             self.lost.add(rank)
@@ -380,7 +396,7 @@ class Coordinator:
         deadline = time.monotonic() + self.timeout
         stop = self.layout.reply(0, m.header(m.STOP))
         for rank in sorted(self.idle):
-            m.send(stop, rank, m.REPLY_TAG)
+            self._send(stop, rank)
         self.idle.clear()
         while self.busy and time.monotonic() < deadline:
             try:
@@ -390,7 +406,7 @@ class Coordinator:
                 continue
             if sender is not None and self.busy.pop(sender, None) is not None:
                 self.record.dropped += 1  # a straggler's gradient, after the last update
-                m.send(stop, sender, m.REPLY_TAG)
+                self._send(stop, sender)
         self._tell_shards(m.STOP)
 
     def _check_lost_quietly(self) -> None:
