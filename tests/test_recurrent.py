@@ -46,6 +46,40 @@ def test_plain_cell_equals_pytorch_outputs_and_gradients(kind, dtype, tol):
         torch.testing.assert_close(b, a, rtol=0, atol=tol * 10)
 
 
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+def test_relu_rnn_cell_equals_pytorchs(dtype, tol):
+    """model.rnn_activation = relu: the own cell against nn.RNN(nonlinearity="relu")."""
+    torch.manual_seed(0)
+    ref = nn.RNN(3, 5, batch_first=True, nonlinearity="relu").to(dtype)
+    own = RecurrentLayer("rnn", 3, 5, activation="relu").to(dtype)
+    with torch.no_grad():
+        for name in NAMES:
+            getattr(own, name).copy_(getattr(ref, name + "_l0"))
+    x = 3 * torch.randn(4, 9, 3, dtype=dtype)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = ref(xa)[0], own(xb)
+    assert (ya == 0).any() and (ya > 1).any()  # ReLU's zeros and values beyond tanh's range
+    torch.testing.assert_close(yb, ya, rtol=0, atol=tol)
+    ga = torch.autograd.grad(ya.square().sum(), [xa, ref.weight_hh_l0])
+    gb = torch.autograd.grad(yb.square().sum(), [xb, own.weight_hh])
+    for a, b in zip(ga, gb):
+        torch.testing.assert_close(b, a, rtol=0, atol=tol * 10)
+
+
+def test_irnn_is_a_relu_rnn_with_identity_recurrence():
+    """Le et al. 2015's IRNN: the fused nn.RNN with ReLU and W_hh = I; with a variant, the own
+    layer with ReLU."""
+    fused = build((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
+                  "model.init_recurrent=identity")
+    assert isinstance(fused.layers[0], nn.RNN) and fused.layers[0].nonlinearity == "relu"
+    assert torch.equal(fused.layers[0].weight_hh_l0.detach(), torch.eye(6))
+    own = build((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
+                "model.init_recurrent=identity", "model.recurrent_norm=layer")
+    assert own.layers[0].activation == "relu"
+    assert torch.equal(own.layers[0].weight_hh.detach(), torch.eye(6))
+    assert build((40,), "model.name=rnn").layers[0].nonlinearity == "tanh"  # the default
+
+
 def _layer_norm(a, gain, shift=0.0, eps=1e-5):
     """Ba et al. 2016, eq. (15)-(16): mean and standard deviation over one sample's units."""
     mu = a.mean(-1, keepdim=True)
@@ -242,6 +276,8 @@ def test_identity_initialization_combines_with_the_variants():
     (["model.name=lstm", "model.recurrent_dropout=-0.1"], "expected a number in [0, 1)"),
     (["model.name=lstm", "model.bn_time_steps=5"], "only for model.recurrent_norm = batch"),
     (["model.name=rnn", "model.recurrent_dropout_mode=semeniuta"], "rnn has none"),
+    (["model.name=gru", "model.rnn_activation=relu"], "only for model.name = rnn"),
+    (["model.name=rnn", "model.rnn_activation=sigmoid"], "model.rnn_activation"),
     (["model.name=lstm", "model.recurrent_norm=batch", "model.bn_stats=population"],
      "per time step"),
 ])

@@ -236,6 +236,9 @@ def _check_recurrent(c: dict[str, Any]) -> None:
     if c["model.recurrent_norm"] == "batch" and c["model.bn_stats"] == "population":
         raise UserError("model.bn_stats = \"population\": not for model.recurrent_norm = batch, "
                         "whose statistics are per time step; use model.bn_stats = running")
+    if c["model.rnn_activation"] != "tanh" and c["model.name"] != "rnn":
+        raise UserError(f"model.rnn_activation = {_fmt(c['model.rnn_activation'])}: only for "
+                        f"model.name = rnn (got {c['model.name']!r}; gru and lstm have gates)")
     if c["model.recurrent_dropout_mode"] == "semeniuta" and c["model.name"] == "rnn":
         raise UserError("model.recurrent_dropout_mode = \"semeniuta\": drops a gated cell's "
                         "candidate update; use model.name = gru or lstm (rnn has none)")

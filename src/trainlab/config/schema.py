@@ -202,6 +202,10 @@ SCHEMA: dict[str, Key] = {
                                         "sequence on inputs and state (Gal & Ghahramani 2016); "
                                         "semeniuta: on the gated cell's candidate (Semeniuta et "
                                         "al. 2016)", choices=RECURRENT_DROPOUT_MODES),
+    "model.rnn_activation": Key("tanh", "rnn: the Elman cell's nonlinearity, h_t = "
+                                "act(W_ih x_t + W_hh h_(t-1) + b); relu with "
+                                "model.init_recurrent = identity is Le et al. 2015's IRNN "
+                                "(lecture 003)", choices=("tanh", "relu")),
     "model.bidirectional": Key(False, "rnn/gru/lstm: every layer also reads the sequence "
                                "backwards; its outputs are [forward, backward] (2 x width; "
                                "Schuster & Paliwal 1997)"),

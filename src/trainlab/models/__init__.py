@@ -21,7 +21,7 @@ def _recurrent(kind: str):
     return lambda m, shape, classes, aux: RecurrentClassifier(
         kind, shape, m["hidden"], classes, m["dropout"], m["dropout_mode"], m["recurrent_norm"],
         m["recurrent_dropout"], m["recurrent_dropout_mode"], m["bn_time_steps"], m["bn_momentum"],
-        m["bidirectional"], m["readout"])
+        m["bidirectional"], m["readout"], m["rnn_activation"])
 
 
 def _cnn(dims: int):
@@ -40,7 +40,8 @@ MODELS.add("mlp", lambda m, shape, classes, aux: MLP(shape, m["hidden"], classes
            "multi-layer perceptron (`model.hidden`, `model.activation`, `model.residual`)")
 MODELS.add("linear", lambda m, shape, classes, aux: MLP(shape, [], classes),
            "logistic regression: one linear layer")
-MODELS.add("rnn", _recurrent("rnn"), "Elman RNN (tanh), one layer per `model.hidden` entry, "
+MODELS.add("rnn", _recurrent("rnn"), "Elman RNN (tanh or relu: `model.rnn_activation`), one "
+           "layer per `model.hidden` entry, "
            "reads MNIST-1D as a sequence (`model.bidirectional`, `model.readout`)",
            recurrent=True)
 MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", recurrent=True)

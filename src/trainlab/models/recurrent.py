@@ -32,9 +32,10 @@ class RecurrentLayer(nn.Module):
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, norm: str = "none",
                  bn_time_steps: int = 100, bn_momentum: float = 0.1, dropout: float = 0.0,
-                 dropout_mode: str = "zaremba"):
+                 dropout_mode: str = "zaremba", activation: str = "tanh"):
         super().__init__()
         self.kind, self.input_size, self.hidden_size = kind, input_size, hidden_size
+        self.activation = activation  # rnn only: tanh or relu
         gates = GATES[kind] * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(gates, input_size))
         self.weight_hh = nn.Parameter(torch.empty(gates, hidden_size))
@@ -83,7 +84,7 @@ class RecurrentLayer(nn.Module):
             elif self.kind == "gru":
                 h = gru_cell(gx, gh, h, candidate)
             else:
-                h = rnn_cell(gates)
+                h = rnn_cell(gates, self.activation)
             outputs.append(h)
         return torch.stack(outputs, 1)
 

@@ -12,7 +12,7 @@ LSTM's cell before its output tanh (Ba et al. 2016, Cooijmans et al. 2016; ident
   sigma of gates; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t).
 - GRU (Cho et al. 2014, PyTorch's form): r, z = sigma(gx_r + gh_r), sigma(gx_z + gh_z);
   n = tanh(gx_n + r * gh_n); h_t = (1 - z) * n + z * h_{t-1}.
-- RNN (Elman): h_t = tanh(gates).
+- RNN (Elman): h_t = tanh(gates), or max(0, gates) (the IRNN's ReLU, Le et al. 2015).
 """
 
 from __future__ import annotations
@@ -42,6 +42,6 @@ def gru_cell(gx: torch.Tensor, gh: torch.Tensor, h: torch.Tensor, candidate: Fn)
     return n + z * (h - n)  # = (1 - z) * n + z * h
 
 
-def rnn_cell(gates: torch.Tensor) -> torch.Tensor:
-    """h_t from gx + gh."""
-    return gates.tanh()
+def rnn_cell(gates: torch.Tensor, activation: str = "tanh") -> torch.Tensor:
+    """h_t from gx + gh: tanh, or ReLU (``nn.RNN(nonlinearity="relu")``; Le et al. 2015)."""
+    return gates.relu() if activation == "relu" else gates.tanh()

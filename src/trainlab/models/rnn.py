@@ -1,4 +1,4 @@
-"""Recurrent sequence classifiers and regressors (``rnn`` with tanh, ``gru``, ``lstm``).
+"""Recurrent sequence classifiers and regressors (``rnn``: Elman, tanh or ReLU; ``gru``, ``lstm``).
 
 A sample of shape (length,) is read as a sequence of scalars, (channels, length) as a sequence of
 channel vectors (MNIST-1D read left to right, one position per step, as its paper does: so the
@@ -73,7 +73,8 @@ class RecurrentClassifier(nn.Module):
                  num_classes: int, dropout: float = 0.0, dropout_mode: str = "inverted",
                  norm: str = "none", recurrent_dropout: float = 0.0,
                  recurrent_dropout_mode: str = "zaremba", bn_time_steps: int = 100,
-                 bn_momentum: float = 0.1, bidirectional: bool = False, readout: str = "last"):
+                 bn_momentum: float = 0.1, bidirectional: bool = False, readout: str = "last",
+                 rnn_activation: str = "tanh"):
         super().__init__()
         if len(input_shape) not in (1, 2):
             raise UserError(f"model.name = {kind!r} needs samples shaped (length,) or (channels, "
@@ -84,12 +85,16 @@ class RecurrentClassifier(nn.Module):
 
         def own_layer(width: int, h: int) -> RecurrentLayer:
             return RecurrentLayer(kind, width, h, norm, bn_time_steps, bn_momentum,
-                                  recurrent_dropout, recurrent_dropout_mode)
+                                  recurrent_dropout, recurrent_dropout_mode, rnn_activation)
+
+        # nn.RNN's nonlinearity: tanh or relu (the IRNN of Le et al. 2015); gates keep theirs
+        fused = {"nonlinearity": rnn_activation} if kind == "rnn" else {}
 
         self.layers = nn.ModuleList()
         for h in hidden:
             if not own:
-                layer = CELLS[kind](width, h, batch_first=True, bidirectional=bidirectional)
+                layer = CELLS[kind](width, h, batch_first=True, bidirectional=bidirectional,
+                                    **fused)
             else:
                 layer = (Bidirectional(own_layer(width, h), own_layer(width, h))
                          if bidirectional else own_layer(width, h))
