@@ -3,6 +3,7 @@ section 4). Everything that can run on CPU runs here: bf16 autocast runs on CPU,
 GradScaler runs on CPU too, so fp16's scaling, clipping and checkpointing are tested on CPU with
 the device check bypassed (a config asking for fp16 on CPU is refused)."""
 
+import functools
 import json
 
 import pytest
@@ -14,6 +15,7 @@ from trainlab.cli import main
 from trainlab.errors import UserError
 from trainlab.training import precision
 from trainlab.training.precision import Precision
+from trainlab.training.schedules import Schedule
 from trainlab.training.step import Step
 
 from test_train import assert_same_run, crash_and_resume, metrics
@@ -129,15 +131,48 @@ def test_bf16_run_trains_resumes_exactly_and_checkpoints_the_plain_state(fast_ru
 
 
 def test_fp16_run_checkpoints_the_scaler_and_resumes_exactly(fast_run, monkeypatch):
-    """fp16 on CPU, the device check bypassed (CPU autocast and GradScaler support float16)."""
+    """fp16 on CPU, the device check bypassed (CPU autocast and GradScaler support float16).
+    The scale doubles every 3 updates without overflow (PyTorch's default: 2000, more than this
+    run has), so it grows until float16 overflows and steps are skipped: a resume that did not
+    restore the scaler would continue with another scale, other skips and other weights."""
     monkeypatch.setattr(precision, "check", lambda config, device: None)
+    monkeypatch.setattr(torch.amp, "GradScaler",
+                        functools.partial(torch.amp.GradScaler, growth_interval=3))
     extra = ("train.precision=fp16", "gradient_clip.max_norm=1", "train.epochs=5")
     summary, reference = fast_run(*extra)
     assert summary["test_accuracy"] > 0.8 and not summary["diverged"]
     saved = torch.load(reference / "last.pt", weights_only=True)
-    assert saved["scaler"]["scale"] == 2.0 ** 16 and "_growth_tracker" in saved["scaler"]
+    assert saved["scaler"]["scale"] > 2.0 ** 16 and "_growth_tracker" in saved["scaler"]
     crash_and_resume(fast_run, monkeypatch, extra, 2, reference.parent / "crashed")
     assert_same_run(reference, reference.parent / "crashed")
+    resumed = torch.load(reference.parent / "crashed" / "last.pt", weights_only=True)
+    assert resumed["scaler"] == saved["scaler"]
+
+
+@pytest.mark.filterwarnings("error:Detected call of `lr_scheduler")
+def test_fp16_skipped_first_update_does_not_warn_the_schedulers(fast_run, monkeypatch):
+    """An overflowing first update skips optimizer.step(); the schedule still counts it (as
+    PyTorch's AMP examples step their schedulers), without PyTorch's warning that a scheduler
+    stepped before its optimizer: per update (cosine, warm-up) and per epoch (one update per
+    epoch)."""
+    x, y = batch()
+    model = mlp()
+    opt = torch.optim.SGD(model.parameters(), 0.1)
+    config = trainlab.config.resolve(None, ["schedule.name=cosine", "schedule.warmup_epochs=1"])
+    step = Step(model, F.cross_entropy, opt, precision=Precision("fp16", "cpu"),
+                schedule=Schedule(config, opt, 2))
+    step.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 60)  # s * L overflows float16
+    for _ in range(4):  # the warm-up's first step, then cosine's, both after skipped updates
+        step(x, y)
+    assert step.scaler.get_scale() == 2.0 ** 56 and step.schedule.updates == 4
+    monkeypatch.setattr(precision, "check", lambda config, device: None)
+    monkeypatch.setattr(torch.amp, "GradScaler",
+                        functools.partial(torch.amp.GradScaler, init_scale=2.0 ** 60))
+    # clipping: a wrapper without a fused step, which the scaler skips (a fused SGD is called
+    # and skips the update itself)
+    _, run = fast_run("train.precision=fp16", "train.batch_size=full", "schedule.name=step",
+                      "schedule.step_size=1", "train.epochs=2", "gradient_clip.max_norm=1")
+    assert torch.load(run / "last.pt", weights_only=True)["scaler"]["scale"] == 2.0 ** 58
 
 
 def test_a_diverging_bf16_run_stops_and_keeps_the_last_good_checkpoint(fast_run):
@@ -175,6 +210,7 @@ def test_compile_without_a_compiler_is_one_line_exit_2(capsys, tmp_path, monkeyp
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "train.compile=true" in err.replace(" ", "")
     assert "unavailable here (no g++ (test))" in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_config_describes_precision_and_compile(capsys):
@@ -192,7 +228,10 @@ def test_compiled_run_trains_and_checkpoints_the_plain_module(fast_run):
     the eager run's to rounding (Inductor fuses and reorders float operations); no dropout,
     whose masks Inductor draws with its own random kernels."""
     extra = ("train.batch_size=full", "train.epochs=3", "data.val_fraction=0.25", "model.dropout=0")
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
     summary, run = fast_run("train.compile=true", *extra)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the step did compile
     saved = torch.load(run / "last.pt", weights_only=True)["model"]
     assert not any(k.startswith("_orig_mod.") for k in saved)
     model = trainlab.load_model(run, "last")  # loads into the plain architecture

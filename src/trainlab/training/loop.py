@@ -183,7 +183,11 @@ def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: fl
     if data.task == "regression":
         metrics.pop("train_accuracy")
         metrics.pop("val_accuracy", None)
-    p.schedule.after_epoch(metrics)
+    if getattr(p.step, "scaler", None) is None:
+        p.schedule.after_epoch(metrics)
+    else:  # fp16: every update of the epoch may have been skipped (one update per epoch)
+        with precision.scheduler_after_skipped_step():
+            p.schedule.after_epoch(metrics)
     return metrics
 
 

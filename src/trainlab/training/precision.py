@@ -19,6 +19,8 @@ precision, https://pytorch.org/docs/stable/amp.html):
 Gradient transforms (clipping, noise) see the unscaled gradients: the scaler unscales before
 them (``GradScaler.unscale_``, then ``step``), as PyTorch's AMP examples do for clipping. The
 scaler's state is part of ``last.pt``, so a resumed fp16 run continues with the same scale.
+An update skipped for an inf/NaN gradient still counts for the learning-rate schedule (as in
+PyTorch's AMP examples), without PyTorch's warning about a scheduler stepped before its optimizer.
 Validation and test run in float32 (one pass per epoch; the metrics then do not depend on the
 training precision's rounding).
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sysconfig
+import warnings
 from typing import Callable
 
 import torch
@@ -81,6 +84,19 @@ class Precision:
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, self.dtype)
+
+
+@contextlib.contextmanager
+def scheduler_after_skipped_step():
+    """Around a schedule's step with fp16's gradient scaler: an update whose gradient overflowed
+    skips ``optimizer.step()``, and a PyTorch scheduler stepped for the first time after such an
+    update warns that it was stepped before the optimizer. The schedule counts updates, skipped
+    ones included (as PyTorch's AMP examples step their schedulers), so that warning is silenced
+    here and nowhere else."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` "
+                                r"before `optimizer\.step\(\)`")
+        yield
 
 
 def compiler_unavailable(device: torch.device) -> str | None:
@@ -134,4 +150,5 @@ def compiled(model: nn.Module, device: torch.device) -> Callable[..., torch.Tens
     return torch.compile(model)
 
 
-__all__ = ["CUDA_MODE", "DTYPES", "Precision", "check", "compiled", "compiler_unavailable"]
+__all__ = ["CUDA_MODE", "DTYPES", "Precision", "check", "compiled", "compiler_unavailable",
+           "scheduler_after_skipped_step"]

@@ -39,7 +39,7 @@ from ..errors import UserError
 from ..optim import GradientTransform, needs_loss, reevaluates_loss
 from .augment import Augmentation
 from .losses import LossFn
-from .precision import Precision
+from .precision import Precision, scheduler_after_skipped_step
 from .regularization import Regularization
 from .schedules import Schedule
 
@@ -154,7 +154,11 @@ class Step:
             for g, rate in zip(groups, rates):
                 g["lr"] = rate
         if self.per_update_schedule:
-            self.schedule.after_update()
+            if self.scaler is None:
+                self.schedule.after_update()
+            else:  # the update may have been skipped (overflow): no warning for that
+                with scheduler_after_skipped_step():
+                    self.schedule.after_update()
 
     def _objective_again(self) -> torch.Tensor:
         x, y = self._batch
