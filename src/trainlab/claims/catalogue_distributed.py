@@ -38,23 +38,29 @@ def run(seed: int, **overrides) -> dict:
     import trainlab
 
     options = {**BASE, "seed": seed, **{k.replace("__", "."): v for k, v in overrides.items()}}
+    before = set(multiprocessing.active_children())  # e.g. a grid's workers: not the run's
     try:
         with tempfile.TemporaryDirectory() as folder:
             summary = trainlab.train(None, options, out=f"{folder}/run", progress="quiet")
             first = json.loads(open(f"{folder}/run/metrics.jsonl").readline())
     finally:
-        _end_children()
+        _end_children(before)
     return {"test_loss": summary["test_loss"], "test_accuracy": summary["test_accuracy"],
             "first_train_loss": first["train_loss"], "distributed": summary.get("distributed")}
 
 
-def _end_children(wait_s: float = 10.0) -> None:
-    """Wait for this process's children (the run's servers and workers end by themselves);
-    kill any left after ``wait_s``."""
+def _end_children(keep: set, wait_s: float = 10.0) -> None:
+    """Wait for the run's child processes (this process's children not in ``keep``, which
+    were there before it: the servers and workers end by themselves); kill any left after
+    ``wait_s``."""
     deadline = time.monotonic() + wait_s
-    while multiprocessing.active_children() and time.monotonic() < deadline:
+
+    def left() -> list:
+        return [p for p in multiprocessing.active_children() if p not in keep]
+
+    while left() and time.monotonic() < deadline:
         time.sleep(0.05)
-    for p in multiprocessing.active_children():
+    for p in left():
         p.kill()
         p.join(5)
 

@@ -299,10 +299,12 @@ def run_tasks(tasks: list[Task], jobs: int,
     results = [finished(t) for t in tasks]
     queue = deque(sorted((i for i, r in enumerate(results) if r is None),
                          key=lambda i: -tasks[i].cost))
-    done = len(tasks) - len(queue)
+    done = 0
     for task, result in zip(tasks, results):
-        if result is not None and on_result:
-            on_result(task, result, done, len(tasks))
+        if result is not None:
+            done += 1
+            if on_result:
+                on_result(task, result, done, len(tasks))
 
     def deliver(i: int, result: dict) -> None:
         nonlocal done
