@@ -10,8 +10,8 @@ A :class:`Task` is either
   :func:`measure` caches in ``<folder>/result.json``: computed once, read on every later call.
 
 :func:`run_tasks` reads the finished tasks and computes the others ``--jobs`` at a time (this
-process and spawned worker processes) with ``cores // jobs`` threads each. An experiment folder holds a manifest of what was
-asked (``compare.json``, ``search.json``, ...); :func:`check_manifest` writes it the first time
+process and spawned worker processes) with ``cores // jobs`` threads each. An experiment folder
+holds a manifest of what was asked (``compare.json``, ``search.json``, ...); :func:`check_manifest` writes it the first time
 and refuses a folder that holds another experiment, so that re-running the same command with the
 same ``--out`` continues the same experiment.
 
@@ -331,6 +331,8 @@ def run_tasks(tasks: list[Task], jobs: int,
             deliver(i, _in_process(tasks[i], threads))
         for i, future in feeder.rest():
             deliver(i, future.result())
+        while (i := feeder.take()) is not None:  # handed back by a pool that broke
+            deliver(i, _in_process(tasks[i], threads))
     except BaseException:
         feeder.close(wait=True)  # nothing left running behind us
         raise
@@ -370,6 +372,7 @@ class _Feeder:
             with self.lock:
                 self.queue.appendleft(i)
                 self.given -= 1
+            self.results.put((None, None))  # wakes rest(), which then sees nothing owed
             return
         future.add_done_callback(lambda f, i=i: (self.results.put((i, f)), self._next()))
 
@@ -377,7 +380,9 @@ class _Feeder:
         """The (index, future) pairs that have come back since the last call."""
         out = []
         while not self.results.empty():
-            out.append(self.results.get())
+            item = self.results.get()
+            if item[0] is not None:  # not a wake-up
+                out.append(item)
         self.returned += len(out)
         return out
 
@@ -388,8 +393,9 @@ class _Feeder:
                 if self.returned >= self.given:
                     return
             item = self.results.get()
-            self.returned += 1
-            yield item
+            if item[0] is not None:  # not a wake-up
+                self.returned += 1
+                yield item
 
     def close(self, wait: bool) -> None:
         self.pool.shutdown(wait=wait, cancel_futures=True)
