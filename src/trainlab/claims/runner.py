@@ -72,8 +72,9 @@ def run(claims: list[Claim], out: Path, seeds: int | None = None, offset: int = 
     """Measure and judge ``claims``; write the outputs to ``out``; return the rows.
 
     The tasks start longest first (``Task.cost``: the claims' ``cost_s``). Each seed set's
-    verdicts are kept in ``seed-sets/offset-<K>.json``; a row names the verdicts other seed sets gave the same claim
-    definition (``other_seed_sets``) and whether any differs (``verdict_changed``)."""
+    verdicts are kept in ``seed-sets/offset-<K>.json``; a row names the verdicts other seed
+    sets gave the same claim definition (``other_seed_sets``) and whether any differs
+    (``verdict_changed``)."""
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = workers(jobs)

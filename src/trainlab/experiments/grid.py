@@ -11,9 +11,10 @@ A :class:`Task` is either
 
 :func:`run_tasks` reads the finished tasks and computes the others ``--jobs`` at a time (this
 process and spawned worker processes) with ``cores // jobs`` threads each. An experiment folder
-holds a manifest of what was asked (``compare.json``, ``search.json``, ...); :func:`check_manifest` writes it the first time
-and refuses a folder that holds another experiment, so that re-running the same command with the
-same ``--out`` continues the same experiment.
+holds a manifest of what was asked (``compare.json``, ``search.json``, ...);
+:func:`check_manifest` writes it the first time and refuses a folder that holds another
+experiment, so that re-running the same command with the same ``--out`` continues the same
+experiment.
 
 Variants x seeds: :func:`parse_vary` turns ``--vary key=v1,v2`` flags into variants (every
 combination), :func:`seed_tasks` into one run per variant and seed.
