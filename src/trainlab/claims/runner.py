@@ -17,6 +17,7 @@ from ..errors import UserError
 from ..experiments.grid import Task, check_manifest, run_tasks, workers
 from ..runs.atomic import atomic_write_text
 from .claim import Claim, all_claims
+from .report import kind, write_html, write_markdown
 from .verdicts import apply_holm
 
 MANIFEST = {"experiment": "claims", "version": 1}
@@ -99,8 +100,6 @@ def run(claims: list[Claim], out: Path, seeds: int | None = None, offset: int = 
     write(out, rows)
     for c, row in zip(claims, rows):
         plot(c, measured[c.id], row, out / f"{c.id}.png")
-    from .report import write_html, write_markdown
-
     write_markdown(out / "claims.md", rows)
     write_html(out / "claims.html", rows, claims, out)
     return rows
@@ -125,14 +124,8 @@ def compare_seed_sets(out: Path, rows: list[dict], offset: int) -> None:
         seen = {k: v[r["id"]]["verdict"] for k, v in others.items()
                 if v.get(r["id"], {}).get("digest") == r["digest"]}
         r["other_seed_sets"] = seen
-        r["verdict_changed"] = any(verdict_kind(v) != verdict_kind(r["verdict"])
+        r["verdict_changed"] = any(kind(v) != kind(r["verdict"])
                                    for v in seen.values())
-
-
-def verdict_kind(verdict: str) -> str:
-    """The verdict without its condition: ``holds``, ``holds only when``, ``does not hold`` or
-    ``inconclusive``."""
-    return "holds only when" if verdict.startswith("holds only") else verdict
 
 
 def _judge(claim: Claim, results: list[dict], wall: float) -> dict:
