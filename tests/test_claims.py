@@ -11,7 +11,8 @@ from scipy import stats as sps
 
 from trainlab.claims import all_claims
 from trainlab.claims.runner import run, select
-from trainlab.claims.verdicts import equivalence_verdict, slope, tost
+from trainlab.claims.verdicts import (apply_holm, difference_verdict, equivalence_verdict,
+                                      slope, tost)
 from trainlab.cli import main
 
 
@@ -63,8 +64,7 @@ def test_fast_verdicts(fast):
 def test_cache_reruns_only_changed_claim(fast):
     out, _ = fast
     claims = select(all_claims(), "newton-one-step,zero-init-symmetry", None, True)
-    calls = []
-    run(claims, out, jobs=1, fast=True, log=calls.append)
+    run(claims, out, jobs=1, fast=True)
     results = sorted(out.glob("*/seed-*/result.json"))
     before = {p: p.stat().st_mtime_ns for p in results}
     zero, newton = sorted(claims, key=lambda c: c.id != "zero-init-symmetry")
@@ -116,3 +116,30 @@ def test_out_of_another_kind(tmp_path, capsys):
 def test_list(capsys):
     assert main(["claims", "--list"]) == 0
     assert "minibatch-variance-1-over-b  [000_c258a766373167ad.txt s80" in capsys.readouterr().out
+
+
+def test_difference_verdict_against_scipy_and_without_a_test():
+    a = {0: 1.0, 1: 1.4, 2: 0.9, 3: 1.6, 4: 1.2}
+    b = {0: 0.7, 1: 0.8, 2: 1.0, 3: 0.9, 4: 0.6}
+    out = difference_verdict(a, b, "x", higher=True)
+    assert out["p"] == pytest.approx(sps.ttest_rel(list(a.values()), list(b.values())).pvalue)
+    assert out["verdict"] == "holds"
+    assert difference_verdict(b, a, "x", higher=True)["verdict"] == "does not hold"
+    assert difference_verdict(a, b, "x", higher=False)["verdict"] == "does not hold"
+    # one seed, or every run diverged: nothing to test
+    assert difference_verdict({0: 1.0}, {0: 0.0}, "x")["verdict"] == "inconclusive"
+    assert difference_verdict({0: math.inf, 1: math.inf}, {0: 1.0, 1: 2.0}, "x")["verdict"] \
+        == "inconclusive"
+    assert tost(0.0, math.nan, 0, 0.0, 0.1) == 1.0
+
+
+def test_holm_downgrades_every_significance_verdict():
+    rows = [{"p": 0.03, "statistic": "paired t-test, n = 5", "verdict": "holds only when x"},
+            {"p": 0.04, "statistic": "paired t-test, n = 5", "verdict": "does not hold"},
+            {"p": 0.9, "statistic": "TOST against 0 +- 0.1", "verdict": "does not hold"},
+            {"p": 0.001, "statistic": "paired t-test, n = 5", "verdict": "holds"}]
+    apply_holm(rows, ["f"] * 4)
+    # Holm by hand: sorted p 0.001, 0.03, 0.04, 0.9 -> x4, x3, x2, x1, running maximum
+    assert [r["p_holm"] for r in rows] == pytest.approx([0.09, 0.09, 0.9, 0.004])
+    assert [r["verdict"] for r in rows] == ["inconclusive", "inconclusive", "does not hold",
+                                            "holds"]

@@ -55,7 +55,9 @@ def mean_estimate(values) -> dict:
 
 def tost(estimate: float, se: float, dof: int, target: float, margin: float) -> float:
     """TOST p-value that ``estimate`` lies within ``target +- margin`` (t with ``dof``)."""
-    if not se > 0:
+    if math.isnan(se):  # a single value: nothing to test
+        return 1.0
+    if not se > 0:  # values that do not vary: exact
         return 0.0 if abs(estimate - target) < margin else 1.0
     p_low = sps.t.sf((estimate - (target - margin)) / se, dof)
     p_high = sps.t.cdf((estimate - (target + margin)) / se, dof)
@@ -84,9 +86,12 @@ def difference_verdict(a, b, what: str, higher: bool = True) -> dict:
     hold if significant the other way or if the CI lies on the wrong side of 0."""
     c = contrast(a, b)
     d, (lo, hi), p = c["difference"], c["ci"], c["p"]
-    if math.isnan(p):  # the differences do not vary: exact
-        p = 0.0 if d != 0 else 1.0
-        lo = hi = d
+    if math.isnan(p):
+        if min(c["n_a"], c["n_b"]) >= 2 and math.isfinite(d):  # differences that do not vary
+            p = 0.0 if d != 0 else 1.0
+            lo = hi = d
+        else:  # fewer than 2 finite values on a side (one seed, or diverged runs): no test
+            p = 1.0
     right = d > 0 if higher else d < 0
     if p < ALPHA:
         verdict = "holds" if right else "does not hold"
@@ -120,13 +125,17 @@ def exact_verdict(ok: list[bool], estimate: float, what: str) -> dict:
 
 
 def apply_holm(rows: list[dict], families: list[str]) -> None:
-    """Holm-correct the p-values of claims that share a family (in place: ``p_holm``); a
-    ``holds`` or ``does not hold`` whose adjusted p is >= 0.05 becomes ``inconclusive``."""
+    """Holm-correct the p-values of claims that share a family (in place: ``p_holm``), over the
+    members being run. A significance-based verdict (``holds``, ``holds only when ...``, and a
+    ``does not hold`` from a difference test) whose adjusted p is >= 0.05 becomes
+    ``inconclusive``; exact checks, and an equivalence test's ``does not hold`` (decided by its
+    interval, not its p), stay."""
     for family in set(families):
         members = [r for r, f in zip(rows, families) if f == family]
         adjusted = holm([r["p"] for r in members]) if family else [r["p"] for r in members]
         for r, q in zip(members, adjusted):
             r["p_holm"] = q
-            if family and r["statistic"] != "exact check" and not q < ALPHA \
-                    and r["verdict"] == "holds":
+            significance = r["verdict"].startswith("holds") or (
+                r["verdict"] == "does not hold" and not r["statistic"].startswith("TOST"))
+            if family and r["statistic"] != "exact check" and not q < ALPHA and significance:
                 r["verdict"] = "inconclusive"
