@@ -15,25 +15,30 @@ from .verdicts import difference_verdict, exact_verdict, slope
 # --- zero initialization never breaks symmetry -------------------------------------------------
 
 def measure_zero_init(seed: int, hidden: int, steps: int, lr: float) -> dict:
-    """A 2-layer ReLU MLP with every weight and bias 0 (``model.init=zeros``), trained by SGD
+    """A 2-layer sigmoid MLP with every weight and bias 0 (``model.init=zeros``), trained by SGD
     on moons: the largest difference between two hidden units' incoming weights, and how far
-    any parameter moved."""
+    any weight moved. Sigmoid, not ReLU: with ReLU every hidden output and gradient is 0 at
+    W = 0, so nothing moves at all and the symmetry is never put to the test; sigmoid(0) = 1/2
+    gives the output layer gradients, and through it the hidden layer, so the weights do move."""
     cfg = config(seed, "data.name=\"moons\"", f"model.hidden=[{hidden}]", "model.init=\"zeros\"",
-                 "model.bias_value=0.0", f"optimizer.lr={lr}")
+                 "model.activation=\"sigmoid\"", "model.bias_value=0.0", f"optimizer.lr={lr}")
     x, y = toy(cfg)
     model, step = model_step(cfg, x)
     train_losses(step, x, y, steps, 32, seed)
-    first = next(p for p in model.parameters() if p.dim() == 2)
-    spread = (first - first[:1]).abs().max().item()
-    moved = max(p.detach().abs().max().item() for p in model.parameters())
-    return {"spread": spread, "moved": moved}
+    weights = [p.detach() for p in model.parameters() if p.dim() == 2]
+    spread = (weights[0] - weights[0][:1]).abs().max().item()
+    moved = min(w.abs().max().item() for w in weights)  # every weight matrix left 0
+    return {"spread": spread, "scale": weights[0].abs().max().item(), "moved": moved}
 
 
 def analyze_zero_init(results: list[dict], rule: dict) -> dict:
-    """Exact: the hidden units' weights stay identical (spread 0) in every seed."""
-    out = exact_verdict([r["spread"] == 0.0 for r in results],
-                        max(r["spread"] for r in results), "hidden units identical after training")
-    out["explanation"] += f"; largest parameter after training {max(r['moved'] for r in results):g}"
+    """Exact: the hidden units' weights stay identical in every seed, up to float32 rounding:
+    a spread below ``rule["relative"]`` of the largest first-layer weight."""
+    out = exact_verdict([r["spread"] <= rule["relative"] * r["scale"] for r in results],
+                        max(r["spread"] / r["scale"] for r in results),
+                        "hidden units identical after training (spread / largest weight)")
+    out["explanation"] += ("; yet every weight matrix moved (smallest largest |w| after "
+                           f"training {min(r['moved'] for r in results):g})")
     return out
 
 
@@ -50,8 +55,14 @@ register(Claim(
     lecture="001_5171c685ea3f3814.txt", slide="'What happens when all weights are initialized "
     "to 0?' (text lines 179-188)",
     measure=measure_zero_init, analyze=analyze_zero_init, plot=plot_zero_init,
-    params={"hidden": 10, "steps": 200, "lr": 0.1}, statistic="largest weight difference "
-    "between hidden units", seeds=1, exact=True, fast=True, cost_s=0.3))
+    params={"hidden": 10, "steps": 200, "lr": 0.1}, rule={"relative": 1e-4},
+    statistic="largest weight difference between hidden units / largest weight", seeds=1,
+    exact=True, fast=True, cost_s=0.3,
+    note="First setup: a ReLU MLP, whose weights never move from 0 (every hidden output and "
+         "gradient is 0), a check that could not fail; changed to sigmoid, where they do move. "
+         "In float32 the units then differ by rounding, ~1e-5 of the weights' size after 200 "
+         "steps (units are computed by different lanes of the same kernels); the rule, written "
+         "after seeing that, counts spreads below 1e-4 of the largest weight as identical."))
 
 
 # --- sigmoid nets' gradients vanish, ReLU's do not ---------------------------------------------
