@@ -139,6 +139,7 @@ def test_model_that_cannot_be_split_exits_2(tmp_path):
     (["model.name=mlp", "model.hidden=[8,8]", "loss.aux_weight=0.3"], "auxiliary heads"),
     (["model.name=mlp", "optimizer.name=newton"], "Hessian"),
     (["model.name=mlp", "gradient_clip.max_norm=1"], "global norm"),
+    (["model.name=mlp", "data.name=adding", "loss.name=mse"], "regression task"),
 ])
 def test_what_a_pipeline_refuses(tmp_path, overrides, message):
     with pytest.raises(UserError, match=message):

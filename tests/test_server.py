@@ -208,6 +208,8 @@ def test_a_killed_run_leaves_no_process_and_resumes(tmp_path):
     (["distributed.mode=async", "distributed.backup_workers=1"],
      "distributed.backup_workers = 1: only for distributed.mode = sync"),
     (["distributed.mode=sync", "optimizer.name=newton"], "evaluates the loss again"),
+    (["distributed.mode=sync", "distributed.servers=2", "optimizer.name=rprop",
+      "optimizer.variant=irprop+"], "only server 0 has"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, overrides, message):
     result = subprocess.run([sys.executable, "-m", "trainlab", "train", *overrides,

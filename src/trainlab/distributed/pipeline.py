@@ -57,7 +57,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .. import models, optim
-from ..data import Splits
+from ..data import Splits, task
 from ..errors import UserError
 from ..models.layers import TappedSequential
 from ..runs.rundir import RunDir
@@ -116,6 +116,10 @@ def check(config: dict, splits: Splits) -> None:
     if config["gradient_clip"]["max_norm"] > 0:
         raise UserError("gradient_clip.max_norm with distributed.mode = pipeline: the global "
                         "norm needs every stage's gradients (use gradient_clip.max_value)")
+    if task(config["data"]["name"]) == "regression":
+        raise UserError(f"data.name = {config['data']['name']!r} with distributed.mode = "
+                        "pipeline: the stages pass class labels (integers) to the last one; "
+                        "a regression task's targets are not (use another mode)")
 
 
 # ------------------------------------------------------------------------------ the split

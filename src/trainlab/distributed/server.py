@@ -71,6 +71,11 @@ def check(config: dict) -> None:
     if name in ("newton", "diag_newton"):
         raise UserError(f"optimizer.name = {name!r} with a parameter server: it evaluates the "
                         "loss again on the batch, which only the worker has")
+    variant = config["optimizer"]["variant"]
+    if name == "rprop" and variant == "irprop+" and config["distributed"]["servers"] > 1:
+        raise UserError("optimizer.variant = 'irprop+' with distributed.servers > 1: its undo "
+                        "compares the loss with the last one, which only server 0 has (use one "
+                        "server, or irprop-)")
 
 
 def train(config: dict, splits, run: RunDir, progress: str, *, test: bool = True,
