@@ -51,13 +51,15 @@ class Claim:
         return self.seeds if self.exact or asked is None else asked
 
     def digest(self) -> str:
-        """12 hex digits of SHA-256 over the definition: fields and the source of its
-        functions. Any change to the experiment, the rule or the statement changes it."""
+        """12 hex digits of SHA-256 over the definition: fields, the source of its functions and
+        of the claims package's functions and classes they call (one level: a changed helper
+        invalidates the claims that use it, a changed sibling claim does not). Any change to
+        the experiment, the rule or the statement changes it."""
         parts = {k: getattr(self, k) for k in ("id", "statement", "params", "rule", "seeds",
                                                 "exact", "statistic")}
         text = json.dumps(parts, sort_keys=True, default=str)
         for fn in (self.measure, self.analyze):
-            text += _source(fn)
+            text += _source(fn) + _helpers(fn)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -66,6 +68,15 @@ def _source(fn: Callable) -> str:
         return inspect.getsource(fn)
     except (OSError, TypeError):
         return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _helpers(fn: Callable) -> str:
+    """The source of the claims package's functions and classes that ``fn`` names."""
+    names = getattr(getattr(fn, "__code__", None), "co_names", ())
+    found = [getattr(fn, "__globals__", {}).get(n) for n in sorted(set(names))]
+    return "".join(_source(obj) for obj in found
+                   if (inspect.isfunction(obj) or inspect.isclass(obj))
+                   and obj.__module__.startswith(__package__))
 
 
 def register(claim: Claim) -> Claim:
