@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 import warnings
 from pathlib import Path
 
@@ -73,6 +74,9 @@ class Duplicate(Exception):
 
 OPEN_ATTEMPTS = 5  # a storage that fails to open is tried again (processes creating it at once)
 HEARTBEAT_S = 5.0  # a running trial's process writes a heartbeat this often
+# in a shared study, a trial waits this long before looking for an earlier twin: two processes
+# can create trials at once, and the earlier one's parameters reach the storage a moment later
+SETTLE_S = 0.5
 GRACE_S = 20.0  # a trial without a heartbeat for this long is failed and retried
 
 
@@ -83,8 +87,6 @@ def _storage(url: str | None, out: Path):
     trial stays running there)."""
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend
-
-    import time
 
     if url and url.startswith("journal:"):
         return JournalStorage(JournalFileBackend(url[len("journal:"):]))
@@ -202,7 +204,7 @@ def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, repor
 
 
 def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: str, out: Path,
-               log, grid: bool = True):
+               log, grid: bool = True, shared: bool = False):
     """A trial: its parameters' runs for every seed, in ``trials/<parameters>/seed-<s>`` (a
     retried trial resumes them), never evaluated on the test split; the score is the mean of
     their best ``monitor``. The pruner sees, after every epoch, the mean over the seeds (seeds
@@ -215,6 +217,8 @@ def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: s
     def objective(trial) -> float:
         params = {k: json.loads(trial.suggest_categorical(k, values))
                   for k, values in choices.items()}
+        if shared:  # let a twin another process created just before this trial write its
+            time.sleep(SETTLE_S)  # parameters, so that the check below sees it
         twin = _earlier_twin(trial)
         if twin is not None:  # never train one configuration twice
             if grid or twin.state not in (TrialState.COMPLETE, TrialState.PRUNED):
@@ -256,8 +260,6 @@ def _finished(trials, grid: bool) -> int:
 def _optimize(study, objective, total: int, grid: bool = True) -> None:
     """Run trials until ``total`` are complete or pruned: stale trials (a killed process's) are
     failed and retried; trials another live process is running are waited for."""
-    import time
-
     import optuna
     from optuna.trial import TrialState
 
@@ -292,8 +294,8 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
                    study_name, manifest if storage else None)
     threads = with_threads(base, overrides, threads_per_job(seeds))
     is_grid = sampler == "grid"
-    _optimize(study, _objective(base, threads, choices, seeds, monitor, out, log, is_grid), total,
-              is_grid)
+    _optimize(study, _objective(base, threads, choices, seeds, monitor, out, log, is_grid,
+                                shared=storage is not None), total, is_grid)
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError("no trial completed (all were pruned); widen the --grid values")
     best = study.best_trial
