@@ -8,7 +8,7 @@ import pytest
 from trainlab.cli import main
 from trainlab.config import SCHEMA
 
-from conftest import FAST
+from tests.conftest import FAST
 
 
 def run_cli(capsys, *argv):

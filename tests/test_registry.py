@@ -23,7 +23,7 @@ from trainlab.training.losses import LOSSES
 from trainlab.training.schedules import SCHEDULES
 from trainlab.training.step import Step
 
-from sample_files import write
+from tests.sample_files import write
 
 SMALL = ["data.name=moons", "data.samples=120", "model.name=mlp", "model.hidden=[8]",
          "model.norm=none", "model.dropout=0", "train.batch_size=16"]

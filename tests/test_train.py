@@ -17,7 +17,7 @@ from trainlab.config import resolve
 from trainlab.errors import UserError
 from trainlab.runs.rundir import RunDir
 
-from conftest import FAST
+from tests.conftest import FAST
 
 
 def metrics(run):

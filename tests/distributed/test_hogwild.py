@@ -15,7 +15,7 @@ import torch
 import trainlab
 from trainlab.errors import UserError
 
-from conftest import FAST
+from tests.conftest import FAST
 
 HOGWILD = ["distributed.mode=hogwild"]
 NO_DROPOUT = ["model.dropout=0"]  # the one random draw of FAST (no noise, no augmentation)

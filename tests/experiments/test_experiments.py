@@ -20,7 +20,7 @@ from trainlab.cli import main
 from trainlab.experiments.grid import parse_vary, split_values
 from trainlab.errors import UserError
 
-from conftest import FAST
+from tests.conftest import FAST
 
 
 def test_confidence_interval_by_hand():

@@ -14,7 +14,7 @@ from trainlab.experiments import lrfind
 from trainlab.training.loop import build
 from trainlab.training.step import Step
 
-from conftest import FAST
+from tests.conftest import FAST
 
 
 def _parts(*extra):

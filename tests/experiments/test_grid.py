@@ -11,7 +11,7 @@ from trainlab.errors import UserError
 from trainlab.runs.rundir import RunDir
 from trainlab.experiments import grid
 
-from conftest import FAST
+from tests.conftest import FAST
 
 
 def power(x: int, exponent: int = 2) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import same_training
+from tests import same_training
 import torch
 
 import trainlab

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import trainlab
-from conftest import FAST
+from tests.conftest import FAST
 from trainlab.cli import main
 from trainlab.runs.rundir import RunDir
 

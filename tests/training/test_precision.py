@@ -18,7 +18,7 @@ from trainlab.training.precision import Precision
 from trainlab.training.schedules import Schedule
 from trainlab.training.step import Step
 
-from test_train import assert_same_run, crash_and_resume, metrics
+from tests.test_train import assert_same_run, crash_and_resume, metrics
 
 CUDA = torch.cuda.is_available()
 

@@ -13,7 +13,7 @@ from trainlab.errors import UserError
 from trainlab.experiments.trajectories import run as trajectory
 from trainlab.optim.newton import DiagNewton, Newton, hessian, hutchinson_diagonal
 
-from conftest import FAST
+from tests.conftest import FAST
 
 
 def _quadratic(diagonal: bool = False):

@@ -9,7 +9,7 @@ from trainlab.config import resolve
 from trainlab.data.idx import FILES
 from trainlab.errors import UserError
 
-from sample_files import idx_bytes
+from tests.sample_files import idx_bytes
 
 
 def load(*overrides):

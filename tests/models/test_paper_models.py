@@ -28,7 +28,7 @@ from trainlab.errors import UserError
 from trainlab.models.recurrent import RecurrentLayer
 from trainlab.models.rnn import Bidirectional, readout
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PARAMETERS = {"linear": 40 * 10 + 10,
               "mlp": (40 * 100 + 100) + (100 * 100 + 100) + (100 * 10 + 10),
               "cnn": (1 * 25 * 5 + 25) + 2 * (25 * 25 * 3 + 25) + (25 * 5 * 10 + 10),

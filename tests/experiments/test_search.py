@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAST
+from tests.conftest import FAST
 from trainlab.config import resolve
 from trainlab.experiments import search
 from trainlab.runs.rundir import RunDir
