@@ -298,7 +298,7 @@ def _lr_find(ns: argparse.Namespace) -> int:
 
 
 def _diagnose(ns: argparse.Namespace) -> int:
-    from .experiments import diagnostics
+    from .training import diagnostics
     from .runs.rundir import RunDir
 
     from pathlib import Path

@@ -17,16 +17,29 @@ from typing import Any
 
 import tomli_w
 
-from ..data import SOURCES, task
 from ..errors import UserError
-from ..models import MODELS
-from ..optim import OPTIMIZERS, expand_alias
+from ..registry import for_key
 from .schema import SCHEMA, SECTION_DOCS, Key
+from .typed import Config, from_dict
+
+
+def is_import_path(name: object) -> bool:
+    """Whether a ``model.name`` / ``data.name`` is the user's own ``package.module:callable``."""
+    return isinstance(name, str) and ":" in name
+
+
+def task(data_name: str) -> str:
+    """``classification`` or ``regression``: what data source ``data_name`` asks of a model (its
+    registry entry's ``task``; the user's own source is classification here, and its targets'
+    type decides once it is loaded)."""
+    if is_import_path(data_name):
+        return "classification"
+    return for_key("data.name")[data_name].task
 
 
 def _type_name(t: type) -> str:
     return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
-            list: "a list"}[t]
+            list: "a list", dict: "a table"}[t]
 
 
 def _accepts(key: Key, value: Any) -> bool:
@@ -52,13 +65,17 @@ def check_value(name: str, value: Any) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise UserError(f"{name} = {_fmt(value)}: expected a finite number")
-    if key.choices is not None and value not in key.choices:
+    if key.choices is not None and value not in key.choices and not (
+            name in IMPORTABLE and is_import_path(value)):
         raise UserError(f"{name} = {_fmt(value)}: expected one of {', '.join(key.choices)}")
     if key.check is not None:
         problem = key.check(value)
         if problem:
             raise UserError(f"{name} = {_fmt(value)}: expected {problem}")
     return value
+
+
+IMPORTABLE = ("model.name", "data.name")  # may name the user's own callable, package.module:name
 
 
 def _fmt(value: Any) -> str:
@@ -96,7 +113,7 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for k, v in tree.items():
         name = f"{prefix}{k}"
-        if isinstance(v, dict):
+        if isinstance(v, dict) and dict not in getattr(SCHEMA.get(name), "types", ()):
             if name not in SECTION_DOCS:
                 check_value(name, v)  # a table where a value belongs: unknown key or wrong type
             flat.update(flatten(v, name + "."))
@@ -134,13 +151,17 @@ def read_file(path: str | Path) -> dict:
         raise UserError(f"config file {str(path)!r} is not valid TOML: {e}") from None
 
 
-def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict | None = None) -> dict:
-    """Defaults <- ``base`` (dict or TOML file) <- ``overrides``; every key validated.
+def resolve(base: dict | Config | str | Path | None = None,
+            overrides: list[str] | dict | None = None) -> Config:
+    """Defaults <- ``base`` (a dict, a :class:`Config` or a TOML file) <- ``overrides``; every
+    key validated; returns the typed, frozen :class:`Config`.
 
     ``overrides`` is a list of ``"key=value"`` strings or a dict ``{"optimizer.lr": 0.1}``.
     """
     config = defaults()
     layers: list[dict[str, Any]] = []
+    if isinstance(base, Config):
+        base = base.to_dict()
     if base is not None:
         layers.append(flatten(read_file(base) if isinstance(base, (str, Path)) else base))
     if overrides:
@@ -150,7 +171,9 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
         for name, value in layer.items():
             _set(config, name, check_value(name, value))
     _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
-    expand_alias(config["optimizer"])
+    expand = for_key("optimizer.name")[config["optimizer"]["name"]].expand
+    if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
+        expand(config["optimizer"])
     _check_combinations(flatten(config))
     _check_recurrent(flatten(config))
     _check_blocks(flatten(config))
@@ -158,7 +181,8 @@ def resolve(base: dict | str | Path | None = None, overrides: list[str] | dict |
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
     _check_validation(flatten(config))
-    return config
+    _check_applies(flatten(config))
+    return from_dict(config)
 
 
 def _usual_rate(config: dict, lr_given: bool) -> None:
@@ -167,23 +191,24 @@ def _usual_rate(config: dict, lr_given: bool) -> None:
     default) goes with the recipe's optimizer only. The resolved config holds the number used."""
     name = config["optimizer"]["name"]
     if not lr_given and name != SCHEMA["optimizer.name"].default:
-        config["optimizer"]["lr"] = float(OPTIMIZERS[name].usual_lr)
+        config["optimizer"]["lr"] = float(for_key("optimizer.name")[name].usual_lr)
 
 
 def _check_combinations(c: dict[str, Any]) -> None:
-    name, nesterov = c["optimizer.name"], OPTIMIZERS.names(nesterov=True)
+    optimizers, models = for_key("optimizer.name"), for_key("model.name")
+    name, nesterov = c["optimizer.name"], optimizers.names(nesterov=True)
     if c["optimizer.nesterov"] and (name not in nesterov or c["optimizer.momentum"] == 0):
         raise UserError(f"optimizer.nesterov = true: needs optimizer.name = {' or '.join(nesterov)}"
                         f" and optimizer.momentum > 0 (got {name}, "
                         f"momentum {c['optimizer.momentum']})")
-    switching = OPTIMIZERS.names(switches_to_sgd=True)
+    switching = optimizers.names(switches_to_sgd=True)
     if c["train.switch_to_sgd_at"] and name not in switching:
         raise UserError(f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
                         f"optimizer.name = {' or '.join(switching)} (got {name})")
-    reads = SOURCES[c["data.name"]].reads
+    reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")
-    convolutional = MODELS.names(convolutional=True)  # other models have no layer to replace
+    convolutional = models.names(convolutional=True)  # other models have no layer to replace
     if c["model.layer"] != SCHEMA["model.layer"].default and c["model.name"] not in convolutional:
         raise UserError(f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
                         f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none")
@@ -224,7 +249,7 @@ def _check_recurrent(c: dict[str, Any]) -> None:
     """The model.recurrent_* keys need a recurrent model, and some need each other."""
     keys = ("model.recurrent_norm", "model.bn_time_steps", "model.recurrent_dropout",
             "model.recurrent_dropout_mode", "model.bidirectional", "model.readout")
-    recurrent = MODELS.names(recurrent=True)
+    recurrent = for_key("model.name").names(recurrent=True)
     for key in keys:
         if c[key] != SCHEMA[key].default and c["model.name"] not in recurrent:
             raise UserError(f"{key} = {_fmt(c[key])}: only for model.name = "
@@ -248,7 +273,7 @@ def _check_blocks(c: dict[str, Any]) -> None:
     """model.stride, model.padding and a list of kernel sizes need a conv model, a list one entry
     per block; model.residual needs an mlp. (A single kernel size on another model stays
     accepted, as before these keys existed.)"""
-    convolutional, name = MODELS.names(convolutional=True), c["model.name"]
+    convolutional, name = for_key("model.name").names(convolutional=True), c["model.name"]
     blocks = len(c["model.channels"])
     for key in ("model.kernel_size", "model.stride", "model.padding"):
         value = c[key]
@@ -281,13 +306,6 @@ def _check_validation(c: dict[str, Any]) -> None:
 
 def _check_distributed(c: dict[str, Any]) -> None:
     mode = c["distributed.mode"]
-    only = {"distributed.backup_workers": ("sync",), "distributed.max_staleness": ("async",),
-            "distributed.staleness_lr": ("async",), "distributed.warmup_updates": ("async",),
-            "distributed.servers": ("async", "sync"), "distributed.micro_batches": ("pipeline",)}
-    for key, modes in only.items():
-        if c[key] != SCHEMA[key].default and mode not in modes:
-            raise UserError(f"{key} = {_fmt(c[key])}: only for distributed.mode = "
-                            f"{' or '.join(modes)} (got {mode!r})")
     if c["distributed.slow_worker"]:
         if mode == "none":
             raise UserError(f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
@@ -297,14 +315,14 @@ def _check_distributed(c: dict[str, Any]) -> None:
         if mode != "ddp" and index >= count:
             raise UserError(f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
                             f"worker {index} does not exist (workers are 0 to {count - 1})")
-    if mode == "hogwild" and c["device"] == "cuda":
-        raise UserError("distributed.mode = 'hogwild' with device = 'cuda': Hogwild shares one "
+    if for_key("distributed.mode")[mode].cpu_only and c["device"] == "cuda":
+        raise UserError(f"distributed.mode = {mode!r} with device = 'cuda': it shares one "
                         "model in CPU shared memory; use device = 'cpu' (or 'auto')")
 
 
-def dumps(config: dict) -> str:
+def dumps(config: dict | Config) -> str:
     """TOML text of a config (what a run's config.toml holds)."""
-    return tomli_w.dumps(config)
+    return tomli_w.dumps(config.to_dict() if isinstance(config, Config) else config)
 
 
 def documented_defaults() -> str:
@@ -317,6 +335,39 @@ def documented_defaults() -> str:
             section = parts[0]
             lines += ["", f"[{section}]  # {SECTION_DOCS[section]}"]
         allowed = f" ({' | '.join(key.choices)})" if key.choices else ""
-        lines.append(f"# {key.doc}{allowed}")
+        lines.append(f"# {key.meaning}{allowed}")
         lines.append(f"{parts[-1]} = {_fmt(key.default)}")
     return "\n".join(lines) + "\n"
+
+
+# The keys of a section that do not depend on which entry its name chooses; every other key of
+# the section applies only to the entries whose ``reads`` name it.
+SHARED = {
+    "data": ("name", "val_fraction", "test_fraction", "normalize"),
+    "model": ("name", "init", "init_std", "init_range", "init_value", "bias_value", "pretrained",
+              "freeze", "bn_stats"),
+    "optimizer": ("name", "lr"),
+    "schedule": ("name", "warmup_epochs"),
+    "distributed": ("mode", "address", "port", "timeout", "slow_worker"),
+}
+IMPORTED_READS = ("args",)  # what the user's own model or data callable reads
+
+
+def _check_applies(c: dict[str, Any]) -> None:
+    """A key set away from its default that the chosen entry does not read (its registry
+    entry's ``reads``) is refused, naming the entries that do read it."""
+    for section, shared in SHARED.items():
+        key = f"{section}.{'mode' if section == 'distributed' else 'name'}"
+        chosen, registry = c[key], for_key(key)
+        imported = section in ("data", "model") and is_import_path(chosen)
+        reads = IMPORTED_READS if imported else registry[chosen].reads
+        for name, value in c.items():
+            prefix, _, leaf = name.partition(".")
+            if prefix != section or leaf in shared or leaf in reads:
+                continue
+            if value == SCHEMA[name].default:
+                continue
+            readers = [n for n in registry if leaf in registry[n].reads]
+            allowed = (f"{key} = package.module:callable" if leaf in IMPORTED_READS
+                       else f"{key} = {' or '.join(readers)}")
+            raise UserError(f"{name} = {_fmt(value)}: only for {allowed} (got {chosen!r})")

@@ -1,7 +1,9 @@
 """Every config key: its default, what it means, and what values it allows.
 
 The names a key chooses among (``data.name``, ``model.name``, ``optimizer.name``, ...) come from
-the registries of their families, so that a name is declared in one place.
+the registries of their families, read when a value is checked (:class:`Names`), so that a name
+is declared in one place and one added at run time is valid at once. This module imports no
+other part of trainlab but the registry: the configuration sits below every component.
 
 The default config is lecture 000's recipe ("Setting up a problem": data -> architecture ->
 divergence -> regularization -> heuristics -> optimizer -> train with periodic validation and
@@ -13,29 +15,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..data import SOURCES
-from ..distributed import MODES
-from ..models import LAYERS, MODELS
-from ..models.init import INITS
-from ..models.layers import ACTIVATIONS, NORMS
-from ..models.recurrent_dropout import MODES as RECURRENT_DROPOUT_MODES
-from ..models.rnn import READOUTS
-from ..optim import OPTIMIZERS
-from ..training.losses import LOSSES
-from ..training.schedules import SCHEDULES
+from ..registry import for_key
 
 MONITORS = ("val_accuracy", "val_loss", "train_accuracy", "train_loss")
 
 
+class Names:
+    """The names a config key chooses among: ``extra`` fixed ones, then those of the registry
+    that ``key`` names (:func:`trainlab.registry.for_key`) whose facts match ``facts``, read
+    each time (iterates and tests membership like a tuple)."""
+
+    def __init__(self, key: str, *extra: str, **facts: Any):
+        self.key, self.extra, self.facts = key, extra, facts
+
+    def __iter__(self):
+        yield from self.extra
+        yield from for_key(self.key).names(**self.facts)
+
+    def __contains__(self, name: object) -> bool:
+        return name in tuple(self)
+
+
 @dataclass(frozen=True)
 class Key:
-    """One config key: default, one-line meaning, and an optional extra check."""
+    """One config key: default, one-line meaning (a string, or a function that writes it from
+    the registries), and an optional extra check."""
 
     default: Any
-    doc: str
-    choices: tuple | None = None
+    doc: str | Callable[[], str]
+    choices: tuple | Names | None = None
     check: Callable[[Any], str | None] | None = None  # returns what is allowed, or None if ok
     types: tuple = field(default=())  # accepted types when more than the default's type
+
+    @property
+    def meaning(self) -> str:
+        return self.doc() if callable(self.doc) else self.doc
 
 
 def _positive(v):
@@ -117,7 +131,10 @@ SCHEMA: dict[str, Key] = {
                        "statistics, saturation and dead ReLUs every epoch (diagnostics.jsonl, "
                        "diagnostics.png)"),
     # data
-    "data.name": Key("mnist1d", "data set", choices=SOURCES.names()),
+    "data.name": Key("mnist1d", "data set, or your own: package.module:callable (see data.args)",
+                     choices=Names("data.name")),
+    "data.args": Key({}, "data.name = package.module:callable: the keyword arguments it is "
+                     "called with; it returns (x, y) or (x, y, x_test, y_test)", types=(dict,)),
     "data.path": Key("", "file (npz, csv) or folder (mnist, fashion_mnist, cifar10) to read"),
     "data.label_column": Key("label", "csv: name of the label column; every other column is a feature"),
     "data.val_fraction": Key(0.1, "fraction of the training data held out for validation "
@@ -137,7 +154,11 @@ SCHEMA: dict[str, Key] = {
     "data.seq_len": Key(50, "adding: length of each sequence",
                         check=lambda v: None if v >= 2 else "an integer >= 2"),
     # model
-    "model.name": Key("cnn1d", "architecture", choices=MODELS.names()),
+    "model.name": Key("cnn1d", "architecture, or your own: package.module:callable (see "
+                      "model.args)", choices=Names("model.name")),
+    "model.args": Key({}, "model.name = package.module:callable: keyword arguments it is called "
+                      "with, besides input_shape and num_classes; it returns an nn.Module",
+                      types=(dict,)),
     "model.hidden": Key([256, 256], "mlp: hidden layer widths; rnn/gru/lstm: one width per "
                         "recurrent layer", check=_widths),
     "model.channels": Key([32, 32, 64, 64], "cnn1d/cnn2d: channels of each conv block; every "
@@ -157,12 +178,12 @@ SCHEMA: dict[str, Key] = {
                       "the first; none = no pooling (e.g. strided convolutions instead)",
                       choices=("max", "avg", "none")),
     "model.layer": Key("conv", "cnn1d/cnn2d: each block's weight layer: convolution, or locally "
-                       "connected (a filter per position; lecture 004)", choices=LAYERS.names()),
+                       "connected (a filter per position; lecture 004)", choices=Names("model.layer")),
     "model.residual": Key(False, "mlp: a hidden layer whose input and output widths agree adds "
                           "its input, h + f(h) (He et al. 2016; the MNIST-1D paper's MLP)"),
-    "model.activation": Key("relu", "hidden activation (mlp, cnn)", choices=ACTIVATIONS.names()),
+    "model.activation": Key("relu", "hidden activation (mlp, cnn)", choices=Names("model.activation")),
     "model.norm": Key("batch", "normalization after each hidden linear/conv layer",
-                      choices=NORMS.names()),
+                      choices=Names("model.norm")),
     "model.dropout": Key(0.1, "inverted dropout probability after each hidden layer (mlp, cnn, "
                          "between recurrent layers)", check=_unit_open),
     "model.dropout_mode": Key("inverted", "inverted: scale kept units by 1/(1-p) in training "
@@ -179,7 +200,7 @@ SCHEMA: dict[str, Key] = {
                           "with the B/(B-1) correction (lecture 000)",
                           choices=("running", "population")),
     "model.init": Key("default", "weight initialization (torch.nn.init); biases start at 0 "
-                      "except with default", choices=INITS.names(recurrent_only=None)),
+                      "except with default", choices=Names("model.init", recurrent_only=None)),
     "model.init_std": Key(1.0, "init = normal: standard deviation", check=_positive),
     "model.init_range": Key(0.1, "init = uniform: weights ~ U(-a, a) with this a",
                             check=_positive),
@@ -187,7 +208,7 @@ SCHEMA: dict[str, Key] = {
     "model.bias_value": Key(0.0, "initial value of every bias (unless init = default)"),
     "model.init_recurrent": Key("same", "rnn/gru/lstm hidden-to-hidden weights: same as "
                                 "model.init, identity (Le et al. 2015) or orthogonal",
-                                choices=("same", *INITS.names(recurrent=True))),
+                                choices=Names("model.init", "same", recurrent=True)),
     "model.recurrent_norm": Key("none", "rnn/gru/lstm: normalization inside the cell: batch = "
                                 "recurrent batch norm (Cooijmans et al. 2016), layer = layer norm "
                                 "(Ba et al. 2016); model.norm is for mlp/cnn layers",
@@ -201,7 +222,7 @@ SCHEMA: dict[str, Key] = {
                                         "step (Zaremba et al. 2014); variational: one mask per "
                                         "sequence on inputs and state (Gal & Ghahramani 2016); "
                                         "semeniuta: on the gated cell's candidate (Semeniuta et "
-                                        "al. 2016)", choices=RECURRENT_DROPOUT_MODES),
+                                        "al. 2016)", choices=("zaremba", "variational", "semeniuta")),
     "model.rnn_activation": Key("tanh", "rnn: the Elman cell's nonlinearity, h_t = "
                                 "act(W_ih x_t + W_hh h_(t-1) + b); relu with "
                                 "model.init_recurrent = identity is Le et al. 2015's IRNN "
@@ -212,7 +233,7 @@ SCHEMA: dict[str, Key] = {
     "model.readout": Key("last", "rnn/gru/lstm: what the head reads: last = the final state "
                          "(bidirectional: each direction's), all = every step's outputs "
                          "flattened (the MNIST-1D paper's GRU), mean = their mean over steps",
-                         choices=READOUTS),
+                         choices=("last", "all", "mean")),
     "model.pretrained": Key("", "start from the weights of this run folder (its best.pt) or "
                             "checkpoint file; tensors whose name and shape match are copied"),
     "model.freeze": Key([], "name prefixes of parameters to freeze, e.g. [\"net.0\"]",
@@ -220,13 +241,15 @@ SCHEMA: dict[str, Key] = {
                         else "a list of strings"),
     # loss
     "loss.name": Key("cross_entropy", "divergence between the output and the target "
-                     "(trainlab.training.losses gives each formula)", choices=LOSSES.names()),
-    "loss.label_smoothing": Key(0.0, "label smoothing epsilon: target (1 - eps) one-hot + eps / C "
-                                f"({', '.join(LOSSES.names(smooths=True))})", check=_unit_open),
+                     "(trainlab.training.losses gives each formula)", choices=Names("loss.name")),
+    "loss.label_smoothing": Key(0.0, lambda: "label smoothing epsilon: target (1 - eps) one-hot + "
+                                f"eps / C ({', '.join(Names('loss.name', smooths=True))})",
+                                check=_unit_open),
     "loss.confidence_penalty": Key(0.0, "beta: subtract beta * entropy of the output "
                                    "distribution (Pereyra et al. 2017)", check=_non_negative),
-    "loss.target_noise": Key(0.0, "std of Gaussian noise added to the soft targets in training "
-                             f"({', '.join(LOSSES.names(soft_targets=True))})", check=_non_negative),
+    "loss.target_noise": Key(0.0, lambda: "std of Gaussian noise added to the soft targets in "
+                             f"training ({', '.join(Names('loss.name', soft_targets=True))})",
+                             check=_non_negative),
     "loss.aux_weight": Key(0.0, "auxiliary classifiers (mlp, cnn): a head on every hidden block, "
                            "its loss added with this weight in training (Lee et al. 2015); 0 = off",
                            check=_non_negative),
@@ -254,13 +277,12 @@ SCHEMA: dict[str, Key] = {
                          check=_non_negative),
     # optimizer
     "optimizer.name": Key("adamw", "optimizer; momentum and nesterov mean sgd with that "
-                          "(momentum 0.9 unless optimizer.momentum is set)", choices=OPTIMIZERS.names()),
-    "optimizer.lr": Key(0.01, "learning rate (the peak rate for one_cycle); this default is the "
-                        "recipe's, for adamw; an optimizer.name chosen without optimizer.lr gets "
-                        "its usual rate: " + ", ".join(f"{e.name} {e.usual_lr:g}"
-                                                       for e in OPTIMIZERS.entries()
-                                                       if "expand" not in e.facts),
-                        check=_positive),
+                          "(momentum 0.9 unless optimizer.momentum is set)", choices=Names("optimizer.name")),
+    "optimizer.lr": Key(0.01, lambda: "learning rate (the peak rate for one_cycle); this default "
+                        "is the recipe's, for adamw; an optimizer.name chosen without "
+                        "optimizer.lr gets its usual rate: " + ", ".join(
+                            f"{e.name} {e.usual_lr:g}" for e in for_key("optimizer.name").entries()
+                            if e.expand is None), check=_positive),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
     "optimizer.weight_decay": Key(0.05, "L2 weight decay (decoupled for adamw)",
@@ -304,7 +326,7 @@ SCHEMA: dict[str, Key] = {
     "gradient_clip.max_norm": Key(0.0, "rescale the gradient to this global L2 norm when larger; "
                                   "0 = off", check=_non_negative),
     # schedule
-    "schedule.name": Key("one_cycle", "learning-rate schedule", choices=SCHEDULES.names()),
+    "schedule.name": Key("one_cycle", "learning-rate schedule", choices=Names("schedule.name")),
     "schedule.step_size": Key(10, "step: epochs between decays",
                               check=_at_least_one),
     "schedule.gamma": Key(0.1, "step, exponential: factor applied to the rate per decay",
@@ -354,7 +376,7 @@ SCHEMA: dict[str, Key] = {
                                     "0 = every epoch", check=_non_negative),
     # distributed SGD (lecture 003, slides 51-60; trainlab.distributed)
     "distributed.mode": Key("none", "how the updates are computed: one process, or several "
-                            "(trainlab.distributed gives each mode)", choices=MODES.names()),
+                            "(trainlab.distributed gives each mode)", choices=Names("distributed.mode")),
     "distributed.workers": Key(2, "hogwild, async, sync: processes computing gradients; "
                                "pipeline: stages; ddp: set by torchrun's --nproc-per-node",
                                check=_at_least_one),

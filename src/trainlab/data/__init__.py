@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from dataclasses import dataclass
+
 from ..registry import Registry
 from .adding import make_adding
 from .arrays import Arrays
@@ -19,50 +21,65 @@ from .mnist1d import read_mnist1d
 from .prepare import Splits, prepare
 from .toy import make_toy
 
-# Every data source, once: ``build(config)`` -> Arrays; ``reads``: what ``data.path`` must name
-# ("file", "folder"), or None for sources that need no path; ``task``: "regression" for real-valued
-# targets (classification when absent; see :func:`task`).
-SOURCES = Registry("data source", "data.name")
-SOURCES.add("mnist1d", lambda c: read_mnist1d(), "MNIST-1D (default), generated locally by the "
-            "`mnist1d` package's `make_dataset` (4000 train / 1000 test), cached in "
-            "`~/.cache/trainlab` (`$TRAINLAB_CACHE`)", reads=None)
-SOURCES.add("moons", make_toy, "two interleaving half circles, seeded; `data.samples`, "
-            "`data.noise`", reads=None)
-SOURCES.add("circles", make_toy, "two concentric circles, seeded; `data.samples`, `data.noise`",
-            reads=None)
-SOURCES.add("spirals", make_toy, "two interleaved spirals, seeded; `data.samples`, "
-            "`data.noise`", reads=None)
-SOURCES.add("xor", make_toy, "label 1 where x1 x2 > 0, seeded; `data.samples`, `data.noise`",
-            reads=None)
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the rest of trainlab needs to know of a data source: the ``data.*`` keys its builder
+    takes (``reads``; besides ``seed``, which every builder takes), what ``data.path`` must name
+    (``path``: "file", "folder", or None for sources that need no path), and its ``task``
+    ("regression" for real-valued targets)."""
+
+    reads: tuple[str, ...] = ()
+    path: str | None = None
+    task: str = "classification"
+
+
+def _toy(name: str):
+    return lambda *, seed, samples, noise: make_toy(name, seed=seed, samples=samples, noise=noise)
+
+
+# Every data source, once: ``build(seed=..., **{key: value for key in reads})`` -> Arrays.
+SOURCES = Registry("data source", "data.name", SourceInfo, config_key=True)
+SOURCES.add("mnist1d", lambda *, seed: read_mnist1d(), "MNIST-1D (default), generated locally by "
+            "the `mnist1d` package's `make_dataset` (4000 train / 1000 test), cached in "
+            "`~/.cache/trainlab` (`$TRAINLAB_CACHE`)")
+SOURCES.add("moons", _toy("moons"), "two interleaving half circles, seeded; `data.samples`, "
+            "`data.noise`", reads=("samples", "noise"))
+SOURCES.add("circles", _toy("circles"), "two concentric circles, seeded; `data.samples`, "
+            "`data.noise`", reads=("samples", "noise"))
+SOURCES.add("spirals", _toy("spirals"), "two interleaved spirals, seeded; `data.samples`, "
+            "`data.noise`", reads=("samples", "noise"))
+SOURCES.add("xor", _toy("xor"), "label 1 where x1 x2 > 0, seeded; `data.samples`, `data.noise`",
+            reads=("samples", "noise"))
 SOURCES.add("adding", make_adding, "the adding problem (Hochreiter & Schmidhuber 1997): "
             "regression of the sum of the two marked values of a sequence of length "
-            "`data.seq_len`, seeded; `data.samples`", reads=None, task="regression")
-SOURCES.add("npz", lambda c: read_npz(c["data"]["path"]), "`data.path=FILE` with arrays `x`, "
-            "`y`, optional `x_test`, `y_test`", reads="file")
-SOURCES.add("csv", lambda c: read_csv(c["data"]["path"], c["data"]["label_column"]),
+            "`data.seq_len`, seeded; `data.samples`", reads=("samples", "seq_len"),
+            task="regression")
+SOURCES.add("npz", lambda *, seed, path: read_npz(path), "`data.path=FILE` with arrays `x`, "
+            "`y`, optional `x_test`, `y_test`", reads=("path",), path="file")
+SOURCES.add("csv", lambda *, seed, path, label_column: read_csv(path, label_column),
             "`data.path=FILE`, header row, `data.label_column=NAME`, every other column a "
-            "feature", reads="file")
-SOURCES.add("mnist", lambda c: read_idx_folder(c["data"]["path"], "mnist"),
-            "`data.path=FOLDER` with the four MNIST IDX files (gzipped or not)", reads="folder")
-SOURCES.add("fashion_mnist", lambda c: read_idx_folder(c["data"]["path"], "fashion_mnist"),
+            "feature", reads=("path", "label_column"), path="file")
+SOURCES.add("mnist", lambda *, seed, path: read_idx_folder(path, "mnist"),
+            "`data.path=FOLDER` with the four MNIST IDX files (gzipped or not)",
+            reads=("path",), path="folder")
+SOURCES.add("fashion_mnist", lambda *, seed, path: read_idx_folder(path, "fashion_mnist"),
             "`data.path=FOLDER` with the four Fashion-MNIST IDX files (gzipped or not)",
-            reads="folder")
-SOURCES.add("cifar10", lambda c: read_cifar10(c["data"]["path"]), "`data.path=FOLDER` with the "
-            "binary batches `data_batch_*.bin`, `test_batch.bin`", reads="folder")
+            reads=("path",), path="folder")
+SOURCES.add("cifar10", lambda *, seed, path: read_cifar10(path), "`data.path=FOLDER` with the "
+            "binary batches `data_batch_*.bin`, `test_batch.bin`", reads=("path",),
+            path="folder")
 
 
 def task(name: str) -> str:
     """``classification`` or ``regression``: what data source ``name`` asks of a model."""
-    return SOURCES[name].facts.get("task", "classification")
+    return SOURCES[name].task
 
 
-def load(config: dict, device: torch.device | str = "cpu") -> Splits:
-    """Read ``config["data"]["name"]``, check it, split off validation (and test if the source has
-    none) with ``config["seed"]``, normalize on the training split, and put it on ``device``."""
-    d = config["data"]
-    arrays = SOURCES[d["name"]].build(config)
-    return prepare(arrays, seed=config["seed"], val_fraction=d["val_fraction"],
-                   test_fraction=d["test_fraction"], normalize=d["normalize"], device=device)
+def read(name: str, seed: int, options: dict) -> Arrays:
+    """The arrays of source ``name``: its builder called with ``seed`` and, of ``options``
+    (``data.*`` keys), the ones its registry entry reads."""
+    entry = SOURCES[name]
+    return entry.build(seed=seed, **{key: options[key] for key in entry.reads})
 
 
-__all__ = ["Arrays", "Splits", "SOURCES", "load", "prepare", "task"]
+__all__ = ["Arrays", "SourceInfo", "Splits", "SOURCES", "prepare", "read", "task"]

@@ -17,10 +17,10 @@ import numpy as np
 from .arrays import Arrays
 
 
-def make_adding(config: dict) -> Arrays:
-    d = config["data"]
-    n, length = d["samples"], d["seq_len"]
-    rng = np.random.default_rng([config["seed"], 3])
+def make_adding(*, seed: int, samples: int, seq_len: int) -> Arrays:
+    """``samples`` sequences of ``seq_len`` steps of the adding problem, seeded by ``seed``."""
+    n, length = samples, seq_len
+    rng = np.random.default_rng([seed, 3])
     values = rng.uniform(0.0, 1.0, (n, length))
     half = length // 2
     first = rng.integers(0, half, n)

@@ -16,11 +16,12 @@ import numpy as np
 from .arrays import Arrays
 
 
-def make_toy(config: dict) -> Arrays:
-    d = config["data"]
-    x, y = TOY_SETS[d["name"]](np.random.default_rng(config["seed"]), d["samples"])
-    x = x + np.random.default_rng([config["seed"], 1]).normal(0.0, d["noise"], x.shape)
-    return Arrays(x.astype(np.float32), y.astype(np.int64), origin=d["name"])
+def make_toy(name: str, *, seed: int, samples: int, noise: float) -> Arrays:
+    """``samples`` points of the toy set ``name`` (seeded by ``seed``), with Gaussian noise of
+    standard deviation ``noise`` on each coordinate."""
+    x, y = TOY_SETS[name](np.random.default_rng(seed), samples)
+    x = x + np.random.default_rng([seed, 1]).normal(0.0, noise, x.shape)
+    return Arrays(x.astype(np.float32), y.astype(np.int64), origin=name)
 
 
 def _halves(n: int) -> tuple[int, int]:

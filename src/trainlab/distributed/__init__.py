@@ -20,6 +20,7 @@ checkpoints, summary) and adds to the summary what it did (``distributed`` in ``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,20 +40,34 @@ def _lazy(module: str):
     return train
 
 
+@dataclass(frozen=True)
+class ModeInfo:
+    """What the rest of trainlab needs to know of a distributed mode: the ``distributed.*`` keys
+    it reads (``reads``; besides mode, address, port, timeout and slow_worker), whether it runs
+    on the CPU only (``cpu_only``: one model in CPU shared memory), needs ``torchrun`` to start
+    its processes, and has a parameter ``server``."""
+
+    reads: tuple[str, ...] = ()
+    cpu_only: bool = False
+    torchrun: bool = False
+    server: bool = False
+
+
 # Each mode's ``train(config, splits, run, progress, *, test, on_epoch) -> summary``, where
 # ``run`` is a RunDir (new or being resumed) or, for ``ddp``, the --out path (rank 0 makes it).
-MODES = Registry("distributed mode", "distributed.mode")
+MODES = Registry("distributed mode", "distributed.mode", ModeInfo, config_key=True)
 MODES.add("none", None, "one process")
 MODES.add("hogwild", _lazy("hogwild"), "N processes, one shared-memory model, no locks "
-          "(Niu et al. 2011)", cpu_only=True, server=False)
+          "(Niu et al. 2011)", reads=("workers",), cpu_only=True)
 MODES.add("async", _lazy("server"), "parameter server, gradients applied as they arrive; "
-          "stale ones rejected (Dean et al. 2012)", server=True)
+          "stale ones rejected (Dean et al. 2012)", server=True,
+          reads=("workers", "max_staleness", "staleness_lr", "warmup_updates", "servers"))
 MODES.add("sync", _lazy("server"), "each update averages N gradients of the current weights; "
-          "backup workers (Chen et al. 2016)", server=True)
-MODES.add("ddp", _lazy("ddp"), "DistributedDataParallel under torchrun", torchrun=True,
-          server=False)
+          "backup workers (Chen et al. 2016)", server=True,
+          reads=("workers", "backup_workers", "servers"))
+MODES.add("ddp", _lazy("ddp"), "DistributedDataParallel under torchrun", torchrun=True)
 MODES.add("pipeline", _lazy("pipeline"), "model split into stages, micro-batches "
-          "(Dean et al. 2012)", server=False)
+          "(Dean et al. 2012)", reads=("workers", "micro_batches"))
 
 
 def train(config: dict, splits: Splits, run: RunDir | Path | str | None, progress: str, *,

@@ -6,6 +6,8 @@ Every model takes a batch of samples shaped as the data set gives them ((N, feat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
 from ..registry import Registry
@@ -17,50 +19,67 @@ from .pretrained import freeze, load_pretrained
 from .rnn import RecurrentClassifier
 
 
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the rest of trainlab needs to know of an architecture: the ``model.*`` keys its
+    builder takes as keyword arguments (``reads``), whether it is built of conv blocks whose layer
+    ``model.layer`` chooses (``convolutional``), and whether it reads the sample as a sequence
+    (``recurrent``: the model.recurrent_* keys apply)."""
+
+    reads: tuple[str, ...] = ()
+    convolutional: bool = False
+    recurrent: bool = False
+
+
+_BLOCK_KEYS = ("activation", "norm", "dropout", "dropout_mode", "input_dropout", "hidden_noise",
+               "bn_momentum")
+_RECURRENT_KEYS = ("hidden", "dropout", "dropout_mode", "recurrent_norm", "recurrent_dropout",
+                   "recurrent_dropout_mode", "bn_time_steps", "bn_momentum", "bidirectional",
+                   "readout")
+
+
 def _recurrent(kind: str):
-    return lambda m, shape, classes, aux: RecurrentClassifier(
-        kind, shape, m["hidden"], classes, m["dropout"], m["dropout_mode"], m["recurrent_norm"],
-        m["recurrent_dropout"], m["recurrent_dropout_mode"], m["bn_time_steps"], m["bn_momentum"],
-        m["bidirectional"], m["readout"], m["rnn_activation"])
+    return lambda shape, classes, *, aux_heads, hidden, **options: RecurrentClassifier(
+        kind, shape, hidden, classes, **options)
 
 
 def _cnn(dims: int):
-    return lambda m, shape, classes, aux: CNN(dims, shape, m["channels"], classes, m, aux)
+    return lambda shape, classes, *, channels, **options: CNN(dims, shape, channels, classes,
+                                                              **options)
 
 
-# Every architecture, once: ``build(model options, input shape, classes, aux heads?)``;
-# ``convolutional``: built of conv blocks, whose layer model.layer chooses; ``recurrent``: reads
-# the sample as a sequence (the model.recurrent_* keys apply).
-MODELS = Registry("model", "model.name")
+# Every architecture, once: ``build(input_shape, num_classes, aux_heads=..., **{key: value for
+# key in reads})`` -> nn.Module.
+MODELS = Registry("model", "model.name", ModelInfo, config_key=True)
 MODELS.add("cnn1d", _cnn(1), "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
            "`model.stride`, `model.padding`, `model.pool`, `model.layer`), then a linear head",
+           reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
            convolutional=True)
-MODELS.add("cnn2d", _cnn(2), "2-D convolutional blocks for images, as cnn1d", convolutional=True)
-MODELS.add("mlp", lambda m, shape, classes, aux: MLP(shape, m["hidden"], classes, m, aux),
-           "multi-layer perceptron (`model.hidden`, `model.activation`, `model.residual`)")
-MODELS.add("linear", lambda m, shape, classes, aux: MLP(shape, [], classes),
+MODELS.add("cnn2d", _cnn(2), "2-D convolutional blocks for images, as cnn1d",
+           reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
+           convolutional=True)
+MODELS.add("mlp", lambda shape, classes, *, hidden, **options: MLP(shape, hidden, classes,
+                                                                    **options),
+           "multi-layer perceptron (`model.hidden`, `model.activation`, `model.residual`)",
+           reads=("hidden", "residual", *_BLOCK_KEYS))
+MODELS.add("linear", lambda shape, classes, *, aux_heads: MLP(shape, [], classes),
            "logistic regression: one linear layer")
 MODELS.add("rnn", _recurrent("rnn"), "Elman RNN (tanh or relu: `model.rnn_activation`), one "
            "layer per `model.hidden` entry, "
            "reads MNIST-1D as a sequence (`model.bidirectional`, `model.readout`)",
-           recurrent=True)
-MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", recurrent=True)
-MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn", recurrent=True)
+           reads=(*_RECURRENT_KEYS, "rnn_activation"), recurrent=True)
+MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", reads=_RECURRENT_KEYS, recurrent=True)
+MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn", reads=_RECURRENT_KEYS, recurrent=True)
 
 
-def build(config: dict, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """The model ``config["model"]`` describes, for samples of ``input_shape``, initialized,
-    pretrained and frozen as it says."""
-    m = config["model"]
-    model = MODELS[m["name"]].build(m, input_shape, num_classes, config["loss"]["aux_weight"] > 0)
-    initialize(model, m["init"], std=m["init_std"], a=m["init_range"], value=m["init_value"],
-               bias=m["bias_value"], recurrent=m["init_recurrent"])
-    if m["pretrained"]:
-        load_pretrained(model, m["pretrained"])
-    if m["freeze"]:
-        freeze(model, m["freeze"])
-    return model
+def make(name: str, input_shape: tuple[int, ...], num_classes: int, options: dict, *,
+         aux_heads: bool = False) -> nn.Module:
+    """The architecture ``name`` for samples of ``input_shape``: of ``options`` (``model.*``
+    keys), the ones its registry entry reads are its keyword arguments."""
+    entry = MODELS[name]
+    return entry.build(input_shape, num_classes, aux_heads=aux_heads,
+                       **{key: options[key] for key in entry.reads})
 
 
 __all__ = ["MODELS", "LAYERS", "CNN", "LocallyConnected1d", "LocallyConnected2d", "MLP",
-           "RecurrentClassifier", "build", "freeze", "initialize", "load_pretrained"]
+           "ModelInfo", "RecurrentClassifier", "freeze", "initialize", "load_pretrained", "make"]

@@ -15,6 +15,7 @@ last gets a classifier of its own: global average pooling and a Linear layer.
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ def _local(dims: int, in_ch: int, out_ch: int, kernel_size: int, size: list[int]
 
 def per_block(value: int | str | list, blocks: int) -> list:
     """One value per block: a list as given (its length checked by the config), else repeated."""
-    return list(value) if isinstance(value, list) else [value] * blocks
+    return list(value) if isinstance(value, (list, tuple)) else [value] * blocks
 
 
 def conv_length(size: int, kernel_size: int, stride: int, padding: int) -> int:
@@ -53,7 +54,7 @@ def conv_length(size: int, kernel_size: int, stride: int, padding: int) -> int:
 # The weight layer of every conv block, once (lecture 004 contrasts the two): ``build(dims,
 # in_channels, out_channels, kernel_size, input size, bias, stride, padding)``; padding None =
 # 'same' (k // 2, kernel odd).
-LAYERS = Registry("layer", "model.layer")
+LAYERS = Registry("layer", "model.layer", config_key=True)
 LAYERS.add("conv", _conv, "convolution (`nn.Conv1d` / `nn.Conv2d`): one filter shared by every "
            "position, C k O weights (lecture 004: assumes the input is stationary)")
 LAYERS.add("local", _local, "locally connected (`trainlab.models.local`): a filter of its own at "
@@ -62,10 +63,23 @@ LAYERS.add("local", _local, "locally connected (`trainlab.models.local`): a filt
 
 
 class CNN(TappedSequential):
-    def __init__(self, dims: int, input_shape: tuple[int, ...], channels: list[int],
-                 num_classes: int, m: dict, aux: bool = False):
+    """The blocks above, ``dims``-dimensional (1: signals, 2: images), for samples of
+    ``input_shape``, one block per entry of ``channels``, ``num_classes`` outputs. Per block
+    (one value, or a list with one per block): ``kernel_size`` (odd), ``stride``, ``padding``
+    ("same" or an integer). ``layer``: conv or local (:data:`LAYERS`); ``pool``: max, avg or
+    none; ``norm``, ``bn_momentum``, ``activation``, ``hidden_noise``, ``dropout``,
+    ``dropout_mode``, ``input_dropout`` and ``aux_heads`` as for the MLP."""
+
+    def __init__(self, dims: int, input_shape: tuple[int, ...], channels: Sequence[int],
+                 num_classes: int, *, kernel_size: int | Sequence[int] = 5,
+                 stride: int | Sequence[int] = 1, padding: int | str | Sequence = "same",
+                 pool: str = "max", layer: str = "conv", activation: str = "relu",
+                 norm: str = "batch", dropout: float = 0.0, dropout_mode: str = "inverted",
+                 input_dropout: float = 0.0, hidden_noise: float = 0.0,
+                 bn_momentum: float = 0.1, aux_heads: bool = False):
         super().__init__()
-        pool, norm, blocks = m["pool"], m["norm"], len(channels)
+        channels = list(channels)
+        blocks = len(channels)
         if len(input_shape) not in (dims, dims + 1):
             want = "(length,) or (channels, length)" if dims == 1 else "(channels, height, width)"
             raise UserError(f"model.name = 'cnn{dims}d' needs samples shaped {want}; the data's "
@@ -77,17 +91,17 @@ class CNN(TappedSequential):
         if pool != "none" and min(spatial) >> (blocks - 1) < 1:
             raise UserError(f"model.channels = {channels}: {blocks - 1} pooling steps "
                             f"halve the input size {tuple(spatial)} below 1; use fewer blocks")
-        kernels, strides = per_block(m["kernel_size"], blocks), per_block(m["stride"], blocks)
-        paddings = [None if p == "same" else p for p in per_block(m["padding"], blocks)]
-        layer = LAYERS[m["layer"]].build
+        kernels, strides = per_block(kernel_size, blocks), per_block(stride, blocks)
+        paddings = [None if p == "same" else p for p in per_block(padding, blocks)]
+        make_layer = LAYERS[layer].build
         pooling = {"max": (nn.MaxPool1d, nn.MaxPool2d), "avg": (nn.AvgPool1d, nn.AvgPool2d),
                    "none": None}[pool]
-        layers: list[nn.Module] = [*make_dropout(m["input_dropout"], m["dropout_mode"])]
+        layers: list[nn.Module] = [*make_dropout(input_dropout, dropout_mode)]
         taps = []
         for i, (out_ch, k, s, p) in enumerate(zip(channels, kernels, strides, paddings)):
-            layers += [layer(dims, in_ch, out_ch, k, spatial, norm == "none", s, p),
-                       make_norm(norm, out_ch, dims, m["bn_momentum"]),
-                       make_activation(m["activation"])]
+            layers += [make_layer(dims, in_ch, out_ch, k, spatial, norm == "none", s, p),
+                       make_norm(norm, out_ch, dims, bn_momentum),
+                       make_activation(activation)]
             spatial = [conv_length(n, k, s, k // 2 if p is None else p) for n in spatial]
             if i > 0 and pooling is not None:
                 layers.append(pooling[dims - 1](2))
@@ -96,12 +110,12 @@ class CNN(TappedSequential):
                 raise UserError(f"model.channels = {channels}: block {i + 1} (kernel {k}, stride "
                                 f"{s}) leaves the input size below 1; use fewer blocks, smaller "
                                 f"strides or more padding")
-            layers += regularizers(m)
+            layers += regularizers(hidden_noise, dropout, dropout_mode)
             taps.append((len(layers) - 1, out_ch))
             in_ch = out_ch
         layers += [nn.Flatten(), nn.Linear(in_ch * math.prod(spatial), num_classes)]
         self.net = nn.Sequential(*layers)
-        if aux and blocks > 1:  # after the network: its initialization stays the same
+        if aux_heads and blocks > 1:  # after the network: its initialization stays the same
             pool_all = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)[dims - 1]
             self.set_heads([i for i, _ in taps[:-1]],
                            [nn.Sequential(pool_all(1), nn.Flatten(), nn.Linear(c, num_classes))

@@ -70,7 +70,7 @@ def _identity(w: torch.Tensor) -> torch.Tensor:
 # Every weight initialization, once: ``build(std, a, value)`` -> a function that fills a weight
 # in place; ``recurrent``: offered for hidden-to-hidden weights (model.init_recurrent);
 # ``recurrent_only``: for those only.
-INITS = Registry("initialization", "model.init")
+INITS = Registry("initialization", "model.init", config_key=True)
 INITS.add("default", lambda std, a, value: None, "PyTorch's own initialization of each layer")
 INITS.add("zeros", lambda std, a, value: nn.init.zeros_, "W = 0: symmetry is never broken")
 INITS.add("constant", lambda std, a, value: lambda w: nn.init.constant_(w, value),

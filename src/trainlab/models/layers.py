@@ -9,7 +9,7 @@ from torch import nn
 from ..registry import Registry
 
 # Every hidden activation, once.
-ACTIVATIONS = Registry("activation", "model.activation")
+ACTIVATIONS = Registry("activation", "model.activation", config_key=True)
 ACTIVATIONS.add("relu", nn.ReLU, "max(0, x)")
 ACTIVATIONS.add("leaky_relu", nn.LeakyReLU, "max(0.01 x, x)")
 ACTIVATIONS.add("tanh", nn.Tanh, "tanh x")
@@ -30,7 +30,7 @@ def _layer_norm(width: int, dims: int, momentum: float) -> nn.Module:
 
 # Every normalization, once: ``build(width, dims, momentum)``, dims 0 for a linear layer, 1 or 2
 # for conv layers.
-NORMS = Registry("normalization", "model.norm")
+NORMS = Registry("normalization", "model.norm", config_key=True)
 NORMS.add("none", lambda width, dims, momentum: nn.Identity(), "no normalization")
 NORMS.add("batch", _batch_norm, "batch norm over (N[, length...]) per feature/channel (lecture "
           "000), running averages with model.bn_momentum")
@@ -83,10 +83,11 @@ def dropout(p: float, mode: str = "inverted") -> list[nn.Module]:
     return [nn.Dropout(p) if mode == "inverted" else OriginalDropout(p)]
 
 
-def regularizers(m: dict) -> list[nn.Module]:
-    """What follows every hidden activation: Gaussian noise, then dropout."""
-    noise = [GaussianNoise(m["hidden_noise"])] if m["hidden_noise"] else []
-    return noise + dropout(m["dropout"], m["dropout_mode"])
+def regularizers(hidden_noise: float, p: float, mode: str) -> list[nn.Module]:
+    """What follows every hidden activation: Gaussian noise of std ``hidden_noise``, then
+    dropout with probability ``p`` in ``mode``."""
+    noise = [GaussianNoise(hidden_noise)] if hidden_noise else []
+    return noise + dropout(p, mode)
 
 
 class TappedSequential(nn.Module):

@@ -13,6 +13,7 @@ h = h + relu(W2 h + b2); logits = W3 h + b3 (the first layer, 40 -> 100, has no 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -29,23 +30,29 @@ class Residual(nn.Sequential):
 
 
 class MLP(TappedSequential):
-    def __init__(self, input_shape: tuple[int, ...], hidden: list[int], num_classes: int,
-                 m: dict | None = None, aux: bool = False):
+    """The MLP above for samples of ``input_shape`` (flattened), ``hidden`` layer widths and
+    ``num_classes`` outputs; ``norm`` (none, batch, layer) with batch norm's ``bn_momentum``,
+    ``activation``, ``hidden_noise`` std, ``dropout`` in ``dropout_mode`` (inverted, original),
+    ``input_dropout``, ``residual`` shortcuts, and ``aux_heads``."""
+
+    def __init__(self, input_shape: tuple[int, ...], hidden: Sequence[int], num_classes: int, *,
+                 activation: str = "relu", norm: str = "none", dropout: float = 0.0,
+                 dropout_mode: str = "inverted", input_dropout: float = 0.0,
+                 hidden_noise: float = 0.0, bn_momentum: float = 0.1, residual: bool = False,
+                 aux_heads: bool = False):
         super().__init__()
-        m = m or {"activation": "relu", "norm": "none", "dropout": 0.0, "dropout_mode": "inverted",
-                  "hidden_noise": 0.0, "input_dropout": 0.0, "bn_momentum": 0.1}
-        layers: list[nn.Module] = [nn.Flatten(), *make_dropout(m["input_dropout"], m["dropout_mode"])]
+        layers: list[nn.Module] = [nn.Flatten(), *make_dropout(input_dropout, dropout_mode)]
         width = math.prod(input_shape)
         taps = []
         for h in hidden:
-            block = [nn.Linear(width, h, bias=m["norm"] == "none"),
-                     make_norm(m["norm"], h, 0, m["bn_momentum"]), make_activation(m["activation"]),
-                     *regularizers(m)]
-            layers += [Residual(*block)] if m.get("residual") and h == width else block
+            block = [nn.Linear(width, h, bias=norm == "none"),
+                     make_norm(norm, h, 0, bn_momentum), make_activation(activation),
+                     *regularizers(hidden_noise, dropout, dropout_mode)]
+            layers += [Residual(*block)] if residual and h == width else block
             taps.append((len(layers) - 1, h))
             width = h
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)
-        if aux and len(hidden) > 1:  # after the network: its initialization stays the same
+        if aux_heads and len(hidden) > 1:  # after the network: its initialization stays the same
             self.set_heads([i for i, _ in taps[:-1]],
                            [nn.Linear(h, num_classes) for _, h in taps[:-1]])

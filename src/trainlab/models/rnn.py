@@ -25,6 +25,8 @@ between layers and keeps the fused modules (lecture 003, slide 80).
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
@@ -69,13 +71,23 @@ def readout(y: torch.Tensor, how: str, directions: int) -> torch.Tensor:
 
 
 class RecurrentClassifier(nn.Module):
-    def __init__(self, kind: str, input_shape: tuple[int, ...], hidden: list[int],
-                 num_classes: int, dropout: float = 0.0, dropout_mode: str = "inverted",
-                 norm: str = "none", recurrent_dropout: float = 0.0,
+    """A ``kind`` (rnn, gru, lstm) network reading samples of ``input_shape`` as sequences, one
+    recurrent layer per entry of ``hidden``, then a linear head of ``num_classes`` outputs:
+    ``dropout`` (``dropout_mode``) between layers, ``recurrent_norm`` (none, batch, layer) inside
+    the cell with batch norm's ``bn_time_steps`` and ``bn_momentum``, ``recurrent_dropout`` in
+    ``recurrent_dropout_mode``, ``bidirectional`` layers, the head's ``readout`` (last, all,
+    mean) and the Elman cell's ``rnn_activation`` (tanh, relu)."""
+
+    def __init__(self, kind: str, input_shape: tuple[int, ...], hidden: Sequence[int],
+                 num_classes: int, *, dropout: float = 0.0, dropout_mode: str = "inverted",
+                 recurrent_norm: str = "none", recurrent_dropout: float = 0.0,
                  recurrent_dropout_mode: str = "zaremba", bn_time_steps: int = 100,
                  bn_momentum: float = 0.1, bidirectional: bool = False, readout: str = "last",
                  rnn_activation: str = "tanh"):
         super().__init__()
+        norm = recurrent_norm
+        if readout not in READOUTS:
+            raise ValueError(f"readout {readout!r}: expected one of {', '.join(READOUTS)}")
         if len(input_shape) not in (1, 2):
             raise UserError(f"model.name = {kind!r} needs samples shaped (length,) or (channels, "
                             f"length); the data's are {tuple(input_shape)}")

@@ -11,6 +11,7 @@ parameters' device, and the multi-tensor (``foreach``) path otherwise.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
@@ -26,14 +27,42 @@ from ..errors import UserError
 from ..registry import Registry
 
 
-def _sgd(o: dict) -> tuple[type, dict]:
-    return torch.optim.SGD, dict(momentum=o["momentum"], nesterov=o["nesterov"],
-                                 weight_decay=o["weight_decay"])
+@dataclass(frozen=True)
+class OptimizerInfo:
+    """What the rest of trainlab needs to know of an optimizer, read instead of its name.
+
+    ``usual_lr``: a good first rate (PyTorch's default, except for SGD: PyTorch's 0.001 barely
+    moves in a few epochs; 0.01 is the common start); ``trajectory_lr``: the rate that shows its
+    typical behaviour on trainlab.experiments.trajectories' 2-D functions; ``in_trajectories``:
+    drawn there by default; ``reads``: the ``optimizer.*`` keys its builder takes (besides
+    ``name`` and ``lr``); ``expand``: for an alias, rewrites the optimizer options into the real
+    name's; ``nesterov``: takes optimizer.nesterov; ``switches_to_sgd``: takes
+    train.switch_to_sgd_at; ``switches``: changes its own update rule during the run (SWATS);
+    ``reevaluates_loss``: ``step`` needs a closure that recomputes the loss with its graph
+    (second-order methods); ``needs_loss(options)``: ``step`` must be given the loss for these
+    options (irprop+ compares objectives); ``elementwise``: the update of each weight depends
+    on that weight's gradient history only (it could run on many models stacked at once)."""
+
+    usual_lr: float
+    trajectory_lr: float
+    in_trajectories: bool = True
+    reads: tuple[str, ...] = ()
+    expand: Callable[[dict], None] | None = None
+    nesterov: bool = False
+    switches_to_sgd: bool = False
+    switches: bool = False
+    reevaluates_loss: bool = False
+    needs_loss: Callable[[dict], bool] = lambda options: False
+    elementwise: bool = True
 
 
-def _adam_like(cls: type) -> Callable[[dict], tuple[type, dict]]:
-    return lambda o: (cls, dict(betas=tuple(o["betas"]), eps=o["eps"],
-                                weight_decay=o["weight_decay"]))
+def _sgd(*, momentum, nesterov, weight_decay) -> tuple[type, dict]:
+    return torch.optim.SGD, dict(momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+
+def _adam_like(cls: type) -> Callable[..., tuple[type, dict]]:
+    return lambda *, betas, eps, weight_decay, sgd_lr=0.0: (
+        cls, dict(betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
 
 def _momentum(nesterov: bool) -> Callable[[dict], None]:
@@ -42,72 +71,74 @@ def _momentum(nesterov: bool) -> Callable[[dict], None]:
     return expand
 
 
-# Every optimizer, once. ``build(options)`` -> (class, keyword arguments); facts:
-# ``usual_lr``, a good first rate to try: PyTorch's default, except for SGD (PyTorch's 0.001
-# barely moves in a few epochs; 0.01 is the common start); ``trajectory_lr``, the rate that
-# shows its typical behaviour on trainlab.experiments.trajectories' 2-D functions;
-# ``in_trajectories``, drawn by default there; ``expand``, for an alias: rewrites the optimizer
-# options into the real name's; ``nesterov``: takes optimizer.nesterov; ``switches_to_sgd``:
-# takes train.switch_to_sgd_at. Whether step() needs the loss (a closure) is the optimizer's own
-# ``needs_loss`` attribute (see :func:`needs_loss`).
-OPTIMIZERS = Registry("optimizer", "optimizer.name")
+_SGD_READS = ("momentum", "nesterov", "weight_decay")
+
+# Every optimizer, once: ``build(**{key: value for key in reads})`` -> (class, keyword
+# arguments); its facts are an :class:`OptimizerInfo`.
+OPTIMIZERS = Registry("optimizer", "optimizer.name", OptimizerInfo, config_key=True)
 OPTIMIZERS.add("sgd", _sgd, "w -= lr g; momentum mu: v = mu v + g, w -= lr v (torch's form; the lecture's "
                "dW = mu dW - lr g up to the scale of v); Nesterov: the gradient at the look-ahead "
                "point (lecture 000)",
-               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True, nesterov=True)
+               usual_lr=0.01, trajectory_lr=0.002, nesterov=True, reads=_SGD_READS)
 OPTIMIZERS.add("momentum", _sgd, "sgd with momentum 0.9 unless optimizer.momentum is set",
-               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True,
-               expand=_momentum(False))
+               usual_lr=0.01, trajectory_lr=0.002, expand=_momentum(False), reads=_SGD_READS)
 OPTIMIZERS.add("nesterov", _sgd, "sgd with Nesterov momentum, 0.9 unless optimizer.momentum is "
-               "set", usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True,
-               expand=_momentum(True))
-OPTIMIZERS.add("adagrad", lambda o: (torch.optim.Adagrad, dict(eps=o["eps"],
-                                                               weight_decay=o["weight_decay"])),
+               "set", usual_lr=0.01, trajectory_lr=0.002, expand=_momentum(True),
+               reads=_SGD_READS)
+OPTIMIZERS.add("adagrad", lambda *, eps, weight_decay: (torch.optim.Adagrad, dict(
+    eps=eps, weight_decay=weight_decay)),
                "w -= lr g / (sqrt(sum of g^2) + eps) (Duchi et al. 2011)",
-               usual_lr=0.01, trajectory_lr=0.5, in_trajectories=True)
-OPTIMIZERS.add("rmsprop", lambda o: (torch.optim.RMSprop, dict(
-    alpha=o["alpha"], eps=o["eps"], momentum=o["momentum"], weight_decay=o["weight_decay"])),
+               usual_lr=0.01, trajectory_lr=0.5, reads=("eps", "weight_decay"))
+OPTIMIZERS.add("rmsprop", lambda *, alpha, eps, momentum, weight_decay: (torch.optim.RMSprop, dict(
+    alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay)),
     "w -= lr g / (sqrt(E[g^2]) + eps), E[g^2] a running average (Hinton)",
-    usual_lr=0.01, trajectory_lr=0.01, in_trajectories=True)
-OPTIMIZERS.add("adadelta", lambda o: (torch.optim.Adadelta, dict(
-    rho=o["rho"], eps=o["eps"], weight_decay=o["weight_decay"])),
+    usual_lr=0.01, trajectory_lr=0.01, reads=("alpha", "eps", "momentum", "weight_decay"))
+OPTIMIZERS.add("adadelta", lambda *, rho, eps, weight_decay: (torch.optim.Adadelta, dict(
+    rho=rho, eps=eps, weight_decay=weight_decay)),
     "rate-free step sqrt(E[dw^2] + eps) / sqrt(E[g^2] + eps) g, times lr (Zeiler 2012)",
-    usual_lr=1.0, trajectory_lr=1.0, in_trajectories=True)
+    usual_lr=1.0, trajectory_lr=1.0, reads=("rho", "eps", "weight_decay"))
 OPTIMIZERS.add("adam", _adam_like(torch.optim.Adam),
                "bias-corrected first and second moments (Kingma & Ba 2015)",
-               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=True, switches_to_sgd=True)
+               usual_lr=0.001, trajectory_lr=0.05, switches_to_sgd=True,
+               reads=("betas", "eps", "weight_decay", "sgd_lr"))
 OPTIMIZERS.add("adamw", _adam_like(torch.optim.AdamW),
                "adam with decoupled weight decay (Loshchilov & Hutter 2019)",
-               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False)
-OPTIMIZERS.add("rprop", lambda o: (Rprop, dict(
-    etas=tuple(o["etas"]), step_sizes=tuple(o["step_sizes"]), variant=o["variant"],
-    weight_decay=o["weight_decay"])),
+               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False,
+               reads=("betas", "eps", "weight_decay"))
+OPTIMIZERS.add("rprop", lambda *, etas, step_sizes, variant, weight_decay: (Rprop, dict(
+    etas=tuple(etas), step_sizes=tuple(step_sizes), variant=variant,
+    weight_decay=weight_decay)),
     "sign-based per-weight step sizes, four variants (Riedmiller & Braun 1993; Igel & Huesken "
-    "2000)", usual_lr=0.01, trajectory_lr=0.01, in_trajectories=True)
-OPTIMIZERS.add("quickprop", lambda o: (QuickProp, dict(max_growth=o["max_growth"],
-                                                       weight_decay=o["weight_decay"])),
+    "2000)", usual_lr=0.01, trajectory_lr=0.01,
+    reads=("etas", "step_sizes", "variant", "weight_decay"),
+    needs_loss=lambda options: options["variant"] == "irprop+")
+OPTIMIZERS.add("quickprop", lambda *, max_growth, weight_decay: (QuickProp, dict(
+    max_growth=max_growth, weight_decay=weight_decay)),
                "per-weight secant (diagonal Newton) steps (Fahlman 1988)",
-               usual_lr=0.01, trajectory_lr=0.002, in_trajectories=True)
-OPTIMIZERS.add("swats", lambda o: (SWATS, dict(
-    betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"],
-    sgd_lr=o["sgd_lr"] or None)), "Adam, then SGD at the projected rate (Keskar & Socher 2017)",
-    usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False, switches_to_sgd=True)
-
-OPTIMIZERS.add("newton", lambda o: (Newton, dict(
-    damping=o["damping"], adapt_damping=o["adapt_damping"], max_params=o["max_params"],
-    weight_decay=o["weight_decay"])), "w -= lr (H + lambda I)^-1 g, the exact Hessian of the "
+               usual_lr=0.01, trajectory_lr=0.002, reads=("max_growth", "weight_decay"))
+OPTIMIZERS.add("swats", lambda *, betas, eps, weight_decay, sgd_lr: (SWATS, dict(
+    betas=tuple(betas), eps=eps, weight_decay=weight_decay, sgd_lr=sgd_lr or None)),
+    "Adam, then SGD at the projected rate (Keskar & Socher 2017)",
+    usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False, switches_to_sgd=True,
+    switches=True, reads=("betas", "eps", "weight_decay", "sgd_lr"))
+OPTIMIZERS.add("newton", lambda *, damping, adapt_damping, max_params, weight_decay: (Newton, dict(
+    damping=damping, adapt_damping=adapt_damping, max_params=max_params,
+    weight_decay=weight_decay)), "w -= lr (H + lambda I)^-1 g, the exact Hessian of the "
     "batch loss (lecture 003); lambda = optimizer.damping; up to optimizer.max_params parameters",
-    usual_lr=1.0, trajectory_lr=1.0, in_trajectories=True)
-OPTIMIZERS.add("diag_newton", lambda o: (DiagNewton, dict(
-    damping=o["damping"], max_params=o["max_params"],
-    hutchinson_samples=o["hutchinson_samples"], weight_decay=o["weight_decay"])),
+    usual_lr=1.0, trajectory_lr=1.0, reevaluates_loss=True, elementwise=False,
+    reads=("damping", "adapt_damping", "max_params", "weight_decay"))
+OPTIMIZERS.add("diag_newton", lambda *, damping, max_params, hutchinson_samples, weight_decay: (
+    DiagNewton, dict(damping=damping, max_params=max_params,
+                     hutchinson_samples=hutchinson_samples, weight_decay=weight_decay)),
     "w_i -= lr g_i / (|h_ii| + mu), the Hessian's diagonal exact or by Hutchinson's estimate "
     "(Becker & LeCun 1988); mu = optimizer.damping", usual_lr=1.0, trajectory_lr=1.0,
-    in_trajectories=True)
+    reevaluates_loss=True, elementwise=False,
+    reads=("damping", "max_params", "hutchinson_samples", "weight_decay"))
+
 
 def expand_alias(options: dict) -> dict:
     """``optimizer`` options with an alias (momentum, nesterov) replaced by what it means."""
-    expand = OPTIMIZERS[options["name"]].facts.get("expand")
+    expand = OPTIMIZERS[options["name"]].expand
     if expand is not None:
         expand(options)
     return options
@@ -127,26 +158,33 @@ def fastest(cls: type, params: list, **kwargs) -> torch.optim.Optimizer:
     return cls(params, **kwargs)
 
 
-def build(config: dict, params: Iterable[torch.nn.Parameter],
-          updates_per_epoch: int = 1) -> torch.optim.Optimizer:
-    """The optimizer ``config["optimizer"]`` names over ``params``, wrapped in the gradient
-    transforms the config asks for. ``train.switch_to_sgd_at`` turns adam into SWATS with a
-    switch after ``(epoch - 1) * updates_per_epoch`` updates."""
-    o = config["optimizer"]
-    name, kwargs = o["name"], {}
-    switch_epoch = config["train"]["switch_to_sgd_at"]
-    if switch_epoch:
-        name, kwargs = "swats", {"switch_at": (switch_epoch - 1) * updates_per_epoch}
-    cls, options = OPTIMIZERS[name].build(o)
+def make(name: str, params: Iterable[torch.nn.Parameter], *, lr: float, options: dict,
+         switch_at: int | None = None) -> torch.optim.Optimizer:
+    """The optimizer ``name`` over ``params`` at rate ``lr``; of ``options`` (``optimizer.*``
+    keys), the ones its registry entry reads are its arguments. ``switch_at``: SWATS that
+    switches to SGD after this many updates instead (Adam first, then SGD; lecture 003)."""
+    extra = {}
+    if switch_at is not None:
+        name, extra = "swats", {"switch_at": switch_at}
+    entry = OPTIMIZERS[name]
+    cls, kwargs = entry.build(**{key: options[key] for key in entry.reads})
     try:
-        optimizer = fastest(cls, list(params), lr=o["lr"], **options, **kwargs)
+        return fastest(cls, list(params), lr=lr, **kwargs, **extra)
     except ValueError as e:  # the config's values are checked: what is left is about the model
         raise UserError(f"optimizer.name = {name}: {e}") from None
-    noise, clip = config["gradient_noise"], config["gradient_clip"]
-    if noise["eta"] > 0:
-        optimizer = GradientNoise(optimizer, noise["eta"], noise["gamma"], seed=config["seed"])
-    if clip["max_value"] > 0 or clip["max_norm"] > 0:
-        optimizer = GradientClipping(optimizer, clip["max_norm"] or None, clip["max_value"] or None)
+
+
+def with_transforms(optimizer: torch.optim.Optimizer, *, noise_eta: float = 0.0,
+                    noise_gamma: float = 0.55, seed: int = 0, clip_norm: float = 0.0,
+                    clip_value: float = 0.0) -> torch.optim.Optimizer:
+    """``optimizer`` inside the gradient transforms asked for: :class:`GradientNoise` of variance
+    ``noise_eta / (1 + t)^noise_gamma`` (seeded), then outside it :class:`GradientClipping` to
+    the global norm ``clip_norm`` and each element to ``[-clip_value, clip_value]`` (0 = off),
+    so that the gradient is clipped first, then noised."""
+    if noise_eta > 0:
+        optimizer = GradientNoise(optimizer, noise_eta, noise_gamma, seed=seed)
+    if clip_value > 0 or clip_norm > 0:
+        optimizer = GradientClipping(optimizer, clip_norm or None, clip_value or None)
     return optimizer
 
 
@@ -185,5 +223,7 @@ def describe(optimizer: torch.optim.Optimizer) -> dict:
     return {}
 
 
-__all__ = ["DiagNewton", "Newton", "GradientClipping", "expand_alias", "reevaluates_loss", "GradientNoise", "GradientTransform", "OPTIMIZERS", "QuickProp",
-           "Rprop", "SWATS", "build", "describe", "fastest", "innermost", "needs_loss"]
+__all__ = ["DiagNewton", "Newton", "GradientClipping", "expand_alias", "reevaluates_loss",
+           "GradientNoise", "GradientTransform", "OPTIMIZERS", "OptimizerInfo", "QuickProp",
+           "Rprop", "SWATS", "describe", "fastest", "innermost", "make", "needs_loss",
+           "with_transforms"]

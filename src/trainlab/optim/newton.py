@@ -4,9 +4,20 @@ identity; lecture 000, slides 12-14: "second order methods that normalize the va
 dimensions"). QuickProp and Rprop (trainlab.optim) approximate the curvature these use exactly.
 
 Both need the loss with its graph, to differentiate twice: ``step(closure)`` with a closure that
-re-evaluates the loss (the ``torch.optim.LBFGS`` convention; trainlab's training step passes one
-that recomputes the objective on the same batch). The gradient g they step along is the one in
-``.grad`` (after any gradient transform: clipping, noise); the curvature comes from the closure.
+re-evaluates the loss. Two conventions work:
+
+- PyTorch's (``torch.optim.LBFGS``): the closure zeroes the gradients (or the caller does before
+  ``step``), computes the loss, calls ``loss.backward()`` and returns the loss. While it runs,
+  its backward passes keep their graph (``retain_graph=True``, set by a ``TorchFunctionMode``
+  that is active only during that call), so the loss it returns can be differentiated again.
+- trainlab's training step: the gradients are already in ``.grad``; the closure only recomputes
+  the objective on the same batch, with its graph, and calls no backward.
+
+The gradient g they step along is the one in ``.grad`` after the closure ran (after any gradient
+transform: clipping, noise); the curvature comes from the loss the closure returned. ``step``
+returns that loss detached. Newton with ``adapt_damping`` calls the closure once more after the
+update (for the loss there): as with LBFGS, which also evaluates it several times per step, a
+closure that calls backward should then zero the gradients itself.
 
 - :class:`Newton`: w <- w - lr (H + lambda I)^-1 g with the exact Hessian H of the batch loss,
   formed in one batched double-backward pass (``is_grads_batched``): O(n^2) memory, so only for
@@ -21,6 +32,7 @@ from __future__ import annotations
 
 import torch
 from torch.optim import Optimizer
+from torch.overrides import TorchFunctionMode
 
 
 def _flat(tensors: list[torch.Tensor | None], like: list[torch.Tensor]) -> torch.Tensor:
@@ -85,6 +97,21 @@ def solve(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, str]:
     return torch.linalg.pinv(a, hermitian=True) @ g, "pinv"
 
 
+class _RetainGraph(TorchFunctionMode):
+    """While active, every backward pass (``Tensor.backward``, ``torch.autograd.backward``,
+    ``torch.autograd.grad``) keeps its graph: a PyTorch-convention closure calls
+    ``loss.backward()``, which would otherwise free the graph the curvature differentiates.
+    Every other call passes through unchanged (same op, same arguments: the same numbers)."""
+
+    _backward = (torch.Tensor.backward, torch.autograd.backward, torch.autograd.grad)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self._backward:
+            kwargs = {**kwargs, "retain_graph": True}
+        return func(*args, **kwargs)
+
+
 class _SecondOrder(Optimizer):
     """What both share: argument checks, the closure, the flat gradient, the step loop and the
     weight update; subclasses give the curvature and the direction."""
@@ -102,10 +129,11 @@ class _SecondOrder(Optimizer):
         self.size = sum(p.numel() for g in self.param_groups for p in g["params"])
 
     def _loss(self, closure) -> torch.Tensor:
+        """The closure's loss, with its graph even if the closure ran backward on it."""
         if closure is None:
             raise RuntimeError(f"{type(self).__name__} needs step(closure) with a closure that "
                                "re-evaluates the loss with its graph")
-        with torch.enable_grad():
+        with torch.enable_grad(), _RetainGraph():
             return closure()
 
     @staticmethod
@@ -141,7 +169,7 @@ class _SecondOrder(Optimizer):
                 p.sub_(d[offset:offset + p.numel()].view_as(p))
                 offset += p.numel()
             self._after(group, closure, loss, g, curvature, d)
-        return loss
+        return loss.detach()  # the graph was only for the curvature: free it with this step
 
 
 class Newton(_SecondOrder):

@@ -51,10 +51,13 @@ def rotate_zoom_shift(x: torch.Tensor, degrees: torch.Tensor, scale: torch.Tenso
 
 
 class Augmentation:
-    def __init__(self, config: dict, input_shape: tuple[int, ...]):
-        a = config["augment"]
-        self.shift, self.stretch, self.rotate, self.noise = (a["shift"], a["stretch"],
-                                                             a["rotate"], a["noise"])
+    """Random transformations of each training batch of samples shaped ``input_shape``, drawn
+    per sample: ``shift`` (1-D: positions; images: fraction of the size), ``stretch`` s (scale
+    in [1 - s, 1 + s]), ``rotate`` (images: degrees), then Gaussian ``noise`` (std); 0 = off."""
+
+    def __init__(self, input_shape: tuple[int, ...], *, shift: float = 0.0,
+                 stretch: float = 0.0, rotate: float = 0.0, noise: float = 0.0):
+        self.shift, self.stretch, self.rotate, self.noise = shift, stretch, rotate, noise
         self.image = len(input_shape) == 3
         self.geometric = bool(self.shift or self.stretch or (self.rotate and self.image))
         self.active = self.geometric or bool(self.noise)

@@ -45,7 +45,7 @@ from ..runs.rundir import write_jsonl
 from .progress import Progress
 
 if TYPE_CHECKING:
-    from .loop import FitState
+    from .state import FitOptions, FitState
 
 
 class Callback:
@@ -139,10 +139,10 @@ class Resume(Callback):
 
 class Diagnostics(Callback):
     """Per-layer gradient and weight norms, update ratios and activation statistics after every
-    epoch (``trainlab.experiments.diagnostics``); rows of epochs being redone are dropped."""
+    epoch (``trainlab.training.diagnostics``); rows of epochs being redone are dropped."""
 
     def on_fit_start(self, state: FitState) -> None:
-        from ..experiments import diagnostics
+        from . import diagnostics
 
         path = state.run.diagnostics
         write_jsonl(path, diagnostics.read(path, upto_epoch=state.start - 1))
@@ -153,7 +153,7 @@ class Diagnostics(Callback):
         self.recorder.record(metrics["epoch"])
 
     def on_fit_end(self, state: FitState) -> None:
-        from ..experiments import diagnostics
+        from . import diagnostics
 
         if state.history:
             path = state.run.diagnostics
@@ -262,8 +262,8 @@ class Checkpoint(Callback):
             state.pending_best = False
 
     def on_epoch_end(self, state: FitState, metrics: dict) -> None:
-        due = time.perf_counter() - self.last_write >= state.config["train"]["checkpoint_seconds"]
-        if due or metrics["epoch"] == state.config["train"]["epochs"] or state.stop:
+        due = time.perf_counter() - self.last_write >= state.options.checkpoint_seconds
+        if due or metrics["epoch"] == state.options.epochs or state.stop:
             self._write_best(state)
             self.last_write = time.perf_counter()
             checkpoint.save(state.run.last, last_checkpoint(state))
@@ -292,19 +292,19 @@ class Divergence(Callback):
             state.parts.model.load_state_dict(good["model"])
 
 
-def standard_callbacks(config: dict, progress: Progress,
+def standard_callbacks(options: FitOptions, progress: Progress,
                        on_epoch: Callable[[dict], None] | None = None, writes: bool = True,
                        extra: list[Callback] = ()) -> list[Callback]:
     """The callbacks of a run, in the order the module docstring gives; ``extra`` (the
     caller's) after ``on_epoch``."""
     chosen: list[Callback | None] = [
         Resume(progress, writes),
-        Diagnostics() if writes and config["diagnostics"] else None,
+        Diagnostics() if writes and options.diagnostics else None,
         ModelSelection(),
         EpochTime(),
         MetricsFile() if writes else None,
         ProgressReport(progress),
-        TensorBoard() if writes and config["logging"]["tensorboard"] else None,
+        TensorBoard() if writes and options.tensorboard else None,
         EpochHook(on_epoch) if on_epoch is not None else None,
         *extra,
         Checkpoint() if writes else None,

@@ -26,12 +26,12 @@ over-confident outputs. ``target_noise`` sigma adds N(0, sigma^2) to the soft ta
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..data import task
 from ..errors import UserError
 from ..registry import Registry
 
@@ -58,7 +58,16 @@ def _soft(divergence: Callable) -> Callable:
 # Every divergence, once: ``build(label smoothing eps, target(z, y))`` -> fn(logits, labels);
 # ``soft_targets``: compares with the (smoothed, optionally noisy) target distribution q;
 # ``smooths``: label smoothing applies.
-LOSSES = Registry("loss", "loss.name")
+@dataclass(frozen=True)
+class LossInfo:
+    """``soft_targets``: compares the output with the (smoothed, optionally noisy) target
+    distribution q; ``smooths``: label smoothing applies."""
+
+    soft_targets: bool
+    smooths: bool
+
+
+LOSSES = Registry("loss", "loss.name", LossInfo, config_key=True)
 LOSSES.add("cross_entropy", lambda eps, target: lambda z, y: F.cross_entropy(
     z, y, label_smoothing=eps), "-sum_k q_k log softmax(z)_k", soft_targets=False, smooths=True)
 LOSSES.add("mse", _soft(lambda z, q: F.mse_loss(z.softmax(1), q)),
@@ -80,14 +89,16 @@ def squared_error(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(z.squeeze(1), y)
 
 
-def build(config: dict, generator: torch.Generator | None = None) -> LossFn:
-    """The loss ``config["loss"]`` describes, as ``fn(logits, labels) -> scalar``.
-    ``generator`` draws the target noise (when ``loss.target_noise`` > 0)."""
-    if task(config["data"]["name"]) == "regression":
+def make(name: str = "cross_entropy", *, label_smoothing: float = 0.0,
+         confidence_penalty: float = 0.0, target_noise: float = 0.0,
+         task: str = "classification", generator: torch.Generator | None = None) -> LossFn:
+    """The divergence ``name`` (see above) as ``fn(logits, labels) -> scalar``, with label
+    smoothing eps = ``label_smoothing``, confidence penalty beta = ``confidence_penalty`` and
+    target noise sigma = ``target_noise`` (drawn from ``generator``); for ``task`` =
+    "regression", the plain squared error."""
+    if task == "regression":
         return squared_error
-    loss = config["loss"]
-    name, eps, beta, sigma = (loss["name"], loss["label_smoothing"], loss["confidence_penalty"],
-                              loss["target_noise"])
+    eps, beta, sigma = label_smoothing, confidence_penalty, target_noise
     if sigma and name not in SOFT_TARGETS:
         raise UserError(f"loss.target_noise = {sigma}: needs a soft-target loss "
                         f"({', '.join(SOFT_TARGETS)}), not {name}")

@@ -120,13 +120,11 @@ def compiler_unavailable(device: torch.device) -> str | None:
     return None
 
 
-def check(config: dict, device: torch.device) -> None:
-    """One line (UserError) when the device cannot run ``train.precision`` or
-    ``train.compile``, or a distributed mode is asked to use them."""
-    t, name = config["train"], config["train"]["precision"]
-    mode = config["distributed"]["mode"]
-    if mode != "none" and (name != "fp32" or t["compile"]):
-        raise UserError(f"train.precision = {name} / train.compile = {str(t['compile']).lower()} "
+def check(name: str, compile: bool, device: torch.device, mode: str = "none") -> None:
+    """One line (UserError) when ``device`` cannot run the precision ``name`` or compilation
+    (``compile``), or the distributed ``mode`` is asked to use them."""
+    if mode != "none" and (name != "fp32" or compile):
+        raise UserError(f"train.precision = {name} / train.compile = {str(compile).lower()} "
                         f"with distributed.mode = {mode}: the distributed modes train in fp32 "
                         "without compilation (use train.precision = fp32, train.compile = false)")
     if name == "fp16" and device.type != "cuda":
@@ -135,7 +133,7 @@ def check(config: dict, device: torch.device) -> None:
     if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise UserError(f"train.precision = bf16: this GPU ({torch.cuda.get_device_name(device)}) "
                         "does not support bfloat16; use fp16 (or fp32)")
-    if t["compile"]:
+    if compile:
         why = compiler_unavailable(device)
         if why:
             raise UserError(f"train.compile = true: the compiler is unavailable here ({why}); "

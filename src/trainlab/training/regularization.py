@@ -40,11 +40,17 @@ def decay_groups(model: nn.Module, exclude_bias_and_norm: bool) -> list[dict]:
 
 
 class Regularization:
-    def __init__(self, config: dict, model: nn.Module):
-        r = config["regularization"]
-        self.l1, self.l2 = r["l1"], r["l2"]
-        self.input_noise, self.weight_noise = r["input_noise"], r["weight_noise"]
-        self.params = penalized(model, r["exclude_bias_and_norm"])
+    """The penalties lambda_2/2 sum w^2 (``l2``) and lambda_1 sum |w| (``l1``) over ``model``'s
+    penalized parameters (all, or without biases and normalization parameters when
+    ``exclude_bias_and_norm``), Gaussian ``input_noise`` on every training input and
+    ``weight_noise`` on the weights for each forward/backward pass (standard deviations)."""
+
+    def __init__(self, model: nn.Module, *, l1: float = 0.0, l2: float = 0.0,
+                 input_noise: float = 0.0, weight_noise: float = 0.0,
+                 exclude_bias_and_norm: bool = False):
+        self.l1, self.l2 = l1, l2
+        self.input_noise, self.weight_noise = input_noise, weight_noise
+        self.params = penalized(model, exclude_bias_and_norm)
         self.has_penalty = bool(self.l1 or self.l2)
         self.noisy = bool(self.input_noise or self.weight_noise)
 

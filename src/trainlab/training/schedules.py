@@ -42,50 +42,68 @@ class Span:
     monitor: str
 
 
-def _plateau(opt, s: dict, span: Span):
+def _plateau(opt, span: Span, *, factor: float, patience: int, min_lr: float):
     return lr_scheduler.ReduceLROnPlateau(
-        opt, mode="max" if maximizes(span.monitor) else "min", factor=s["factor"],
-        patience=s["patience"], min_lr=s["min_lr"])
+        opt, mode="max" if maximizes(span.monitor) else "min", factor=factor,
+        patience=patience, min_lr=min_lr)
 
 
-# Every schedule, once: ``build(optimizer, schedule options, Span)`` -> a PyTorch scheduler (or
-# None); ``per_update``: stepped after every update rather than every epoch.
-SCHEDULES = Registry("schedule", "schedule.name")
-SCHEDULES.add("constant", lambda opt, s, span: None, "lr", per_update=False)
-SCHEDULES.add("step", lambda opt, s, span: lr_scheduler.StepLR(opt, s["step_size"], s["gamma"]),
-              "lr gamma^floor(epoch / step_size)", per_update=False)
-SCHEDULES.add("exponential", lambda opt, s, span: lr_scheduler.ExponentialLR(opt, s["gamma"]),
-              "lr gamma^epoch (= lr e^(-kt), k = -ln gamma)", per_update=False)
-SCHEDULES.add("inverse_time", lambda opt, s, span: lr_scheduler.LambdaLR(
-    opt, lambda e: 1.0 / (1.0 + s["decay"] * e)), "lr / (1 + decay epoch) (Robbins-Monro)",
-    per_update=False)
-SCHEDULES.add("linear", lambda opt, s, span: lr_scheduler.LinearLR(
-    opt, 1.0, s["end_factor"], s["decay_epochs"] or span.epochs),
-    "lr -> end_factor lr linearly over decay_epochs, then constant", per_update=False)
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """``reads``: the ``schedule.*`` keys its builder takes; ``per_update``: stepped after every
+    update rather than every epoch."""
+
+    per_update: bool
+    reads: tuple[str, ...] = ()
+
+
+# Every schedule, once: ``build(optimizer, Span, **{key: value for key in reads})`` -> a PyTorch
+# scheduler (or None).
+SCHEDULES = Registry("schedule", "schedule.name", ScheduleInfo, config_key=True)
+SCHEDULES.add("constant", lambda opt, span: None, "lr", per_update=False)
+SCHEDULES.add("step", lambda opt, span, *, step_size, gamma: lr_scheduler.StepLR(
+    opt, step_size, gamma), "lr gamma^floor(epoch / step_size)", per_update=False,
+    reads=("step_size", "gamma"))
+SCHEDULES.add("exponential", lambda opt, span, *, gamma: lr_scheduler.ExponentialLR(opt, gamma),
+              "lr gamma^epoch (= lr e^(-kt), k = -ln gamma)", per_update=False, reads=("gamma",))
+SCHEDULES.add("inverse_time", lambda opt, span, *, decay: lr_scheduler.LambdaLR(
+    opt, lambda e: 1.0 / (1.0 + decay * e)), "lr / (1 + decay epoch) (Robbins-Monro)",
+    per_update=False, reads=("decay",))
+SCHEDULES.add("linear", lambda opt, span, *, end_factor, decay_epochs: lr_scheduler.LinearLR(
+    opt, 1.0, end_factor, decay_epochs or span.epochs),
+    "lr -> end_factor lr linearly over decay_epochs, then constant", per_update=False,
+    reads=("end_factor", "decay_epochs"))
 SCHEDULES.add("plateau", _plateau, "lr factor when the monitored metric stalls for more than "
-              "patience epochs", per_update=False)
-SCHEDULES.add("cosine", lambda opt, s, span: lr_scheduler.CosineAnnealingLR(
-    opt, span.updates, s["min_lr"]), "min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2",
-    per_update=True)
-SCHEDULES.add("one_cycle", lambda opt, s, span: lr_scheduler.OneCycleLR(
+              "patience epochs", per_update=False, reads=("factor", "patience", "min_lr"))
+SCHEDULES.add("cosine", lambda opt, span, *, min_lr: lr_scheduler.CosineAnnealingLR(
+    opt, span.updates, min_lr), "min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2",
+    per_update=True, reads=("min_lr",))
+SCHEDULES.add("one_cycle", lambda opt, span: lr_scheduler.OneCycleLR(
     opt, max_lr=span.lr, total_steps=span.updates, cycle_momentum=False),  # momentum as set
     "warm up to lr, then anneal (Smith & Topin 2019)", per_update=True)
 PER_UPDATE = SCHEDULES.names(per_update=True)
 
 
 class Schedule:
-    """The PyTorch schedulers a config asks for, and when to step them."""
+    """The PyTorch schedulers for ``optimizer`` (at its peak rate ``lr``): the schedule ``name``
+    (the table above) with its ``options`` (the keys its registry entry reads: ``step_size``,
+    ``gamma``, ...), over ``epochs`` epochs of ``updates_per_epoch`` updates, after a linear
+    warm-up of ``warmup_epochs``; ``monitor``: the metric ``plateau`` watches. Say when to step:
+    :meth:`after_update`, :meth:`after_epoch`."""
 
-    def __init__(self, config: dict, optimizer: torch.optim.Optimizer, updates_per_epoch: int):
-        s, epochs = config["schedule"], config["train"]["epochs"]
-        self.per_update = s["name"] in PER_UPDATE
-        self.watches = config["early_stopping"]["monitor"]
-        self.warmup_updates = round(s["warmup_epochs"] * updates_per_epoch)
+    def __init__(self, optimizer: torch.optim.Optimizer, name: str = "constant", *,
+                 updates_per_epoch: int, epochs: int = 1, lr: float | None = None,
+                 monitor: str = "val_loss", warmup_epochs: float = 0.0, **options):
+        entry = SCHEDULES[name]
+        self.per_update = entry.per_update
+        self.watches = monitor
+        self.warmup_updates = round(warmup_epochs * updates_per_epoch)
         self.updates_per_epoch = updates_per_epoch
         self.updates = 0
         total = max(1, epochs * updates_per_epoch - self.warmup_updates)
-        self.scheduler = SCHEDULES[s["name"]].build(
-            optimizer, s, Span(total, epochs, config["optimizer"]["lr"], self.watches))
+        lr = optimizer.param_groups[0]["lr"] if lr is None else lr
+        self.scheduler = entry.build(optimizer, Span(total, epochs, lr, self.watches),
+                                     **{key: options[key] for key in entry.reads})
         self.warmup = None
         if self.warmup_updates:  # built last: it sets the starting rate
             self.warmup = lr_scheduler.LinearLR(optimizer, 1.0 / self.warmup_updates, 1.0,
