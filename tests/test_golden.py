@@ -1,7 +1,8 @@
 """The golden runs (tests/golden): a reorganization of the code must not change any number.
 
 ``tests/golden/runs.json`` was recorded by ``tests/golden/record.py`` at the commit before the
-training step was redesigned (708ae13, run from a worktree with ``PYTHONPATH=<worktree>/src``).
+configuration was made typed and read in one place (27e5fe4, run from a worktree with
+``PYTHONPATH=<worktree>/src``; earlier, 708ae13, before the training step was redesigned).
 On a machine like the recording one (same torch build, CPU instruction set and architecture)
 every metric and summary value must be identical. Elsewhere CPU kernels round differently and
 two short trainings drift apart, so the comparison there uses a stated tolerance: losses within

@@ -10,7 +10,7 @@ import os
 import sys
 
 from . import api
-from .config import SCHEMA, documented_defaults, dumps, resolve
+from .config import SCHEMA, documented_defaults, dumps, replace, resolve
 from .errors import UserError
 from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS
 from .optim import OPTIMIZERS
@@ -32,7 +32,7 @@ def _keys_help() -> str:
     lines = []
     for name, key in SCHEMA.items():
         allowed = f" [{'|'.join(key.choices)}]" if key.choices else ""
-        lines.append(f"  {name:<{width}}  {key.doc}{allowed} (default {key.default!r})")
+        lines.append(f"  {name:<{width}}  {key.meaning}{allowed} (default {key.default!r})")
     return "\n".join(lines)
 
 
@@ -272,10 +272,8 @@ def _search(ns: argparse.Namespace) -> int:
 
 
 def _lr_find(ns: argparse.Namespace) -> int:
-    from . import data
+    from . import build
     from .experiments import lrfind
-    from .api import resolve_device
-    from .training.loop import build
     from .runs.rundir import output_folder
 
     if not 0 < ns.start_lr < ns.end_lr:
@@ -284,10 +282,10 @@ def _lr_find(ns: argparse.Namespace) -> int:
     if ns.steps < 3:
         raise UserError(f"--steps {ns.steps}: expected an integer >= 3")
     config = resolve(*split_args(ns.args))
-    splits = data.load(config, resolve_device(config["device"]))
-    parts = build(config, splits)
+    splits = build.load_data(config, build.device(config))
+    parts = build.parts(config, splits)
     result = lrfind.range_test(parts.step, splits.x_train, splits.y_train, parts.batch_size,
-                               ns.start_lr, ns.end_lr, ns.steps, seed=config["seed"])
+                               ns.start_lr, ns.end_lr, ns.steps, seed=config.seed)
     out = output_folder(ns.out, "lr-find")
     lrfind.write(out, result)
     s = result["suggestion"]
@@ -305,8 +303,7 @@ def _diagnose(ns: argparse.Namespace) -> int:
 
     run = RunDir.open(ns.run_dir)
     if not run.diagnostics.exists():
-        config = run.read_config()
-        config["diagnostics"] = True
+        config = replace(run.read_config(), diagnostics=True)
         print(f"{run.path} recorded no diagnostics: training it again with diagnostics=true "
               f"into {run.path / 'diagnose'}", file=sys.stderr)
         api.train(config, out=run.path / "diagnose", progress="lines")

@@ -10,11 +10,24 @@ import trainlab
 from cases import SUMMARY_KEYS, overrides
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux): two CPUs with the same instruction set can still round
+    differently (seen: the same AVX512 capability, other numbers)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def fingerprint() -> dict:
     """What the numbers depend on besides the code: exact equality is expected only when these
     match."""
     return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(),
-            "machine": platform.machine(), "processor": platform.processor()}
+            "machine": platform.machine(), "processor": platform.processor(),
+            "cpu_model": cpu_model()}
 
 
 def replay(name: str, out: Path) -> dict:

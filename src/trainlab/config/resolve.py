@@ -345,7 +345,7 @@ def documented_defaults() -> str:
 SHARED = {
     "data": ("name", "val_fraction", "test_fraction", "normalize"),
     "model": ("name", "init", "init_std", "init_range", "init_value", "bias_value", "pretrained",
-              "freeze", "bn_stats"),
+              "freeze", "bn_stats", "init_recurrent"),
     "optimizer": ("name", "lr"),
     "schedule": ("name", "warmup_epochs"),
     "distributed": ("mode", "address", "port", "timeout", "slow_worker"),

@@ -37,9 +37,9 @@ from typing import NamedTuple
 
 from . import grid
 from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F401 (as before)
-from .. import data
 from ..analysis import stats
 from ..config import resolve
+from ..config.resolve import task
 from ..errors import UserError
 from ..runs.rundir import RunDir
 
@@ -106,7 +106,7 @@ def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | Non
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = grid.workers(jobs)
     base_config = resolve(base, overrides)
-    regression = data.task(base_config["data"]["name"]) == "regression"
+    regression = task(base_config.data.name) == "regression"
     chosen = choose_metric(regression_metric(metric) if regression else metric, target)
     if regression:
         chosen = chosen._replace(label="test mean squared error")

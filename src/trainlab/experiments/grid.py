@@ -35,7 +35,7 @@ from queue import SimpleQueue
 from typing import Any, Callable
 
 from .. import api
-from ..config import parse_override, resolve
+from ..config import Config, parse_override, resolve
 from ..errors import UserError
 from ..runs.atomic import atomic_write_text
 from ..runs.rundir import RunDir
@@ -116,10 +116,11 @@ def variant_folder(variant: dict[str, Any]) -> str:
     return safe.replace(",", "__")
 
 
-def seed_configs(base, overrides: list[str], variant: dict[str, Any], seeds: int) -> list[dict]:
+def seed_configs(base, overrides: list[str], variant: dict[str, Any],
+                 seeds: int) -> list[Config]:
     """The variant's configs for seeds ``seed``, ``seed + 1``, ... (``seed`` of base and
     overrides)."""
-    first = resolve(base, overrides)["seed"]
+    first = resolve(base, overrides).seed
     return [resolve(base, list(overrides) + as_overrides(variant) + [f"seed={first + k}"])
             for k in range(seeds)]
 
@@ -134,7 +135,7 @@ class Task:
 
     key: Any
     folder: Path
-    config: dict | None = None
+    config: Config | None = None
     function: Callable[..., dict] | None = None
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
@@ -150,19 +151,24 @@ def seed_tasks(base, overrides: list[str], variants: list[dict], seeds: int,
             for v in variants for k, cfg in enumerate(seed_configs(base, overrides, v, seeds))]
 
 
-def run_cost(cfg: dict) -> float:
-    """A run's relative cost, for ordering: epochs x updates per sample (1 / batch size), times
-    the number of hidden units or channels (a width sum: a rough size of the model)."""
-    model = cfg["model"]
-    width = sum(model.get("channels") or []) if model["name"].startswith("cnn") \
-        else sum(model.get("hidden") or [])
-    return cfg["train"]["epochs"] / cfg["train"]["batch_size"] * max(width, 1)
+FULL_BATCH_COST = 1024  # batch GD: one update per epoch, counted as a batch of this size
+
+
+def run_cost(cfg: Config) -> float:
+    """A run's relative cost, for ordering: epochs x updates per sample (1 / batch size; batch
+    GD counted as a batch of :data:`FULL_BATCH_COST`), times the number of hidden units or
+    channels (a width sum: a rough size of the model)."""
+    model = cfg.model
+    width = sum(model.channels) if model.name.startswith("cnn") else sum(model.hidden)
+    batch = cfg.train.batch_size
+    return cfg.train.epochs / (FULL_BATCH_COST if batch == "full" else batch) * max(width, 1)
 
 
 def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
     """Check or write the manifest of an experiment folder: a new or empty ``out`` gets
     ``out/filename``; one that holds the same manifest is continued; one that holds another
     manifest, or files but no manifest, is refused (``what`` names the experiment)."""
+    manifest = {k: v.to_dict() if isinstance(v, Config) else v for k, v in manifest.items()}
     wanted = json.loads(json.dumps(manifest))  # tuples -> lists, as they are read back
     stored = out / filename
     if out.exists() and not out.is_dir():
@@ -193,16 +199,18 @@ def with_threads(base, overrides: list[str], threads: int) -> list[str]:
     """``overrides`` plus ``train.threads=threads`` unless base or overrides set it: every run
     of an experiment records the thread count its numbers were computed with, so that
     ``trainlab train <run>/config.toml`` reproduces them."""
-    if resolve(base, overrides)["train"]["threads"]:
+    if resolve(base, overrides).train.threads:
         return list(overrides)
     return [*overrides, f"train.threads={threads}"]
 
 
-def _without_threads(config: dict) -> dict:
-    return {**config, "train": {k: v for k, v in config["train"].items() if k != "threads"}}
+def _without_threads(config: Config) -> dict:
+    tree = config.to_dict()
+    del tree["train"]["threads"]
+    return tree
 
 
-def other_config(folder: Path, config: dict) -> list[str] | None:
+def other_config(folder: Path, config: Config) -> list[str] | None:
     """None if ``folder`` holds no run or a run of ``config``; else the config sections its
     run differs in (a stale or foreign run). ``train.threads`` is not compared: it says how a
     run was computed (an experiment continued with another ``--jobs`` keeps its runs)."""
@@ -213,7 +221,7 @@ def other_config(folder: Path, config: dict) -> list[str] | None:
     return None if found == config else [k for k in config if found.get(k) != config[k]]
 
 
-def train_or_resume(config: dict, folder: Path, *, test: bool = True, on_epoch=None) -> dict:
+def train_or_resume(config: Config, folder: Path, *, test: bool = True, on_epoch=None) -> dict:
     """Train, resume or read the run in ``folder``; returns its summary. Finished
     (``summary.json``): read. Unfinished (``config.toml``): resumed. Otherwise: trained.
     ``test=False`` and ``on_epoch`` as in :func:`trainlab.api.train` (search's trials)."""

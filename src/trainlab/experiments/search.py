@@ -54,8 +54,8 @@ def _check(base, overrides: list[str], grid: list[str], sampler: str, trials: in
     axes = parse_axes(grid, "--grid")
     combos = parse_vary(grid, base, overrides, "--grid")  # validates every combination
     config = resolve(base, overrides)
-    monitor = config["early_stopping"]["monitor"]
-    if config["data"]["val_fraction"] == 0:
+    monitor = config.early_stopping.monitor
+    if config.data.val_fraction == 0:
         raise UserError("data.val_fraction = 0: a search scores trials on the validation split; "
                         "hold one out (e.g. data.val_fraction = 0.1)")
     if not monitor.startswith("val_"):

@@ -29,7 +29,7 @@ import torch
 
 from torch import nn
 
-from .. import optim
+from .. import build
 from ..config import resolve
 from ..errors import UserError
 from ..optim import OPTIMIZERS
@@ -95,7 +95,7 @@ def run(function: str, name: str, steps: int, lr: float, base=None,
                                                      f"optimizer.lr={lr}",
                                                      "optimizer.weight_decay=0"])
     point = Point(function)
-    step = Step(point, lambda value, _: value, optim.build(config, [point.xy]))
+    step = Step(point, lambda value, _: value, build.optimizer(config, [point.xy]))
     points, diverged = [], False
     for i in range(steps + 1):
         value = step.compute_gradients(None, None) if i < steps else point().detach()
