@@ -139,19 +139,20 @@ def test_too_big_a_model_is_one_clear_error():
     model = torch.nn.Linear(20, 10)  # 210 parameters
     with pytest.raises(UserError, match=r"optimizer.name = newton: .*210 parameters, more than "
                                         r"max_params = 100"):
-        optim.build(config, model.parameters())
-    assert isinstance(optim.build(resolve(config, ["optimizer.name=diag_newton"]),
+        build.optimizer(config, model.parameters())
+    assert isinstance(build.optimizer(resolve(config, ["optimizer.name=diag_newton"]),
                                   model.parameters()), DiagNewton)
 
 
 def test_newton_trains_a_small_net_through_the_training_step():
-    from trainlab.training.loop import build, evaluate
+    from trainlab import build
+from trainlab.training.loop import evaluate
 
     config = resolve(None, FAST + ["model.hidden=[8]", "model.dropout=0", "train.batch_size=full",
                                    "optimizer.name=newton", "optimizer.lr=1", "optimizer.damping=1",
                                    "optimizer.adapt_damping=true"])
-    splits = data.load(config)
-    parts = build(config, splits)
+    splits = build.load_data(config)
+    parts = build.parts(config, splits)
     before, _ = evaluate(parts.model, splits.x_train, splits.y_train, parts.loss_fn)
     for _ in range(10):
         parts.step(splits.x_train, splits.y_train)
@@ -159,3 +160,112 @@ def test_newton_trains_a_small_net_through_the_training_step():
     assert after < 0.8 * before and math.isfinite(after)
     described = optim.describe(parts.optimizer)
     assert sum(described["newton_solves"].values()) == 10 and described["damping"] > 0
+
+
+# --- PyTorch's closure convention (torch.optim.LBFGS's): the closure calls backward itself ----
+
+def _logistic_problem():
+    """Logistic regression in float64: 40 points, 3 features + bias, labels from a noisy plane."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.cat([torch.randn(40, 3, generator=g, dtype=torch.float64),
+                   torch.ones(40, 1, dtype=torch.float64)], 1)
+    y = ((x[:, :3] @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+          + 0.5 * torch.randn(40, generator=g, dtype=torch.float64)) > 0).to(torch.float64)
+    w = (0.3 * torch.randn(4, generator=g, dtype=torch.float64)).requires_grad_()
+    return x, y, w
+
+
+def _lbfgs_closure(opt, loss_of):
+    """Exactly the closure torch.optim.LBFGS takes."""
+    def closure():
+        opt.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        return loss
+    return closure
+
+
+@pytest.mark.parametrize("lr, damping", [(1.0, 0.0), (0.7, 0.3)])
+def test_one_newton_step_with_an_lbfgs_closure_is_the_hand_computed_step(lr, damping):
+    # logistic loss L(w) = mean(softplus(Xw) - y Xw): g = X'(p - y)/n, H = X' diag(p(1-p)) X / n
+    x, y, w = _logistic_problem()
+    n = len(y)
+    w0 = w.detach().clone()
+    p = torch.sigmoid(x @ w0)
+    g = x.T @ (p - y) / n
+    h = x.T @ (x * (p * (1 - p))[:, None]) / n
+    loss_of = lambda v: torch.nn.functional.binary_cross_entropy_with_logits(x @ v, y)  # noqa: E731
+    torch.testing.assert_close(torch.autograd.functional.hessian(loss_of, w0), h,
+                               rtol=1e-12, atol=1e-14)
+    expected = w0 - lr * torch.linalg.solve(h + damping * torch.eye(4, dtype=torch.float64), g)
+
+    opt = Newton([w], lr=lr, damping=damping)
+    returned = opt.step(_lbfgs_closure(opt, lambda: loss_of(w)))
+    torch.testing.assert_close(w.detach(), expected, rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(w.grad, g, rtol=1e-12, atol=1e-14)  # the closure's own gradient
+    assert returned.grad_fn is None and returned.item() == pytest.approx(loss_of(w0).item())
+
+    x, y, v = _logistic_problem()
+    diag = DiagNewton([v], lr=lr, damping=damping + 1e-3)
+    diag.step(_lbfgs_closure(diag, lambda: loss_of(v)))
+    torch.testing.assert_close(v.detach(), w0 - lr * g / (h.diagonal().abs() + damping + 1e-3),
+                               rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("make", [
+    lambda params: Newton(params, lr=1.0, damping=1.0),
+    lambda params: Newton(params, lr=1.0, damping=1.0, adapt_damping=True),
+    lambda params: DiagNewton(params, lr=0.5, damping=0.1),
+    lambda params: DiagNewton(params, lr=0.5, damping=0.1, max_params=10),  # Hutchinson
+], ids=["newton", "newton-lm", "diag-exact", "diag-hutchinson"])
+@pytest.mark.parametrize("closure_zeroes", [True, False])
+def test_a_plain_loop_with_an_lbfgs_closure_trains(make, closure_zeroes):
+    torch.manual_seed(0)
+    x = torch.randn(64, 2)
+    y = (x[:, 0] - x[:, 1] > 0).long()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2))
+    opt = make(model.parameters())
+    loss_of = lambda: torch.nn.functional.cross_entropy(model(x), y)  # noqa: E731
+    before = loss_of().item()
+
+    def closure():
+        if closure_zeroes:
+            opt.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        return loss
+
+    for _ in range(15):
+        if not closure_zeroes:
+            opt.zero_grad()  # the caller zeroes instead
+        loss = opt.step(closure)
+        assert loss.grad_fn is None and math.isfinite(loss.item())
+    assert loss_of().item() < 0.3 * before
+
+
+def test_both_conventions_take_the_same_step():
+    # trainlab's: gradients already in .grad, the closure only recomputes the loss; PyTorch's:
+    # the closure zeroes, runs backward and returns the loss. Same step to the last bit.
+    results = []
+    for convention in ("trainlab", "pytorch"):
+        x, y, w = _logistic_problem()
+        loss_of = lambda: torch.nn.functional.binary_cross_entropy_with_logits(x @ w, y)  # noqa: B023, E731
+        opt = Newton([w], lr=0.8, damping=0.05, adapt_damping=True)
+        for _ in range(3):
+            if convention == "trainlab":
+                _step(opt, w, loss_of)
+            else:
+                opt.step(_lbfgs_closure(opt, loss_of))
+        results.append((w.detach().clone(), opt.param_groups[0]["damping"]))
+    assert torch.equal(results[0][0], results[1][0]) and results[0][1] == results[1][1]
+
+
+def test_backward_outside_the_step_still_frees_its_graph():
+    # the retain-graph mode is active only while step runs the closure
+    x, y, w = _logistic_problem()
+    opt = Newton([w])
+    opt.step(_lbfgs_closure(opt, lambda: (x @ w).sigmoid().mean()))
+    loss = (x @ w).sigmoid().mean()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        loss.backward()
