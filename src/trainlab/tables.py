@@ -1,7 +1,12 @@
-"""The README's tables of names, made from the registries (so they cannot drift from the code).
+"""The docs' tables of names, made from the registries (so they cannot drift from the code).
 
-``python -m trainlab.tables README.md`` rewrites every block between ``<!-- table:NAME -->`` and
-``<!-- /table:NAME -->`` in place; ``tests/test_tables.py`` fails when README.md is stale.
+A table sits between the lines ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->`` in any
+Markdown file of the repository: ``README.md`` or a page under ``docs/``.
+``python -m trainlab.tables``, run in the repository root, rewrites every such block of
+``README.md`` and ``docs/**/*.md`` in place (``python -m trainlab.tables FILE ...``: those files
+only); ``--check`` rewrites nothing and lists the stale files, exit status 1 if there are any.
+``tests/test_tables.py`` fails when a table is stale, when a marker names no table or is not
+closed, and when a table is in no file.
 """
 
 from __future__ import annotations
@@ -55,18 +60,61 @@ TABLES: dict[str, Callable[[], str]] = {
         "start": lambda e: str(e.surface.start)}),
 }
 
-BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(?:.*?\n)?(<!-- /table:\2 -->)", re.S)
+# A marker is a line of its own (one quoted inside a sentence is text, not a marker).
+BLOCK = re.compile(r"^(<!-- table:(\w+) -->\n)(?:.*?\n)?(<!-- /table:\2 -->)$", re.S | re.M)
+OPENING = re.compile(r"^<!-- table:(\w+) -->$", re.M)
+
+
+def markdown_files(root: str | Path = ".") -> list[Path]:
+    """The files that may hold tables: ``README.md`` and every ``.md`` under ``docs/``."""
+    root = Path(root)
+    files = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    return [f for f in files if f.is_file()]
+
+
+def names(text: str) -> list[str]:
+    """The tables ``text`` holds, in order (one entry per opening marker)."""
+    return OPENING.findall(text)
+
+
+def problems(text: str) -> list[str]:
+    """What is wrong with the markers of ``text``: names that are no table, unclosed blocks."""
+    found = names(text)
+    unknown = [f"<!-- table:{n} --> names no table (known: {', '.join(TABLES)})"
+               for n in found if n not in TABLES]
+    closed = [m.group(2) for m in BLOCK.finditer(text)]
+    unclosed = [f"<!-- table:{n} --> has no <!-- /table:{n} --> after it"
+                for n in set(found) if found.count(n) > closed.count(n)]
+    return unknown + sorted(unclosed)
 
 
 def update(text: str) -> str:
     """``text`` with every table block regenerated."""
+    wrong = problems(text)
+    if wrong:
+        raise ValueError("; ".join(wrong))
     return BLOCK.sub(lambda m: m.group(1) + TABLES[m.group(2)]() + "\n" + m.group(3), text)
 
 
 def main(argv: list[str]) -> int:
-    for name in argv or ["README.md"]:
-        path = Path(name)
-        path.write_text(update(path.read_text()))
+    check = "--check" in argv
+    paths = [Path(a) for a in argv if a != "--check"] or markdown_files()
+    stale = []
+    for path in paths:
+        text = path.read_text()
+        try:
+            new = update(text)
+        except ValueError as e:
+            print(f"{path}: {e}", file=sys.stderr)
+            return 2
+        if new != text:
+            stale.append(path)
+            if not check:
+                path.write_text(new)
+    if check and stale:
+        print("stale tables (run python -m trainlab.tables): " + ", ".join(map(str, stale)),
+              file=sys.stderr)
+        return 1
     return 0
 
 
