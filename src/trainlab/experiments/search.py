@@ -169,7 +169,7 @@ def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, repor
     finished that epoch (it may raise to prune the trial: the processes are then stopped)."""
     import queue
 
-    from ..distributed.launch import CONTEXT, Processes, threads_per_process
+    from ..processes import CONTEXT, Processes, threads_per_process
 
     events, curves = CONTEXT.Queue(), [{} for _ in configs]
     summaries: list[dict | None] = [None] * len(configs)
