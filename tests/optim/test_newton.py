@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from trainlab import data, optim
+from trainlab import build, optim
 from trainlab.config import resolve
 from trainlab.errors import UserError
 from trainlab.experiments.trajectories import run as trajectory
@@ -145,12 +145,11 @@ def test_too_big_a_model_is_one_clear_error():
 
 
 def test_newton_trains_a_small_net_through_the_training_step():
-    from trainlab import build
-from trainlab.training.loop import evaluate
+    from trainlab.training.loop import evaluate
 
     config = resolve(None, FAST + ["model.hidden=[8]", "model.dropout=0", "train.batch_size=full",
-                                   "optimizer.name=newton", "optimizer.lr=1", "optimizer.damping=1",
-                                   "optimizer.adapt_damping=true"])
+                                   "optimizer.name=newton", "optimizer.momentum=0", "optimizer.lr=1",
+                                   "optimizer.damping=1", "optimizer.adapt_damping=true"])
     splits = build.load_data(config)
     parts = build.parts(config, splits)
     before, _ = evaluate(parts.model, splits.x_train, splits.y_train, parts.loss_fn)
