@@ -148,8 +148,9 @@ def test_newton_trains_a_small_net_through_the_training_step():
     from trainlab.training.loop import evaluate
 
     config = resolve(None, FAST + ["model.hidden=[8]", "model.dropout=0", "train.batch_size=full",
-                                   "optimizer.name=newton", "optimizer.momentum=0", "optimizer.lr=1",
-                                   "optimizer.damping=1", "optimizer.adapt_damping=true"])
+                                   "optimizer.name=newton", "optimizer.momentum=0",
+                                   "optimizer.lr=1", "optimizer.damping=1",
+                                   "optimizer.adapt_damping=true"])
     splits = build.load_data(config)
     parts = build.parts(config, splits)
     before, _ = evaluate(parts.model, splits.x_train, splits.y_train, parts.loss_fn)
@@ -248,7 +249,8 @@ def test_both_conventions_take_the_same_step():
     results = []
     for convention in ("trainlab", "pytorch"):
         x, y, w = _logistic_problem()
-        loss_of = lambda: torch.nn.functional.binary_cross_entropy_with_logits(x @ w, y)  # noqa: B023, E731
+        def loss_of(x=x, y=y, w=w):
+            return torch.nn.functional.binary_cross_entropy_with_logits(x @ w, y)
         opt = Newton([w], lr=0.8, damping=0.05, adapt_damping=True)
         for _ in range(3):
             if convention == "trainlab":
