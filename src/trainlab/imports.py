@@ -89,8 +89,9 @@ def load_callable(path: str, key: str) -> Callable:
             obj = getattr(obj, name)
         except AttributeError:
             owner = _describe(obj, module, names[:i])
-            close = difflib.get_close_matches(name, [n for n in dir(obj) if not n.startswith("_")],
-                                              n=1)
+            names_there = [n for n in dir(obj)
+                           if not n.startswith("_") and callable(getattr(obj, n, None))]
+            close = difflib.get_close_matches(name, names_there, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UserError(f"{key} = {path!r}: {owner} has no attribute {name!r}{hint}") from None
         except Exception as e:  # a module-level __getattr__ or a property that fails
