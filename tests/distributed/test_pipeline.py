@@ -16,11 +16,10 @@ from tests import same_training
 import torch
 
 import trainlab
-from trainlab import data
+from trainlab import build
 from trainlab.config import resolve
 from trainlab.distributed import pipeline
 from trainlab.errors import UserError
-from trainlab.training.loop import build
 
 pytestmark = pytest.mark.cpu_only(
     "the pipeline mode runs on the CPU; with device = auto on a GPU machine the data is on "
@@ -44,12 +43,12 @@ def no_stage_left():
 def pipeline_gradients(overrides: list[str]) -> tuple[dict, dict]:
     """(one process's, the pipeline's) gradients of one minibatch of 23 samples."""
     config = resolve(None, overrides + ["distributed.mode=pipeline"])
-    splits = data.load(config, "cpu")
+    splits = build.load_data(config, "cpu")
     x, y = splits.x_train[:23], splits.y_train[:23]
-    reference = build(config, splits)
+    reference = build.parts(config, splits)
     reference.step.compute_gradients(x, y)
     want = {k: p.grad for k, p in reference.model.named_parameters()}
-    parts = build(config, splits)
+    parts = build.parts(config, splits)
     plan = pipeline.make_plan(parts.model, config, splits.x_train[:2])
     with pipeline.Pipeline(config, splits, parts, plan) as pipe:
         pipe.push(parts.model, None)

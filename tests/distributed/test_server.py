@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import trainlab
-from trainlab.distributed.launch import Processes
+from trainlab.processes import Processes
 from trainlab.distributed.layout import partition
 
 pytestmark = pytest.mark.cpu_only(

@@ -5,7 +5,8 @@ batch size N times"; Chen et al. 2016; PyTorch DDP docs,
 https://pytorch.org/docs/stable/notes/ddp.html).
 
 Every rank builds the same seeded model, optimizer and schedule, wraps the model in
-``DistributedDataParallel`` and runs the ordinary epoch loop (:func:`~trainlab.training.loop.fit`).
+``DistributedDataParallel`` and runs the ordinary epoch loop (:func:`~trainlab.training.loop.fit`,
+through the driver :func:`~trainlab.distributed.mode.drive`; :class:`DDP` is this mode).
 In each epoch every rank draws the same sample order (the run's shuffle generator, identical on
 all ranks) and cuts it into global minibatches of ``B = N b`` samples, ``N`` ranks and
 ``b = train.batch_size`` (per rank), exactly as one process at batch ``B`` would. Rank ``r``
@@ -55,175 +56,86 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..config import Config, replace
 from ..data import Splits
 from ..errors import UserError
-from ..optim import reevaluates_loss
+from ..optim import OPTIMIZERS, reevaluates_loss
+from ..processes import die_with_parent
 from ..runs.rundir import RunDir
 from ..training.batches import batches, epoch_order
-from ..training.callbacks import Callback
-from ..training.loop import FitState, Parts, build, end_epoch, fit
+from ..training.loop import end_epoch
 from ..training.metrics import RunningMetrics
 from ..training.progress import Progress
+from ..training.state import FitState, Parts
 from ..training.step import Step
-from . import slow_worker
-from .launch import die_with_parent
-
-TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
-HOW_TO_START = ("torchrun --nproc-per-node N -m trainlab train distributed.mode=ddp ... "
-                "(or --resume DIR)")
+from .mode import Mode, delay_of
 
 
-def train(config: dict, splits: Splits, run: RunDir | Path | str | None, progress: str, *,
-          test: bool = True, on_epoch=None) -> dict:
-    """This rank's part of the run; returns the summary (rank 0 writes it). ``run``: the --out
-    path of a new run (rank 0 creates it) or the RunDir being resumed."""
-    check(config, splits)
-    die_with_parent()  # torchrun killed: no rank goes on alone
-    dist.init_process_group("gloo", timeout=datetime.timedelta(
-        seconds=config["distributed"]["timeout"]))
-    try:
-        summary = train_rank(config, splits, run, progress, test=test, on_epoch=on_epoch)
-        # The DDP wrapper sits in reference cycles: collected later, after the group is gone,
-        # its reducer sometimes aborts the process ("terminate called without an active
-        # exception", 1 exit in 8 here); collect it now, then leave together.
-        gc.collect()
-        dist.barrier()
-        return summary
-    finally:
-        dist.destroy_process_group()
+class DDP(Mode):
+    """This rank's part of the run (:class:`~trainlab.distributed.mode.Mode`): the process
+    group torchrun set up, the run folder rank 0 makes, the parts at the global batch with a
+    step through DDP; rank 0 writes the run, and every rank returns rank 0's summary. As a
+    callback: after ``Resume``, every rank continues from the same epoch with the same world
+    size."""
 
+    def check(self, data: Splits) -> None:
+        """What ddp cannot run, as one-line errors (torchrun missing is the driver's): CUDA,
+        an optimizer that evaluates the loss again (Newton)."""
+        if data.x_train.device.type != "cpu":
+            raise UserError("distributed.mode = ddp runs on the CPU with gloo here; use device = "
+                            "'cpu'")
+        name = self.cfg.optimizer.name
+        if OPTIMIZERS[name].reevaluates_loss:
+            raise UserError(f"optimizer.name = {name!r} with distributed.mode = ddp: it "
+                            "differentiates the loss twice, which DDP's all-reduce in backward "
+                            "does not support")
 
-def train_rank(config: dict, splits: Splits, run: RunDir | Path | str | None, progress: str, *,
-               test: bool, on_epoch) -> dict:
-    """Build, wrap and train on this rank; returns rank 0's summary. Everything it made, the
-    DDP wrapper included, is released when it returns, before the process group ends."""
-    rank, world = dist.get_rank(), dist.get_world_size()
-    folder = shared_run_folder(run, config, rank)
-    parts, weighted = ddp_parts(config, splits, world)
-    report = Progress(config["train"]["epochs"], progress if rank == 0 else "quiet")
-    epoch_fn = DDPEpoch(weighted, rank, world, slow_worker(config))
-    _, summary = fit(config, splits, folder, report, test=test, on_epoch=on_epoch,
-                     writes=rank == 0, callbacks=[RankAgreement(world)], parts=parts,
-                     epoch_fn=epoch_fn)
-    summary["distributed"] = describe(config, parts, world)
-    if rank == 0:
-        folder.write_summary(summary)
-    written = [summary]  # rank 0's (the best weights are on its disk): the same everywhere
-    dist.broadcast_object_list(written, src=0)
-    return written[0]
+    def open(self, run: RunDir | Path | str | None) -> RunDir:
+        """Join torchrun's process group; the run folder: the RunDir being resumed, or the one
+        rank 0 creates."""
+        die_with_parent()  # torchrun killed: no rank goes on alone
+        dist.init_process_group("gloo", timeout=datetime.timedelta(
+            seconds=self.cfg.distributed.timeout))
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        self.writes = self.rank == 0
+        self.parts_config = global_config(self.cfg, self.world)
+        self.run = shared_run_folder(run, self.cfg, self.rank)
+        return self.run
 
+    def prepare(self, parts: Parts, data: Splits, progress: Progress) -> None:
+        """The parts of one process at the global batch, with a Step whose forward pass goes
+        through DDP (parts.model stays the plain model: checkpoints and validation use it).
+        Nothing here keeps the DDP wrapper: it is released with the parts, before the group
+        ends."""
+        if reevaluates_loss(parts.optimizer):
+            raise UserError("an optimizer that evaluates the loss again (Newton) cannot run "
+                            "under distributed.mode = ddp")
+        b = self.cfg.train.batch_size
+        if parts.min_size > 1 and b != "full" and b < parts.min_size:
+            raise UserError("train.batch_size = 1 per rank with model.norm = 'batch': each "
+                            "rank's batch norm needs at least 2 samples")
+        self.weighted = WeightedLoss(parts.loss_fn)
+        old = parts.step
+        parts.step = Step(WrappedModel(parts.model), self.weighted, parts.optimizer,
+                          regularization=old.regularization, augmentation=old.augmentation,
+                          schedule=parts.schedule, aux_weight=old.aux_weight)
+        self.global_batch = parts.batch_size
+        self.batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                              for m in parts.model.modules())
+        self.delay = delay_of(self.cfg, self.rank)
 
-def check(config: dict, splits: Splits) -> None:
-    """What ddp cannot run, as one-line errors: no torchrun, CUDA, Newton."""
-    missing = [k for k in TORCHRUN_ENV if k not in os.environ]
-    if missing:
-        raise UserError(f"distributed.mode = ddp runs one process per rank under torchrun "
-                        f"({', '.join(missing)} not set); start it with: {HOW_TO_START}")
-    if splits.x_train.device.type != "cpu":
-        raise UserError("distributed.mode = ddp runs on the CPU with gloo here; use device = "
-                        "'cpu'")
-    if config["optimizer"]["name"] in ("newton", "diag_newton"):
-        raise UserError(f"optimizer.name = {config['optimizer']['name']!r} with distributed.mode "
-                        "= ddp: it differentiates the loss twice, which DDP's all-reduce in "
-                        "backward does not support")
-
-
-def shared_run_folder(run: RunDir | Path | str | None, config: dict, rank: int) -> RunDir:
-    """The run folder on every rank: the RunDir being resumed, or the one rank 0 creates (its
-    path, or its error, sent to the other ranks)."""
-    if isinstance(run, RunDir):
-        return run
-    message: list = [None]
-    if rank == 0:
-        try:
-            message = [("path", str(create_or_reopen(run, config).path))]
-        except UserError as e:
-            message = [("error", str(e))]
-    dist.broadcast_object_list(message, src=0)
-    kind, text = message[0]
-    if kind == "error":
-        raise UserError(text)
-    return RunDir(text)
-
-
-def create_or_reopen(out: Path | str | None, config: dict) -> RunDir:
-    """A new run folder; after a torchrun elastic restart (TORCHELASTIC_RESTART_COUNT > 0), the
-    run the first attempt created in ``out`` with the same config, which then resumes from its
-    last checkpoint."""
-    restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
-    if restarted and out is not None and RunDir(out).config.is_file():
-        run = RunDir.open(out)
-        if run.read_config() == config:
-            return run
-    return RunDir.create(out, config)
-
-
-class WeightedLoss:
-    """``loss_fn(logits, y) * weight``; the epoch sets ``weight = N n_r / n`` before each
-    update (see the module docstring)."""
-
-    def __init__(self, loss_fn):
-        self.loss_fn, self.weight = loss_fn, 1.0
-
-    def __call__(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        loss = self.loss_fn(logits, y)
-        return loss if self.weight == 1.0 else loss * self.weight
-
-
-class WrappedModel(DistributedDataParallel):
-    """DDP that also shows the wrapped model's auxiliary heads' outputs to the Step."""
-
-    @property
-    def aux_outputs(self) -> list[torch.Tensor]:
-        return self.module.aux_outputs
-
-
-def global_config(config: dict, world: int) -> dict:
-    """``config`` with the global batch ``N b``: what the update count and schedule follow."""
-    b = config["train"]["batch_size"]
-    if b == "full":
-        return config
-    return {**config, "train": {**config["train"], "batch_size": b * world}}
-
-
-def ddp_parts(config: dict, data: Splits, world: int) -> tuple[Parts, WeightedLoss]:
-    """The parts of one process at the global batch, with a Step whose forward pass goes
-    through DDP (parts.model stays the plain model: checkpoints and validation use it)."""
-    parts = build(global_config(config, world), data)
-    if reevaluates_loss(parts.optimizer):
-        raise UserError("an optimizer that evaluates the loss again (Newton) cannot run under "
-                        "distributed.mode = ddp")
-    if parts.min_size > 1 and config["train"]["batch_size"] != "full" \
-            and config["train"]["batch_size"] < parts.min_size:
-        raise UserError("train.batch_size = 1 per rank with model.norm = 'batch': each rank's "
-                        "batch norm needs at least 2 samples")
-    weighted = WeightedLoss(parts.loss_fn)
-    old = parts.step
-    parts.step = Step(WrappedModel(parts.model), weighted, parts.optimizer,
-                      regularization=old.regularization, augmentation=old.augmentation,
-                      schedule=parts.schedule, aux_weight=old.aux_weight)
-    return parts, weighted
-
-
-def epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    """A seed of its own for each (run seed, epoch, rank)."""
-    digest = hashlib.sha256(f"{seed}/{epoch}/{rank}".encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
-def rank_share(n: int, rank: int, world: int) -> tuple[int, int]:
-    """(start, size) of rank's part of a global batch of n: N near-equal consecutive parts."""
-    q, r = divmod(n, world)
-    return rank * q + min(rank, r), q + (rank < r)
-
-
-class DDPEpoch:
-    """The epoch function of one rank (``fit(..., epoch_fn=...)``)."""
-
-    def __init__(self, weighted: WeightedLoss, rank: int, world: int,
-                 slow: tuple[int, float] | None):
-        self.weighted, self.rank, self.world = weighted, rank, world
-        self.delay = slow[1] if slow and slow[0] == rank else 0.0
+    def on_fit_start(self, state: FitState) -> None:
+        saved = state.extra.get("world_size", self.world)
+        if saved != self.world:
+            raise UserError(f"this run was trained with {saved} ranks; resume it with "
+                            f"{saved} (train.batch_size is per rank, so the global batch "
+                            f"would change), not {self.world}")
+        state.extra["world_size"] = self.world
+        starts = [None] * self.world
+        dist.all_gather_object(starts, state.start)
+        if len(set(starts)) > 1:
+            raise UserError(f"the ranks would resume from different epochs ({starts}): every "
+                            f"rank must see {state.run.path}/last.pt (a shared filesystem)")
 
     def shares(self, xs: torch.Tensor, ys: torch.Tensor, parts: Parts) -> list[tuple]:
         """This rank's (x, y, weight) of each global batch; a part too small for the model is
@@ -238,13 +150,12 @@ class DDPEpoch:
                             self.world * size / len(xb)))
         return out
 
-    def __call__(self, state: FitState, epoch: int, updates: list) -> dict | None:
+    def epoch(self, state: FitState, epoch: int, updates: list) -> dict | None:
         p, data = state.parts, state.data
         lr = p.optimizer.param_groups[0]["lr"]
         p.model.train()
-        torch.manual_seed(epoch_seed(state.config["seed"], epoch, self.rank))
-        xs, ys = epoch_order(data.x_train, data.y_train, state.config["train"]["shuffle"],
-                             state.shuffle)
+        torch.manual_seed(epoch_seed(state.options.seed, epoch, self.rank))
+        xs, ys = epoch_order(data.x_train, data.y_train, state.options.shuffle, state.shuffle)
         shares = self.shares(xs, ys, p)
         real = [y for _, y, w in shares if w]
         running = RunningMetrics(torch.cat(real) if real else ys[:0], p.loss_fn)
@@ -273,6 +184,103 @@ class DDPEpoch:
         else:
             step.apply_gradients()
 
+    def describe(self) -> dict:
+        """What the summary says of the ddp run."""
+        return {"mode": "ddp", "world_size": self.world, "backend": "gloo",
+                "batch_size_per_rank": self.cfg.train.batch_size,
+                "global_batch_size": self.global_batch,
+                "batch_norm": "per-rank statistics" if self.batch_norm else None,
+                "restarts": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))}
+
+    def result(self, summary: dict) -> dict:
+        """Rank 0's summary (the best weights are on its disk), the same on every rank."""
+        written = [summary]
+        dist.broadcast_object_list(written, src=0)
+        return written[0]
+
+    def close(self, error: BaseException | None) -> None:
+        """Leave the process group. After a normal end, the DDP wrapper (in reference cycles)
+        is collected first: collected later, after the group is gone, its reducer sometimes
+        aborts the process ("terminate called without an active exception", 1 exit in 8
+        here); then every rank leaves together."""
+        try:
+            if error is None:
+                gc.collect()
+                dist.barrier()
+        finally:
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+def shared_run_folder(run: RunDir | Path | str | None, cfg: Config, rank: int) -> RunDir:
+    """The run folder on every rank: the RunDir being resumed, or the one rank 0 creates (its
+    path, or its error, sent to the other ranks)."""
+    if isinstance(run, RunDir):
+        return run
+    message: list = [None]
+    if rank == 0:
+        try:
+            message = [("path", str(create_or_reopen(run, cfg).path))]
+        except UserError as e:
+            message = [("error", str(e))]
+    dist.broadcast_object_list(message, src=0)
+    kind, text = message[0]
+    if kind == "error":
+        raise UserError(text)
+    return RunDir(text)
+
+
+def create_or_reopen(out: Path | str | None, cfg: Config) -> RunDir:
+    """A new run folder; after a torchrun elastic restart (TORCHELASTIC_RESTART_COUNT > 0), the
+    run the first attempt created in ``out`` with the same config, which then resumes from its
+    last checkpoint."""
+    restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    if restarted and out is not None and RunDir(out).config.is_file():
+        run = RunDir.open(out)
+        if run.read_config() == cfg:
+            return run
+    return RunDir.create(out, cfg)
+
+
+class WeightedLoss:
+    """``loss_fn(logits, y) * weight``; the epoch sets ``weight = N n_r / n`` before each
+    update (see the module docstring)."""
+
+    def __init__(self, loss_fn):
+        self.loss_fn, self.weight = loss_fn, 1.0
+
+    def __call__(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        loss = self.loss_fn(logits, y)
+        return loss if self.weight == 1.0 else loss * self.weight
+
+
+class WrappedModel(DistributedDataParallel):
+    """DDP that also shows the wrapped model's auxiliary heads' outputs to the Step."""
+
+    @property
+    def aux_outputs(self) -> list[torch.Tensor]:
+        return self.module.aux_outputs
+
+
+def global_config(cfg: Config, world: int) -> Config:
+    """``cfg`` with the global batch ``N b``: what the update count and schedule follow."""
+    b = cfg.train.batch_size
+    if b == "full":
+        return cfg
+    return replace(cfg, **{"train.batch_size": b * world})
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """A seed of its own for each (run seed, epoch, rank)."""
+    digest = hashlib.sha256(f"{seed}/{epoch}/{rank}".encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def rank_share(n: int, rank: int, world: int) -> tuple[int, int]:
+    """(start, size) of rank's part of a global batch of n: N near-equal consecutive parts."""
+    q, r = divmod(n, world)
+    return rank * q + min(rank, r), q + (rank < r)
+
 
 def all_reduce_metrics(running: RunningMetrics, has_samples: bool) -> tuple[float, float]:
     """The epoch's train loss and accuracy over every rank's samples."""
@@ -291,33 +299,3 @@ def broadcast_buffers(model: nn.Module) -> None:
     validates the same model."""
     for buffer in model.buffers():
         dist.broadcast(buffer, src=0)
-
-
-class RankAgreement(Callback):
-    """After ``Resume``: every rank continues from the same epoch with the same world size."""
-
-    def __init__(self, world: int):
-        self.world = world
-
-    def on_fit_start(self, state: FitState) -> None:
-        saved = state.extra.get("world_size", self.world)
-        if saved != self.world:
-            raise UserError(f"this run was trained with {saved} ranks; resume it with "
-                            f"{saved} (train.batch_size is per rank, so the global batch "
-                            f"would change), not {self.world}")
-        state.extra["world_size"] = self.world
-        starts = [None] * self.world
-        dist.all_gather_object(starts, state.start)
-        if len(set(starts)) > 1:
-            raise UserError(f"the ranks would resume from different epochs ({starts}): every "
-                            f"rank must see {state.run.path}/last.pt (a shared filesystem)")
-
-
-def describe(config: dict, parts: Parts, world: int) -> dict:
-    """What the summary says of the ddp run."""
-    b = config["train"]["batch_size"]
-    uses_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in parts.model.modules())
-    return {"mode": "ddp", "world_size": world, "backend": "gloo",
-            "batch_size_per_rank": b, "global_batch_size": parts.batch_size,
-            "batch_norm": "per-rank statistics" if uses_bn else None,
-            "restarts": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))}

@@ -15,13 +15,13 @@ and writes are unsynchronized: a worker may read weights another is halfway thro
 two updates may interleave element by element; Niu et al. show this still converges when updates
 rarely collide (sparse gradients), and in practice it often works for dense ones too.
 
-How trainlab runs it (:func:`train`):
+How trainlab runs it (:class:`Hogwild`, run by :func:`~trainlab.distributed.mode.drive`):
 
-- The calling process builds the run (:func:`trainlab.training.loop.build`, seeded, on CPU),
-  moves the model's parameters AND buffers into shared memory, and runs the ordinary loop
-  (:func:`~trainlab.training.loop.fit`): validation, model selection, checkpoints,
+- The calling process builds the run (:func:`trainlab.build.parts`, seeded, on CPU: the mode is
+  ``cpu_only``), moves the model's parameters AND buffers into shared memory, and runs the
+  ordinary loop (:func:`~trainlab.training.loop.fit`): validation, model selection, checkpoints,
   ``metrics.jsonl``, progress, resume and the summary are the single-process ones. Only the
-  epoch's updates differ (:meth:`Workers.epoch`).
+  epoch's updates differ (:meth:`Hogwild.epoch`).
 - The workers are started once per run (``distributed.workers`` processes, each with
   ``threads_per_process(workers)`` threads). Each gets the shared model (its tensors pickle as
   shared-memory handles) and builds its OWN optimizer and :class:`~trainlab.training.step.Step`
@@ -65,7 +65,6 @@ the workers lost and the minibatches skipped.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 import signal
@@ -77,21 +76,19 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
-from .. import optim
+from .. import build
+from ..config import Config, replace
 from ..data import Splits
 from ..errors import UserError
-from ..runs.rundir import RunDir
-from ..training import losses
-from ..training.augment import Augmentation
+from ..processes import CONTEXT, Processes, threads_per_process
 from ..training.batches import batches, epoch_order
-from ..training.callbacks import Callback
-from ..training.loop import FitState, Parts, build, end_epoch, fit
+from ..training.loop import end_epoch
 from ..training.metrics import RunningMetrics
 from ..training.progress import Progress
-from ..training.regularization import Regularization, decay_groups
+from ..training.regularization import decay_groups
+from ..training.state import FitState, Parts
 from ..training.step import Step
-from . import slow_worker
-from .launch import CONTEXT, Processes, threads_per_process
+from .mode import Mode, delay_of
 
 POLL_S = 0.05  # how often the parent looks at liveness and progress while it waits
 START_S = 60.0  # at least this long for a worker to start (importing torch on a busy machine)
@@ -116,60 +113,39 @@ class Report(NamedTuple):
     count: int
 
 
-def train(config: dict, splits: Splits, run: RunDir, progress: str, *, test: bool = True,
-          on_epoch=None) -> dict:
-    """Hogwild training of ``config`` into ``run`` (new or resumed); returns the summary,
-    also written to the run folder."""
-    data = _on_cpu(splits)
-    parts = build(config, data)
-    parts.model.share_memory()  # parameters and buffers (batch-norm statistics)
-    data.x_train.share_memory_()
-    data.y_train.share_memory_()
-    report = Progress(config["train"]["epochs"], progress)
-    with Processes() as procs:
-        workers = Workers(procs, config, parts, data, report)
-        try:
-            _, summary = fit(config, data, run, report, test=test, on_epoch=on_epoch,
-                             parts=parts, epoch_fn=workers.epoch, callbacks=[workers])
-            workers.stop()
-        finally:
-            workers.close()  # workers waiting for work see the end and exit
-    summary["distributed"] = workers.describe()
-    run.write_summary(summary)
-    return summary
-
-
-def _on_cpu(splits: Splits) -> Splits:
-    if splits.x_train.device.type == "cpu":
-        return splits
-    return dataclasses.replace(splits, **{f.name: getattr(splits, f.name).cpu()
-                                          for f in dataclasses.fields(splits)
-                                          if isinstance(getattr(splits, f.name), torch.Tensor)})
-
-
-class Workers(Callback):
+class Hogwild(Mode):
     """The worker processes of a run, seen from the parent: deals each epoch's minibatches,
-    collects the reports, notices lost workers. A callback too, to read the run's state
+    collects the reports, notices lost workers. As a callback, it reads the run's state
     (counters restored by a resume) when the fit starts."""
 
-    def __init__(self, procs: Processes, config: dict, parts: Parts, data: Splits,
-                 report: Progress):
-        self.procs, self.config, self.report = procs, config, report
-        self.count = config["distributed"]["workers"]
-        self.timeout = config["distributed"]["timeout"]
+    def __init__(self, cfg: Config):
+        super().__init__(cfg)
+        d = cfg.distributed
+        self.count, self.timeout = d.workers, d.timeout
         self.threads = threads_per_process(self.count)
-        self.done = torch.zeros(self.count, dtype=torch.int64).share_memory_()  # updates made
+        self.procs: Processes | None = None
         self.conns = []
+        self.live: list[int] = []
+        self.started: dict[int, int] = {}  # each worker's update count when the epoch was dealt
+        self.state: FitState | None = None
+
+    def prepare(self, parts: Parts, data: Splits, progress: Progress) -> None:
+        """Share the model and the training split, start the workers and wait until each is
+        ready."""
+        self.report = progress
+        parts.model.share_memory()  # parameters and buffers (batch-norm statistics)
+        data.x_train.share_memory_()
+        data.y_train.share_memory_()
+        self.procs = procs = Processes()
+        self.done = torch.zeros(self.count, dtype=torch.int64).share_memory_()  # updates made
         for i in range(self.count):
             ours, theirs = CONTEXT.Pipe()
-            args = (i, config, parts.model, data.x_train, data.y_train, parts.updates, theirs,
-                    self.done)
+            args = (i, self.cfg, parts.model, data.x_train, data.y_train, data.task,
+                    parts.updates, theirs, self.done)
             procs.start(_work, args, threads=self.threads).name = WORKER_NAME.format(i)
             theirs.close()  # only the child's end stays open: its death reads as end of file
             self.conns.append(ours)
         self.live = list(range(self.count))
-        self.started: dict[int, int] = {}  # each worker's update count when the epoch was dealt
-        self.state: FitState | None = None
         self._await_ready()
 
     def _await_ready(self) -> None:
@@ -202,7 +178,7 @@ class Workers(Callback):
         p = state.parts
         lr = p.optimizer.param_groups[0]["lr"]
         positions = torch.arange(len(state.data.x_train))
-        order, _ = epoch_order(positions, positions, state.config["train"]["shuffle"],
+        order, _ = epoch_order(positions, positions, state.options.shuffle,
                                state.shuffle)  # the single-process loop's order, same draw
         sizes = [len(b) for b, _ in batches(order, order, p.batch_size, p.min_size)]
         owed = self._deal(epoch, order.numpy(), sizes, _rates(p, len(sizes)))
@@ -277,7 +253,7 @@ class Workers(Callback):
             raise UserError(f"every hogwild worker was lost (the last, worker {i}, in epoch "
                             f"{epoch}: {why}); see the messages above")
 
-    def stop(self) -> None:
+    def finish(self) -> None:
         """Tell the live workers to finish, and wait for them."""
         for i in self.live:
             try:
@@ -286,9 +262,12 @@ class Workers(Callback):
                 pass  # already gone: nothing more to tell it
         self.procs.join_all(self.timeout)
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None) -> None:
+        """Workers waiting for work see the end and exit; what is left is ended."""
         for conn in self.conns:
             conn.close()
+        if self.procs is not None:
+            self.procs.__exit__(None, None, None)
 
     def describe(self) -> dict:
         """The ``distributed`` entry of the summary."""
@@ -345,17 +324,16 @@ def _exit_reason(code: int | None) -> str:
 # ---- the worker process -------------------------------------------------------------------
 
 
-def _work(index: int, config: dict, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-          updates: int, conn, done: torch.Tensor) -> None:
+def _work(index: int, cfg: Config, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+          task: str, updates: int, conn, done: torch.Tensor) -> None:
     """A worker: builds its own optimizer and step over the shared model, then trains on each
     epoch's share it receives until told to stop (or its parent is gone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the run
-    own = {**config, "seed": config["seed"] + index}  # its own noise (gradient noise, dropout)
-    torch.manual_seed(own["seed"])
-    step = _worker_step(own, model, tuple(x.shape[1:]),
-                        math.ceil(updates / config["distributed"]["workers"]))
-    slow = slow_worker(config)
-    pause = slow[1] if slow and slow[0] == index else 0.0
+    own = replace(cfg, seed=cfg.seed + index)  # its own noise (gradient noise, dropout)
+    torch.manual_seed(own.seed)
+    step = _worker_step(own, model, tuple(x.shape[1:]), task,
+                        math.ceil(updates / cfg.distributed.workers))
+    pause = delay_of(cfg, index)
     model.train()
     conn.send("ready")
     try:
@@ -365,17 +343,17 @@ def _work(index: int, config: dict, model: torch.nn.Module, x: torch.Tensor, y: 
         return  # the parent closed its end: the run is over (or aborted)
 
 
-def _worker_step(config: dict, model: torch.nn.Module, input_shape: tuple[int, ...],
+def _worker_step(cfg: Config, model: torch.nn.Module, input_shape: tuple[int, ...], task: str,
                  updates: int) -> Step:
-    """A step like :func:`~trainlab.training.loop.build`'s over the shared parameters, with
-    the worker's own optimizer and no schedule (the parent sends each minibatch's rate).
-    ``updates``: the worker's updates per epoch (its share), for SWATS's switch."""
-    groups = decay_groups(model, config["regularization"]["exclude_bias_and_norm"])
-    optimizer = optim.build(config, groups, updates)
-    return Step(model, losses.build(config), optimizer,
-                regularization=Regularization(config, model),
-                augmentation=Augmentation(config, input_shape),
-                aux_weight=config["loss"]["aux_weight"])
+    """A step like :func:`trainlab.build.parts`' over the shared parameters, with the worker's
+    own optimizer and no schedule (the parent sends each minibatch's rate). ``updates``: the
+    worker's updates per epoch (its share), for SWATS's switch."""
+    groups = decay_groups(model, cfg.regularization.exclude_bias_and_norm)
+    optimizer = build.optimizer(cfg, groups, updates)
+    return Step(model, build.loss(cfg, task), optimizer,
+                regularization=build.regularization(cfg, model),
+                augmentation=build.augmentation(cfg, input_shape),
+                aux_weight=cfg.loss.aux_weight)
 
 
 def _train_share(step: Step, x: torch.Tensor, y: torch.Tensor, work: Work, pause: float,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..config import Config, replace
 from ..errors import UserError
+from . import MODES
 from . import messages as m
 
 NUMBERS = 3  # objective, loss sum, correct count: what a gradient's batch scored
@@ -39,25 +41,24 @@ def partition(sizes: list[int], parts: int) -> list[list[int]]:
     return [list(range(edges[j], edges[j + 1])) for j in range(parts)]
 
 
-def server_config(config: dict) -> dict:
-    """The config the processes build their parts from: in sync, one update consumes
-    ``workers + backup_workers`` batches, so the per-update schedule counts those updates."""
-    d = config["distributed"]
-    if d["mode"] != "sync":
-        return config
-    b = config["train"]["batch_size"]
+def server_config(cfg: Config) -> Config:
+    """The config the processes build their parts from: in a synchronous mode (sync), one
+    update consumes ``workers + backup_workers`` batches, so the per-update schedule counts
+    those updates."""
+    d = cfg.distributed
+    if not MODES[d.mode].synchronous:
+        return cfg
+    b = cfg.train.batch_size
     if b == "full":
-        raise UserError('train.batch_size = "full" with distributed.mode = sync: each worker '
-                        "needs a minibatch of its own (give an integer batch size)")
-    out = {**config, "train": {**config["train"]}}
-    out["train"]["batch_size"] = b * (d["workers"] + d["backup_workers"])
-    return out
+        raise UserError(f'train.batch_size = "full" with distributed.mode = {d.mode}: each '
+                        "worker needs a minibatch of its own (give an integer batch size)")
+    return replace(cfg, **{"train.batch_size": b * (d.workers + d.backup_workers)})
 
 
-def batch_cap(config: dict, n: int) -> int:
+def batch_cap(cfg: Config, n: int) -> int:
     """The most samples one worker's batch can hold (a last batch too small joins the one
     before it)."""
-    b = config["train"]["batch_size"]
+    b = cfg.train.batch_size
     return n if b == "full" else min(n, 2 * b)
 
 

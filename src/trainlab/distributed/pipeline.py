@@ -29,8 +29,9 @@ stages wait for each other: a stage idles for about ``(S - 1) / (M + S - 1)`` of
 "bubble", GPipe's formula), reported in the summary.
 
 Processes: the calling process is stage 0; it starts stages 1..S-1
-(:class:`~trainlab.distributed.launch.Processes`) and runs the ordinary epoch loop
-(:func:`~trainlab.training.loop.fit`) with its own stage's optimizer and schedule as the run's.
+(:class:`~trainlab.processes.Processes`) and runs the ordinary epoch loop
+(:func:`~trainlab.training.loop.fit`, through the driver :func:`~trainlab.distributed.mode.drive`;
+:class:`PipelineMode` is this mode) with its own stage's optimizer and schedule as the run's.
 At the end of each epoch it pulls every stage's weights and buffers into its full copy of the
 model, validates (:func:`~trainlab.training.loop.end_epoch`), sends the epoch's metrics to the
 stages for their per-epoch schedules and keeps their optimizer and schedule states in
@@ -56,23 +57,23 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .. import models, optim
-from ..data import Splits, task
+from .. import build
+from ..config import Config
+from ..data import Splits
 from ..errors import UserError
 from ..models.layers import TappedSequential
+from ..optim import OPTIMIZERS
+from ..processes import Processes, check_port, free_port, threads_per_process
 from ..runs.rundir import RunDir
-from ..training import losses
-from ..training.augment import Augmentation
 from ..training.batches import batches, epoch_order
-from ..training.callbacks import Callback
-from ..training.loop import FitState, Parts, build, end_epoch, fit
+from ..training.loop import end_epoch
 from ..training.progress import Progress
-from ..training.regularization import Regularization, decay_groups
-from ..training.schedules import Schedule
+from ..training.regularization import decay_groups
+from ..training.state import FitState, Parts
 from ..training.step import Step
-from . import slow_worker
 from .ddp import epoch_seed
-from .launch import Processes, check_port, free_port, init_group, threads_per_process
+from .launch import init_group
+from .mode import Mode, delay_of
 
 # What stage 0 tells the other stages to do next (the first number of every header).
 EPOCH, TRAIN, GRADIENTS, PULL, PUSH, SCHEDULE, STOP = range(7)
@@ -80,44 +81,66 @@ NORM_LAYERS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 LOST_WAIT_S = 2.0  # after a failed wait: how long to look for the stage that exited
 
 
-def train(config: dict, splits: Splits, run: RunDir, progress: str, *, test: bool = True,
-          on_epoch=None) -> dict:
-    """Train ``config`` as a pipeline of ``distributed.workers`` stages, this process stage 0;
-    writes and returns the summary."""
-    check(config, splits)
-    parts = build(config, splits)
-    plan = make_plan(parts.model, config, splits.x_train[:2])
-    with Pipeline(config, splits, parts, plan) as pipe:
-        try:
-            _, summary = fit(config, splits, run, Progress(config["train"]["epochs"], progress),
-                             test=test, on_epoch=on_epoch, parts=parts, epoch_fn=pipe.epoch,
-                             callbacks=[PushAtStart(pipe)])
-        except RuntimeError as e:  # a failed send, recv or collective
-            raise pipe.explain(e, run) from None
-        pipe.stop()
-    summary["distributed"] = describe(config, plan)
-    run.write_summary(summary)
-    return summary
+class PipelineMode(Mode):
+    """A pipeline of ``distributed.workers`` stages, this process stage 0
+    (:class:`~trainlab.distributed.mode.Mode`). As a callback: at the start of ``fit`` (after a
+    resume too) every stage gets its weights and states."""
+
+    def __init__(self, cfg: Config):
+        super().__init__(cfg)
+        self.pipe: Pipeline | None = None
+        self.plan: Plan | None = None
+
+    def check(self, data: Splits) -> None:
+        check(self.cfg, data)
+
+    def prepare(self, parts: Parts, data: Splits, progress: Progress) -> None:
+        """Cut the model into stages, start the other stages and join their group."""
+        self.plan = make_plan(parts.model, self.cfg, data.x_train[:2])
+        pipe = Pipeline(self.cfg, data, parts, self.plan)
+        self.pipe = pipe.__enter__()
+
+    def on_fit_start(self, state: FitState) -> None:
+        if self.pipe.count > 1:
+            self.pipe.push(state.parts.model, state.extra.get("stages"))
+
+    def epoch(self, state: FitState, epoch: int, updates: list) -> dict | None:
+        return self.pipe.epoch(state, epoch, updates)
+
+    def explain(self, error: RuntimeError) -> BaseException:
+        return self.pipe.explain(error, self.run)
+
+    def finish(self) -> None:
+        self.pipe.stop()
+
+    def close(self, error: BaseException | None) -> None:
+        if self.pipe is not None:
+            self.pipe.__exit__(type(error) if error is not None else None, error,
+                               error.__traceback__ if error is not None else None)
+
+    def describe(self) -> dict:
+        return describe(self.cfg, self.plan)
 
 
-def check(config: dict, splits: Splits) -> None:
+def check(cfg: Config, splits: Splits) -> None:
     """What a pipeline cannot run, as one-line errors."""
     if splits.x_train.device.type != "cpu":
         raise UserError("distributed.mode = pipeline runs on the CPU (gloo send/recv); use "
                         "device = 'cpu'")
-    name = config["optimizer"]["name"]
-    if name in ("newton", "diag_newton"):
+    name = cfg.optimizer.name
+    optimizer = OPTIMIZERS[name]
+    if optimizer.reevaluates_loss:
         raise UserError(f"optimizer.name = {name!r} with distributed.mode = pipeline: it needs "
                         "the Hessian of the whole model, and each stage holds only its layers")
-    if name == "swats" or config["train"]["switch_to_sgd_at"]:
+    if optimizer.switches or cfg.train.switch_to_sgd_at:
         raise UserError("SWATS (optimizer.name = 'swats' or train.switch_to_sgd_at) with "
                         "distributed.mode = pipeline: its switch uses dot products over every "
                         "gradient, and each stage has only its own")
-    if config["gradient_clip"]["max_norm"] > 0:
+    if cfg.gradient_clip.max_norm > 0:
         raise UserError("gradient_clip.max_norm with distributed.mode = pipeline: the global "
                         "norm needs every stage's gradients (use gradient_clip.max_value)")
-    if task(config["data"]["name"]) == "regression":
-        raise UserError(f"data.name = {config['data']['name']!r} with distributed.mode = "
+    if splits.task == "regression":
+        raise UserError(f"data.name = {cfg.data.name!r} with distributed.mode = "
                         "pipeline: the stages pass class labels (integers) to the last one; "
                         "a regression task's targets are not (use another mode)")
 
@@ -132,10 +155,10 @@ class AddChannel(nn.Module):
         return x.unsqueeze(1)
 
 
-def model_layers(model: nn.Module, config: dict) -> list[tuple[str, nn.Module]]:
+def model_layers(model: nn.Module, cfg: Config) -> list[tuple[str, nn.Module]]:
     """The layers the model's forward pass applies, in order, each with its state-dict prefix;
     a UserError for a model that is not one sequence of layers."""
-    name = config["model"]["name"]
+    name = cfg.model.name
     if not isinstance(model, TappedSequential):
         raise UserError(f"model.name = {name!r} cannot be split into pipeline stages: a recurrent "
                         "model applies its layers over the time steps, not one after the other "
@@ -192,15 +215,15 @@ class Plan:
     names: list[list[str]]  # each stage's layers, as state-dict prefixes
 
 
-def make_plan(model: nn.Module, config: dict, sample: torch.Tensor) -> Plan:
+def make_plan(model: nn.Module, cfg: Config, sample: torch.Tensor) -> Plan:
     """Cut ``model`` into ``distributed.workers`` stages balancing their parameter counts;
     ``sample``: a few training samples, to learn the activations' shapes."""
-    layers, stages = model_layers(model, config), config["distributed"]["workers"]
+    layers, stages = model_layers(model, cfg), cfg.distributed.workers
     starts = unit_starts(layers)
     if len(starts) < stages:
         kinds = ", ".join(type(layer).__name__ for _, layer in layers if has_weights(layer))
         raise UserError(f"distributed.workers = {stages} pipeline stages, but model.name = "
-                        f"{config['model']['name']!r} has {len(starts)} layers with weights "
+                        f"{cfg.model.name!r} has {len(starts)} layers with weights "
                         f"({kinds}); each stage needs one (use at most {len(starts)} stages, or "
                         "a deeper model)")
     ends = starts[1:] + [len(layers)]
@@ -269,24 +292,22 @@ class Stage:
     """One stage: its layers, and its own optimizer, schedule, penalties and (stage 0)
     augmentation, built as one-process training builds them for the whole model."""
 
-    def __init__(self, config: dict, layers: list[tuple[str, nn.Module]], index: int,
-                 plan: Plan, input_shape: tuple[int, ...], updates: int):
+    def __init__(self, cfg: Config, layers: list[tuple[str, nn.Module]], index: int,
+                 plan: Plan, input_shape: tuple[int, ...], task: str, updates: int):
         self.layers, self.index = layers, index
         self.first, self.last = index == 0, index == len(plan.bounds) - 1
         self.in_shape = plan.shapes[index]
         self.module = nn.Sequential(*[layer for _, layer in layers])
-        r = config["regularization"]
-        self.optimizer = optim.build(config, decay_groups(
-            self.module, r["exclude_bias_and_norm"]), updates)
-        self.schedule = Schedule(config, self.optimizer, updates)
-        self.loss_fn = losses.build(config)
+        self.optimizer = build.optimizer(cfg, decay_groups(
+            self.module, cfg.regularization.exclude_bias_and_norm), updates)
+        self.schedule = build.schedule(cfg, self.optimizer, updates)
+        self.loss_fn = build.loss(cfg, task)
         self.step = Step(self.module, self.loss_fn, self.optimizer, schedule=self.schedule)
-        self.regularization = Regularization(config, self.module)
+        self.regularization = build.regularization(cfg, self.module)
         self.penalized = self.regularization.has_penalty and bool(self.regularization.params)
-        self.augmentation = Augmentation(config, input_shape) if self.first else None
-        self.seed = config["seed"]
-        slow = slow_worker(config)
-        self.delay = slow[1] if slow and slow[0] == index else 0.0
+        self.augmentation = build.augmentation(cfg, input_shape) if self.first else None
+        self.seed = cfg.seed
+        self.delay = delay_of(cfg, index)
         self.totals = torch.zeros(3, dtype=torch.float64)  # last stage: loss sum, correct, n
 
     def begin_epoch(self, epoch: int) -> None:
@@ -389,20 +410,20 @@ class Stage:
 # ------------------------------------------------------------------------------ stages 1..S-1
 
 
-def stage_main(config: dict, input_shape: tuple[int, ...], num_classes: int, plan: Plan,
-               index: int, port: int, updates: int, dtype: torch.dtype) -> None:
+def stage_main(cfg: Config, input_shape: tuple[int, ...], num_classes: int, task: str,
+               plan: Plan, index: int, port: int, updates: int, dtype: torch.dtype) -> None:
     """A stage process: join the group, build the model as stage 0 did, keep this stage's
     layers, then do what stage 0 says until it says stop."""
-    d = config["distributed"]
-    init_group(index, len(plan.bounds), d["address"], port, d["timeout"])
+    d = cfg.distributed
+    init_group(index, len(plan.bounds), d.address, port, d.timeout)
     try:
-        torch.manual_seed(config["seed"])
-        model = models.build(config, input_shape, num_classes)
+        torch.manual_seed(cfg.seed)
+        model = build.model(cfg, input_shape, num_classes)
         a, b = plan.bounds[index]
-        stage = Stage(config, model_layers(model, config)[a:b], index, plan, input_shape,
+        stage = Stage(cfg, model_layers(model, cfg)[a:b], index, plan, input_shape, task,
                       updates)
         del model
-        serve(stage, Link(index, len(plan.bounds), d["micro_batches"], dtype))
+        serve(stage, Link(index, len(plan.bounds), d.micro_batches, dtype))
     finally:
         dist.destroy_process_group()
 
@@ -443,35 +464,35 @@ class Pipeline:
     """Stage 0 (this process) and the other stages' processes, for a ``with`` block: started
     and joined into one group on entry; stopped, joined and ended on exit."""
 
-    def __init__(self, config: dict, data: Splits, parts: Parts, plan: Plan):
-        self.config, self.data, self.parts, self.plan = config, data, parts, plan
+    def __init__(self, cfg: Config, data: Splits, parts: Parts, plan: Plan):
+        self.cfg, self.data, self.parts, self.plan = cfg, data, parts, plan
         self.count = len(plan.bounds)
         a, b = plan.bounds[0]
-        layers = model_layers(parts.model, config)[a:b]  # the full model's own layer objects
-        self.stage = Stage(config, layers, 0, plan, data.input_shape, parts.updates)
+        layers = model_layers(parts.model, cfg)[a:b]  # the full model's own layer objects
+        self.stage = Stage(cfg, layers, 0, plan, data.input_shape, data.task, parts.updates)
         # the run's optimizer and schedule are stage 0's (checkpointed as one process's are)
         parts.optimizer, parts.schedule, parts.step = (self.stage.optimizer,
                                                        self.stage.schedule, self.stage.step)
-        self.link = Link(0, self.count, config["distributed"]["micro_batches"],
-                         data.x_train.dtype)
+        self.link = Link(0, self.count, cfg.distributed.micro_batches, data.x_train.dtype)
         self.procs = Processes()
         self.stopped = False
 
     def __enter__(self) -> Pipeline:
-        d = self.config["distributed"]
-        if d["port"]:
-            check_port(d["address"], d["port"])
-        port = d["port"] or free_port(d["address"])
+        d = self.cfg.distributed
+        if d.port:
+            check_port(d.address, d.port)
+        port = d.port or free_port(d.address)
         threads = threads_per_process(self.count)
         for index in range(1, self.count):
-            self.procs.start(stage_main, (self.config, self.data.input_shape,
-                                          self.data.num_classes, self.plan, index, port,
-                                          self.parts.updates, self.data.x_train.dtype),
+            self.procs.start(stage_main, (self.cfg, self.data.input_shape,
+                                          self.data.num_classes, self.data.task, self.plan,
+                                          index, port, self.parts.updates,
+                                          self.data.x_train.dtype),
                              threads=threads)
         self.threads = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            init_group(0, self.count, d["address"], port, d["timeout"])
+            init_group(0, self.count, d.address, port, d.timeout)
         except BaseException:
             self.procs.__exit__(None, None, None)
             torch.set_num_threads(self.threads)
@@ -492,7 +513,7 @@ class Pipeline:
     def stop(self) -> None:
         """The normal end: every stage leaves its loop and exits."""
         self.link.command(STOP)
-        self.procs.join_all(self.config["distributed"]["timeout"])
+        self.procs.join_all(self.cfg.distributed.timeout)
 
     def explain(self, error: RuntimeError, run: RunDir) -> Exception:
         """The error to report for a failed wait: a lost stage, a stage's own error, or the
@@ -526,8 +547,7 @@ class Pipeline:
     def minibatch(self, x: torch.Tensor, y: torch.Tensor, kind: int = TRAIN) -> None:
         """One minibatch through the pipeline; TRAIN steps every stage, GRADIENTS only leaves
         the gradients."""
-        sizes = micro_sizes(len(x), self.config["distributed"]["micro_batches"],
-                            self.parts.min_size)
+        sizes = micro_sizes(len(x), self.cfg.distributed.micro_batches, self.parts.min_size)
         self.link.command(kind, sizes=sizes)
         if self.count > 1:
             self.link.send(y.long(), self.count - 1)
@@ -578,8 +598,7 @@ class Pipeline:
         lr = p.optimizer.param_groups[0]["lr"]
         self.link.command(EPOCH, epoch)
         self.stage.begin_epoch(epoch)
-        xs, ys = epoch_order(data.x_train, data.y_train, state.config["train"]["shuffle"],
-                             state.shuffle)
+        xs, ys = epoch_order(data.x_train, data.y_train, state.options.shuffle, state.shuffle)
         for xb, yb in batches(xs, ys, p.batch_size, p.min_size):
             self.minibatch(xb, yb)
             for update in updates:
@@ -590,20 +609,9 @@ class Pipeline:
         return metrics
 
 
-class PushAtStart(Callback):
-    """After ``Resume``: every stage starts from the run's weights and states."""
-
-    def __init__(self, pipe: Pipeline):
-        self.pipe = pipe
-
-    def on_fit_start(self, state: FitState) -> None:
-        if self.pipe.count > 1:
-            self.pipe.push(state.parts.model, state.extra.get("stages"))
-
-
-def describe(config: dict, plan: Plan) -> dict:
+def describe(cfg: Config, plan: Plan) -> dict:
     """What the summary says of the pipeline."""
-    stages, micro = len(plan.bounds), config["distributed"]["micro_batches"]
+    stages, micro = len(plan.bounds), cfg.distributed.micro_batches
     return {"mode": "pipeline", "stages": stages, "micro_batches": micro,
             "parameters_per_stage": plan.parameters, "layers_per_stage": plan.names,
             "bubble_fraction": (stages - 1) / (micro + stages - 1)}

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 
 class Record:
@@ -44,13 +48,13 @@ class Record:
         self.lost = list(state["lost"])
 
 
-def summarize(config: dict, record: Record) -> dict:
+def summarize(cfg: Config, record: Record) -> dict:
     """The ``distributed`` entry of ``summary.json``."""
-    d = config["distributed"]
+    d = cfg.distributed
     received = sum(record.per_worker)
     return {
-        "mode": d["mode"], "workers": d["workers"], "backup_workers": d["backup_workers"],
-        "servers": d["servers"], "updates": record.updates, "gradients": received,
+        "mode": d.mode, "workers": d.workers, "backup_workers": d.backup_workers,
+        "servers": d.servers, "updates": record.updates, "gradients": received,
         "rejected": record.rejected, "dropped": record.dropped, "skipped_batches": record.skipped,
         "staleness_histogram": {str(k): record.staleness[k] for k in sorted(record.staleness)},
         "mean_staleness": (sum(k * v for k, v in record.staleness.items()) / received

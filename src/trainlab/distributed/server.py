@@ -2,10 +2,12 @@
 2016), lecture 003 (``003_4f959921065895eb.txt``, slides 53-59).
 
 Processes: servers 0 .. s-1 (``distributed.servers``; the parameters partitioned over them), then
-the workers. Server 0, the coordinator, holds the run: the epoch loop, the sample order, the
-decisions, validation, checkpoints and the run folder, through the ordinary
-:func:`~trainlab.training.loop.fit`. A worker receives the weights with their version ``v`` and
-the sample indices of a minibatch, computes that batch's gradient with the same
+the workers, all started by the calling process (:func:`launch`), which relays server 0's
+events. Server 0, the coordinator (:class:`Coordinator`, this mode), holds the run: the epoch
+loop, the sample order, the decisions, validation, checkpoints and the run folder, through the
+ordinary :func:`~trainlab.training.loop.fit` that the driver
+(:func:`~trainlab.distributed.mode.drive`) runs. A worker receives the weights with their version
+``v`` and the sample indices of a minibatch, computes that batch's gradient with the same
 :class:`~trainlab.training.step.Step` as one-process training (``compute_gradients``), and sends
 it back tagged with ``v``; the server applies it with ``Step.apply_gradients``.
 
@@ -48,56 +50,66 @@ from collections import deque
 
 import torch
 
+from .. import build
+from ..config import Config
+from ..data import Splits
 from ..errors import UserError
+from ..optim import OPTIMIZERS
+from ..processes import CONTEXT, Processes, check_port, free_port
 from ..runs.rundir import RunDir
 from ..training.batches import batches, epoch_order
-from ..training.loop import FitState, end_epoch, fit
+from ..training.loop import end_epoch
 from ..training.progress import Progress
+from ..training.state import FitState, Parts
+from . import MODES
 from . import messages as m
-from .launch import CONTEXT, Processes, check_port, free_port
-from .layout import Layout
+from .launch import init_group
+from .layout import Layout, batch_cap, server_config
+from .mode import Mode, drive
 from .record import Record, plot, summarize
-from .worker import setup, shard, work
+from .worker import shard, work
 
 POLL_S = 0.2  # how often the coordinator looks for lost workers while it waits
 
 
-def check(config: dict) -> None:
-    if config["device"] == "cuda":
-        raise UserError(f"distributed.mode = {config['distributed']['mode']!r} with device = "
+def check(cfg: Config) -> None:
+    """What a parameter server cannot run, as one-line errors."""
+    if cfg.device == "cuda":
+        raise UserError(f"distributed.mode = {cfg.distributed.mode!r} with device = "
                         "'cuda': the parameter server runs on the CPU (use device = 'cpu' or "
                         "'auto')")
-    name = config["optimizer"]["name"]
-    if name in ("newton", "diag_newton"):
+    name = cfg.optimizer.name
+    optimizer = OPTIMIZERS[name]
+    if optimizer.reevaluates_loss:
         raise UserError(f"optimizer.name = {name!r} with a parameter server: it evaluates the "
                         "loss again on the batch, which only the worker has")
-    variant = config["optimizer"]["variant"]
-    if name == "rprop" and variant == "irprop+" and config["distributed"]["servers"] > 1:
-        raise UserError("optimizer.variant = 'irprop+' with distributed.servers > 1: its undo "
-                        "compares the loss with the last one, which only server 0 has (use one "
-                        "server, or irprop-)")
+    if optimizer.needs_loss(cfg.optimizer.to_dict()) and cfg.distributed.servers > 1:
+        raise UserError(f"optimizer.variant = {cfg.optimizer.variant!r} with "
+                        "distributed.servers > 1: its undo compares the loss with the last one, "
+                        "which only server 0 has (use one server, or irprop-)")
 
 
-def train(config: dict, splits, run: RunDir, progress: str, *, test: bool = True,
-          on_epoch=None) -> dict:
+def launch(cfg: Config, splits: Splits, run: RunDir, progress: str, *, test: bool = True,
+           on_epoch=None) -> dict:
     """Start the servers and workers on this machine, relay each epoch's metrics to
-    ``on_epoch``, and return the summary that server 0 wrote."""
-    check(config)
-    d = config["distributed"]
-    if d["port"]:
-        check_port(d["address"], d["port"])
-    port = d["port"] or free_port(d["address"])
-    servers, workers = d["servers"], d["workers"] + d["backup_workers"]
+    ``on_epoch``, and return the summary that server 0 wrote. (``splits`` is not used here:
+    every process loads the data itself, on the CPU.)"""
+    check(cfg)
+    d = cfg.distributed
+    if d.port:
+        check_port(d.address, d.port)
+    port = d.port or free_port(d.address)
+    servers, workers = d.servers, d.workers + d.backup_workers
     world = servers + workers
     events, lost = CONTEXT.Queue(), CONTEXT.Queue()
     with Processes() as procs:
-        procs.start(coordinate, (config, str(run.path), progress, test, port, world, events,
+        procs.start(coordinate, (cfg, str(run.path), progress, test, port, world, events,
                                  lost), threads=1)
         for rank in range(1, world):
             target = shard if rank < servers else work
-            procs.start(target, (config, port, rank, world), threads=1)
+            procs.start(target, (cfg, port, rank, world), threads=1)
         summary = _relay(procs, events, lost, servers, on_epoch)
-        procs.join_all(d["timeout"])
+        procs.join_all(d.timeout)
     return summary
 
 
@@ -124,35 +136,51 @@ def _relay(procs: Processes, events, lost, servers: int, on_epoch) -> dict:
             return value
 
 
-def coordinate(config: dict, run_path: str, progress: str, test: bool, port: int, world: int,
+def coordinate(cfg: Config, run_path: str, progress: str, test: bool, port: int, world: int,
                events, lost) -> None:
-    """Server 0: the epoch loop over the workers, with the ordinary run folder."""
-    splits, parts, layout = setup(config, port, 0, world)
-    coordinator = Coordinator(config, parts, layout, lost)
-    run = RunDir(run_path)
-    _, summary = fit(config, splits, run, Progress(config["train"]["epochs"], progress),
-                     test=test, on_epoch=lambda metrics: events.put(("epoch", metrics)),
-                     parts=parts, epoch_fn=coordinator.epoch,
-                     callbacks=[coordinator.callback()])
-    coordinator.stop_all()
-    summary["distributed"] = summarize(config, coordinator.record)
-    plot(coordinator.record, run.path / "distributed.png")
-    run.write_summary(summary)
-    events.put(("done", summary))
-    events.close()
-    events.join_thread()
+    """Server 0: the driver, with the ordinary run folder, over the workers."""
+    coordinator = Coordinator(cfg)
+    coordinator.connect(port, world, events, lost)
+    drive(coordinator, build.load_data(cfg, "cpu"), RunDir(run_path), progress, test=test,
+          on_epoch=lambda metrics: events.put(("epoch", metrics)))
 
 
-class Coordinator:
-    """Server 0's decisions: which worker gets which batch, which gradients are applied."""
+class Coordinator(Mode):
+    """Server 0's decisions: which worker gets which batch, which gradients are applied
+    (:class:`~trainlab.distributed.mode.Mode`). As a callback, it puts its counters into the
+    checkpoint (``state.extra``) and, on resume, takes them back and gives the shards their
+    state."""
 
-    def __init__(self, config: dict, parts, layout: Layout, lost):
-        d = config["distributed"]
-        self.config, self.parts, self.layout, self.lost_queue = config, parts, layout, lost
-        self.sync, self.n = d["mode"] == "sync", d["workers"]
-        self.servers, self.timeout = d["servers"], d["timeout"]
-        self.max_staleness, self.staleness_lr = d["max_staleness"], d["staleness_lr"]
-        self.warmup = d["warmup_updates"]
+    def __init__(self, cfg: Config):
+        super().__init__(cfg)
+        d = cfg.distributed
+        self.parts_config = server_config(cfg)
+        self.sync, self.n = MODES[d.mode].synchronous, d.workers
+        self.servers, self.timeout = d.servers, d.timeout
+        self.max_staleness, self.staleness_lr = d.max_staleness, d.staleness_lr
+        self.warmup = d.warmup_updates
+        self.port = self.world = 0
+        self.events = self.lost_queue = None
+
+    def connect(self, port: int, world: int, events, lost) -> None:
+        """Where the group meets (``port``, ``world`` processes), the queue of events to the
+        launching process and the queue of workers it saw die."""
+        self.port, self.world, self.events, self.lost_queue = port, world, events, lost
+
+    def check(self, data: Splits) -> None:
+        check(self.cfg)
+
+    def open(self, run: RunDir) -> RunDir:
+        d = self.cfg.distributed
+        init_group(0, self.world, d.address, self.port, d.timeout)
+        return super().open(run)
+
+    def prepare(self, parts: Parts, data: Splits, progress: Progress) -> None:
+        """The message layout over the model, the bookkeeping, the gradient receiver."""
+        self.parts = parts
+        self.layout = layout = Layout(parts.model, self.servers,
+                                      batch_cap(self.cfg, len(data.x_train)),
+                                      self.world - self.servers)
         self.workers = list(range(self.servers, self.servers + layout.workers))
         self.idle = set(self.workers)
         self.busy: dict[int, tuple[int, float]] = {}  # rank -> (version sent, when)
@@ -162,29 +190,32 @@ class Coordinator:
         self.inbox: queue.Queue = queue.Queue()
         m.Receiver(layout.gradient_size(0), m.GRADIENT_TAG, self.inbox, layout.workers)
 
+    def on_fit_start(self, state: FitState) -> None:
+        if state.extra:
+            self.record.load(state.extra["record"])
+            self.load_shards(state.extra.get("shards", []))
+
+    def on_epoch_end(self, state: FitState, metrics: dict) -> None:
+        state.extra = {"record": self.record.state(), "shards": self.shard_states}
+
+    def finish(self) -> None:
+        """Stop every worker and shard; draw distributed.png."""
+        self.stop_all()
+        plot(self.record, self.run.path / "distributed.png")
+
+    def describe(self) -> dict:
+        return summarize(self.cfg, self.record)
+
+    def result(self, summary: dict) -> dict:
+        """The summary, also to the launching process."""
+        self.events.put(("done", summary))
+        self.events.close()
+        self.events.join_thread()
+        return summary
+
     @property
     def version(self) -> int:
         return self.record.updates
-
-    def callback(self):
-        from ..training.callbacks import Callback
-
-        coordinator = self
-
-        class Bookkeeping(Callback):
-            """The counters go into the checkpoint (state.extra) and come back on resume;
-            shards get their state."""
-
-            def on_fit_start(self, state: FitState) -> None:
-                if state.extra:
-                    coordinator.record.load(state.extra["record"])
-                    coordinator.load_shards(state.extra.get("shards", []))
-
-            def on_epoch_end(self, state: FitState, metrics: dict) -> None:
-                state.extra = {"record": coordinator.record.state(),
-                               "shards": coordinator.shard_states}
-
-        return Bookkeeping()
 
     # --- epochs --------------------------------------------------------------------------------
     def epoch(self, state: FitState, epoch: int, updates) -> dict | None:
@@ -214,10 +245,8 @@ class Coordinator:
         of ``train.batch_size`` each (a last one too small joins the one before)."""
         n = len(state.data.x_train)
         positions = torch.arange(n)
-        order, _ = epoch_order(positions, positions, state.config["train"]["shuffle"],
-                               state.shuffle)
-        b = self.config["train"]["batch_size"]
-        size = n if b == "full" else min(b, n)
+        order, _ = epoch_order(positions, positions, state.options.shuffle, state.shuffle)
+        size = build.batch_size(self.cfg, n)
         return list(enumerate(ix for ix, _ in batches(order, order, size, self.parts.min_size)))
 
     def _async_epoch(self, pending: deque, epoch: int, totals: list, updates) -> None:

@@ -16,35 +16,35 @@ import time
 
 import torch
 
-from .. import data as datasets
-from ..training.loop import build
+from .. import build
+from ..config import Config
 from . import messages as m
-from . import slow_worker
 from .launch import init_group
 from .layout import Layout, batch_cap, server_config
+from .mode import delay_of
 
 
-def setup(config: dict, port: int, rank: int, world: int):
-    """What every parameter-server process does first: join the group, load the data, build
-    the run's parts (sync: with the batch of a whole update) and the message layout."""
-    d = config["distributed"]
-    init_group(rank, world, d["address"], port, d["timeout"])
-    splits = datasets.load(config, "cpu")
-    parts = build(server_config(config), splits)
-    layout = Layout(parts.model, d["servers"], batch_cap(config, len(splits.x_train)),
-                    world - d["servers"])
+def setup(cfg: Config, port: int, rank: int, world: int):
+    """What every parameter-server process but server 0 does first: join the group, load the
+    data, build the run's parts (sync: with the batch of a whole update) and the message
+    layout (server 0 does the same through the driver: :class:`~.server.Coordinator`)."""
+    d = cfg.distributed
+    init_group(rank, world, d.address, port, d.timeout)
+    splits = build.load_data(cfg, "cpu")
+    parts = build.parts(server_config(cfg), splits)
+    layout = Layout(parts.model, d.servers, batch_cap(cfg, len(splits.x_train)),
+                    world - d.servers)
     return splits, parts, layout
 
 
-def work(config: dict, port: int, rank: int, world: int) -> None:
+def work(cfg: Config, port: int, rank: int, world: int) -> None:
     """A worker: gradients of the batches server 0 sends, until it says stop."""
-    splits, parts, layout = setup(config, port, rank, world)
-    servers = config["distributed"]["servers"]
+    splits, parts, layout = setup(cfg, port, rank, world)
+    servers = cfg.distributed.servers
     index = rank - servers
     if index:  # its own dropout and augmentation draws; worker 0 draws as one process would
-        torch.manual_seed(config["seed"] * 1_000_003 + index)
-    slow = slow_worker(config)
-    delay = slow[1] if slow is not None and slow[0] == index else 0.0
+        torch.manual_seed(cfg.seed * 1_000_003 + index)
+    delay = delay_of(cfg, index)
     parts.model.train()
     while True:
         reply = m.receive(layout.reply_size(0), 0, m.REPLY_TAG)
@@ -80,8 +80,8 @@ def _pull(layout: Layout, j: int, version: int, rank: int) -> None:
 class Shard:
     """Server j > 0: its parameters' part of every update, as server 0 decides."""
 
-    def __init__(self, config: dict, port: int, rank: int, world: int):
-        _, self.parts, self.layout = setup(config, port, rank, world)
+    def __init__(self, cfg: Config, port: int, rank: int, world: int):
+        _, self.parts, self.layout = setup(cfg, port, rank, world)
         self.j, self.version = rank, 0
         self.owned = set(map(id, self.layout.owned[rank]))
         self.gradients: dict[int, tuple[int, torch.Tensor]] = {}  # worker -> (version, grad)
@@ -92,7 +92,7 @@ class Shard:
                    self.layout.workers)
         m.Receiver(self.layout.control_size(), m.CONTROL_TAG, self.inbox, self.layout.workers)
         self.report_at: int | None = None  # server 0 asked for the state at this version
-        self.timeout = config["distributed"]["timeout"]
+        self.timeout = cfg.distributed.timeout
 
     def run(self) -> None:
         while True:
@@ -169,5 +169,5 @@ class Shard:
         self.version = saved["version"]
 
 
-def shard(config: dict, port: int, rank: int, world: int) -> None:
-    Shard(config, port, rank, world).run()
+def shard(cfg: Config, port: int, rank: int, world: int) -> None:
+    Shard(cfg, port, rank, world).run()
