@@ -25,7 +25,9 @@ def fast_run(tmp_path):
 
     def run(*extra, out=None):
         out = out or tmp_path / f"run{next(counter)}"
-        return trainlab.train(None, FAST + list(extra), out=out, progress="quiet"), out
+        # FAST as presets: the keys the chosen optimizer or model does not read are left out
+        config = trainlab.resolve_config(None, list(extra), presets=FAST)
+        return trainlab.train(config, out=out, progress="quiet"), out
 
     return run
 
@@ -34,6 +36,14 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "cpu_only(reason): a test whose runs must be on the CPU; skipped, with its "
         "reason, where CUDA is available (device = auto would train on the GPU)")
+    # The fast tier (`make test-fast`) leaves out the two below: pytest -m "not slow and not
+    # multiprocess". A test that starts processes is marked multiprocess whatever its time.
+    config.addinivalue_line(
+        "markers", "slow: takes more than about 2 s on one core (a real training run, a grid, "
+        "a property test over every optimizer)")
+    config.addinivalue_line(
+        "markers", "multiprocess: starts processes (the distributed modes, grids and searches "
+        "with jobs > 1, the CLI in a subprocess, torchrun)")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -13,7 +13,8 @@ import pytest
 import trainlab
 from trainlab import data
 from trainlab.config import resolve
-from trainlab.training.loop import build, evaluate
+from trainlab import build
+from trainlab.training.loop import evaluate
 
 BASE = ["model.name=mlp", "model.hidden=[64, 64]", "model.norm=none", "model.dropout=0",
         "train.epochs=5", "train.batch_size=64", "optimizer.weight_decay=0",
@@ -79,8 +80,8 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_technique_trains_on_mnist1d(name, tmp_path):
     config = resolve(None, BASE + CASES[name])
-    splits = data.load(config)
-    parts = build(config, splits)  # the run's own starting weights: build seeds them
+    splits = build.load_data(config)
+    parts = build.parts(config, splits)  # the run's own starting weights: build seeds them
     untrained, _ = evaluate(parts.model, splits.x_val, splits.y_val, parts.loss_fn)
     s = trainlab.train(config, out=tmp_path / "run", progress="quiet")
     assert not s["diverged"] and math.isfinite(s["test_loss"])

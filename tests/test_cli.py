@@ -42,7 +42,7 @@ def test_help_and_config_document_every_key(capsys):
     help_text = capsys.readouterr().out
     code, config_text, _ = run_cli(capsys, "config")
     for name, key in SCHEMA.items():
-        assert name in help_text and key.doc in config_text
+        assert name in help_text and key.meaning in config_text
 
 
 @pytest.mark.parametrize("argv, words", [

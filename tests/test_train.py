@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from trainlab import build
 import trainlab
 import trainlab.models
 from trainlab.runs import checkpoint
@@ -117,16 +118,16 @@ def test_early_stopping_stops_and_selects(fast_run):
 
 
 def test_divergence_is_reported_and_the_last_good_state_kept(tmp_path, monkeypatch):
-    import trainlab.losses as losses
+    from trainlab import build as builder
 
-    build = losses.build
+    make_loss = builder.loss
     broken = {"now": False}
 
-    def exploding(config):  # the loss turns NaN once epoch 2 is over
-        loss = build(config)
+    def exploding(config, task=None, generator=None):  # NaN once epoch 2 is over
+        loss = make_loss(config, task, generator)
         return lambda z, y: loss(z, y) * float("nan") if broken["now"] else loss(z, y)
 
-    monkeypatch.setattr(losses, "build", exploding)
+    monkeypatch.setattr(builder, "loss", exploding)
     summary = trainlab.train(None, FAST + ["train.epochs=5"], out=tmp_path / "run",
                              progress="quiet",
                              on_epoch=lambda m: broken.update(now=m["epoch"] == 2))
@@ -252,10 +253,10 @@ def test_the_speed_recipe_ends_above_94_percent(tmp_path):
 def test_pretrained_weights_then_fine_tune_or_freeze(fast_run, tmp_path):
     _, source = fast_run()
     best = torch.load(source / "best.pt", weights_only=True)["model"]
-    model = trainlab.models.build(resolve(None, FAST + [f"model.pretrained={source}"]), (2,), 2)
+    model = trainlab.build.model(resolve(None, FAST + [f"model.pretrained={source}"]), (2,), 2)
     assert same_tensors(model.state_dict(), best)
     # a head for 3 classes does not fit: it keeps its fresh initialization, the rest is copied
-    model = trainlab.models.build(resolve(None, FAST + [f"model.pretrained={source}"]), (2,), 3)
+    model = trainlab.build.model(resolve(None, FAST + [f"model.pretrained={source}"]), (2,), 3)
     assert torch.equal(model.state_dict()["net.1.weight"], best["net.1.weight"])
     # freeze the first layer and train on: it does not move, the head does
     _, tuned = fast_run(f"model.pretrained={source}", 'model.freeze=["net.1"]')

@@ -19,12 +19,12 @@ import importlib.abc
 import importlib.util
 import sys
 
-from .api import evaluate, load_model, resume, train
+from .api import evaluate, fit, load_model, resume, train
 from .config import resolve as resolve_config
 from .errors import UserError
 
 __version__ = "0.1.0"
-__all__ = ["UserError", "evaluate", "load_model", "resolve_config", "resume", "train"]
+__all__ = ["UserError", "evaluate", "fit", "load_model", "resolve_config", "resume", "train"]
 
 # Where modules lived before the packages existed: ``import trainlab.loop`` and
 # ``trainlab.compare`` keep working, imported on first use (the experiments import SciPy).

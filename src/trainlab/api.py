@@ -12,10 +12,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+import numpy as np
+
 from . import build, distributed
-from .config import Config, resolve
+from .config import Config, dumps, replace, resolve
 from .errors import UserError
+from .imports import is_import_path
 from .runs import checkpoint
+from .runs.atomic import atomic_write_text
 from .runs.rundir import RunDir
 from .training.loop import evaluate as evaluate_model
 from .training.loop import fit as fit_parts
@@ -47,9 +51,7 @@ def train(config: dict | Config | str | Path | None = None,
     device = build.device(cfg)
     build.check_device(cfg, device)  # before the folder exists, as bad data below
     splits = build.load_data(cfg, device)  # before the folder exists: bad data leaves nothing
-    if cfg.distributed.mode == "ddp":  # every rank gets here; rank 0 alone makes the folder
-        from . import distributed
-
+    if distributed.MODES[cfg.distributed.mode].torchrun:  # every rank gets here; rank 0 makes the folder
         return distributed.train(cfg, splits, out, progress, test=test, on_epoch=on_epoch)
     return _run(cfg, splits, RunDir.create(out, cfg), progress, test=test, on_epoch=on_epoch,
                 callbacks=callbacks)
@@ -71,8 +73,6 @@ def resume(run_dir: str | Path, *, progress: str = "auto", test: bool = True,
 
 def _run(cfg: Config, splits, run: RunDir, progress: str, *, callbacks=(), **options) -> dict:
     if cfg.distributed.mode != "none":
-        from . import distributed
-
         return distributed.train(cfg, splits, run, progress, **options)
     parts = build.parts(cfg, splits)
     _, summary = fit_parts(parts, splits, run, build.fit_options(cfg),
@@ -82,32 +82,128 @@ def _run(cfg: Config, splits, run: RunDir, progress: str, *, callbacks=(), **opt
     return summary
 
 
-def load_model(run_dir: str | Path, which: str = "best", device: str = "cpu") -> nn.Module:
-    """The model of a run, with the weights of its ``best`` or ``last`` checkpoint."""
+def fit(model: nn.Module, train: tuple, val: tuple | None = None, test: tuple | None = None, *,
+        config: dict | Config | str | Path | None = None,
+        overrides: list[str] | dict | None = None, out: str | Path | None = None,
+        resume: bool = False, callbacks=(), progress: str = "auto", on_epoch=None) -> dict:
+    """Train the caller's own ``model`` in place, with every technique of the config (the
+    optimizer, schedule, loss, regularization, augmentation, early stopping and model selection,
+    checkpoints); returns the summary, as :func:`train` does.
+
+    ``train``, ``val``, ``test``: ``(x, y)`` pairs of NumPy arrays or tensors (integer labels:
+    classification; real targets: regression), checked as every data set is. ``val=None``
+    holds out ``data.val_fraction`` of ``train``; ``test=None`` holds out ``data.test_fraction``
+    for the final evaluation (as for a source without a test split). ``config`` and
+    ``overrides`` as for :func:`train`; the ``model.*`` architecture keys do not apply (the
+    model is yours). The run folder ``out`` records the data (``data.npz``, read back as
+    ``data.name = npz``) and the model's class as ``model.name = module:Class``: ``evaluate``
+    and ``load_model`` rebuild it when ``Class(input_shape=..., num_classes=...)`` makes it
+    (else they say so in one line; pass ``model=`` to them instead). ``resume=True`` continues
+    the run in ``out`` from its last checkpoint, with this ``model`` and the recorded data.
+
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(40, 10))
+    >>> summary = trainlab.fit(net, train=(x, y), overrides=["optimizer.name=sgd"])
+    """
+    if resume:
+        run = RunDir.open(out)
+        done = run.read_summary()
+        if done is not None:
+            return done
+        cfg = run.read_config()
+    else:
+        cls = type(model)
+        cfg = resolve(config, overrides)
+        if is_import_path(cfg.data.name) or cfg.data.name != "mnist1d" or cfg.data.path:
+            raise UserError(f"data.name = {cfg.data.name!r}: trainlab.fit trains on the arrays "
+                            "it is given (train=, val=, test=); leave data.name unset")
+        cfg = resolve(cfg.to_dict(), {"model.name": f"{cls.__module__}:{cls.__qualname__}",
+                                      "data.name": "npz", "data.path": "data.npz"})
+        run = RunDir.create(out, cfg)
+        path = str((run.path / "data.npz").resolve())
+        _save_arrays(run.path / "data.npz", train, val, test)
+        cfg = replace(cfg, **{"data.path": path})
+        atomic_write_text(run.config, dumps(cfg))
+    device = build.device(cfg)
+    build.check_device(cfg, device)
+    splits = build.load_data(cfg, device)
+    if cfg.distributed.mode != "none":
+        raise UserError(f"distributed.mode = {cfg.distributed.mode!r}: trainlab.fit trains in one "
+                        "process (use trainlab train for the distributed modes)")
+    parts = build.parts(cfg, splits, net=model)
+    _, summary = fit_parts(parts, splits, run, build.fit_options(cfg),
+                           Progress(cfg.train.epochs, progress), callbacks=list(callbacks),
+                           on_epoch=on_epoch)
+    run.write_summary(summary)
+    return summary
+
+
+def _save_arrays(path: Path, train: tuple, val: tuple | None, test: tuple | None) -> None:
+    """The caller's splits as one .npz (``x``, ``y``, ``x_val``, ``y_val``, ``x_test``,
+    ``y_test``, ``task``), written atomically."""
+    arrays = {}
+    for split, pair in (("", train), ("_val", val), ("_test", test)):
+        if pair is None:
+            continue
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise UserError(f"trainlab.fit: {split.strip('_') or 'train'} = {type(pair).__name__}; "
+                            "expected an (x, y) pair of arrays or tensors")
+        for name, value in zip(("x", "y"), pair):
+            if isinstance(value, torch.Tensor):
+                value = value.detach().cpu().numpy()
+            arrays[name + split] = np.asarray(value)
+    floating = np.issubdtype(arrays["y"].dtype, np.floating)
+    arrays["task"] = np.array("regression" if floating else "classification")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    tmp.replace(path)
+
+
+def load_model(run_dir: str | Path, which: str = "best", device: str = "cpu",
+               model: nn.Module | None = None) -> nn.Module:
+    """The model of a run, with the weights of its ``best`` or ``last`` checkpoint: rebuilt from
+    the run's config, or ``model`` (yours, of the run's architecture) with them loaded."""
     run = RunDir.open(run_dir)
     cfg = run.read_config()
     splits = build.load_data(cfg, "cpu")
-    return _load(run, cfg, splits, which, torch.device(device))
+    return _load(run, cfg, splits, which, torch.device(device), model)
 
 
-def _load(run: RunDir, cfg: Config, splits, which: str, device: torch.device):
+def _load(run: RunDir, cfg: Config, splits, which: str, device: torch.device,
+          model: nn.Module | None = None):
     if which not in ("best", "last"):
         raise UserError(f"checkpoint {which!r}: expected best or last")
-    model = build.model(cfg, splits.input_shape, splits.num_classes).to(device)
+    if model is None:
+        try:
+            model = build.model(cfg, splits.input_shape, splits.num_classes)
+        except UserError as e:
+            if not is_import_path(cfg.model.name):
+                raise
+            raise UserError(f"{e} (the run's model cannot be rebuilt from its config: pass "
+                            "model=, an instance of its architecture, to load the weights)"
+                            ) from None
+    model = model.to(device)
     path = run.best if which == "best" else run.last
     if not path.exists():
         raise UserError(f"{str(run.path)!r} has no {path.name} (no epoch has finished)")
-    model.load_state_dict(checkpoint.load(path, device)["model"])
+    try:
+        model.load_state_dict(checkpoint.load(path, device)["model"])
+    except RuntimeError as e:  # the weights are of another architecture
+        raise UserError(f"{str(path)!r} holds weights of another architecture than model.name = "
+                        f"{cfg.model.name!r} builds ({str(e).splitlines()[0] if str(e) else e})"
+                        ) from None
     return model
 
 
-def evaluate(run_dir: str | Path, which: str = "best", device: str | None = None) -> dict:
-    """Test loss and accuracy of a run's ``best`` (or ``last``) checkpoint on its test split."""
+def evaluate(run_dir: str | Path, which: str = "best", device: str | None = None,
+             model: nn.Module | None = None) -> dict:
+    """Test loss and accuracy of a run's ``best`` (or ``last``) checkpoint on its test split
+    (``model``: yours, of the run's architecture, instead of one rebuilt from the config)."""
     run = RunDir.open(run_dir)
     cfg = run.read_config()
     dev = resolve_device(device or cfg.device)
     splits = build.load_data(cfg, dev)
-    model = _load(run, cfg, splits, which, dev)
+    model = _load(run, cfg, splits, which, dev, model)
     loss, accuracy = evaluate_model(model, splits.x_test, splits.y_test,
                                     build.loss(cfg, splits.task))
     return {"checkpoint": which, "test_loss": loss, "test_accuracy": accuracy,

@@ -18,7 +18,8 @@ from torch import nn
 from . import data as data_sources
 from . import models, optim
 from .config import Config
-from .config.resolve import is_import_path
+from .imports import is_import_path
+from .config.resolve import task as task_of
 from .data import Splits, prepare
 from .errors import UserError
 from .training import losses, precision
@@ -76,9 +77,12 @@ def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.
     return net
 
 
-def loss(config: Config, task: str, generator: torch.Generator | None = None) -> LossFn:
-    """The divergence ``loss.*`` describes, for a ``task`` (classification, regression)."""
+def loss(config: Config, task: str | None = None,
+         generator: torch.Generator | None = None) -> LossFn:
+    """The divergence ``loss.*`` describes, for a ``task`` (classification, regression; by
+    default what ``data.name``'s registry entry says)."""
     s = config.loss
+    task = task or task_of(config.data.name)
     return losses.make(s.name, label_smoothing=s.label_smoothing,
                        confidence_penalty=s.confidence_penalty, target_noise=s.target_noise,
                        task=task, generator=generator)

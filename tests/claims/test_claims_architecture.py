@@ -6,7 +6,7 @@ import torch
 from trainlab import models
 from trainlab.claims.catalogue_architecture import hand_gradients, measure_hand_gradients
 from trainlab.claims.toolkit import config
-from trainlab.training.losses import build as build_loss
+from trainlab import build
 
 
 def test_hand_formulas_on_a_worked_example():
@@ -14,7 +14,7 @@ def test_hand_formulas_on_a_worked_example():
     # head rows H_0 = (0, 0), H_1 = (0.5, 1): V = (0.5, 1), z = 0.5; label 1 (y = +1):
     # Loss = 1 - 0.5 > 0, so dLoss/dz = -1 and trainlab's hinge is Loss / 2.
     cfg = config(0, "model.hidden=[2]", "loss.name=\"hinge\"")
-    model = models.build(cfg, (2,), 2).double()
+    model = build.model(cfg, (2,), 2).double()
     first, head = model.net[1], model.net[4]
     with torch.no_grad():
         first.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, -1.0]]))
@@ -25,7 +25,7 @@ def test_hand_formulas_on_a_worked_example():
     hand = hand_gradients(model, x, 1)
     expected = {"net.1.weight": [[-0.25, -0.5], [0.0, 0.0]], "net.1.bias": [-0.25, 0.0],
                 "net.4.weight": [[0.5, 0.0], [-0.5, 0.0]], "net.4.bias": [0.5, -0.5]}
-    build_loss(cfg)(model(x[None]), torch.tensor([1])).backward()
+    build.loss(cfg)(model(x[None]), torch.tensor([1])).backward()
     for name, p in model.named_parameters():
         want = torch.tensor(expected[name], dtype=torch.float64)
         assert torch.equal(hand[name], want), name
@@ -34,7 +34,7 @@ def test_hand_formulas_on_a_worked_example():
 
 def test_zero_loss_gives_zero_gradient():
     cfg = config(0, "model.name=\"linear\"", "loss.name=\"hinge\"")
-    model = models.build(cfg, (2,), 2).double()
+    model = build.model(cfg, (2,), 2).double()
     with torch.no_grad():
         model.net[1].weight.copy_(torch.tensor([[0.0, 0.0], [3.0, 0.0]]))
         model.net[1].bias.zero_()

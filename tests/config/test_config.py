@@ -9,11 +9,12 @@ from trainlab.errors import UserError
 def test_layers_apply_in_order(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('seed = 3\n[optimizer]\nname = "sgd"\nlr = 0.5\n')
-    c = resolve(f, ["optimizer.lr=1e-3", "model.hidden=[8, 4]", "train.shuffle=false"])
-    assert c["seed"] == 3 and c["optimizer"]["name"] == "sgd"
-    assert c["optimizer"]["lr"] == 0.001
-    assert c["model"]["hidden"] == [8, 4] and c["train"]["shuffle"] is False
-    assert c["data"]["name"] == "mnist1d"  # untouched default
+    c = resolve(f, ["optimizer.lr=1e-3", "model.name=mlp", "model.hidden=[8, 4]",
+                    "train.shuffle=false"])
+    assert c.seed == 3 and c.optimizer.name == "sgd"
+    assert c.optimizer.lr == 0.001
+    assert c.model.hidden == (8, 4) and c.train.shuffle is False
+    assert c.data.name == "mnist1d"  # untouched default
 
 
 def test_values_are_read_as_toml_and_bare_words_as_strings():
@@ -28,7 +29,7 @@ def test_documented_defaults_are_valid_toml_equal_to_the_defaults():
     text = documented_defaults()
     assert tomllib.loads(text) == defaults()
     for name, key in SCHEMA.items():  # every key has a comment line
-        assert f"# {key.doc}" in text, name
+        assert f"# {key.meaning}" in text, name
 
 
 @pytest.mark.parametrize("override, words", [

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from trainlab import build
 from trainlab import data
 from trainlab.config import resolve
 from trainlab.data.idx import FILES
@@ -13,7 +14,7 @@ from tests.sample_files import idx_bytes
 
 
 def load(*overrides):
-    return data.load(resolve(None, list(overrides)))
+    return build.load_data(resolve(None, list(overrides)))
 
 
 def test_mnist1d_matches_the_package_and_splits_train_only():
@@ -62,11 +63,11 @@ def test_toy_sets(name):
 
 def test_toy_geometry_without_noise():
     c = resolve(None, ["data.name=circles", "data.samples=200", "data.noise=0"])
-    a = data.SOURCES["circles"].build(c)
+    a = data.read("circles", c.seed, c.data.to_dict())
     r = np.hypot(a.x[:, 0], a.x[:, 1])
     np.testing.assert_allclose(r, np.where(a.y == 0, 1.0, 0.5), atol=1e-6)
     c = resolve(None, ["data.name=xor", "data.samples=200", "data.noise=0"])
-    a = data.SOURCES["xor"].build(c)
+    a = data.read("xor", c.seed, c.data.to_dict())
     assert ((a.x[:, 0] * a.x[:, 1] > 0) == (a.y == 1)).all()
 
 

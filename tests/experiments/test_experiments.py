@@ -343,11 +343,11 @@ def test_lr_find_restores_the_model_and_suggests_a_rate(tmp_path):
     from trainlab import data
     from trainlab.experiments import lrfind
     from trainlab.config import resolve
-    from trainlab.loop import build
+    from trainlab import build
 
     cfg = resolve(None, FAST)
-    splits = data.load(cfg)
-    parts = build(cfg, splits)
+    splits = build.load_data(cfg)
+    parts = build.parts(cfg, splits)
     before = {k: v.clone() for k, v in parts.model.state_dict().items()}
     r = lrfind.range_test(parts.step, splits.x_train, splits.y_train, 32, 1e-5, 100.0, 120)
     assert all(torch.equal(v, parts.model.state_dict()[k]) for k, v in before.items())
@@ -361,7 +361,7 @@ def test_lr_find_restores_the_model_and_suggests_a_rate(tmp_path):
 
 def test_diagnostics_show_vanishing_gradients_in_a_deep_sigmoid_net(tmp_path):
     from trainlab import train
-    from trainlab.experiments import diagnostics
+    from trainlab.training import diagnostics
 
     deep = ["data.name=mnist1d", "model.name=mlp", "model.hidden=[32,32,32,32,32]",
             "model.norm=none", "model.dropout=0", "optimizer.name=sgd", "optimizer.lr=0.05",
@@ -381,7 +381,7 @@ def test_diagnostics_show_vanishing_gradients_in_a_deep_sigmoid_net(tmp_path):
 
 
 def test_dead_relus_gradient_norms_and_update_ratios_have_known_values(tmp_path):
-    from trainlab.experiments import diagnostics
+    from trainlab.training import diagnostics
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
     with torch.no_grad():  # on inputs in [0, 1)^2, units 0 and 1 are negative for every sample
@@ -410,7 +410,7 @@ def test_dead_relus_gradient_norms_and_update_ratios_have_known_values(tmp_path)
 def test_diagnose_reruns_a_run_without_diagnostics(tmp_path, fast_run, capsys):
     import trainlab
     from trainlab import data
-    from trainlab.experiments import diagnostics
+    from trainlab.training import diagnostics
 
     _, run = fast_run()
     assert main(["diagnose", str(run)]) == 0
@@ -421,7 +421,7 @@ def test_diagnose_reruns_a_run_without_diagnostics(tmp_path, fast_run, capsys):
     # the last epoch's gradient norms are those of last.pt's weights on the probe batch (the
     # first 512 training samples, evaluation mode)
     cfg = trainlab.resolve_config(rerun / "config.toml")
-    splits = data.load(cfg, "cpu")
+    splits = build.load_data(cfg, "cpu")
     model = trainlab.load_model(rerun, "last").eval()
     layers = [m.weight for m in model.modules() if isinstance(m, torch.nn.Linear)]
     loss = torch.nn.functional.cross_entropy(model(splits.x_train[:512]), splits.y_train[:512])

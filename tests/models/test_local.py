@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainlab import build
 from trainlab import models
 from trainlab.cli import main
 from trainlab.config import resolve
@@ -131,7 +132,7 @@ def test_cuda_gives_the_cpu_numbers(cls, shape):
 
 
 def _build(shape, *overrides):
-    return models.build(resolve(None, list(overrides)), shape, 10)
+    return build.model(resolve(None, list(overrides)), shape, 10)
 
 
 @pytest.mark.parametrize("name, shape", [("cnn1d", (40,)), ("cnn1d", (2, 40)),

@@ -22,6 +22,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainlab import build
 from trainlab import models
 from trainlab.config import resolve
 from trainlab.errors import UserError
@@ -38,7 +39,7 @@ PARAMETERS = {"linear": 40 * 10 + 10,
 def paper_model(name: str, *overrides: str) -> nn.Module:
     torch.manual_seed(0)
     config = resolve(EXAMPLES / f"mnist1d_paper_{name}.toml", list(overrides))
-    return models.build(config, (40,), 10).eval()
+    return build.model(config, (40,), 10).eval()
 
 
 def test_hand_counts_are_the_papers():
@@ -85,7 +86,7 @@ def test_residual_skips_layers_whose_widths_differ():
     torch.manual_seed(0)
     config = resolve(None, ["model.name=mlp", "model.hidden=[16, 8, 8]", "model.residual=true",
                             "model.norm=none", "model.dropout=0"])
-    model = models.build(config, (40,), 3).eval()
+    model = build.model(config, (40,), 3).eval()
     (w1, b1), (w2, b2), (w3, b3), (w4, b4) = [(m.weight, m.bias) for m in model.modules()
                                               if isinstance(m, nn.Linear)]
     x = torch.randn(5, 40)
@@ -138,7 +139,7 @@ def test_readouts_set_the_heads_width():
 
 
 def test_default_cnn_is_unchanged():
-    model = models.build(resolve(None, []), (40,), 10)
+    model = build.model(resolve(None, []), (40,), 10)
     assert sum(isinstance(m, nn.MaxPool1d) for m in model.modules()) == 3
     assert all(c.stride == (1,) and c.padding == (2,) for c in model.modules()
                if isinstance(c, nn.Conv1d))
@@ -173,4 +174,4 @@ def test_strides_too_large_for_the_input_are_clear():
     config = resolve(None, ["model.channels=[4, 4, 4]", "model.stride=8", "model.padding=0",
                             "model.pool=none"])
     with pytest.raises(UserError, match="block 3 .* below 1"):
-        models.build(config, (40,), 10)
+        build.model(config, (40,), 10)

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainlab import build
 from trainlab import models
 from trainlab.config import resolve
 from trainlab.errors import UserError
@@ -69,15 +70,15 @@ def test_relu_rnn_cell_equals_pytorchs(dtype, tol):
 def test_irnn_is_a_relu_rnn_with_identity_recurrence():
     """Le et al. 2015's IRNN: the fused nn.RNN with ReLU and W_hh = I; with a variant, the own
     layer with ReLU."""
-    fused = build((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
+    fused = make_model((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
                   "model.init_recurrent=identity")
     assert isinstance(fused.layers[0], nn.RNN) and fused.layers[0].nonlinearity == "relu"
     assert torch.equal(fused.layers[0].weight_hh_l0.detach(), torch.eye(6))
-    own = build((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
+    own = make_model((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
                 "model.init_recurrent=identity", "model.recurrent_norm=layer")
     assert own.layers[0].activation == "relu"
     assert torch.equal(own.layers[0].weight_hh.detach(), torch.eye(6))
-    assert build((40,), "model.name=rnn").layers[0].nonlinearity == "tanh"  # the default
+    assert make_model((40,), "model.name=rnn").layers[0].nonlinearity == "tanh"  # the default
 
 
 def _layer_norm(a, gain, shift=0.0, eps=1e-5):
@@ -242,24 +243,24 @@ def test_semeniuta_drops_the_candidate_and_keeps_the_memory():
     assert (c[0, -1] > 0).sum() > 80  # nearly every unit remembers some earlier kept update
 
 
-def build(shape, *overrides):
-    return models.build(resolve(None, list(overrides)), shape, 10)
+def make_model(shape, *overrides):
+    return build.model(resolve(None, list(overrides)), shape, 10)
 
 
 def test_fused_modules_unless_a_variant_needs_the_cell():
-    assert isinstance(build((40,), "model.name=lstm").layers[0], nn.LSTM)
-    zaremba = build((40,), "model.name=gru", "model.recurrent_dropout=0.3")
+    assert isinstance(make_model((40,), "model.name=lstm").layers[0], nn.LSTM)
+    zaremba = make_model((40,), "model.name=gru", "model.recurrent_dropout=0.3")
     assert isinstance(zaremba.layers[0], nn.GRU) and zaremba.sequence_dropout.mode == "zaremba"
     for extra in ("model.recurrent_norm=layer", "model.recurrent_norm=batch",
                   "model.recurrent_dropout=0.3 model.recurrent_dropout_mode=variational",
                   "model.recurrent_dropout=0.3 model.recurrent_dropout_mode=semeniuta"):
-        model = build((40,), "model.name=lstm", "model.hidden=[8, 4]", *extra.split())
+        model = make_model((40,), "model.name=lstm", "model.hidden=[8, 4]", *extra.split())
         assert all(isinstance(layer, RecurrentLayer) for layer in model.layers), extra
         assert model(torch.randn(3, 40)).shape == (3, 10)
 
 
 def test_identity_initialization_combines_with_the_variants():
-    model = build((40,), "model.name=lstm", "model.hidden=[6]", "model.init=he_normal",
+    model = make_model((40,), "model.name=lstm", "model.hidden=[6]", "model.init=he_normal",
                   "model.init_recurrent=identity", "model.recurrent_norm=layer",
                   "model.recurrent_dropout=0.2", "model.recurrent_dropout_mode=variational")
     w = model.layers[0].weight_hh

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from trainlab import build
 from trainlab import optim
 from trainlab.config import resolve
 
@@ -36,7 +37,7 @@ def test_matches_the_plain_torch_optimizer(name, overrides, reference):
     ours, ref = _params(), _params()
     cfg = resolve(None, [f"optimizer.name={name}", "optimizer.lr=0.05",
                          "optimizer.weight_decay=0.01"] + overrides)
-    opt, ref_opt = optim.build(cfg, ours), reference(ref)
+    opt, ref_opt = build.optimizer(cfg, ours), reference(ref)
     assert opt.defaults.get("fused") or opt.defaults.get("foreach")  # the fast path is used
     for _ in range(25):
         for params, o in ((ours, opt), (ref, ref_opt)):
@@ -50,7 +51,7 @@ def test_matches_the_plain_torch_optimizer(name, overrides, reference):
 def _quadratic_steps(cfg, steps=2):
     """w starts at 1 on f(w) = w^2 / 2 (gradient = w)."""
     w = torch.ones(1, dtype=torch.float64, requires_grad=True)
-    opt = optim.build(resolve(None, cfg), [w])
+    opt = build.optimizer(resolve(None, cfg), [w])
     out = []
     for _ in range(steps):
         opt.zero_grad()

@@ -15,6 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trainlab import build
 from trainlab import optim
 from trainlab.config import resolve
 from trainlab.optim import OPTIMIZERS
@@ -37,7 +38,7 @@ class Problem(torch.nn.Module):
 
 
 def _optimizer(name: str, params):
-    return optim.build(resolve(None, [f"optimizer.name={name}", "optimizer.weight_decay=0"]),
+    return build.optimizer(resolve(None, [f"optimizer.name={name}", "optimizer.weight_decay=0"]),
                        list(params))
 
 

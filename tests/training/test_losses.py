@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from trainlab import build
 from trainlab.training import losses
 from trainlab.config import resolve
 from trainlab.errors import UserError
@@ -12,7 +13,7 @@ Y = torch.tensor([0, 2, 1])
 
 
 def loss(*overrides):
-    return losses.build(resolve(None, list(overrides)))(Z, Y)
+    return build.loss(resolve(None, list(overrides)))(Z, Y)
 
 
 def smoothed(eps):

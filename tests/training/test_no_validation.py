@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from trainlab import build
 import trainlab
 from trainlab import data
 from trainlab.cli import main
@@ -16,7 +17,7 @@ from trainlab.runs.rundir import RunDir
 
 
 def test_the_whole_training_split_is_trained_on_and_the_last_epoch_evaluated(tmp_path):
-    splits = data.load(resolve(None, ["data.val_fraction=0"]))
+    splits = build.load_data(resolve(None, ["data.val_fraction=0"]))
     assert len(splits.x_train) == 4000 and len(splits.x_val) == 0  # MNIST-1D's 4000 + 1000 test
     run = tmp_path / "run"
     summary = trainlab.train(None, ["data.val_fraction=0", "train.epochs=2"], out=run,

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from trainlab import build
 import trainlab
 from trainlab.cli import main
 from trainlab.errors import UserError
@@ -135,7 +136,7 @@ def test_fp16_run_checkpoints_the_scaler_and_resumes_exactly(fast_run, monkeypat
     The scale doubles every 3 updates without overflow (PyTorch's default: 2000, more than this
     run has), so it grows until float16 overflows and steps are skipped: a resume that did not
     restore the scaler would continue with another scale, other skips and other weights."""
-    monkeypatch.setattr(precision, "check", lambda config, device: None)
+    monkeypatch.setattr(precision, "check", lambda *args: None)
     monkeypatch.setattr(torch.amp, "GradScaler",
                         functools.partial(torch.amp.GradScaler, growth_interval=3))
     extra = ("train.precision=fp16", "gradient_clip.max_norm=1", "train.epochs=5")
@@ -160,12 +161,12 @@ def test_fp16_skipped_first_update_does_not_warn_the_schedulers(fast_run, monkey
     opt = torch.optim.SGD(model.parameters(), 0.1)
     config = trainlab.config.resolve(None, ["schedule.name=cosine", "schedule.warmup_epochs=1"])
     step = Step(model, F.cross_entropy, opt, precision=Precision("fp16", "cpu"),
-                schedule=Schedule(config, opt, 2))
+                schedule=build.schedule(config, opt, 2))
     step.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 60)  # s * L overflows float16
     for _ in range(4):  # the warm-up's first step, then cosine's, both after skipped updates
         step(x, y)
     assert step.scaler.get_scale() == 2.0 ** 56 and step.schedule.updates == 4
-    monkeypatch.setattr(precision, "check", lambda config, device: None)
+    monkeypatch.setattr(precision, "check", lambda *args: None)
     monkeypatch.setattr(torch.amp, "GradScaler",
                         functools.partial(torch.amp.GradScaler, init_scale=2.0 ** 60))
     # clipping: a wrapper without a fused step, which the scaler skips (a fused SGD is called
@@ -199,7 +200,7 @@ def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla V100")
     config = trainlab.config.resolve(None, ["train.precision=bf16"])
     with pytest.raises(UserError, match="Tesla V100.*does not support bfloat16"):
-        precision.check(config, torch.device("cuda"))
+        build.check_device(config, torch.device("cuda"))
 
 
 def test_compile_without_a_compiler_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
@@ -257,8 +258,8 @@ def test_an_epoch_on_cuda_never_synchronizes(extra):
     from trainlab.training.loop import FitState, build, epoch_updates
 
     config = trainlab.config.resolve(None, ["device=cuda", *extra])
-    splits = data.load(config, torch.device("cuda"))
-    parts = build(config, splits)
+    splits = build.load_data(config, torch.device("cuda"))
+    parts = build.parts(config, splits)
     state = FitState(config, splits, parts, None, EarlyStopping("val_accuracy", 0, 0.0),
                      torch.Generator().manual_seed(0))
     epoch_updates(state)  # warm-up: cuDNN and the caching allocator set themselves up

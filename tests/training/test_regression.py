@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from trainlab import build
 import trainlab
 from trainlab import data
 from trainlab.config import resolve
@@ -24,7 +25,7 @@ ADDING = ["data.name=adding", "data.samples=300", "data.seq_len=12", "model.name
 
 def test_adding_problem_by_hand():
     config = resolve(None, ADDING)
-    a = data.SOURCES["adding"].build(config)
+    a = data.read("adding", config.seed, config.data.to_dict())
     assert a.x.shape == (300, 2, 12) and a.task == "regression"
     values, markers = a.x[:, 0], a.x[:, 1]
     assert (markers.sum(1) == 2).all()
@@ -36,10 +37,10 @@ def test_adding_problem_by_hand():
 def test_regression_defaults_and_loss_is_plain_mse():
     config = resolve(None, ADDING)
     assert config["loss"]["name"] == "mse" and config["early_stopping"]["monitor"] == "val_loss"
-    loss = losses.build(config)
+    loss = build.loss(config)
     z, y = torch.randn(5, 1), torch.randn(5)
     assert loss(z, y) == pytest.approx(float(((z[:, 0] - y) ** 2).mean()))
-    splits = data.load(config)
+    splits = build.load_data(config)
     assert splits.num_classes == 1 and splits.y_train.dtype == torch.float32
 
 
@@ -62,7 +63,7 @@ def test_train_reports_mse_and_the_mean_baseline(tmp_path):
     assert "val_accuracy" not in rows[0] and "train_accuracy" not in rows[0]
     best = min(rows, key=lambda r: r["val_loss"])
     assert summary["best_epoch"] == best["epoch"] and summary["best_val_loss"] == best["val_loss"]
-    splits = data.load(resolve(None, ADDING))
+    splits = build.load_data(resolve(None, ADDING))
     mean = float(splits.y_train.double().mean())
     assert summary["baseline_test_loss"] == pytest.approx(
         float(((splits.y_test.double() - mean) ** 2).mean()))

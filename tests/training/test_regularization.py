@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainlab import build
 from trainlab import models
 from trainlab.training.augment import Augmentation, rotate_zoom_shift, shift_stretch_1d
 from trainlab.config import resolve
@@ -15,14 +16,15 @@ from trainlab.training.regularization import Regularization, decay_groups, penal
 
 
 def mlp(*overrides, shape=(6,)):
-    cfg = resolve(None, ["model.name=mlp", "model.hidden=[5, 4]", "model.dropout=0"] + list(overrides))
+    cfg = resolve(None, list(overrides),
+                  presets=["model.name=mlp", "model.hidden=[5, 4]", "model.dropout=0"])
     torch.manual_seed(0)
-    return cfg, models.build(cfg, shape, 3)
+    return cfg, build.model(cfg, shape, 3)
 
 
 def test_penalty_gradients_are_lambda_w_and_lambda_sign_w():
     cfg, model = mlp("model.norm=none", "regularization.l2=0.3", "regularization.l1=0.05")
-    reg = Regularization(cfg, model)
+    reg = build.regularization(cfg, model)
     reg.penalty().backward()
     for p in model.parameters():
         torch.testing.assert_close(p.grad, 0.3 * p.detach() + 0.05 * p.detach().sign())
@@ -31,7 +33,7 @@ def test_penalty_gradients_are_lambda_w_and_lambda_sign_w():
 def test_l2_penalty_with_sgd_equals_torch_weight_decay():
     cfg, a = mlp("model.norm=none", "regularization.l2=0.1")
     _, b = mlp("model.norm=none")
-    reg = Regularization(cfg, a)
+    reg = build.regularization(cfg, a)
     oa = torch.optim.SGD(a.parameters(), lr=0.1)
     ob = torch.optim.SGD(b.parameters(), lr=0.1, weight_decay=0.1)
     x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
@@ -56,7 +58,7 @@ def test_bias_and_norm_parameters_can_be_excluded():
 
 def test_weight_noise_is_removed_exactly():
     cfg, model = mlp("regularization.weight_noise=0.5")
-    reg = Regularization(cfg, model)
+    reg = build.regularization(cfg, model)
     before = [p.detach().clone() for p in model.parameters()]
     clean = reg.perturb_weights()
     assert not all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
@@ -121,13 +123,13 @@ def test_rotation_by_90_degrees_is_rot90_counter_clockwise():
 
 def test_augmentation_is_seeded_and_keeps_shapes():
     cfg = resolve(None, ["augment.shift=3", "augment.stretch=0.1", "augment.noise=0.05"])
-    aug = Augmentation(cfg, (40,))
+    aug = build.augmentation(cfg, (40,))
     x = torch.randn(8, 40)
     torch.manual_seed(1)
     a = aug(x)
     torch.manual_seed(1)
     assert torch.equal(a, aug(x)) and a.shape == x.shape and not torch.equal(a, x)
-    img = Augmentation(resolve(None, ["augment.rotate=10", "augment.shift=0.1"]), (3, 8, 8))
+    img = build.augmentation(resolve(None, ["augment.rotate=10", "augment.shift=0.1"]), (3, 8, 8))
     assert img(torch.randn(4, 3, 8, 8)).shape == (4, 3, 8, 8)
-    assert not Augmentation(resolve(None, []), (40,)).active
+    assert not build.augmentation(resolve(None, []), (40,)).active
     assert math.isfinite(a.sum().item())

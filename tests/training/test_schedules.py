@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from trainlab import build
 from trainlab.config import resolve
 from trainlab.training.schedules import Schedule
 
@@ -10,7 +11,7 @@ from trainlab.training.schedules import Schedule
 def _lrs(overrides, epochs=9, updates=4, metric=lambda e: 0.5):
     cfg = resolve(None, [f"train.epochs={epochs}", "optimizer.lr=1.0"] + overrides)
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    s = Schedule(cfg, opt, updates)
+    s = build.schedule(cfg, opt, updates)
     per_update, per_epoch = [], []
     for e in range(epochs):
         per_epoch.append(opt.param_groups[0]["lr"])

@@ -11,16 +11,16 @@ import torch.nn.functional as F
 from trainlab import data
 from trainlab.config import resolve
 from trainlab.experiments import lrfind
-from trainlab.training.loop import build
+from trainlab import build
 from trainlab.training.step import Step
 
 from tests.conftest import FAST
 
 
 def _parts(*extra):
-    config = resolve(None, FAST + ["model.dropout=0"] + list(extra))
-    splits = data.load(config)
-    return build(config, splits), splits
+    config = resolve(None, list(extra), presets=FAST + ["model.dropout=0"])
+    splits = build.load_data(config)
+    return build.parts(config, splits), splits
 
 
 def test_one_step_is_a_hand_written_pytorch_update():
@@ -142,9 +142,11 @@ def _fit(tmp_path, *extra, **options):
     from trainlab.training.loop import fit
     from trainlab.training.progress import Progress
 
-    config = resolve(None, FAST + list(extra))
+    config = resolve(None, list(extra), presets=FAST)
     run = RunDir.create(tmp_path, config)
-    _, summary = fit(config, data.load(config), run, Progress(4, "quiet"), **options)
+    data = build.load_data(config)
+    _, summary = fit(build.parts(config, data), data, run, build.fit_options(config),
+                     Progress(4, "quiet"), **options)
     return summary, run
 
 

@@ -12,7 +12,7 @@ from scipy import stats as sps
 from ..experiments.trajectories import Point
 from ..optim import OPTIMIZERS, innermost
 from ..training.step import Step
-from .. import optim
+from .. import build
 from .catalogue_optimization import iterations_to
 from .catalogue_sgd import mnist1d_run
 from .claim import Claim, register
@@ -291,7 +291,7 @@ def measure_saddle(seed: int, names: list, lr: float, target: float, limit: int)
         with torch.no_grad():
             point.xy[1] = y0
         cfg = config(seed, f"optimizer.name=\"{name}\"", f"optimizer.lr={lr}")
-        step = Step(point, lambda value, _: value, optim.build(cfg, [point.xy]))
+        step = Step(point, lambda value, _: value, build.optimizer(cfg, [point.xy]))
         k = limit
         for i in range(1, limit + 1):
             step(None, None)

@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 import torch
 
-from .. import models
+from .. import build
 from ..data.mnist1d import read_mnist1d
 from .claim import Claim, register
 from .toolkit import config, model_step, toy, whole_run
@@ -135,7 +135,7 @@ def activation_scale(seed: int, init: str, width: int, depth: int, batch: int) -
     cfg = config(seed, f"model.hidden={[width] * depth}", "model.activation=\"tanh\"",
                  f"model.init=\"{init}\"", "model.init_std=1.0")
     torch.manual_seed(seed)
-    model = models.build(cfg, (width,), 2)
+    model = build.model(cfg, (width,), 2)
     h = torch.randn(batch, width, generator=torch.Generator().manual_seed(seed))
     logs, saturated = [], []
     with torch.no_grad():
@@ -239,7 +239,7 @@ def measure_he(seed: int, depth: int, width: int, batch: int) -> dict:
     for init in ("he_normal", "glorot_normal"):
         cfg = config(seed, f"model.hidden={[width] * depth}", f"model.init=\"{init}\"")
         torch.manual_seed(seed)
-        model = models.build(cfg, (width,), 2)
+        model = build.model(cfg, (width,), 2)
         h = torch.randn(batch, width, generator=torch.Generator().manual_seed(seed))
         logs = []
         with torch.no_grad():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..training.losses import build as build_loss
+from .. import build
 from .claim import Claim, register
 from .toolkit import config, whole_run
 from .verdicts import difference_verdict, exact_verdict
@@ -23,7 +23,7 @@ def logit_gradient(loss: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """d loss / d z of trainlab's loss ``loss`` (mean over the batch, times the batch size, so
     each row is that sample's own gradient) at logits ``z`` (float64) and labels ``y``."""
     z = z.detach().clone().requires_grad_(True)
-    fn = build_loss(config(0, "data.name=\"moons\"", f"loss.name=\"{loss}\""))
+    fn = build.loss(config(0, "data.name=\"moons\"", f"loss.name=\"{loss}\""))
     (fn(z, y) * len(z)).backward()
     return z.grad
 

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import data, models, optim
-from ..training.losses import build as build_loss
+from .. import build
+from ..config import Config
+from ..data import Splits
 from ..training.loop import evaluate
 from ..training.step import Step
 from .claim import Claim, register
@@ -26,26 +27,26 @@ from .verdicts import exact_verdict, paired_verdict
 LECTURE = "003_4f959921065895eb.txt"
 
 
-def sequence_run(seed: int, *overrides: str) -> tuple[dict, data.Splits]:
+def sequence_run(seed: int, *overrides: str) -> tuple[Config, Splits]:
     """The config (plain overrides, a recurrent model, Adam) and its data splits. Sets PyTorch
     to one thread: these small step-by-step nets only lose time to thread synchronization (on a
     loaded machine, many times their cost); the runner sets its count again for every task."""
     torch.set_num_threads(1)
     cfg = config(seed, "optimizer.name=\"adam\"", "model.readout=\"last\"", *overrides)
-    return cfg, data.load(cfg)
+    return cfg, build.load_data(cfg)
 
 
 def step_for(cfg: dict, model: nn.Module) -> Step:
     """A Step with the config's loss and optimizer over ``model``."""
-    return Step(model, build_loss(cfg), optim.build(cfg, model.parameters()))
+    return Step(model, build.loss(cfg), build.optimizer(cfg, model.parameters()))
 
 
-def fit_and_test(cfg: dict, s: data.Splits, model: nn.Module, steps: int,
+def fit_and_test(cfg: Config, s: Splits, model: nn.Module, steps: int,
                  batch: int) -> dict:
     """``steps`` Adam updates on random training minibatches; the batch losses (every 10th)
     and the test loss."""
     step = step_for(cfg, model)
-    losses = train_losses(step, s.x_train, s.y_train, steps, batch, cfg["seed"])
+    losses = train_losses(step, s.x_train, s.y_train, steps, batch, cfg.seed)
     test = evaluate(model, s.x_test, s.y_test, step.loss_fn)[0] if len(losses) == steps \
         else math.inf
     return {"losses": losses[::10], "mean_loss": float(np.mean(losses)), "test": test}
@@ -67,7 +68,7 @@ def measure_irnn(seed: int, seq_len: int, hidden: int, steps: int, lr: float) ->
                               f"model.hidden=[{hidden}]", "model.init=\"default\"",
                               f"model.init_recurrent=\"{name}\"", f"optimizer.lr={lr}")
         torch.manual_seed(seed)
-        model = models.build(cfg, s.input_shape, s.num_classes)
+        model = build.model(cfg, s.input_shape, s.num_classes)
         out["random" if name == "same" else name] = fit_and_test(cfg, s, model, steps, 32)
     out["baseline"] = float(((s.y_test - s.y_train.mean()) ** 2).mean())
     return out
@@ -137,9 +138,9 @@ def measure_dropout(seed: int, train_samples: int, hidden: int, steps: int, p: f
                               "optimizer.lr=0.003")
         s.x_train, s.y_train = s.x_train[:train_samples], s.y_train[:train_samples]
         torch.manual_seed(seed)
-        model = models.build(cfg, s.input_shape, s.num_classes)
+        model = build.model(cfg, s.input_shape, s.num_classes)
         out[name] = fit_and_test(cfg, s, model, steps, 32)
-        out[name]["train"] = evaluate(model, s.x_train, s.y_train, build_loss(cfg))[0]
+        out[name]["train"] = evaluate(model, s.x_train, s.y_train, build.loss(cfg))[0]
     return out
 
 
@@ -192,7 +193,7 @@ def measure_recurrent_bn(seed: int, hidden: int, steps: int, lr: float) -> dict:
                               *(["model.bn_time_steps=40"] if norm == "batch" else []),
                               f"optimizer.lr={lr}")
         torch.manual_seed(seed)
-        out[norm] = fit_and_test(cfg, s, models.build(cfg, s.input_shape, s.num_classes),
+        out[norm] = fit_and_test(cfg, s, build.model(cfg, s.input_shape, s.num_classes),
                                  steps, 32)
     return out
 
@@ -240,7 +241,7 @@ def measure_layer_norm(seed: int, batch: int) -> dict:
         cfg, s = sequence_run(seed, "data.name=\"mnist1d\"", "model.name=\"lstm\"",
                               "model.hidden=[16]", f"model.recurrent_norm=\"{norm}\"")
         torch.manual_seed(seed)
-        model = models.build(cfg, s.input_shape, s.num_classes).train()
+        model = build.model(cfg, s.input_shape, s.num_classes).train()
         x, y = s.x_train[:batch], s.y_train[:batch]
         try:
             alone = torch.cat([model(x[i:i + 1]) for i in range(batch)]).detach()

@@ -15,9 +15,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ..data import SOURCES, prepare
+from .. import build
+from ..config import Config
+from ..data import prepare, read
 from ..data.arrays import Arrays
-from ..models import build as build_model
 from ..models.layers import norm as make_norm
 from ..models.layers import population_statistics
 from ..runs.rundir import RunDir
@@ -43,15 +44,15 @@ MNIST = ["data.name=\"mnist1d\"", "optimizer.name=\"momentum\"", "optimizer.lr=0
 
 # --- shared pieces ------------------------------------------------------------------------------
 
-def small_mnist1d(cfg: dict, samples: int):
+def small_mnist1d(cfg: Config, samples: int):
     """``samples`` MNIST-1D training samples drawn without replacement (seeded by the config's
     seed), split into train/validation by ``data.val_fraction`` and normalized by trainlab's
     :func:`~trainlab.data.prepare`; the test split is MNIST-1D's whole test set."""
-    a = SOURCES["mnist1d"].build(cfg)
-    keep = np.random.default_rng([cfg["seed"], 35]).permutation(len(a.x))[:samples]
-    return prepare(Arrays(a.x[keep], a.y[keep], a.x_test, a.y_test, "mnist1d"), seed=cfg["seed"],
-                   val_fraction=cfg["data"]["val_fraction"], test_fraction=0.2,
-                   normalize=cfg["data"]["normalize"])
+    a = read("mnist1d", cfg.seed, {})
+    keep = np.random.default_rng([cfg.seed, 35]).permutation(len(a.x))[:samples]
+    return prepare(Arrays(a.x[keep], a.y[keep], a.x_test, a.y_test, "mnist1d"), seed=cfg.seed,
+                   val_fraction=cfg.data.val_fraction, test_fraction=0.2,
+                   normalize=cfg.data.normalize)
 
 
 def train_run(seed: int, samples: int, epochs: int, *overrides: str, callbacks=()):
@@ -60,9 +61,9 @@ def train_run(seed: int, samples: int, epochs: int, *overrides: str, callbacks=(
     cfg = config(seed, *MNIST, f"train.epochs={epochs}", *overrides)
     data = small_mnist1d(cfg, samples)
     history: list[dict] = []
-    model, summary = fit(cfg, data, RunDir("/nonexistent/trainlab-claim"),
-                         Progress(epochs, "quiet"), writes=False, on_epoch=history.append,
-                         callbacks=list(callbacks))
+    model, summary = fit(build.parts(cfg, data), data, RunDir("/nonexistent/trainlab-claim"),
+                         build.fit_options(cfg), Progress(epochs, "quiet"), writes=False,
+                         on_epoch=history.append, callbacks=list(callbacks))
     return model, summary, history, data
 
 
@@ -268,7 +269,7 @@ def measure_bn_unbiased(seed: int, batch: int, hidden: int) -> dict:
         cfg = config(seed, *MNIST, "model.norm=\"batch\"", f"model.hidden=[{hidden}]")
         data = small_mnist1d(cfg, 4000)
         torch.manual_seed(seed)
-        model = build_model(cfg, data.input_shape, data.num_classes)
+        model = build.model(cfg, data.input_shape, data.num_classes)
         population_statistics(model, data.x_train, batch)
         linear, bn = model.net[1], model.net[2]
         with torch.no_grad():
@@ -320,7 +321,7 @@ def measure_norm_batch_dependence(seed: int, hidden: int, mates: int) -> dict:
         out = {}
         for name in ("layer", "batch"):
             torch.manual_seed(seed)
-            model = build_model(config(seed, *MNIST, f"model.norm=\"{name}\"",
+            model = build.model(config(seed, *MNIST, f"model.norm=\"{name}\"",
                                        f"model.hidden=[{hidden},{hidden}]"),
                                 data.input_shape, data.num_classes).double().train()
             with torch.no_grad():
@@ -730,7 +731,7 @@ def measure_input_normalization(seed: int, scale: list, offset: list, rates: lis
     ``rates`` (inf if it diverged), and the best over the rates."""
     with one_thread():
         cfg = config(seed, "data.name=\"moons\"", f"model.hidden={hidden}")
-        a = SOURCES["moons"].build(cfg)
+        a = read("moons", cfg.seed, cfg.data.to_dict())
         raw = Arrays(a.x * np.float32(scale) + np.float32(offset), a.y, origin="moons")
         out = {}
         for name in ("none", "standard"):

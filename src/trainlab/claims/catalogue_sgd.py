@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..training.batches import batches, epoch_order
-from ..training.schedules import Schedule
+from .. import build
 from .claim import Claim, register
 from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy
 from .toolkit import whole_run as _whole_run
@@ -101,7 +101,7 @@ def measure_noisy_quadratic(seed: int, eigenvalues: list, schedule: str, lr: flo
             f"schedule.name=\"{schedule}\"", "schedule.decay=1.0",
             f"train.epochs={int(max(checkpoints) * window) + 1}"]
     step = quadratic_step(bowl, seed, *over)
-    sched = Schedule(config(seed, *over), step.optimizer, 1)
+    sched = build.schedule(config(seed, *over), step.optimizer, 1)
     sums = {k: [] for k in checkpoints}
     for k in range(1, int(max(checkpoints) * window)):
         step(NO_DATA, None)

@@ -10,33 +10,31 @@ import math
 import torch
 from torch import nn
 
-from .. import models, optim
-from ..config import resolve
-from ..data import SOURCES
-from ..training.losses import build as build_loss
+from .. import build, data
+from ..config import Config, resolve
 from ..training.step import Step
 
 PLAIN = ["model.name=\"mlp\"", "model.norm=\"none\"", "model.dropout=0.0", "optimizer.weight_decay=0.0",
          "optimizer.name=\"sgd\""]
 
 
-def config(seed: int, *overrides: str) -> dict:
-    """trainlab's default config with the plain overrides (no norm, dropout or decay; SGD),
-    ``seed`` and ``overrides``."""
-    return resolve(None, [*PLAIN, f"seed={seed}", *overrides])
+def config(seed: int, *overrides: str) -> Config:
+    """trainlab's default config with the plain presets (no norm, dropout or decay; SGD; those
+    the chosen model or optimizer does not read left out), ``seed`` and ``overrides``."""
+    return resolve(None, [f"seed={seed}", *overrides], presets=PLAIN)
 
 
-def toy(cfg: dict) -> tuple[torch.Tensor, torch.Tensor]:
+def toy(cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
     """The config's toy data set (moons, circles, spirals, xor) as (x, y) tensors."""
-    arrays = SOURCES[cfg["data"]["name"]].build(cfg)
+    arrays = data.read(cfg.data.name, cfg.seed, cfg.data.to_dict())
     return torch.from_numpy(arrays.x), torch.from_numpy(arrays.y)
 
 
-def model_step(cfg: dict, x: torch.Tensor) -> tuple[nn.Module, Step]:
+def model_step(cfg: Config, x: torch.Tensor) -> tuple[nn.Module, Step]:
     """The config's model (seeded) and a :class:`Step` with its loss and optimizer."""
-    torch.manual_seed(cfg["seed"])
-    model = models.build(cfg, tuple(x.shape[1:]), 2)
-    step = Step(model, build_loss(cfg), optim.build(cfg, model.parameters()))
+    torch.manual_seed(cfg.seed)
+    model = build.model(cfg, tuple(x.shape[1:]), 2)
+    step = Step(model, build.loss(cfg), build.optimizer(cfg, model.parameters()))
     return model, step
 
 
@@ -78,7 +76,7 @@ class Quadratic(nn.Module):
 def quadratic_step(bowl: Quadratic, seed: int, *overrides: str) -> Step:
     """A Step minimizing ``bowl`` with the optimizer the overrides name."""
     cfg = config(seed, *overrides)
-    return Step(bowl, bowl.loss, optim.build(cfg, bowl.parameters()))
+    return Step(bowl, bowl.loss, build.optimizer(cfg, bowl.parameters()))
 
 
 NO_DATA = torch.zeros(1)
@@ -93,12 +91,11 @@ def whole_run(seed: int, *overrides: str, out: str | None = None) -> tuple[dict,
 
     from .. import api
 
-    args = [*PLAIN, f"seed={seed}", "train.threads=1", "schedule.name=\"constant\"",
-            "train.checkpoint_seconds=1e9", *overrides]
+    cfg = config(seed, "train.threads=1", "schedule.name=\"constant\"",
+                 "train.checkpoint_seconds=1e9", *overrides)
     epochs: list[dict] = []
     if out is not None:
-        return api.train(None, args, out=out, progress="quiet", on_epoch=epochs.append), epochs
+        return api.train(cfg, out=out, progress="quiet", on_epoch=epochs.append), epochs
     with tempfile.TemporaryDirectory() as folder:
-        summary = api.train(None, args, out=f"{folder}/run", progress="quiet",
-                            on_epoch=epochs.append)
+        summary = api.train(cfg, out=f"{folder}/run", progress="quiet", on_epoch=epochs.append)
     return summary, epochs

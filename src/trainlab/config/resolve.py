@@ -18,14 +18,10 @@ from typing import Any
 import tomli_w
 
 from ..errors import UserError
+from ..imports import is_import_path
 from ..registry import for_key
 from .schema import SCHEMA, SECTION_DOCS, Key
 from .typed import Config, from_dict
-
-
-def is_import_path(name: object) -> bool:
-    """Whether a ``model.name`` / ``data.name`` is the user's own ``package.module:callable``."""
-    return isinstance(name, str) and ":" in name
 
 
 def task(data_name: str) -> str:
@@ -152,24 +148,34 @@ def read_file(path: str | Path) -> dict:
 
 
 def resolve(base: dict | Config | str | Path | None = None,
-            overrides: list[str] | dict | None = None) -> Config:
-    """Defaults <- ``base`` (a dict, a :class:`Config` or a TOML file) <- ``overrides``; every
-    key validated; returns the typed, frozen :class:`Config`.
+            overrides: list[str] | dict | None = None, *,
+            presets: list[str] | dict | None = None) -> Config:
+    """Defaults <- ``presets`` <- ``base`` (a dict, a :class:`Config` or a TOML file) <-
+    ``overrides``; every key validated; returns the typed, frozen :class:`Config`.
 
-    ``overrides`` is a list of ``"key=value"`` strings or a dict ``{"optimizer.lr": 0.1}``.
+    ``overrides`` and ``presets`` are lists of ``"key=value"`` strings or dicts
+    ``{"optimizer.lr": 0.1}``. ``presets`` are the caller's own defaults (e.g. "no
+    normalization, no dropout"): one that the chosen model, optimizer, schedule, data source or
+    mode does not read is left out, where a key given in ``base`` or ``overrides`` would be
+    refused.
     """
     config = defaults()
     layers: list[dict[str, Any]] = []
+    if presets:
+        layers.append(_pairs(presets))
     if isinstance(base, Config):
         base = base.to_dict()
     if base is not None:
         layers.append(flatten(read_file(base) if isinstance(base, (str, Path)) else base))
     if overrides:
-        pairs = overrides.items() if isinstance(overrides, dict) else map(parse_override, overrides)
-        layers.append(dict(pairs))
+        layers.append(_pairs(overrides))
     for layer in layers:
         for name, value in layer.items():
             _set(config, name, check_value(name, value))
+    if presets:
+        given = set().union(*layers[1:])
+        for name in set(layers[0]) - given - set(_applicable(flatten(config))):
+            _set(config, name, copy.deepcopy(SCHEMA[name].default))
     _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
     expand = for_key("optimizer.name")[config["optimizer"]["name"]].expand
     if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
@@ -183,6 +189,10 @@ def resolve(base: dict | Config | str | Path | None = None,
     _check_validation(flatten(config))
     _check_applies(flatten(config))
     return from_dict(config)
+
+
+def _pairs(pairs: list[str] | dict) -> dict[str, Any]:
+    return dict(pairs.items() if isinstance(pairs, dict) else map(parse_override, pairs))
 
 
 def _usual_rate(config: dict, lr_given: bool) -> None:
@@ -353,21 +363,40 @@ SHARED = {
 IMPORTED_READS = ("args",)  # what the user's own model or data callable reads
 
 
+def _chooser(section: str) -> str:
+    return f"{section}.{'mode' if section == 'distributed' else 'name'}"
+
+
+def _applicable(c: dict[str, Any]) -> list[str]:
+    """Every key that applies to the entries ``c`` chooses: keys of sections without a chooser,
+    the shared keys of a section, and those its chosen entry reads (its registry ``reads``)."""
+    keys = []
+    for name in c:
+        section, _, leaf = name.partition(".")
+        if section not in SHARED or leaf in SHARED[section]:
+            keys.append(name)
+            continue
+        chosen = c[_chooser(section)]
+        if section in ("data", "model") and is_import_path(chosen):
+            reads = IMPORTED_READS
+        else:
+            reads = for_key(_chooser(section))[chosen].reads
+        if leaf in reads:
+            keys.append(name)
+    return keys
+
+
 def _check_applies(c: dict[str, Any]) -> None:
     """A key set away from its default that the chosen entry does not read (its registry
     entry's ``reads``) is refused, naming the entries that do read it."""
-    for section, shared in SHARED.items():
-        key = f"{section}.{'mode' if section == 'distributed' else 'name'}"
+    applicable = set(_applicable(c))
+    for name, value in c.items():
+        if name in applicable or value == SCHEMA[name].default:
+            continue
+        section, _, leaf = name.partition(".")
+        key = _chooser(section)
         chosen, registry = c[key], for_key(key)
-        imported = section in ("data", "model") and is_import_path(chosen)
-        reads = IMPORTED_READS if imported else registry[chosen].reads
-        for name, value in c.items():
-            prefix, _, leaf = name.partition(".")
-            if prefix != section or leaf in shared or leaf in reads:
-                continue
-            if value == SCHEMA[name].default:
-                continue
-            readers = [n for n in registry if leaf in registry[n].reads]
-            allowed = (f"{key} = package.module:callable" if leaf in IMPORTED_READS
-                       else f"{key} = {' or '.join(readers)}")
-            raise UserError(f"{name} = {_fmt(value)}: only for {allowed} (got {chosen!r})")
+        readers = [n for n in registry if leaf in registry[n].reads]
+        allowed = (f"{key} = package.module:callable" if leaf in IMPORTED_READS
+                   else f"{key} = {' or '.join(readers)}")
+        raise UserError(f"{name} = {_fmt(value)}: only for {allowed} (got {chosen!r})")

@@ -282,7 +282,8 @@ SCHEMA: dict[str, Key] = {
                         "is the recipe's, for adamw; an optimizer.name chosen without "
                         "optimizer.lr gets its usual rate: " + ", ".join(
                             f"{e.name} {e.usual_lr:g}" for e in for_key("optimizer.name").entries()
-                            if e.expand is None), check=_positive),
+                            if e.expand is None and e.name != "adamw")
+                        + " (adamw, the recipe's, keeps 0.01)", check=_positive),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
     "optimizer.weight_decay": Key(0.05, "L2 weight decay (decoupled for adamw)",

@@ -21,3 +21,5 @@ class Arrays:
     y_test: np.ndarray | None = None
     origin: str = ""
     task: str = "classification"
+    x_val: np.ndarray | None = None  # a validation split of the caller's (else one is held out)
+    y_val: np.ndarray | None = None

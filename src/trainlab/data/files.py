@@ -1,5 +1,6 @@
-"""User data in files: NPZ (arrays ``x``, ``y``, optional ``x_test``, ``y_test``) and CSV (a
-header row, one label column, every other column a numeric feature)."""
+"""User data in files: NPZ (arrays ``x``, ``y``, optional ``x_test``, ``y_test``, ``x_val``,
+``y_val``, and ``task``: "classification" (the default) or "regression") and CSV (a header row,
+one label column, every other column a numeric feature)."""
 
 from __future__ import annotations
 
@@ -33,10 +34,15 @@ def read_npz(path: str) -> Arrays:
     if missing:
         raise UserError(f"data.path {path!r} has no array {missing[0]!r} (it has "
                         f"{', '.join(sorted(arrays)) or 'none'}; needed: x, y, optional x_test, y_test)")
-    if ("x_test" in arrays) != ("y_test" in arrays):
-        raise UserError(f"data.path {path!r}: x_test and y_test must be given together")
+    for split in ("test", "val"):
+        if (f"x_{split}" in arrays) != (f"y_{split}" in arrays):
+            raise UserError(f"data.path {path!r}: x_{split} and y_{split} must be given together")
+    task = str(arrays["task"]) if "task" in arrays else "classification"
+    if task not in ("classification", "regression"):
+        raise UserError(f"data.path {path!r}: task = {task!r}; expected classification or "
+                        "regression")
     return Arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
-                  origin=path)
+                  origin=path, task=task, x_val=arrays.get("x_val"), y_val=arrays.get("y_val"))
 
 
 def read_csv(path: str, label_column: str) -> Arrays:

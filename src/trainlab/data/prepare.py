@@ -83,27 +83,40 @@ def check(a: Arrays) -> tuple[Arrays, int]:
     origin = a.origin or "data"
     _check_x("x", a.x, origin)
     if a.task == "regression":
-        y_test = (None if a.x_test is None
-                  else _check_targets("y_test", a.y_test, len(a.x_test), origin))
-        if a.x_test is not None:
-            _check_x("x_test", a.x_test, origin)
-        return Arrays(a.x, _check_targets("y", a.y, len(a.x), origin), a.x_test, y_test, origin,
-                      a.task), 1
+        checked = {}
+        for split in ("test", "val"):
+            x_s, y_s = getattr(a, f"x_{split}"), getattr(a, f"y_{split}")
+            if x_s is not None:
+                _check_x(f"x_{split}", x_s, origin)
+                _check_shape(f"x_{split}", x_s, a.x, origin)
+            checked[split] = (None if x_s is None
+                              else _check_targets(f"y_{split}", y_s, len(x_s), origin))
+        return Arrays(a.x, _check_targets("y", a.y, len(a.x), origin), a.x_test,
+                      checked["test"], origin, a.task, a.x_val, checked["val"]), 1
     y = _check_y("y", a.y, len(a.x), origin)
     num_classes = int(y.max()) + 1
     if num_classes < 2:
         raise UserError(f"{origin}: y holds a single class; classification needs at least 2")
-    y_test = None
-    if a.x_test is not None:
-        _check_x("x_test", a.x_test, origin)
-        if a.x_test.shape[1:] != a.x.shape[1:]:
-            raise UserError(f"{origin}: x_test samples have shape {a.x_test.shape[1:]}, x samples "
-                            f"{a.x.shape[1:]}; they must match")
-        y_test = _check_y("y_test", a.y_test, len(a.x_test), origin)
-        if y_test.max() >= num_classes:
-            raise UserError(f"{origin}: y_test holds label {int(y_test.max())}, but the training "
-                            f"labels are 0..{num_classes - 1}")
-    return Arrays(a.x, y, a.x_test, y_test, origin), num_classes
+    checked = {}
+    for split in ("test", "val"):
+        x_s, y_s = getattr(a, f"x_{split}"), getattr(a, f"y_{split}")
+        checked[split] = None
+        if x_s is None:
+            continue
+        _check_x(f"x_{split}", x_s, origin)
+        _check_shape(f"x_{split}", x_s, a.x, origin)
+        checked[split] = _check_y(f"y_{split}", y_s, len(x_s), origin)
+        if checked[split].max() >= num_classes:
+            raise UserError(f"{origin}: y_{split} holds label {int(checked[split].max())}, but "
+                            f"the training labels are 0..{num_classes - 1}")
+    return Arrays(a.x, y, a.x_test, checked["test"], origin, a.task, a.x_val,
+                  checked["val"]), num_classes
+
+
+def _check_shape(name: str, x: np.ndarray, reference: np.ndarray, origin: str) -> None:
+    if x.shape[1:] != reference.shape[1:]:
+        raise UserError(f"{origin}: {name} samples have shape {x.shape[1:]}, x samples "
+                        f"{reference.shape[1:]}; they must match")
 
 
 def _split(n: int, fraction: float, rng: np.random.Generator, what: str, origin: str):
@@ -125,11 +138,14 @@ def prepare(arrays: Arrays, seed: int, val_fraction: float, test_fraction: float
         x, y, x_test, y_test = x[keep], y[keep], x[test], y[test]
     else:
         x_test, y_test = a.x_test, a.y_test
-    if val_fraction == 0:  # train on all of it, as papers do: no validation split
-        train, val = np.arange(len(x)), np.arange(0)
+    if a.x_val is not None:  # the caller's own validation split
+        x_train, y_train, x_val, y_val = x, y, a.x_val, a.y_val
     else:
-        train, val = _split(len(x), val_fraction, rng, "val", a.origin)
-    x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
+        if val_fraction == 0:  # train on all of it, as papers do: no validation split
+            train, val = np.arange(len(x)), np.arange(0)
+        else:
+            train, val = _split(len(x), val_fraction, rng, "val", a.origin)
+        x_train, y_train, x_val, y_val = x[train], y[train], x[val], y[val]
 
     x_train64 = x_train.astype(np.float64)
     if normalize == "standard":
