@@ -46,7 +46,7 @@ def test_measurements_run_in_workers_and_are_read_back(tmp_path):
     assert sorted(seen) == [2, 3, 4]
     assert len({r["pid"] for r in results} - {os.getpid()}) <= 1  # this process and one worker
     stored = json.loads((tmp_path / "m3" / "result.json").read_text())
-    assert stored["function"] == "test_grid.power" and stored["args"] == [3]
+    assert stored["function"] == f"{__name__}.power" and stored["args"] == [3]
     # read, not computed again: an edited result comes back as it is, in this process
     stored["result"]["value"] = -1
     (tmp_path / "m3" / "result.json").write_text(json.dumps(stored))
