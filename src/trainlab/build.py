@@ -138,8 +138,13 @@ def uses_batch_norm(net: nn.Module) -> bool:
 
 def check_device(config: Config, on: torch.device) -> None:
     """One line when ``on`` cannot run ``train.precision`` / ``train.compile`` (or a distributed
-    mode is asked to use them)."""
+    mode is asked to use them), or when ``model.name`` names a callable that cannot be imported:
+    both before anything is written."""
     precision.check(config.train.precision, config.train.compile, on, config.distributed.mode)
+    if is_import_path(config.model.name):
+        from .imports import load_callable
+
+        load_callable(config.model.name, "model.name")
 
 
 def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
