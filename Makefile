@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test test-fast bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The fast tier, for the edit-test loop (under a minute on two cores): no test marked slow
+# (over ~2 s) or multiprocess (starts processes); `make test` (CI) runs them all.
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not multiprocess"
 
 bench: setup
 	$(BIN)/python benchmarks/loop_overhead.py

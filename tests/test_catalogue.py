@@ -16,6 +16,8 @@ from trainlab.config import resolve
 from trainlab import build
 from trainlab.training.loop import evaluate
 
+pytestmark = pytest.mark.slow  # every case is a real training run on MNIST-1D
+
 BASE = ["model.name=mlp", "model.hidden=[64, 64]", "model.norm=none", "model.dropout=0",
         "train.epochs=5", "train.batch_size=64", "optimizer.weight_decay=0",
         "schedule.name=constant", "optimizer.lr=0.003", "optimizer.name=adam"]

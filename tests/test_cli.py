@@ -72,6 +72,7 @@ def test_resume_rules(capsys, tmp_path):
     assert code == 2 and "takes no config" in err
 
 
+@pytest.mark.multiprocess
 def test_a_real_process_prints_no_traceback(tmp_path):
     f = tmp_path / "labels.npz"
     np.savez(f, x=np.zeros((20, 3)), y=np.arange(20) % 12, x_test=np.zeros((5, 3)),

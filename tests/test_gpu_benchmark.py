@@ -6,9 +6,11 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 
+@pytest.mark.slow
 def test_the_gpu_benchmark_runs_dry(tmp_path, capsys):
     path = Path(__file__).parent.parent / "benchmarks" / "gpu.py"
     spec = importlib.util.spec_from_file_location("gpu_benchmark", path)

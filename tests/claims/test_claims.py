@@ -52,6 +52,8 @@ FAST_VERDICTS = {
 }
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_fast_verdicts(fast):
     out, rows = fast
     verdicts = {r["id"]: r["verdict"] for r in rows}
@@ -61,6 +63,8 @@ def test_fast_verdicts(fast):
     assert all((out / f"{r['id']}.png").stat().st_size > 1000 for r in rows)
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_cache_reruns_only_changed_claim(fast):
     out, _ = fast
     claims = select(all_claims(), "newton-one-step,zero-init-symmetry", None, True)

@@ -4,7 +4,11 @@ worker running beside them is a child of the same process)."""
 import multiprocessing
 import time
 
+import pytest
+
 from trainlab.claims.catalogue_distributed import _end_children
+
+pytestmark = pytest.mark.multiprocess  # starts processes to end them
 
 
 def _sleep() -> None:

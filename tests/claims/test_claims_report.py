@@ -34,6 +34,7 @@ def _chromium(page: str) -> subprocess.CompletedProcess:
         capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.multiprocess
 def test_html_opens_without_console_errors(out):
     html = (out / "claims.html").read_text()
     assert "http" not in html.replace("http-equiv", "")  # self-contained
@@ -45,6 +46,7 @@ def test_html_opens_without_console_errors(out):
     assert 'data-images="2/2"' in dom.stdout
 
 
+@pytest.mark.slow
 def test_filters_hide_other_lectures(out):
     dom = _chromium((out / "claims.html").as_uri() + "#lecture=001")
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -53,6 +55,7 @@ def test_filters_hide_other_lectures(out):
     assert hidden == {(True, True), (False, False)}  # lecture 000's claim hidden, 001's shown
 
 
+@pytest.mark.slow
 def test_markdown_table(out):
     md = (out / "claims.md").read_text().splitlines()
     assert md[0] == "2 claims: 2 holds, 0 holds only when, 0 does not hold, 0 inconclusive."
@@ -60,6 +63,7 @@ def test_markdown_table(out):
     assert any(line.startswith("| `newton-one-step` | 000 s12 | holds") for line in md)
 
 
+@pytest.mark.slow
 def test_second_seed_set_is_compared(out):
     rows = run(select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=2, jobs=1)
     rows = run(select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=2, offset=1000,

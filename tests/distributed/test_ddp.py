@@ -107,6 +107,7 @@ def assert_same_training(a: Path, b: Path) -> None:
     same_training.assert_same_training(a, b, TOLERANCE)
 
 
+@pytest.mark.multiprocess
 @pytest.mark.parametrize("b", [12, 11])
 def test_two_ranks_at_b_equal_one_process_at_2b(cleanup, b):
     tmp_path = cleanup
@@ -123,6 +124,7 @@ def test_two_ranks_at_b_equal_one_process_at_2b(cleanup, b):
     assert wait_none_left(tmp_path) == []
 
 
+@pytest.mark.multiprocess
 def test_without_torchrun_says_how_to_start(cleanup):
     tmp_path = cleanup
     p = subprocess.run([sys.executable, "-m", "trainlab", "train", "distributed.mode=ddp",
@@ -149,6 +151,7 @@ SLOW = ["distributed.mode=ddp", *CONFIG, "train.batch_size=12", "train.epochs=4"
         "distributed.slow_worker=0:0.1"]
 
 
+@pytest.mark.multiprocess
 def test_interrupted_run_resumes(cleanup):
     tmp_path = cleanup
     run = tmp_path / "ddp"
@@ -178,6 +181,7 @@ def rank_pid(parent: int, rank: int) -> int | None:
     return None
 
 
+@pytest.mark.multiprocess
 def test_elastic_restart_resumes_from_last_checkpoint(cleanup):
     tmp_path = cleanup
     run = tmp_path / "ddp"

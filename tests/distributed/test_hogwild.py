@@ -17,6 +17,8 @@ from trainlab.errors import UserError
 
 from tests.conftest import FAST
 
+pytestmark = pytest.mark.multiprocess  # every test starts hogwild workers
+
 HOGWILD = ["distributed.mode=hogwild"]
 NO_DROPOUT = ["model.dropout=0"]  # the one random draw of FAST (no noise, no augmentation)
 PLAIN_SGD = ["optimizer.momentum=0", *NO_DROPOUT]  # FAST's schedule is constant

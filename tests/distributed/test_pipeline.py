@@ -57,6 +57,7 @@ def pipeline_gradients(overrides: list[str]) -> tuple[dict, dict]:
     return want, got
 
 
+@pytest.mark.multiprocess
 @pytest.mark.parametrize("overrides", [
     MLP + ["distributed.workers=3", "distributed.micro_batches=4", "regularization.l2=0.01"],
     MOONS + ["model.name=cnn1d", "model.channels=[4,4]", "model.norm=layer",
@@ -79,6 +80,7 @@ def assert_same_training(a, b) -> None:
     same_training.assert_same_training(a, b, TOLERANCE)
 
 
+@pytest.mark.multiprocess
 def test_training_equals_one_process(tmp_path):
     trainlab.train(None, TRAIN, out=tmp_path / "one", progress="quiet")
     summary = trainlab.train(None, TRAIN + PIPE, out=tmp_path / "pipe", progress="quiet")
@@ -94,6 +96,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.multiprocess
 def test_interrupted_run_resumes(tmp_path):
     def stop_after_epoch_2(metrics):  # before epoch 2's checkpoint: last.pt holds epoch 1
         if metrics["epoch"] == 2:
@@ -110,6 +113,7 @@ def test_interrupted_run_resumes(tmp_path):
     assert_same_training(tmp_path / "one", run)
 
 
+@pytest.mark.multiprocess
 def test_lost_stage_is_a_clear_error(tmp_path):
     def kill_a_stage(metrics):
         if metrics["epoch"] == 1:
@@ -121,6 +125,7 @@ def test_lost_stage_is_a_clear_error(tmp_path):
     assert (tmp_path / "pipe" / "last.pt").exists()
 
 
+@pytest.mark.multiprocess
 def test_model_that_cannot_be_split_exits_2(tmp_path):
     p = subprocess.run([sys.executable, "-m", "trainlab", "train", *MOONS, "model.name=mlp",
                         "model.hidden=[16]", "distributed.mode=pipeline",

@@ -56,6 +56,7 @@ def test_partition_is_contiguous_balanced_and_complete():
     assert partition([1, 1], 2) == [[0], [1]]
 
 
+@pytest.mark.multiprocess
 def test_async_with_one_worker_is_one_process_training(tmp_path, monkeypatch):
     """The worker computes each gradient at the server's current weights, as one process does;
     with the default CNN (batch norm, dropout, one-cycle, AdamW) the weights are identical when
@@ -76,6 +77,7 @@ def test_async_with_one_worker_is_one_process_training(tmp_path, monkeypatch):
     assert d["staleness_histogram"] == {"0": d["updates"]} and d["rejected"] == 0
 
 
+@pytest.mark.multiprocess
 @pytest.mark.parametrize("servers", [1, 2])
 def test_sync_is_one_process_with_n_times_the_batch(tmp_path, servers):
     """Chen et al. 2016: sync SGD with N workers at batch b = one process at batch N b. The mean
@@ -94,6 +96,7 @@ def test_sync_is_one_process_with_n_times_the_batch(tmp_path, servers):
     assert abs(ps["test_accuracy"] - one["test_accuracy"]) <= 1 / 80
 
 
+@pytest.mark.multiprocess
 def test_async_max_staleness_rejects_and_a_large_bound_does_not(tmp_path):
     """Two workers: while one computes, the other's gradient moves the version, so most
     gradients are stale by 1; max_staleness = 0 rejects those, a bound of 1000 none."""
@@ -109,6 +112,7 @@ def test_async_max_staleness_rejects_and_a_large_bound_does_not(tmp_path):
     assert (tmp_path / "strict" / "distributed.png").stat().st_size > 0
 
 
+@pytest.mark.multiprocess
 def test_backup_worker_cuts_the_wait_for_a_straggler(tmp_path):
     """Worker 0 takes 1 s per gradient. Without a backup every update waits for it; with one
     backup, each update takes the first two gradients and drops the straggler's."""
@@ -122,6 +126,7 @@ def test_backup_worker_cuts_the_wait_for_a_straggler(tmp_path):
     assert backup["dropped"] + backup["skipped_batches"] > 0
 
 
+@pytest.mark.multiprocess
 @pytest.mark.parametrize("mode,backups", [("async", 0), ("sync", 1), ("sync", 0)])
 def test_a_killed_worker_is_named_and_training_goes_on(tmp_path, monkeypatch, mode, backups):
     """Processes start in rank order: server 0, then workers 0, 1, ... Worker 1 is killed after
@@ -164,6 +169,7 @@ def _marked_processes(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.multiprocess
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_killed_run_leaves_no_process_and_resumes(tmp_path):
     """SIGKILL the `trainlab train` process mid-run: its servers and workers die with it, and
@@ -203,6 +209,7 @@ def test_a_killed_run_leaves_no_process_and_resumes(tmp_path):
     assert summary["distributed"]["updates"] == summary["distributed"]["gradients"]
 
 
+@pytest.mark.multiprocess
 @pytest.mark.parametrize("overrides,message", [
     (["distributed.mode=async", "distributed.workers=0"], "distributed.workers = 0: expected"),
     (["distributed.mode=async", "distributed.backup_workers=1"],
@@ -232,6 +239,7 @@ def test_the_parameter_server_refuses_cuda():
         server.check(resolve(None, ["distributed.mode=async", "device=cuda"]))
 
 
+@pytest.mark.multiprocess
 def test_a_port_in_use_is_a_clear_error(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

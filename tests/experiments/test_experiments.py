@@ -123,6 +123,8 @@ CURVES = {("sgd", 0): [(0.70, 1.0), (0.85, 2.0)], ("sgd", 1): [(0.81, 1.5), (0.9
           ("adam", 0): [(0.75, 0.5), (0.82, 0.5)], ("adam", 1): [(0.80, 0.5), (0.95, 0.5)]}
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_compare_writes_its_outputs_and_resumes(tmp_path, capsys):
     code, _ = _compare(tmp_path, capsys)
     assert code == 0
@@ -248,6 +250,7 @@ def test_report_escapes_what_comes_from_configs(tmp_path, capsys):
     assert "<td>0.5000</td><td>–</td>" in text and '<span class="sig">&lt;u&gt;</span>' in text
 
 
+@pytest.mark.multiprocess
 def test_report_opens_in_headless_chromium(tmp_path, capsys):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -284,6 +287,7 @@ def test_adam_ends_near_the_beale_minimum():
     assert abs(sgd.points[-1][1]) < 0.1  # plain SGD is still at the saddle (y ~ 0)
 
 
+@pytest.mark.slow
 def test_trajectories_command(tmp_path, capsys):
     out = tmp_path / "tj"
     code = main(["trajectories", "--function", "long_valley", "--optimizers", "sgd,adam,rprop",
@@ -301,6 +305,7 @@ def test_trajectories_command(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_search_scores_on_validation_only_then_tests_the_best_once(tmp_path, capsys):
     out = tmp_path / "search"
     argv = ["search", *FAST, "train.epochs=3", "--grid", "optimizer.lr=0.01,0.1,1.0",
@@ -359,6 +364,7 @@ def test_lr_find_restores_the_model_and_suggests_a_rate(tmp_path):
     assert {p.name for p in out.iterdir()} == {"lr_find.csv", "lr_find.png"}
 
 
+@pytest.mark.slow
 def test_diagnostics_show_vanishing_gradients_in_a_deep_sigmoid_net(tmp_path):
     from trainlab import train
     from trainlab.training import diagnostics
@@ -407,6 +413,7 @@ def test_dead_relus_gradient_norms_and_update_ratios_have_known_values(tmp_path)
         pytest.approx([float(grads[0].norm()), float(grads[1].norm())], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_diagnose_reruns_a_run_without_diagnostics(tmp_path, fast_run, capsys):
     import trainlab
     from trainlab import data

@@ -37,6 +37,7 @@ def test_manifest_is_written_once_and_guards_the_folder(tmp_path):
         grid.workers(0)
 
 
+@pytest.mark.multiprocess
 def test_measurements_run_in_workers_and_are_read_back(tmp_path):
     tasks = [grid.Task(x, tmp_path / f"m{x}", function=power, args=(x,), kwargs={"exponent": 3})
              for x in (2, 3, 4)]
@@ -55,6 +56,7 @@ def test_measurements_run_in_workers_and_are_read_back(tmp_path):
         grid.run_tasks([grid.Task(3, tmp_path / "m3", function=power, args=(5,))], 1)
 
 
+@pytest.mark.multiprocess
 def test_longest_tasks_start_first_and_every_task_runs_once(tmp_path):
     costs = [0.5, 3.0, 1.0, 2.0, 0.1, 2.5, 0.2]
     tasks = [grid.Task(i, tmp_path / f"m{i}", function=power, args=(i,), cost=c)
@@ -97,6 +99,8 @@ def test_a_run_folder_is_read_resumed_or_refused(fast_run, tmp_path, monkeypatch
         grid.train_or_resume(resolve(None, FAST + ["optimizer.lr=0.2"]), run)
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_a_compare_run_is_reproduced_by_train_from_its_folder(tmp_path):
     """compare runs each job with cores // jobs threads and writes that count into each run's
     config (train.threads); `trainlab train <run>/config.toml` then gives identical metrics in

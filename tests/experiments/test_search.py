@@ -18,7 +18,10 @@ from trainlab.config import resolve
 from trainlab.experiments import search
 from trainlab.runs.rundir import RunDir
 
+pytestmark = pytest.mark.slow  # every test trains several runs
 
+
+@pytest.mark.multiprocess
 def test_a_killed_search_finishes_every_trial_when_run_again(tmp_path, monkeypatch):
     """SIGKILL the search while its second trial trains: that trial stays RUNNING in Optuna's
     storage. Run again, it is failed (stale heartbeat), retried with the same parameters, and
@@ -53,6 +56,7 @@ def test_a_killed_search_finishes_every_trial_when_run_again(tmp_path, monkeypat
     assert result["trials"] == 5
 
 
+@pytest.mark.multiprocess
 def test_the_pruner_sees_the_mean_over_seeds(tmp_path):
     """Two seeds train at once; each reported value is the mean of the two runs' validation
     accuracy at that epoch, read back from their metrics files."""
@@ -86,6 +90,7 @@ def _two_searches(tmp_path: Path, storage: str, study: str, grid: str, epochs: i
                   for f in (tmp_path / f"out{i}" / "trials").glob("*/seed-0"))
 
 
+@pytest.mark.multiprocess
 def test_two_processes_on_one_study_finish_the_grid_with_no_trial_run_twice(tmp_path):
     """Two `trainlab search` processes share one study (a SQLite file both can reach, as a
     database server would be for machines); each writes its own --out. Every grid point is
@@ -167,6 +172,7 @@ def postgres(tmp_path):
         shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.mark.multiprocess
 def test_two_processes_share_a_study_on_a_postgresql_server(tmp_path, postgres):
     """As the SQLite test above, against a real database server, as machines would share it."""
     names = _two_searches(tmp_path, postgres, "pg", "optimizer.lr=0.01,0.1,1.0", epochs=2)

@@ -74,6 +74,7 @@ def test_with_every_position_tied_it_is_the_convolution(cls, shape):
     torch.testing.assert_close(layer(x), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cls, shape", CASES, ids=IDS)
 def test_gradcheck_in_float64(cls, shape):
     layer, x = _layer(cls, shape, dtype=torch.float64)
@@ -159,6 +160,7 @@ def test_model_layer_local_swaps_every_conv_for_a_local_layer_of_its_shape(name,
     out.sum().backward()
 
 
+@pytest.mark.slow
 def test_the_summary_counts_the_local_layers_parameters(fast_run):
     layer = ["data.name=mnist1d", "model.name=cnn1d", "model.channels=[4, 8]", "train.epochs=1"]
     conv, _ = fast_run(*layer)

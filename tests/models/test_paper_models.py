@@ -145,6 +145,7 @@ def test_default_cnn_is_unchanged():
                if isinstance(c, nn.Conv1d))
 
 
+@pytest.mark.multiprocess
 @pytest.mark.parametrize("override, words", [
     (["model.stride=0"], ["model.stride", "integer >= 1"]),
     (["model.stride=[2, 2]"], ["model.stride", "one value per block"]),

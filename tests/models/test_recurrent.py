@@ -144,6 +144,7 @@ def test_normalized_gru_and_rnn_first_step_by_hand(kind, name, norm):
                                atol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", REFERENCE)
 @pytest.mark.parametrize("norm", ["layer", "batch"])
 def test_gradcheck(kind, norm):

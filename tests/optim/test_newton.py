@@ -76,6 +76,7 @@ def test_the_hessian_of_a_small_mlp_is_torch_autograd_functional_hessian():
     torch.testing.assert_close(ours, reference, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_hutchinsons_estimate_converges_to_the_exact_diagonal():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)).double()
@@ -144,6 +145,7 @@ def test_too_big_a_model_is_one_clear_error():
                                   model.parameters()), DiagNewton)
 
 
+@pytest.mark.slow
 def test_newton_trains_a_small_net_through_the_training_step():
     from trainlab.training.loop import evaluate
 
@@ -212,6 +214,7 @@ def test_one_newton_step_with_an_lbfgs_closure_is_the_hand_computed_step(lr, dam
                                rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [
     lambda params: Newton(params, lr=1.0, damping=1.0),
     lambda params: Newton(params, lr=1.0, damping=1.0, adapt_damping=True),

@@ -30,6 +30,7 @@ def lockstep(*pairs, loss=_loss):
         opt.step()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("foreach", [False, None])
 def test_irprop_minus_matches_torch_rprop_step_for_step(foreach):
     ours, ref = _params(), _params()

@@ -17,6 +17,7 @@ def test_an_optimizer_chosen_without_a_rate_gets_its_usual_rate():
     assert resolve(None, [])["optimizer"]["lr"] == 0.01  # the recipe keeps its rate (adamw)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_every_optimizer_learns_mnist1d_at_its_usual_rate(tmp_path, name):
     """3 epochs of the default CNN (Newton's exact Hessian: logistic regression, 410 weights);
@@ -31,6 +32,7 @@ def test_every_optimizer_learns_mnist1d_at_its_usual_rate(tmp_path, name):
     assert summary["test_accuracy"] > (0.2 if small else 0.35)
 
 
+@pytest.mark.slow
 def test_adadelta_at_the_recipe_rate_was_at_chance(tmp_path):
     """What the usual rate fixes (the issue's finding), so that the test above can fail."""
     summary = trainlab.train(None, {"optimizer.name": "adadelta", "optimizer.lr": 0.01,

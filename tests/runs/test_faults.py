@@ -23,6 +23,7 @@ from trainlab.runs.rundir import RunDir
 ARGS = [*FAST, "train.epochs=4"]
 
 
+@pytest.mark.multiprocess
 def test_sigkill_inside_a_checkpoint_write_keeps_the_last_one_and_resume_matches(tmp_path):
     """The third write of last.pt dies half-way (SIGKILL from inside torch.save's write):
     the previous last.pt is intact, and --resume ends equal to a run that never stopped."""
@@ -133,6 +134,8 @@ def test_a_damaged_checkpoint_is_one_line_naming_it_and_runs_nothing(tmp_path, c
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.multiprocess
 def test_a_killed_compare_run_again_writes_the_same_summary(tmp_path):
     """SIGKILL the compare (main process and its workers) once one run has finished and
     another is part-way; running it again finishes the rest (resuming the part-way run from

@@ -16,6 +16,7 @@ from trainlab.config import resolve
 from trainlab.runs.rundir import RunDir
 
 
+@pytest.mark.slow
 def test_the_whole_training_split_is_trained_on_and_the_last_epoch_evaluated(tmp_path):
     splits = build.load_data(resolve(None, ["data.val_fraction=0"]))
     assert len(splits.x_train) == 4000 and len(splits.x_val) == 0  # MNIST-1D's 4000 + 1000 test
@@ -44,6 +45,7 @@ def test_what_needs_a_validation_split_says_so(tmp_path, capsys, args, message):
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
+@pytest.mark.slow
 def test_early_stopping_on_a_train_metric_still_works(tmp_path):
     summary = trainlab.train(None, ["data.val_fraction=0", "train.epochs=3",
                                     "early_stopping.monitor=train_loss"], out=tmp_path / "run",

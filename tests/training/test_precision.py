@@ -117,6 +117,7 @@ def test_fp16_refuses_optimizers_that_need_the_loss():
         Step(model, F.cross_entropy, opt, precision=Precision("fp16", "cpu"))
 
 
+@pytest.mark.slow
 def test_bf16_run_trains_resumes_exactly_and_checkpoints_the_plain_state(fast_run, monkeypatch):
     extra = ("train.precision=bf16", "model.dropout=0.2", "gradient_clip.max_norm=1",
              "early_stopping.patience=2", "train.epochs=5")
@@ -222,6 +223,7 @@ def test_config_describes_precision_and_compile(capsys):
         assert words in out
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(precision.compiler_unavailable(torch.device("cpu")) is not None,
                     reason="torch.compile needs a C++ compiler on CPU")
 def test_compiled_run_trains_and_checkpoints_the_plain_module(fast_run):

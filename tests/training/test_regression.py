@@ -80,6 +80,7 @@ def test_evaluate_is_the_mean_squared_error():
     assert loss == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_compare_on_a_regression_task(tmp_path):
     rows = compare.run(None, ADDING + ["train.epochs=2"], ["model.recurrent_norm=none,layer"], 2,
                        1, tmp_path, log=lambda *a: None)
@@ -106,6 +107,7 @@ def test_layer_norm_trains_at_batch_size_one_batch_norm_refuses(tmp_path):
                        out=tmp_path / "bn", progress="quiet")
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(tmp_path):
     variant = ADDING + ["model.name=lstm", "model.recurrent_norm=batch", "model.bn_time_steps=6",
                         "model.recurrent_dropout=0.2", "model.recurrent_dropout_mode=semeniuta"]
