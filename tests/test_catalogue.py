@@ -81,7 +81,7 @@ CASES = {
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_technique_trains_on_mnist1d(name, tmp_path):
-    config = resolve(None, BASE + CASES[name])
+    config = resolve(None, CASES[name], presets=BASE)
     splits = build.load_data(config)
     parts = build.parts(config, splits)  # the run's own starting weights: build seeds them
     untrained, _ = evaluate(parts.model, splits.x_val, splits.y_val, parts.loss_fn)

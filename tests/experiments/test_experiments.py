@@ -13,6 +13,7 @@ import torch
 
 from scipy import stats as sps
 
+from trainlab import build
 from trainlab.analysis import stats
 from trainlab.analysis.report import Page, styled
 from trainlab.experiments import compare, trajectories
@@ -89,7 +90,8 @@ def test_pairwise_names_its_test_and_the_better_variant():
 def test_vary_parsing():
     assert split_values("sgd,adam") == ["sgd", "adam"]
     assert split_values("[64,64],[128]") == ["[64,64]", "[128]"]
-    grid = parse_vary(["optimizer.name=sgd,adam", "model.hidden=[8],[8,8]"])
+    grid = parse_vary(["optimizer.name=sgd,adam", "model.hidden=[8],[8,8]"], None,
+                      ["model.name=mlp"])
     assert grid == [{"optimizer.name": "sgd", "model.hidden": [8]},
                     {"optimizer.name": "sgd", "model.hidden": [8, 8]},
                     {"optimizer.name": "adam", "model.hidden": [8]},
@@ -235,12 +237,12 @@ def test_epochs_and_time_to_target_from_a_hand_written_metrics_file(tmp_path):
 def test_report_escapes_what_comes_from_configs(tmp_path, capsys):
     out = tmp_path / "cmp"
     code = main(["compare", *FAST, "train.epochs=1", "--vary",
-                 "data.label_column=label,<script>alert(1)</script>", "--seeds", "1", "--out",
+                 "distributed.address=127.0.0.1,<script>alert(1)</script>", "--seeds", "1", "--out",
                  str(out)])
     assert code == 0, capsys.readouterr().err
     report = (out / "report.html").read_text()
     assert "<script>alert(1)" not in report
-    assert "data.label_column=&lt;script&gt;alert(1)&lt;/script&gt;" in report
+    assert "distributed.address=&lt;script&gt;alert(1)&lt;/script&gt;" in report
     page = Page("<h1>").heading("<b>").paragraph("<i>", styled("sig", "<u>"))
     page.list(["<li>", ("<em>", "x")]).table(["<th>"], [["<td>", 0.5, None]]).preformatted("<pre>")
     text = page.html()

@@ -47,7 +47,8 @@ def test_the_usual_rates_are_pytorchs_defaults():
 
     checked = 0
     for name in OPTIMIZERS:
-        cls, _ = OPTIMIZERS[name].build(resolve(None, [f"optimizer.name={name}"])["optimizer"])
+        entry, options = OPTIMIZERS[name], resolve(None, [f"optimizer.name={name}"]).optimizer
+        cls, _ = entry.build(**{key: getattr(options, key) for key in entry.reads})
         if not cls.__module__.startswith("torch.optim") or cls.__name__ == "SGD":
             continue
         assert OPTIMIZERS[name].usual_lr == inspect.signature(cls).parameters["lr"].default, name

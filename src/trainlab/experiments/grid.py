@@ -35,7 +35,7 @@ from queue import SimpleQueue
 from typing import Any, Callable
 
 from .. import api
-from ..config import Config, parse_override, resolve
+from ..config import Config, flatten, parse_override, read_file, resolve
 from ..errors import UserError
 from ..runs.atomic import atomic_write_text
 from ..runs.rundir import RunDir
@@ -100,8 +100,23 @@ def parse_vary(items: list[str], base=None, overrides: list[str] | None = None,
     keys = [k for k, _ in axes]
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in axes))]
     for variant in grid:  # any bad key or value fails here, before anything runs
-        resolve(base, list(overrides or []) + as_overrides(variant))
+        variant_config(base, list(overrides or []), as_overrides(variant))
     return grid
+
+
+def variant_config(base, overrides: list[str], variant: list[str]) -> Config:
+    """One variant's config: ``variant`` (``key=value`` strings) over the shared ``base`` and
+    ``overrides``, which act as presets: a shared key that the variant's model, optimizer,
+    schedule, data source or mode does not read is left out of that variant (the base of a
+    comparison of sgd with momentum against adam keeps its momentum for sgd alone)."""
+    if isinstance(base, Config):
+        tree = base.to_dict()
+    elif isinstance(base, (str, Path)):
+        tree = read_file(base)
+    else:
+        tree = base or {}
+    presets = {**flatten(tree), **dict(map(parse_override, overrides))}
+    return resolve(None, variant, presets=presets)
 
 
 def variant_name(variant: dict[str, Any]) -> str:
@@ -121,7 +136,7 @@ def seed_configs(base, overrides: list[str], variant: dict[str, Any],
     """The variant's configs for seeds ``seed``, ``seed + 1``, ... (``seed`` of base and
     overrides)."""
     first = resolve(base, overrides).seed
-    return [resolve(base, list(overrides) + as_overrides(variant) + [f"seed={first + k}"])
+    return [variant_config(base, overrides, as_overrides(variant) + [f"seed={first + k}"])
             for k in range(seeds)]
 
 
@@ -164,12 +179,17 @@ def run_cost(cfg: Config) -> float:
     return cfg.train.epochs / (FULL_BATCH_COST if batch == "full" else batch) * max(width, 1)
 
 
+def plain(manifest: dict) -> dict:
+    """A manifest as JSON reads it back: configs as nested dicts, tuples as lists."""
+    return json.loads(json.dumps({k: v.to_dict() if isinstance(v, Config) else v
+                                  for k, v in manifest.items()}))
+
+
 def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
     """Check or write the manifest of an experiment folder: a new or empty ``out`` gets
     ``out/filename``; one that holds the same manifest is continued; one that holds another
     manifest, or files but no manifest, is refused (``what`` names the experiment)."""
-    manifest = {k: v.to_dict() if isinstance(v, Config) else v for k, v in manifest.items()}
-    wanted = json.loads(json.dumps(manifest))  # tuples -> lists, as they are read back
+    manifest, wanted = plain(manifest), plain(manifest)
     stored = out / filename
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {str(out)!r} is a file, not a folder")

@@ -32,7 +32,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .grid import (as_overrides, check_manifest, other_config, parse_axes, parse_vary,
+from .grid import (as_overrides, plain, variant_config, check_manifest, other_config, parse_axes, parse_vary,
                    seed_configs, threads_per_job, train_or_resume, variant_folder, with_threads)
 from ..config import resolve
 from ..errors import UserError
@@ -131,7 +131,7 @@ def _study(out: Path, choices: dict, sampler: str, seed: int, maximize: bool,
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
         direction="maximize" if maximize else "minimize", load_if_exists=True)
     if manifest is not None:
-        wanted = json.loads(json.dumps(manifest))
+        wanted = plain(manifest)
         found = study.user_attrs.get("trainlab_search")
         if found is None:
             study.set_user_attr("trainlab_search", wanted)
@@ -300,7 +300,7 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
         raise UserError("no trial completed (all were pruned); widen the --grid values")
     best = study.best_trial
     params = {k: json.loads(v) for k, v in best.params.items()}
-    config = resolve(base, list(overrides) + as_overrides(params))
+    config = variant_config(base, list(overrides), as_overrides(params))
     folder = out / "best"
     if other_config(folder, config) is not None:  # more trials found a new best: keep the old
         folder = out / f"best-trial-{best.number}"
