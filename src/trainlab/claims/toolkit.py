@@ -19,9 +19,11 @@ PLAIN = ["model.name=\"mlp\"", "model.norm=\"none\"", "model.dropout=0.0", "opti
 
 
 def config(seed: int, *overrides: str) -> Config:
-    """trainlab's default config with the plain presets (no norm, dropout or decay; SGD; those
-    the chosen model or optimizer does not read left out), ``seed`` and ``overrides``."""
-    return resolve(None, [f"seed={seed}", *overrides], presets=PLAIN)
+    """trainlab's default config with the plain settings (no norm, dropout or decay; SGD), then
+    ``overrides``, and ``seed``. Both act as presets: a setting the chosen model, optimizer or
+    schedule does not read is left out (it was ignored before trainlab refused such keys; the
+    claims' measurements are unchanged)."""
+    return resolve(None, [f"seed={seed}"], presets=[*PLAIN, *overrides])
 
 
 def toy(cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
