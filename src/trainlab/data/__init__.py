@@ -1,4 +1,5 @@
-"""Data sources, read into memory, checked, split and normalized: see :func:`load`.
+"""Data sources, read into memory, checked, split and normalized (:func:`trainlab.build.load_data`
+puts them together for a config).
 
 Every source returns a :class:`~trainlab.data.arrays.Arrays` (NumPy, train and optional test);
 :mod:`trainlab.data.prepare` turns it into :class:`~trainlab.data.prepare.Splits` of tensors on

@@ -39,6 +39,7 @@ from . import grid
 from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F401 (as before)
 from ..analysis import stats
 from ..config import resolve
+from ..processes import threads_per_process
 from ..config.resolve import task
 from ..errors import UserError
 from ..runs.rundir import RunDir
@@ -113,7 +114,7 @@ def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | Non
     variants = parse_vary(vary, base, overrides)
     grid.check_manifest(out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds},
                         "comparison")
-    tasks = grid.seed_tasks(base, grid.with_threads(base, overrides, grid.threads_per_job(jobs)),
+    tasks = grid.seed_tasks(base, grid.with_threads(base, overrides, threads_per_process(jobs)),
                             variants, seeds, out / "runs")
 
     def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:

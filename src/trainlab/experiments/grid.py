@@ -38,6 +38,7 @@ from .. import api
 from ..config import Config, flatten, parse_override, read_file, resolve
 from ..errors import UserError
 from ..runs.atomic import atomic_write_text
+from ..processes import threads_per_process
 from ..runs.rundir import RunDir
 
 
@@ -210,11 +211,6 @@ def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
         raise UserError(f"--out {str(out)!r} cannot be written ({e.strerror})") from None
 
 
-def threads_per_job(jobs: int) -> int:
-    """The cores shared out between ``jobs`` parallel runs (at least one thread each)."""
-    return max(1, (os.cpu_count() or 1) // jobs)
-
-
 def with_threads(base, overrides: list[str], threads: int) -> list[str]:
     """``overrides`` plus ``train.threads=threads`` unless base or overrides set it: every run
     of an experiment records the thread count its numbers were computed with, so that
@@ -342,7 +338,7 @@ def run_tasks(tasks: list[Task], jobs: int,
         if on_result:
             on_result(tasks[i], result, done, len(tasks))
 
-    threads = threads_per_job(jobs)
+    threads = threads_per_process(jobs)
     helpers = min(jobs, len(queue)) - 1
     if helpers < 1:
         while queue:

@@ -33,8 +33,9 @@ import warnings
 from pathlib import Path
 
 from .grid import (as_overrides, plain, variant_config, check_manifest, other_config, parse_axes, parse_vary,
-                   seed_configs, threads_per_job, train_or_resume, variant_folder, with_threads)
+                   seed_configs, train_or_resume, variant_folder, with_threads)
 from ..config import resolve
+from ..processes import threads_per_process
 from ..errors import UserError
 from ..training.early_stopping import maximizes
 
@@ -169,7 +170,7 @@ def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, repor
     finished that epoch (it may raise to prune the trial: the processes are then stopped)."""
     import queue
 
-    from ..processes import CONTEXT, Processes, threads_per_process
+    from ..processes import CONTEXT, Processes
 
     events, curves = CONTEXT.Queue(), [{} for _ in configs]
     summaries: list[dict | None] = [None] * len(configs)
@@ -292,7 +293,7 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
     choices = {k: [json.dumps(v) for v in values] for k, values in axes}
     study = _study(out, choices, sampler, config["seed"], maximizes(monitor), storage,
                    study_name, manifest if storage else None)
-    threads = with_threads(base, overrides, threads_per_job(seeds))
+    threads = with_threads(base, overrides, threads_per_process(seeds))
     is_grid = sampler == "grid"
     _optimize(study, _objective(base, threads, choices, seeds, monitor, out, log, is_grid,
                                 shared=storage is not None), total, is_grid)

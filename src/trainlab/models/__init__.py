@@ -1,4 +1,5 @@
-"""Models by name: :func:`build` makes the one a config asks for, initialized as it asks.
+"""Models by name: :func:`make` builds a registered architecture from its options
+(:func:`trainlab.build.model` does it for a config, initialized, pretrained and frozen).
 
 Every model takes a batch of samples shaped as the data set gives them ((N, features),
 (N, length), (N, C, length) or (N, C, H, W)) and returns class logits (N, num_classes).

@@ -7,7 +7,7 @@ weights, the update applies to the clean ones (Graves 2011)]. The gradients are 
 parameter's ``.grad``; it returns the batch's logits (detached) for the running metrics.
 
 ``apply_gradients()``: gradient transforms (clipping, then noise) and the optimizer step, which
-wrap each other (``trainlab.optim.build``), then the per-update schedule (warm-up, cosine,
+wrap each other (``trainlab.build.optimizer``), then the per-update schedule (warm-up, cosine,
 one-cycle).
 
 ``precision`` (``trainlab.training.precision``): the forward pass and the objective run under
