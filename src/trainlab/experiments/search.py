@@ -289,9 +289,9 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
     axes, config, total = _check(base, overrides, grid, sampler, trials, seeds)
     manifest = {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}
     check_manifest(out, "search.json", manifest, "search")
-    monitor = config["early_stopping"]["monitor"]
+    monitor = config.early_stopping.monitor
     choices = {k: [json.dumps(v) for v in values] for k, values in axes}
-    study = _study(out, choices, sampler, config["seed"], maximizes(monitor), storage,
+    study = _study(out, choices, sampler, config.seed, maximizes(monitor), storage,
                    study_name, manifest if storage else None)
     threads = with_threads(base, overrides, threads_per_process(seeds))
     is_grid = sampler == "grid"
