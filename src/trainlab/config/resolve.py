@@ -181,13 +181,13 @@ def resolve(base: dict | Config | str | Path | None = None,
     if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
         expand(config["optimizer"])
     _check_combinations(flatten(config))
+    _check_applies(flatten(config))
     _check_recurrent(flatten(config))
     _check_blocks(flatten(config))
     _regression_defaults(config, set().union(*layers) if layers else set())
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
     _check_validation(flatten(config))
-    _check_applies(flatten(config))
     return from_dict(config)
 
 
@@ -256,14 +256,8 @@ def _check_regression(c: dict[str, Any]) -> None:
 
 
 def _check_recurrent(c: dict[str, Any]) -> None:
-    """The model.recurrent_* keys need a recurrent model, and some need each other."""
-    keys = ("model.recurrent_norm", "model.bn_time_steps", "model.recurrent_dropout",
-            "model.recurrent_dropout_mode", "model.bidirectional", "model.readout")
-    recurrent = for_key("model.name").names(recurrent=True)
-    for key in keys:
-        if c[key] != SCHEMA[key].default and c["model.name"] not in recurrent:
-            raise UserError(f"{key} = {_fmt(c[key])}: only for model.name = "
-                            f"{' or '.join(recurrent)} (got {c['model.name']!r})")
+    """The recurrent keys that need each other (which model reads which key is
+    :func:`_check_applies`'s, from the registry)."""
     steps = "model.bn_time_steps"
     if c[steps] != SCHEMA[steps].default and c["model.recurrent_norm"] != "batch":
         raise UserError(f"{steps} = {c[steps]}: only for model.recurrent_norm = batch "
@@ -271,32 +265,19 @@ def _check_recurrent(c: dict[str, Any]) -> None:
     if c["model.recurrent_norm"] == "batch" and c["model.bn_stats"] == "population":
         raise UserError("model.bn_stats = \"population\": not for model.recurrent_norm = batch, "
                         "whose statistics are per time step; use model.bn_stats = running")
-    if c["model.rnn_activation"] != "tanh" and c["model.name"] != "rnn":
-        raise UserError(f"model.rnn_activation = {_fmt(c['model.rnn_activation'])}: only for "
-                        f"model.name = rnn (got {c['model.name']!r}; gru and lstm have gates)")
     if c["model.recurrent_dropout_mode"] == "semeniuta" and c["model.name"] == "rnn":
         raise UserError("model.recurrent_dropout_mode = \"semeniuta\": drops a gated cell's "
                         "candidate update; use model.name = gru or lstm (rnn has none)")
 
 
 def _check_blocks(c: dict[str, Any]) -> None:
-    """model.stride, model.padding and a list of kernel sizes need a conv model, a list one entry
-    per block; model.residual needs an mlp. (A single kernel size on another model stays
-    accepted, as before these keys existed.)"""
-    convolutional, name = for_key("model.name").names(convolutional=True), c["model.name"]
+    """A list of kernel sizes, strides or paddings has one entry per conv block."""
     blocks = len(c["model.channels"])
     for key in ("model.kernel_size", "model.stride", "model.padding"):
         value = c[key]
-        set_ = isinstance(value, list) or (key != "model.kernel_size" and
-                                           value != SCHEMA[key].default)
-        if set_ and name not in convolutional:
-            raise UserError(f"{key} = {_fmt(value)}: only for model.name = "
-                            f"{' or '.join(convolutional)} (got {name!r})")
         if isinstance(value, list) and len(value) != blocks:
             raise UserError(f"{key} = {_fmt(value)}: expected one value per block, {blocks} "
                             f"(model.channels = {_fmt(c['model.channels'])}), or a single value")
-    if c["model.residual"] and name != "mlp":
-        raise UserError(f"model.residual = true: only for model.name = 'mlp' (got {name!r})")
 
 
 def _check_validation(c: dict[str, Any]) -> None:
