@@ -1,14 +1,10 @@
-"""Every registered name of every family builds and trains one step, and every registered
-optimizer passes one table of shared checks (torch's ``OptimizerInfo`` idea): it goes downhill
-on a quadratic, a ``state_dict`` round trip mid-run gives the uninterrupted run's weights, finite
-gradients give finite weights, and bad arguments raise PyTorch-style errors."""
-
-import io
+"""Every registered name of every family builds and trains one step. (The checks every optimizer
+passes are driven by the optimizer table: tests/optim/cases.py, tests/optim/test_every_optimizer.py.)"""
 
 import pytest
 import torch
 
-from trainlab import data, optim
+from trainlab import data
 from trainlab.config import resolve
 from trainlab.data import SOURCES
 from trainlab.errors import UserError
@@ -21,7 +17,6 @@ from trainlab.registry import Registry
 from trainlab import build
 from trainlab.training.losses import LOSSES
 from trainlab.training.schedules import SCHEDULES
-from trainlab.training.step import Step
 
 from tests.sample_files import write
 
@@ -93,101 +88,3 @@ def test_an_unknown_name_says_what_is_allowed():
     with pytest.raises(ValueError, match="registered twice"):
         r.add("red", lambda: "#e00", "warmer")
 
-
-# One row per registered optimizer: a bad constructor argument and PyTorch's (or trainlab's
-# PyTorch-style) error for it ({}, None for an optimizer with no argument but lr). A new
-# optimizer adds a row here.
-OPTIMIZER_INFO = {
-    "sgd": ({"momentum": -0.5}, "Invalid momentum value"),
-    "momentum": ({"momentum": -0.5}, "Invalid momentum value"),
-    "nesterov": ({"momentum": 0.0}, "Nesterov momentum requires a momentum"),
-    "adagrad": ({"eps": -1.0}, "Invalid epsilon value"),
-    "rmsprop": ({"alpha": -0.1}, "Invalid alpha value"),
-    "adadelta": ({"rho": 1.5}, "Invalid rho value"),
-    "adam": ({"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0"),
-    "adamw": ({"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1"),
-    "rprop": ({"etas": (1.5, 1.2)}, "Invalid eta values"),
-    "quickprop": ({"max_growth": 0.5}, "Invalid max_growth value"),
-    "swats": ({"betas": (0.9, 1.0)}, "Invalid beta parameters"),
-    "newton": ({"damping": -1.0}, "Invalid damping value"),
-    "diag_newton": ({"hutchinson_samples": 0}, "Invalid hutchinson_samples value"),
-}
-
-
-def test_the_optimizer_table_covers_every_registered_optimizer():
-    assert sorted(OPTIMIZER_INFO) == sorted(OPTIMIZERS)
-
-
-class Quadratic(torch.nn.Module):
-    """f(x) = 1/2 x'Ax - b'x in float64, A symmetric positive definite with eigenvalues 1..10."""
-
-    def __init__(self):
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        q, _ = torch.linalg.qr(torch.randn(10, 10, generator=g, dtype=torch.float64))
-        self.register_buffer("a", q @ torch.diag(torch.linspace(1, 10, 10, dtype=torch.float64)) @ q.T)
-        self.register_buffer("b", torch.randn(10, generator=g, dtype=torch.float64))
-        self.x = torch.nn.Parameter(torch.randn(10, generator=g, dtype=torch.float64))
-
-    def forward(self, _=None):
-        return 0.5 * self.x @ self.a @ self.x - self.b @ self.x
-
-
-def _optimizer(name, params, lr=None):
-    o = resolve(None, [f"optimizer.name={name}", "optimizer.weight_decay=0"])
-    return build.optimizer(o if lr is None else resolve(o, [f"optimizer.lr={lr}"]), params)
-
-
-def _steps(model, opt, k):
-    step = Step(model, lambda value, _: value, opt)
-    for _ in range(k):
-        step(None, None)
-
-
-@pytest.mark.parametrize("name", list(OPTIMIZER_INFO))
-def test_goes_downhill_on_a_quadratic_at_its_usual_rate(name):
-    f = Quadratic()
-    start = f().item()
-    _steps(f, _optimizer(name, f.parameters(), OPTIMIZERS[name].usual_lr), 30)
-    assert f().item() < start - 1e-3
-
-
-@pytest.mark.parametrize("name", list(OPTIMIZER_INFO))
-def test_state_dict_round_trip_mid_run_equals_an_uninterrupted_run(name):
-    straight = Quadratic()
-    _steps(straight, _optimizer(name, straight.parameters()), 10)
-    resumed = Quadratic()
-    first = _optimizer(name, resumed.parameters())
-    _steps(resumed, first, 5)
-    buffer = io.BytesIO()
-    torch.save(first.state_dict(), buffer)
-    buffer.seek(0)
-    second = _optimizer(name, resumed.parameters())
-    second.load_state_dict(torch.load(buffer, weights_only=True))
-    _steps(resumed, second, 5)
-    assert torch.equal(straight.x, resumed.x)
-
-
-@pytest.mark.parametrize("name", list(OPTIMIZER_INFO))
-@pytest.mark.parametrize("gradient", [0.0, 1e-30, 1e30])
-def test_finite_gradients_give_finite_weights(name, gradient):
-    x = torch.nn.Parameter(torch.ones(5, dtype=torch.float64))
-    opt = _optimizer(name, [x])
-    for _ in range(5):  # the same gradient every time: zero slope changes for secant methods
-        x.grad = torch.full_like(x, gradient)
-        opt.step(lambda: (x * gradient).sum())  # the loss whose gradient that is
-        assert torch.isfinite(x).all(), x
-
-
-@pytest.mark.parametrize("name", list(OPTIMIZER_INFO))
-def test_bad_arguments_raise_clear_errors(name):
-    entry, options = OPTIMIZERS[name], resolve(None, [f"optimizer.name={name}"]).optimizer
-    cls, kwargs = entry.build(**{key: getattr(options, key) for key in entry.reads})
-    params = [torch.nn.Parameter(torch.ones(3))]
-    with pytest.raises(ValueError, match="Invalid learning rate"):
-        cls(params, lr=-1.0, **kwargs)
-    bad, message = OPTIMIZER_INFO[name]
-    assert bad or not kwargs, "an optimizer with arguments needs a bad one in its row"
-    if bad:
-        with pytest.raises(ValueError, match=message):
-            cls(params, lr=0.01, **{**kwargs, **bad})

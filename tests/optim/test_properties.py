@@ -1,4 +1,5 @@
-"""Property tests (hypothesis) for every registered optimizer, on random problems
+"""Property tests (hypothesis) for every row of the optimizer table (tests/optim/cases.py), on
+random problems
 f(x) = 1/2 sum d_i x_i^2 + c.x in float64 (d >= 0: flat directions included):
 
 - finite gradients give finite weights, whatever the problem and the number of steps;
@@ -15,11 +16,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainlab import build
-from trainlab import optim
-from trainlab.config import resolve
-from trainlab.optim import OPTIMIZERS
 from trainlab.training.step import Step
+
+from tests.optim.cases import CASES
 
 coefficients = st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4)
 curvatures = st.lists(st.floats(0.0, 1e3), min_size=4, max_size=4)
@@ -37,40 +36,35 @@ class Problem(torch.nn.Module):
         return 0.5 * (self.d * self.x ** 2).sum() + self.c @ self.x
 
 
-def _optimizer(name: str, params):
-    return build.optimizer(resolve(None, [f"optimizer.name={name}", "optimizer.weight_decay=0"]),
-                       list(params))
-
-
 def _steps(problem: Problem, opt, k: int) -> None:
     step = Step(problem, lambda value, _: value, opt)
     for _ in range(k):
         step(None, None)
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("case", CASES, ids=repr)
 @SETTINGS
 @given(c=coefficients, d=curvatures, k=st.integers(1, 12))
-def test_finite_gradients_give_finite_weights(name, c, d, k):
+def test_finite_gradients_give_finite_weights(case, c, d, k):
     problem = Problem(c, d)
-    _steps(problem, _optimizer(name, problem.parameters()), k)
+    _steps(problem, case.build(problem.parameters()), k)
     assert torch.isfinite(problem.x).all(), problem.x
 
 
-@pytest.mark.parametrize("name", list(OPTIMIZERS))
+@pytest.mark.parametrize("case", CASES, ids=repr)
 @SETTINGS
 @given(c=coefficients, d=curvatures, first=st.integers(1, 8), then=st.integers(1, 8))
-def test_a_state_dict_round_trip_at_any_step_equals_the_run_that_never_stopped(name, c, d,
+def test_a_state_dict_round_trip_at_any_step_equals_the_run_that_never_stopped(case, c, d,
                                                                                first, then):
     straight = Problem(c, d)
-    _steps(straight, _optimizer(name, straight.parameters()), first + then)
+    _steps(straight, case.build(straight.parameters()), first + then)
     resumed = Problem(c, d)
-    opt = _optimizer(name, resumed.parameters())
+    opt = case.build(resumed.parameters())
     _steps(resumed, opt, first)
     buffer = io.BytesIO()
     torch.save(opt.state_dict(), buffer)
     buffer.seek(0)
-    again = _optimizer(name, resumed.parameters())
+    again = case.build(resumed.parameters())
     again.load_state_dict(torch.load(buffer, weights_only=True))
     _steps(resumed, again, then)
     torch.testing.assert_close(resumed.x, straight.x, rtol=0, atol=0, equal_nan=True)
