@@ -85,3 +85,11 @@ def test_a_bad_import_path_is_one_line_exit_2(name, words, repo_cwd, capsys, tmp
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_fit_checks_the_arrays_before_any_folder(tmp_path):
+    x = np.zeros((20, 3), np.float32)
+    x[4, 1] = np.nan
+    with pytest.raises(trainlab.UserError, match="NaN"):
+        trainlab.fit(nn.Linear(3, 2), train=(x, np.arange(20) % 2), out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -16,6 +16,8 @@ import numpy as np
 
 from . import build, distributed
 from .config import Config, dumps, replace, resolve
+from .data import Arrays
+from .data.prepare import check
 from .errors import UserError
 from .imports import is_import_path
 from .runs import checkpoint
@@ -118,9 +120,13 @@ def fit(model: nn.Module, train: tuple, val: tuple | None = None, test: tuple | 
                             "it is given (train=, val=, test=); leave data.name unset")
         cfg = resolve(cfg.to_dict(), {"model.name": f"{cls.__module__}:{cls.__qualname__}",
                                       "data.name": "npz", "data.path": "data.npz"})
+        arrays = _arrays(train, val, test)
+        check(Arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
+                     "trainlab.fit", str(arrays["task"]), arrays.get("x_val"),
+                     arrays.get("y_val")))  # bad data leaves no folder behind
         run = RunDir.create(out, cfg)
         path = str((run.path / "data.npz").resolve())
-        _save_arrays(run.path / "data.npz", train, val, test)
+        _save_arrays(run.path / "data.npz", arrays)
         cfg = replace(cfg, **{"data.path": path})
         atomic_write_text(run.config, dumps(cfg))
     device = build.device(cfg)
@@ -137,9 +143,9 @@ def fit(model: nn.Module, train: tuple, val: tuple | None = None, test: tuple | 
     return summary
 
 
-def _save_arrays(path: Path, train: tuple, val: tuple | None, test: tuple | None) -> None:
-    """The caller's splits as one .npz (``x``, ``y``, ``x_val``, ``y_val``, ``x_test``,
-    ``y_test``, ``task``), written atomically."""
+def _arrays(train: tuple, val: tuple | None, test: tuple | None) -> dict[str, np.ndarray]:
+    """The caller's splits as NumPy arrays ``x``, ``y``, ``x_val``, ``y_val``, ``x_test``,
+    ``y_test``, and the ``task`` their targets' type says (real: regression)."""
     arrays = {}
     for split, pair in (("", train), ("_val", val), ("_test", test)):
         if pair is None:
@@ -153,6 +159,11 @@ def _save_arrays(path: Path, train: tuple, val: tuple | None, test: tuple | None
             arrays[name + split] = np.asarray(value)
     floating = np.issubdtype(arrays["y"].dtype, np.floating)
     arrays["task"] = np.array("regression" if floating else "classification")
+    return arrays
+
+
+def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``arrays`` as one .npz, written atomically."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
         np.savez(f, **arrays)

@@ -303,7 +303,7 @@ def _check_distributed(c: dict[str, Any]) -> None:
                             "needs a distributed.mode other than none")
         index = int(c["distributed.slow_worker"].split(":")[0])
         count = c["distributed.workers"] + c["distributed.backup_workers"]
-        if mode != "ddp" and index >= count:
+        if not for_key("distributed.mode")[mode].torchrun and index >= count:
             raise UserError(f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
                             f"worker {index} does not exist (workers are 0 to {count - 1})")
     if for_key("distributed.mode")[mode].cpu_only and c["device"] == "cuda":

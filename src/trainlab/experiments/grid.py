@@ -38,6 +38,7 @@ from .. import api
 from ..config import Config, flatten, parse_override, read_file, resolve
 from ..errors import UserError
 from ..runs.atomic import atomic_write_text
+from ..models import MODELS
 from ..processes import threads_per_process
 from ..runs.rundir import RunDir
 
@@ -175,7 +176,8 @@ def run_cost(cfg: Config) -> float:
     GD counted as a batch of :data:`FULL_BATCH_COST`), times the number of hidden units or
     channels (a width sum: a rough size of the model)."""
     model = cfg.model
-    width = sum(model.channels) if model.name.startswith("cnn") else sum(model.hidden)
+    convolutional = model.name in MODELS and MODELS[model.name].convolutional
+    width = sum(model.channels) if convolutional else sum(model.hidden)
     batch = cfg.train.batch_size
     return cfg.train.epochs / (FULL_BATCH_COST if batch == "full" else batch) * max(width, 1)
 
