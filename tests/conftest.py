@@ -14,7 +14,8 @@ def _cache(tmp_path_factory):
 # A run that takes well under a second: a small MLP on the moons toy set.
 FAST = ["data.name=moons", "data.samples=400", "model.name=mlp", "model.hidden=[16]",
         "model.norm=none", "optimizer.name=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9",
-        "optimizer.weight_decay=0", "schedule.name=constant", "train.epochs=4", "train.batch_size=32",
+        "optimizer.weight_decay=0", "schedule.name=constant", "train.epochs=4",
+        "train.batch_size=32",
         "train.checkpoint_seconds=0"]
 
 

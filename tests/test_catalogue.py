@@ -11,9 +11,8 @@ import math
 import pytest
 
 import trainlab
-from trainlab import data
-from trainlab.config import resolve
 from trainlab import build
+from trainlab.config import resolve
 from trainlab.training.loop import evaluate
 
 pytestmark = pytest.mark.slow  # every case is a real training run on MNIST-1D

@@ -18,7 +18,8 @@ def run_cli(capsys, *argv):
 
 
 def test_train_evaluate_and_resume_of_a_finished_run(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "train", *FAST, "--out", str(tmp_path / "r"), "--progress", "lines")
+    code, out, err = run_cli(capsys, "train", *FAST, "--out", str(tmp_path / "r"), "--progress",
+                             "lines")
     assert code == 0
     assert out.splitlines()[0].startswith("test accuracy ") and str(tmp_path / "r") in out
     assert err.count("epoch ") == 4  # a line per epoch when not a terminal

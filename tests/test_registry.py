@@ -1,10 +1,11 @@
 """Every registered name of every family builds and trains one step. (The checks every optimizer
-passes are driven by the optimizer table: tests/optim/cases.py, tests/optim/test_every_optimizer.py.)"""
+passes are driven by the optimizer table: tests/optim/cases.py,
+tests/optim/test_every_optimizer.py.)"""
 
 import pytest
 import torch
 
-from trainlab import data
+from trainlab import build
 from trainlab.config import resolve
 from trainlab.data import SOURCES
 from trainlab.errors import UserError
@@ -14,7 +15,6 @@ from trainlab.models.init import INITS
 from trainlab.models.layers import ACTIVATIONS, NORMS
 from trainlab.optim import OPTIMIZERS
 from trainlab.registry import Registry
-from trainlab import build
 from trainlab.training.losses import LOSSES
 from trainlab.training.schedules import SCHEDULES
 

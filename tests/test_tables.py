@@ -1,4 +1,5 @@
-"""The docs' tables of names are the registries' (python -m trainlab.tables, in the repository root).
+"""The docs' tables of names are the registries' (python -m trainlab.tables, in the repository
+root).
 
 A table may sit in README.md or in any page under docs/; every such file is checked.
 """
@@ -37,7 +38,8 @@ def test_a_registered_name_shows_up_in_its_table():
 
     block = tables.TABLES["optimizers"]()
     assert all(f"| `{name}` |" in block for name in OPTIMIZERS)
-    assert "| `adadelta` | " in block and " | 1 | 1 |" in block.split("`adadelta`")[1].splitlines()[0]
+    assert "| `adadelta` | " in block
+    assert " | 1 | 1 |" in block.split("`adadelta`")[1].splitlines()[0]
 
 
 def test_markers_are_lines_of_their_own_and_must_name_a_table_and_close():

@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainlab import build
 import trainlab
 import trainlab.models
-from trainlab.runs import checkpoint
 from trainlab.config import resolve
 from trainlab.errors import UserError
+from trainlab.runs import checkpoint
 from trainlab.runs.rundir import RunDir
 
 from tests.conftest import FAST
@@ -60,7 +59,8 @@ def test_run_folder_holds_what_it_promises(fast_run):
         assert key in summary
     assert summary["epochs_run"] == 4 and not summary["diverged"] and summary["test_accuracy"] > 0.8
     best = rows[summary["best_epoch"] - 1]
-    assert summary["best_val_accuracy"] == best["val_accuracy"] == max(r["val_accuracy"] for r in rows)
+    best_in_rows = max(r["val_accuracy"] for r in rows)
+    assert summary["best_val_accuracy"] == best["val_accuracy"] == best_in_rows
 
 
 def test_same_seed_same_numbers(fast_run):
@@ -173,7 +173,8 @@ def crash_and_resume(fast_run, monkeypatch, extra, crash_after: int, out):
 # checkpoint_seconds 0: a checkpoint every epoch; 1000: none before the end (resume restarts)
 @pytest.mark.slow
 @pytest.mark.parametrize("crash_after, seconds", [(1, 0), (3, 0), (3, 1000)])
-def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch, crash_after, seconds):
+def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch, crash_after,
+                                                          seconds):
     extra = ("model.dropout=0.3", "schedule.name=cosine", f"train.checkpoint_seconds={seconds}",
              "train.epochs=5")
     _, reference = fast_run(*extra)
@@ -268,7 +269,8 @@ def test_pretrained_weights_then_fine_tune_or_freeze(fast_run, tmp_path):
     _, tuned = fast_run(f"model.pretrained={source}", 'model.freeze=["net.1"]')
     after = torch.load(tuned / "last.pt", weights_only=True)["model"]
     assert torch.equal(after["net.1.weight"], best["net.1.weight"])
-    assert not torch.equal(after["net.5.weight"], best["net.5.weight"])  # Linear, ReLU, Dropout, Linear
+    # the layers: Linear, ReLU, Dropout, Linear
+    assert not torch.equal(after["net.5.weight"], best["net.5.weight"])
     with pytest.raises(UserError, match="the layers are net.1, net.5"):
         fast_run(f"model.pretrained={source}", 'model.freeze=["encoder"]')
     with pytest.raises(UserError, match="no such run folder"):

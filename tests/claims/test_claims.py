@@ -11,8 +11,13 @@ from scipy import stats as sps
 
 from trainlab.claims import all_claims
 from trainlab.claims.runner import run, select
-from trainlab.claims.verdicts import (apply_holm, difference_verdict, equivalence_verdict,
-                                      slope, tost)
+from trainlab.claims.verdicts import (
+    apply_holm,
+    difference_verdict,
+    equivalence_verdict,
+    slope,
+    tost,
+)
 from trainlab.cli import main
 
 

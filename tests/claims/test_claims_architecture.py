@@ -3,10 +3,9 @@ numbers worked out by hand and against autograd through trainlab's model and hin
 
 import torch
 
-from trainlab import models
+from trainlab import build
 from trainlab.claims.catalogue_architecture import hand_gradients, measure_hand_gradients
 from trainlab.claims.toolkit import config
-from trainlab import build
 
 
 def test_hand_formulas_on_a_worked_example():

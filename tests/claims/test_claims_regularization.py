@@ -5,8 +5,11 @@ import math
 import pytest
 import torch
 
-from trainlab.claims.catalogue_regularization import (expected_calibration_error,
-                                                      measure_bn_backward, small_mnist1d)
+from trainlab.claims.catalogue_regularization import (
+    expected_calibration_error,
+    measure_bn_backward,
+    small_mnist1d,
+)
 from trainlab.claims.toolkit import config
 
 

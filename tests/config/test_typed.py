@@ -13,7 +13,7 @@ from trainlab.config import SCHEMA, Config, replace, resolve
 from trainlab.data import SOURCES
 from trainlab.distributed import MODES
 from trainlab.errors import UserError
-from trainlab.models import MODELS, MLP
+from trainlab.models import MLP, MODELS
 from trainlab.optim import OPTIMIZERS
 from trainlab.training.schedules import SCHEDULES
 

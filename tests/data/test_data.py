@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainlab import build
-from trainlab import data
+from trainlab import build, data
 from trainlab.config import resolve
 from trainlab.data.idx import FILES
 from trainlab.errors import UserError

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import same_training
-import torch
-
 import trainlab
+
+from tests import same_training
 
 pytestmark = pytest.mark.cpu_only(
     "ddp runs on the CPU with gloo here; with device = auto on a GPU machine the data is on "

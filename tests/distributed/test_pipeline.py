@@ -11,8 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
-from tests import same_training
 import torch
 
 import trainlab
@@ -20,6 +18,8 @@ from trainlab import build
 from trainlab.config import resolve
 from trainlab.distributed import pipeline
 from trainlab.errors import UserError
+
+from tests import same_training
 
 pytestmark = pytest.mark.cpu_only(
     "the pipeline mode runs on the CPU; with device = auto on a GPU machine the data is on "

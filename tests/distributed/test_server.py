@@ -21,8 +21,8 @@ import pytest
 import torch
 
 import trainlab
-from trainlab.processes import Processes
 from trainlab.distributed.layout import partition
+from trainlab.processes import Processes
 
 pytestmark = pytest.mark.cpu_only(
     "the parameter server runs on the CPU with gloo; with device = auto on a GPU machine the "

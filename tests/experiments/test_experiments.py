@@ -10,16 +10,15 @@ import tempfile
 import numpy as np
 import pytest
 import torch
-
 from scipy import stats as sps
 
 from trainlab import build
 from trainlab.analysis import stats
 from trainlab.analysis.report import Page, styled
-from trainlab.experiments import compare, trajectories
 from trainlab.cli import main
-from trainlab.experiments.grid import parse_vary, split_values
 from trainlab.errors import UserError
+from trainlab.experiments import compare, trajectories
+from trainlab.experiments.grid import parse_vary, split_values
 
 from tests.conftest import FAST
 
@@ -295,7 +294,8 @@ def test_trajectories_command(tmp_path, capsys):
     code = main(["trajectories", "--function", "long_valley", "--optimizers", "sgd,adam,rprop",
                  "--steps", "50", "--out", str(out)])
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"trajectories.csv", "trajectories.png", "trajectories.gif"}
+    assert {p.name for p in out.iterdir()} == {"trajectories.csv", "trajectories.png",
+                                               "trajectories.gif"}
     rows = list(csv.DictReader((out / "trajectories.csv").open()))
     assert len(rows) == 3 * 51 and rows[0] == {"optimizer": "sgd", "step": "0", "x": "-9.0",
                                                "y": "1.0", "f": repr(0.81 + 1.0)}
@@ -347,10 +347,9 @@ def test_search_scores_on_validation_only_then_tests_the_best_once(tmp_path, cap
 
 
 def test_lr_find_restores_the_model_and_suggests_a_rate(tmp_path):
-    from trainlab import data
-    from trainlab.experiments import lrfind
-    from trainlab.config import resolve
     from trainlab import build
+    from trainlab.config import resolve
+    from trainlab.experiments import lrfind
 
     cfg = resolve(None, FAST)
     splits = build.load_data(cfg)
@@ -418,7 +417,6 @@ def test_dead_relus_gradient_norms_and_update_ratios_have_known_values(tmp_path)
 @pytest.mark.slow
 def test_diagnose_reruns_a_run_without_diagnostics(tmp_path, fast_run, capsys):
     import trainlab
-    from trainlab import data
     from trainlab.training import diagnostics
 
     _, run = fast_run()

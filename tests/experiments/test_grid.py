@@ -8,8 +8,8 @@ import torch
 
 from trainlab.config import resolve
 from trainlab.errors import UserError
-from trainlab.runs.rundir import RunDir
 from trainlab.experiments import grid
+from trainlab.runs.rundir import RunDir
 
 from tests.conftest import FAST
 
@@ -118,7 +118,9 @@ def test_a_compare_run_is_reproduced_by_train_from_its_folder(tmp_path):
     again = trainlab.train(run / "config.toml", out=tmp_path / "again", progress="quiet")
     first = RunDir(run).read_metrics()
     second = RunDir(tmp_path / "again").read_metrics()
-    drop = lambda rows: [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+    def drop(rows):
+        return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+
     assert drop(first) == drop(second)
     assert again["threads"] == json.loads((run / "summary.json").read_text())["threads"]
     if (os.cpu_count() or 1) >= 2 and torch.get_num_threads() >= 2:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST
 from trainlab.config import resolve
 from trainlab.experiments import search
 from trainlab.runs.rundir import RunDir
+
+from tests.conftest import FAST
 
 pytestmark = pytest.mark.slow  # every test trains several runs
 

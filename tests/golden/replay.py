@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 import trainlab
+
 from cases import SUMMARY_KEYS, overrides
 
 

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from trainlab import build
-from trainlab import models
 from trainlab.cli import main
 from trainlab.config import resolve
 from trainlab.errors import UserError
@@ -148,11 +147,11 @@ def test_model_layer_local_swaps_every_conv_for_a_local_layer_of_its_shape(name,
     assert len(convs) == len(locals_) == 3
     assert not any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in local.modules())
     extra = 0
-    for c, l in zip(convs, locals_):  # same channels, kernel, padding; 'same' output size
+    for c, lc in zip(convs, locals_):  # same channels, kernel, padding; 'same' output size
         assert (c.in_channels, c.out_channels, c.kernel_size, c.padding) == (
-            l.in_channels, l.out_channels, l.kernel_size, l.padding)
-        assert l.output_size == l.input_size
-        extra += (math.prod(l.output_size) - 1) * sum(p.numel() for p in c.parameters())
+            lc.in_channels, lc.out_channels, lc.kernel_size, lc.padding)
+        assert lc.output_size == lc.input_size
+        extra += (math.prod(lc.output_size) - 1) * sum(p.numel() for p in c.parameters())
     count = [sum(p.numel() for p in m.parameters()) for m in (conv, local)]
     assert count[1] == count[0] + extra
     out = local(torch.randn(3, *shape))

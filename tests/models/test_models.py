@@ -5,7 +5,6 @@ import torch
 from torch import nn
 
 from trainlab import build
-from trainlab import models
 from trainlab.config import resolve
 from trainlab.errors import UserError
 
@@ -83,7 +82,8 @@ def test_normal_uniform_orthogonal():
     assert w.std().item() == pytest.approx(0.5, rel=0.02)
     w = _weights(make_model((400,), 10, "model.name=mlp", "model.norm=none", "model.hidden=[500]",
                        "model.init=uniform", "model.init_range=0.1"))[0]
-    assert 0.099 < w.abs().max() <= 0.1 and w.std().item() == pytest.approx(0.1 / math.sqrt(3), rel=0.02)
+    assert 0.099 < w.abs().max() <= 0.1
+    assert w.std().item() == pytest.approx(0.1 / math.sqrt(3), rel=0.02)
     w = _weights(make_model((40,), 10, "model.name=mlp", "model.norm=none", "model.hidden=[30]",
                        "model.init=orthogonal"))[0]  # (30, 40): orthonormal rows
     torch.testing.assert_close(w @ w.T, torch.eye(30), atol=1e-5, rtol=0)
@@ -118,9 +118,10 @@ def _weights_modules(model):
 
 
 def test_identity_recurrent_weights():
-    model = make_model((40,), 10, "model.name=lstm", "model.hidden=[8]", "model.init=glorot_uniform",
-                  "model.init_recurrent=identity")
+    model = make_model((40,), 10, "model.name=lstm", "model.hidden=[8]",
+                       "model.init=glorot_uniform", "model.init_recurrent=identity")
     w_hh = model.layers[0].weight_hh_l0  # 4 gates stacked: (32, 8)
     for gate in range(4):
         assert torch.equal(w_hh[gate * 8:(gate + 1) * 8], torch.eye(8))
-    assert not torch.equal(model.layers[0].weight_ih_l0, torch.zeros_like(model.layers[0].weight_ih_l0))
+    weight = model.layers[0].weight_ih_l0
+    assert not torch.equal(weight, torch.zeros_like(weight))

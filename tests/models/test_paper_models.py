@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from trainlab import build
-from trainlab import models
 from trainlab.config import resolve
 from trainlab.errors import UserError
 from trainlab.models.recurrent import RecurrentLayer

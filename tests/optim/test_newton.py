@@ -58,7 +58,8 @@ def test_diagonal_newton_equals_newton_when_the_hessian_is_diagonal():
 
 def test_the_hessian_of_a_small_mlp_is_torch_autograd_functional_hessian():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
+                                torch.nn.Linear(4, 2)).double()
     x, y = torch.randn(7, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1, 0, 0])
     params = list(model.parameters())
     ours = hessian(torch.nn.functional.cross_entropy(model(x), y), params)
@@ -79,7 +80,8 @@ def test_the_hessian_of_a_small_mlp_is_torch_autograd_functional_hessian():
 @pytest.mark.slow
 def test_hutchinsons_estimate_converges_to_the_exact_diagonal():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)).double()
+    model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(),
+                                torch.nn.Linear(6, 3)).double()
     x, y = torch.randn(20, 5, dtype=torch.float64), torch.randint(0, 3, (20,))
     params = list(model.parameters())
     loss = torch.nn.functional.cross_entropy(model(x), y)

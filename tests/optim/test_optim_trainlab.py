@@ -199,4 +199,5 @@ def test_quickprop_chunked_path_equals_the_reference(weight_decay, monkeypatch):
     for p, q in zip(fast, ref):
         torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-10)
         for name in ("prev_slope", "prev_update"):
-            torch.testing.assert_close(of.state[p][name], orf.state[q][name], rtol=1e-10, atol=1e-10)
+            torch.testing.assert_close(of.state[p][name], orf.state[q][name], rtol=1e-10,
+                                       atol=1e-10)

@@ -13,8 +13,7 @@ import io
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from trainlab.training.step import Step
 

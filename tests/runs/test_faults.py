@@ -16,9 +16,10 @@ import pytest
 import torch
 
 import trainlab
-from tests.conftest import FAST
 from trainlab.cli import main
 from trainlab.runs.rundir import RunDir
+
+from tests.conftest import FAST
 
 ARGS = [*FAST, "train.epochs=4"]
 
@@ -49,7 +50,9 @@ def test_sigkill_inside_a_checkpoint_write_keeps_the_last_one_and_resume_matches
     assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 2
     resumed = trainlab.resume(run, progress="quiet")
     straight = trainlab.train(None, ARGS, out=tmp_path / "straight", progress="quiet")
-    drop = lambda rows: [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+    def drop(rows):
+        return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+
     assert drop(RunDir(run).read_metrics()) == drop(RunDir(tmp_path / "straight").read_metrics())
     assert resumed["test_loss"] == straight["test_loss"]
 

@@ -20,7 +20,8 @@ def test_online_minibatch_and_full_batch_cover_every_sample_once():
 
 def test_fixed_order_repeats_and_shuffle_is_seeded():
     g = torch.Generator().manual_seed(0)
-    assert _epoch(10, 4, False, g) == _epoch(10, 4, False, g) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    in_order = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert _epoch(10, 4, False, g) == _epoch(10, 4, False, g) == in_order
     a = [_epoch(10, 4, True, torch.Generator().manual_seed(1)) for _ in range(2)]
     assert a[0] == a[1]
     g = torch.Generator().manual_seed(1)

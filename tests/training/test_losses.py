@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from trainlab import build
-from trainlab.training import losses
 from trainlab.config import resolve
 from trainlab.errors import UserError
 

@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from trainlab import build
 import trainlab
-from trainlab import data
+from trainlab import build
 from trainlab.cli import main
 from trainlab.config import resolve
 from trainlab.runs.rundir import RunDir

@@ -4,19 +4,17 @@ GradScaler runs on CPU too, so fp16's scaling, clipping and checkpointing are te
 the device check bypassed (a config asking for fp16 on CPU is refused)."""
 
 import functools
-import json
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from trainlab import build
 import trainlab
+from trainlab import build
 from trainlab.cli import main
 from trainlab.errors import UserError
 from trainlab.training import precision
 from trainlab.training.precision import Precision
-from trainlab.training.schedules import Schedule
 from trainlab.training.step import Step
 
 from tests.test_train import assert_same_run, crash_and_resume, metrics
@@ -255,7 +253,6 @@ def test_compiled_run_trains_and_checkpoints_the_plain_module(fast_run):
 def test_an_epoch_on_cuda_never_synchronizes(extra):
     """The default CNN on MNIST-1D: one epoch's updates (shuffle, augmentation, steps, running
     metrics) under sync_debug_mode "error", which raises at any host-device synchronization."""
-    from trainlab import data
     from trainlab.training.early_stopping import EarlyStopping
     from trainlab.training.loop import FitState, build, epoch_updates
 

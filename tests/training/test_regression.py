@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from trainlab import build
 import trainlab
-from trainlab import data
+from trainlab import build, data
 from trainlab.config import resolve
 from trainlab.errors import UserError
 from trainlab.experiments import compare
@@ -59,7 +58,8 @@ def test_train_reports_mse_and_the_mean_baseline(tmp_path):
     summary = trainlab.train(None, ADDING + ["early_stopping.patience=1"], out=tmp_path / "r",
                              progress="quiet")
     assert summary["task"] == "regression" and summary["test_accuracy"] is None
-    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    metrics = (tmp_path / "r" / "metrics.jsonl").read_text()
+    rows = [json.loads(line) for line in metrics.splitlines()]
     assert "val_accuracy" not in rows[0] and "train_accuracy" not in rows[0]
     best = min(rows, key=lambda r: r["val_loss"])
     assert summary["best_epoch"] == best["epoch"] and summary["best_val_loss"] == best["val_loss"]

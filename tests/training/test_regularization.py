@@ -8,11 +8,10 @@ import torch
 from torch import nn
 
 from trainlab import build
-from trainlab import models
-from trainlab.training.augment import Augmentation, rotate_zoom_shift, shift_stretch_1d
 from trainlab.config import resolve
 from trainlab.models.layers import OriginalDropout, population_statistics
-from trainlab.training.regularization import Regularization, decay_groups, penalized
+from trainlab.training.augment import rotate_zoom_shift, shift_stretch_1d
+from trainlab.training.regularization import decay_groups, penalized
 
 
 def mlp(*overrides, shape=(6,)):

@@ -5,7 +5,6 @@ import torch
 
 from trainlab import build
 from trainlab.config import resolve
-from trainlab.training.schedules import Schedule
 
 
 def _lrs(overrides, epochs=9, updates=4, metric=lambda e: 0.5):

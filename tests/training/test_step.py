@@ -8,10 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainlab import data
+from trainlab import build
 from trainlab.config import resolve
 from trainlab.experiments import lrfind
-from trainlab import build
 from trainlab.training.step import Step
 
 from tests.conftest import FAST
@@ -105,7 +104,7 @@ def test_a_server_can_pass_the_loss_to_optimizers_that_need_it():
         parts, s = _parts("optimizer.name=rprop", "optimizer.variant=irprop+", "optimizer.lr=0.01")
         for i, loss in enumerate(losses):
             parts.step.compute_gradients(s.x_train[:64] * (-1) ** i, s.y_train[:64])
-            parts.optimizer.step(lambda: torch.tensor(loss))
+            parts.optimizer.step(lambda loss=loss: torch.tensor(loss))
         return [p.detach().clone() for p in parts.model.parameters()]
 
     rose, fell = server([1.0, 2.0, 3.0]), server([3.0, 2.0, 1.0])
