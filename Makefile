@@ -25,9 +25,11 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 # The fast tier, for the edit-test loop (under a minute on two cores): no test marked slow
-# (over ~2 s) or multiprocess (starts processes); `make test` (CI) runs them all.
+# (over ~2 s) or multiprocess (starts processes); `make test` (CI) runs them all. One intra-op
+# thread: on two cores shared with other work, PyTorch's OpenMP threads wait for each other on
+# the many small ops and the tier took 100 s instead of 27 s (measured with a load of about 4).
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow and not multiprocess"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow and not multiprocess"
 
 bench: setup
 	$(BIN)/python benchmarks/loop_overhead.py
