@@ -7,6 +7,7 @@ import errno
 import json
 import os
 import pickle
+import random
 import subprocess
 import sys
 import textwrap
@@ -126,7 +127,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_it_and_runs_nothing(tmp_path, c
     if damage == "truncated":
         last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     elif damage == "garbage":
-        last.write_bytes(os.urandom(4096))
+        last.write_bytes(random.Random(0).randbytes(4096))  # seeded: the same bytes every run
     else:
         last.write_bytes(pickle.dumps({"epoch": 1, "model": _RunsCode()}))
     monkeypatch.chdir(tmp_path)
@@ -174,3 +175,18 @@ def test_a_killed_compare_run_again_writes_the_same_summary(tmp_path):
             return [{k: v for k, v in row.items() if k != "time_per_epoch_s"}
                     for row in csv.DictReader(f)]
     assert numbers(killed) == numbers(tmp_path / "straight")
+
+
+def test_random_bytes_as_a_checkpoint_are_always_one_user_error(tmp_path):
+    """Whatever torch.load's reader raises on damaged bytes (IndexError, UnicodeDecodeError,
+    KeyError, ... were seen) is one UserError naming the file, and never PyTorch's advice to
+    load with weights_only=False (which would run the file's code)."""
+    from trainlab.runs import checkpoint
+
+    path = tmp_path / "last.pt"
+    rng = random.Random(1)
+    for k in range(300):
+        path.write_bytes(rng.randbytes(rng.choice([1, 64, 4096])))
+        with pytest.raises(trainlab.UserError) as e:
+            checkpoint.load(path)
+        assert str(path) in str(e.value) and "weights_only" not in str(e.value), k

@@ -9,6 +9,7 @@ of the best epoch. Both are plain ``torch.save`` dicts of tensors and numbers, l
 from __future__ import annotations
 
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -23,12 +24,34 @@ def save(path: str | Path, state: dict) -> None:
 
 
 def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
+    """The checkpoint at ``path`` on ``device``; a missing, damaged or foreign file is one
+    :class:`UserError` line naming it. Whatever ``torch.load`` raises on a damaged file
+    (random bytes end in IndexError, UnicodeDecodeError, KeyError, ... from inside its reader)
+    means the same: the file is not a checkpoint trainlab can read."""
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        with warnings.catch_warnings():  # a damaged file's odd protocol number warns, too
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
     except FileNotFoundError:
         raise UserError(f"checkpoint {str(path)!r} does not exist") from None
-    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-        raise UserError(f"checkpoint {str(path)!r} cannot be read ({str(e).splitlines()[0]})") from None
+    except pickle.UnpicklingError:
+        # not PyTorch's advice to load with weights_only=False: that would run the file's code
+        raise UserError(f"checkpoint {str(path)!r} holds more than tensors and numbers; refused "
+                        "(loading it could run code)") from None
+    except (OSError, zipfile.BadZipFile) as e:
+        raise UserError(f"checkpoint {str(path)!r} cannot be read ({_first_line(e)})") from None
+    except Exception as e:  # noqa: BLE001 - any failure of the reader on a damaged file
+        raise UserError(f"checkpoint {str(path)!r} is damaged or not a checkpoint "
+                        f"({type(e).__name__}: {_first_line(e)})") from None
+    if not isinstance(state, dict):
+        raise UserError(f"checkpoint {str(path)!r} holds a {type(state).__name__}, not a "
+                        "checkpoint")
+    return state
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def rng_state(shuffle: torch.Generator) -> dict:
