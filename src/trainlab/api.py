@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
-
-import numpy as np
 
 from . import build, distributed
 from .config import Config, dumps, replace, resolve
@@ -23,8 +22,7 @@ from .imports import is_import_path
 from .runs import checkpoint
 from .runs.atomic import atomic_write_text
 from .runs.rundir import RunDir
-from .training.loop import evaluate as evaluate_model
-from .training.loop import fit as fit_parts
+from .training.loop import evaluate as evaluate_model, fit as fit_parts
 from .training.progress import Progress
 
 

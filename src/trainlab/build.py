@@ -15,13 +15,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import data as data_sources
-from . import models, optim
+from . import data as data_sources, models, optim
 from .config import Config
-from .imports import is_import_path
 from .config.resolve import task as task_of
 from .data import Splits, prepare
 from .errors import UserError
+from .imports import is_import_path
 from .training import losses, precision
 from .training.augment import Augmentation
 from .training.batches import batch_count

@@ -296,10 +296,10 @@ def _lr_find(ns: argparse.Namespace) -> int:
 
 
 def _diagnose(ns: argparse.Namespace) -> int:
-    from .training import diagnostics
-    from .runs.rundir import RunDir
-
     from pathlib import Path
+
+    from .runs.rundir import RunDir
+    from .training import diagnostics
 
     run = RunDir.open(ns.run_dir)
     if not run.diagnostics.exists():

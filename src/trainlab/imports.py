@@ -20,7 +20,8 @@ import difflib
 import importlib
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import UserError
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .data import SOURCES
 from .experiments.trajectories import FUNCTIONS

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
+from .. import build
 from ..experiments.trajectories import Point
 from ..optim import OPTIMIZERS, innermost
 from ..training.step import Step
-from .. import build
 from .catalogue_optimization import iterations_to
 from .catalogue_sgd import mnist1d_run
 from .claim import Claim, register

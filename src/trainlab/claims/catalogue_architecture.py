@@ -18,7 +18,6 @@ from .claim import Claim, register
 from .toolkit import config, model_step, toy, whole_run
 from .verdicts import difference_verdict, equivalence_verdict, exact_verdict, mean_estimate, slope
 
-
 # --- hand-derived gradients of lecture 001 equal autograd's ------------------------------------
 
 def hand_gradients(model: torch.nn.Module, x: torch.Tensor, label: int) -> dict:

@@ -11,7 +11,6 @@ from .claim import Claim, register
 from .toolkit import config, model_step, toy, train_losses
 from .verdicts import difference_verdict, exact_verdict, slope
 
-
 # --- zero initialization never breaks symmetry -------------------------------------------------
 
 def measure_zero_init(seed: int, hidden: int, steps: int, lr: float) -> dict:

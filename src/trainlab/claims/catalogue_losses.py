@@ -9,7 +9,6 @@ CE = -y log sigmoid(d) - (1 - y) log(1 - sigmoid(d)), y in {0, 1}.
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 

@@ -12,7 +12,6 @@ from .claim import Claim, register
 from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy
 from .verdicts import equivalence_verdict, exact_verdict, slope
 
-
 # --- GD on a quadratic diverges iff lr > 2 / lambda_max ----------------------------------------
 
 def measure_gd_threshold(seed: int, eigenvalues: list, factors: list, steps: int) -> dict:

@@ -19,8 +19,7 @@ from .. import build
 from ..config import Config
 from ..data import prepare, read
 from ..data.arrays import Arrays
-from ..models.layers import norm as make_norm
-from ..models.layers import population_statistics
+from ..models.layers import norm as make_norm, population_statistics
 from ..runs.rundir import RunDir
 from ..training.callbacks import Callback
 from ..training.loop import evaluate, fit

@@ -8,11 +8,18 @@ import math
 import numpy as np
 import torch
 
-from ..training.batches import batches, epoch_order
 from .. import build
+from ..training.batches import batches, epoch_order
 from .claim import Claim, register
-from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy
-from .toolkit import whole_run as _whole_run
+from .toolkit import (
+    NO_DATA,
+    Quadratic,
+    config,
+    model_step,
+    quadratic_step,
+    toy,
+    whole_run as _whole_run,
+)
 from .verdicts import ALPHA, difference_verdict, equivalence_verdict, paired_verdict, row, slope
 
 MNIST1D = ["data.name=\"mnist1d\"", "model.hidden=[64]", "train.checkpoint_seconds=100000"]

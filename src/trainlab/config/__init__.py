@@ -2,8 +2,16 @@
 read, layered and validated (:mod:`.resolve`), and the typed, frozen result (:mod:`.typed`).
 Nothing here imports a component: the registries are read through :func:`trainlab.registry.for_key`."""
 
-from .resolve import (check_value, defaults, documented_defaults, dumps, flatten, parse_override,
-                      read_file, resolve)
+from .resolve import (
+                      check_value,
+                      defaults,
+                      documented_defaults,
+                      dumps,
+                      flatten,
+                      parse_override,
+                      read_file,
+                      resolve,
+)
 from .schema import MONITORS, SCHEMA, SECTION_DOCS, Key, Names
 from .typed import Config, replace
 

@@ -12,8 +12,9 @@ early stopping) instantiated for MNIST-1D.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..registry import for_key
 

@@ -8,8 +8,6 @@ the training device (train / validation / test), so that the loop can index batc
 
 from __future__ import annotations
 
-import torch
-
 from dataclasses import dataclass
 
 from ..registry import Registry
@@ -21,6 +19,7 @@ from .idx import read_idx_folder
 from .mnist1d import read_mnist1d
 from .prepare import Splits, prepare
 from .toy import make_toy
+
 
 @dataclass(frozen=True)
 class SourceInfo:

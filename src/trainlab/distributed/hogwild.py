@@ -70,8 +70,9 @@ import re
 import signal
 import time
 import warnings
+from collections.abc import Callable
 from multiprocessing.connection import wait
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch

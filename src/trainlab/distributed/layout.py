@@ -15,8 +15,7 @@ from torch import nn
 
 from ..config import Config, replace
 from ..errors import UserError
-from . import MODES
-from . import messages as m
+from . import MODES, messages as m
 
 NUMBERS = 3  # objective, loss sum, correct count: what a gradient's batch scored
 

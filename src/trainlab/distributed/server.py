@@ -61,8 +61,7 @@ from ..training.batches import batches, epoch_order
 from ..training.loop import end_epoch
 from ..training.progress import Progress
 from ..training.state import FitState, Parts
-from . import MODES
-from . import messages as m
+from . import MODES, messages as m
 from .launch import init_group
 from .layout import Layout, batch_cap, server_config
 from .mode import Mode, drive

@@ -35,14 +35,14 @@ import math
 from pathlib import Path
 from typing import NamedTuple
 
-from . import grid
-from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F401 (as before)
 from ..analysis import stats
 from ..config import resolve
-from ..processes import threads_per_process
 from ..config.resolve import task
 from ..errors import UserError
+from ..processes import threads_per_process
 from ..runs.rundir import RunDir
+from . import grid
+from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F401 (as before)
 
 METRICS = {"test_accuracy": ("test accuracy", False), "test_loss": ("test loss", True),
            "best_val_accuracy": ("best validation accuracy", False),

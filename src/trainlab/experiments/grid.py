@@ -27,21 +27,21 @@ import json
 import os
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from queue import SimpleQueue
-from typing import Any, Callable
+from typing import Any
 
 from .. import api
 from ..config import Config, flatten, parse_override, read_file, resolve
 from ..errors import UserError
-from ..runs.atomic import atomic_write_text
 from ..models import MODELS
 from ..processes import threads_per_process
+from ..runs.atomic import atomic_write_text
 from ..runs.rundir import RunDir
-
 
 # --- variants and seeds ------------------------------------------------------------------------
 

@@ -32,12 +32,23 @@ import time
 import warnings
 from pathlib import Path
 
-from .grid import (as_overrides, plain, variant_config, check_manifest, other_config, parse_axes, parse_vary,
-                   seed_configs, train_or_resume, variant_folder, with_threads)
 from ..config import resolve
-from ..processes import threads_per_process
 from ..errors import UserError
+from ..processes import threads_per_process
 from ..training.early_stopping import maximizes
+from .grid import (
+    as_overrides,
+    check_manifest,
+    other_config,
+    parse_axes,
+    parse_vary,
+    plain,
+    seed_configs,
+    train_or_resume,
+    variant_config,
+    variant_folder,
+    with_threads,
+)
 
 SAMPLERS = ("grid", "random", "tpe")
 
@@ -97,7 +108,7 @@ def _storage(url: str | None, out: Path):
                               heartbeat_interval=int(HEARTBEAT_S), grace_period=int(GRACE_S),
                               heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                                   max_retry=3))
-        except ImportError as e:
+        except ImportError:
             raise UserError(f"--storage {url!r} needs its database driver: pip install "
                             "'psycopg[binary]' (PostgreSQL) or pymysql (MySQL)") from None
         except Exception as e:  # sqlalchemy's: a bad URL, no server, or processes that
@@ -186,7 +197,8 @@ def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, repor
                 procs.raise_errors()
                 if procs.lost():
                     raise UserError(f"a seed's run of the trial ended without a result "
-                                    f"(processes {procs.lost()}); run the search again")
+                                    f"(processes {procs.lost()}); run the search again"
+                                    ) from None
                 continue
             if kind == "done":
                 summaries[s] = value

@@ -23,10 +23,8 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
-
 from torch import nn
 
 from .. import build

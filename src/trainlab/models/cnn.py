@@ -15,15 +15,20 @@ last gets a classifier of its own: global average pooling and a Linear layer.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from ..errors import UserError
 from ..registry import Registry
-from .layers import TappedSequential, activation as make_activation, dropout as make_dropout
-from .layers import norm as make_norm, regularizers
+from .layers import (
+    TappedSequential,
+    activation as make_activation,
+    dropout as make_dropout,
+    norm as make_norm,
+    regularizers,
+)
 from .local import LocallyConnected1d, LocallyConnected2d
 
 

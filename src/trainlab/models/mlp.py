@@ -13,13 +13,18 @@ h = h + relu(W2 h + b2); logits = W3 h + b3 (the first layer, 40 -> 100, has no 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from .layers import TappedSequential, activation as make_activation, dropout as make_dropout
-from .layers import norm as make_norm, regularizers
+from .layers import (
+    TappedSequential,
+    activation as make_activation,
+    dropout as make_dropout,
+    norm as make_norm,
+    regularizers,
+)
 
 
 class Residual(nn.Sequential):

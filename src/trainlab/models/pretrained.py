@@ -14,8 +14,8 @@ from pathlib import Path
 
 from torch import nn
 
-from ..runs import checkpoint
 from ..errors import UserError
+from ..runs import checkpoint
 
 
 def load_pretrained(model: nn.Module, path: str) -> list[str]:

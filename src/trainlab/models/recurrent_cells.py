@@ -17,7 +17,7 @@ LSTM's cell before its output tanh (Ba et al. 2016, Cooijmans et al. 2016; ident
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -25,7 +25,7 @@ between layers and keeps the fused modules (lecture 003, slide 80).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -11,20 +11,20 @@ parameters' device, and the multi-tensor (``foreach``) path otherwise.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import torch
 
+from ..errors import UserError
+from ..registry import Registry
 from .clipping import GradientClipping
-from .noise import GradientNoise
 from .newton import DiagNewton, Newton
+from .noise import GradientNoise
 from .quickprop import QuickProp
 from .rprop import Rprop
 from .swats import SWATS
 from .transform import GradientTransform
-from ..errors import UserError
-from ..registry import Registry
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ in cache) with ``out=`` and in-place ops is several times faster (BENCHMARKS.md)
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

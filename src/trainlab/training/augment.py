@@ -16,7 +16,6 @@ input at A u + t.
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 

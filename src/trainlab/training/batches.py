@@ -6,7 +6,7 @@ shows can cycle)."""
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

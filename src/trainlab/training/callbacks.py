@@ -38,7 +38,8 @@ run folder: 2, 5, 7 and 9; the best weights are then kept in memory only.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..runs import checkpoint
 from ..runs.rundir import write_jsonl

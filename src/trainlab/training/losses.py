@@ -26,8 +26,8 @@ over-confident outputs. ``target_noise`` sigma adds N(0, sigma^2) to the soft ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -42,7 +42,7 @@ import contextlib
 import os
 import sysconfig
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

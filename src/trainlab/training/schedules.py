@@ -31,6 +31,7 @@ from torch.optim import lr_scheduler
 from ..registry import Registry
 from .early_stopping import maximizes
 
+
 @dataclass(frozen=True)
 class Span:
     """What a schedule's builder needs besides the ``schedule`` options: the updates it spans

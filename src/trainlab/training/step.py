@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -42,7 +42,6 @@ from .losses import LossFn
 from .precision import Precision, scheduler_after_skipped_step
 from .regularization import Regularization
 from .schedules import Schedule
-
 
 _nothing = contextlib.nullcontext
 
