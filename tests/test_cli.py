@@ -1,4 +1,5 @@
 import json
+import tomllib
 import subprocess
 import sys
 
@@ -85,3 +86,25 @@ def test_a_real_process_prints_no_traceback(tmp_path):
     assert p.stderr == (f"trainlab: error: {f}: y_test holds label 40, but the training labels "
                         "are 0..11\n")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_config_file_in_a_folder_named_with_an_equals_sign(tmp_path, capsys):
+    """A compare run lives in runs/<variant>/seed-k, e.g. optimizer.name=adam/seed-0: its
+    config.toml is read as a file, not as an override."""
+    folder = tmp_path / "optimizer.name=sgd" / "seed-0"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('[optimizer]\nname = "sgd"\n')
+    assert main(["config", str(folder / "config.toml"), "optimizer.lr=0.5"]) == 0
+    out = capsys.readouterr().out
+    assert 'name = "sgd"' in out and "lr = 0.5" in out
+
+
+def test_overrides_may_follow_the_flags(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "data.name=moons", "model.name=mlp", "--progress", "quiet",
+                 "model.hidden=[4]", "--out", str(out), "train.epochs=1", "model.norm=none"])
+    assert code == 0
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert config["model"]["hidden"] == [4] and config["train"]["epochs"] == 1
+    # anything else is still an error: here a config file that does not exist
+    assert main(["train", "--progress", "quiet", "not-a-file.toml"]) == 2

@@ -175,7 +175,9 @@ def split_args(args: list[str]) -> tuple[str | None, list[str]]:
     config = None
     overrides = []
     for i, a in enumerate(args):
-        if "=" in a:
+        # a compare run's config lives in a folder named after its variant (optimizer.name=adam)
+        is_file = i == 0 and a.endswith(".toml") and os.path.isfile(a)
+        if "=" in a and not is_file:
             overrides.append(a)
         elif i == 0:
             config = a
@@ -340,7 +342,14 @@ def _trajectories(ns: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ns = parser().parse_args(argv)
+    p = parser()
+    ns, extra = p.parse_known_args(argv)
+    # key=value overrides may follow the flags (trainlab train a.toml --out x seed=1)
+    late = [a for a in extra if "=" in a and not a.startswith("-")]
+    if len(late) < len(extra) or (late and not hasattr(ns, "args")):
+        p.parse_args(argv)  # argparse's own one-line error (exit 2) for what is left
+    if late:
+        ns.args = [*ns.args, *late]
     try:
         if ns.command == "train":
             return _train(ns)
