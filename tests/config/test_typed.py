@@ -114,3 +114,9 @@ def test_batch_gradient_descent_in_a_comparison(tmp_path, capsys):
     assert code == 0
     assert (tmp_path / "cmp" / "report.html").exists()
     assert len(list((tmp_path / "cmp" / "runs").glob("*/seed-0/summary.json"))) == 2
+
+
+def test_batch_norm_with_online_updates_is_refused_before_any_folder(tmp_path):
+    with pytest.raises(UserError, match="batch norm needs at least 2 samples"):
+        trainlab.train(None, ["train.batch_size=1"], out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

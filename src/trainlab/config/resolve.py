@@ -182,6 +182,7 @@ def resolve(base: dict | Config | str | Path | None = None,
         expand(config["optimizer"])
     _check_combinations(flatten(config))
     _check_applies(flatten(config))
+    _check_batch_statistics(flatten(config))
     _check_recurrent(flatten(config))
     _check_blocks(flatten(config))
     _regression_defaults(config, set().union(*layers) if layers else set())
@@ -253,6 +254,19 @@ def _check_regression(c: dict[str, Any]) -> None:
         if c[key]:
             raise UserError(f"{key} = {_fmt(c[key])}: acts on class outputs; data.name = "
                             f"{name!r} is a regression task (expected 0)")
+
+
+def _check_batch_statistics(c: dict[str, Any]) -> None:
+    """Batch norm needs 2 samples per batch: refused here, before any folder exists (the build
+    step checks again for a model of the user's own)."""
+    if c["train.batch_size"] != 1 or is_import_path(c["model.name"]):
+        return
+    reads = for_key("model.name")[c["model.name"]].reads
+    if ("norm" in reads and c["model.norm"] == "batch") or (
+            "recurrent_norm" in reads and c["model.recurrent_norm"] == "batch"):
+        raise UserError("train.batch_size = 1 with model.norm (or model.recurrent_norm) = "
+                        "'batch': batch norm needs at least 2 samples per batch (use a larger "
+                        "batch, or 'layer'/'none')")
 
 
 def _check_recurrent(c: dict[str, Any]) -> None:
