@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup run test test-fast bench clean
+.PHONY: setup run test test-fast lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,12 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/trainlab train $(ARGS)
 
-test: setup
+# ruff: the linter and the formatter's check, on src and tests, before the suite
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+test: lint
 	$(BIN)/python -m pytest -q
 
 # The fast tier, for the edit-test loop (under a minute on two cores): no test marked slow

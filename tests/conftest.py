@@ -12,11 +12,21 @@ def _cache(tmp_path_factory):
 
 
 # A run that takes well under a second: a small MLP on the moons toy set.
-FAST = ["data.name=moons", "data.samples=400", "model.name=mlp", "model.hidden=[16]",
-        "model.norm=none", "optimizer.name=sgd", "optimizer.lr=0.1", "optimizer.momentum=0.9",
-        "optimizer.weight_decay=0", "schedule.name=constant", "train.epochs=4",
-        "train.batch_size=32",
-        "train.checkpoint_seconds=0"]
+FAST = [
+    "data.name=moons",
+    "data.samples=400",
+    "model.name=mlp",
+    "model.hidden=[16]",
+    "model.norm=none",
+    "optimizer.name=sgd",
+    "optimizer.lr=0.1",
+    "optimizer.momentum=0.9",
+    "optimizer.weight_decay=0",
+    "schedule.name=constant",
+    "train.epochs=4",
+    "train.batch_size=32",
+    "train.checkpoint_seconds=0",
+]
 
 
 @pytest.fixture
@@ -35,16 +45,22 @@ def fast_run(tmp_path):
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "cpu_only(reason): a test whose runs must be on the CPU; skipped, with its "
-        "reason, where CUDA is available (device = auto would train on the GPU)")
+        "markers",
+        "cpu_only(reason): a test whose runs must be on the CPU; skipped, with its "
+        "reason, where CUDA is available (device = auto would train on the GPU)",
+    )
     # The fast tier (`make test-fast`) leaves out the two below: pytest -m "not slow and not
     # multiprocess". A test that starts processes is marked multiprocess whatever its time.
     config.addinivalue_line(
-        "markers", "slow: takes more than about 2 s on one core (a real training run, a grid, "
-        "a property test over every optimizer)")
+        "markers",
+        "slow: takes more than about 2 s on one core (a real training run, a grid, "
+        "a property test over every optimizer)",
+    )
     config.addinivalue_line(
-        "markers", "multiprocess: starts processes (the distributed modes, grids and searches "
-        "with jobs > 1, the CLI in a subprocess, torchrun)")
+        "markers",
+        "multiprocess: starts processes (the distributed modes, grids and searches "
+        "with jobs > 1, the CLI in a subprocess, torchrun)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

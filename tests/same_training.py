@@ -11,8 +11,10 @@ import torch
 
 
 def assert_same_training(a: Path, b: Path, tolerance: float) -> None:
-    rows = [[json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()]
-            for r in (a, b)]
+    rows = [
+        [json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()]
+        for r in (a, b)
+    ]
     assert [r["epoch"] for r in rows[0]] == [r["epoch"] for r in rows[1]]
     for x, y in zip(*rows):
         for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):

@@ -28,8 +28,12 @@ def write(source: str, folder: Path, n: int = 40) -> Path:
         (folder / "d.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
         return folder / "d.csv"
     if source in ("mnist", "fashion_mnist"):
-        arrays = {"x": rng.integers(0, 256, (n, 28, 28)), "y": y,
-                  "x_test": rng.integers(0, 256, (9, 28, 28)), "y_test": y[:9]}
+        arrays = {
+            "x": rng.integers(0, 256, (n, 28, 28)),
+            "y": y,
+            "x_test": rng.integers(0, 256, (9, 28, 28)),
+            "y_test": y[:9],
+        }
         for key, stem in FILES.items():
             (folder / stem).write_bytes(idx_bytes(arrays[key]))
         return folder

@@ -17,16 +17,29 @@ from trainlab.training.loop import evaluate
 
 pytestmark = pytest.mark.slow  # every case is a real training run on MNIST-1D
 
-BASE = ["model.name=mlp", "model.hidden=[64, 64]", "model.norm=none", "model.dropout=0",
-        "train.epochs=5", "train.batch_size=64", "optimizer.weight_decay=0",
-        "schedule.name=constant", "optimizer.lr=0.003", "optimizer.name=adam"]
+BASE = [
+    "model.name=mlp",
+    "model.hidden=[64, 64]",
+    "model.norm=none",
+    "model.dropout=0",
+    "train.epochs=5",
+    "train.batch_size=64",
+    "optimizer.weight_decay=0",
+    "schedule.name=constant",
+    "optimizer.lr=0.003",
+    "optimizer.name=adam",
+]
 FULL = ["train.batch_size='full'", "train.epochs=25"]
 
 CASES = {
     "sgd": ["optimizer.name=sgd", "optimizer.lr=0.1"],
     "momentum": ["optimizer.name=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9"],
-    "nesterov": ["optimizer.name=sgd", "optimizer.lr=0.05", "optimizer.momentum=0.9",
-                 "optimizer.nesterov=true"],
+    "nesterov": [
+        "optimizer.name=sgd",
+        "optimizer.lr=0.05",
+        "optimizer.momentum=0.9",
+        "optimizer.nesterov=true",
+    ],
     "adagrad": ["optimizer.name=adagrad", "optimizer.lr=0.03"],
     "rmsprop": ["optimizer.name=rmsprop", "optimizer.lr=0.001"],
     "adadelta": ["optimizer.name=adadelta", "optimizer.lr=1.0"],
@@ -73,8 +86,13 @@ CASES = {
     "he_uniform": ["model.init=he_uniform"],
     "orthogonal": ["model.init=orthogonal"],
     "uniform": ["model.init=uniform"],
-    "gru identity": ["model.name=gru", "model.hidden=[32]", "model.init_recurrent=identity",
-                     "optimizer.lr=0.01", "train.epochs=4"],
+    "gru identity": [
+        "model.name=gru",
+        "model.hidden=[32]",
+        "model.init_recurrent=identity",
+        "optimizer.lr=0.01",
+        "train.epochs=4",
+    ],
 }
 
 

@@ -1,7 +1,7 @@
 import json
-import tomllib
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
@@ -19,8 +19,9 @@ def run_cli(capsys, *argv):
 
 
 def test_train_evaluate_and_resume_of_a_finished_run(capsys, tmp_path):
-    code, out, err = run_cli(capsys, "train", *FAST, "--out", str(tmp_path / "r"), "--progress",
-                             "lines")
+    code, out, err = run_cli(
+        capsys, "train", *FAST, "--out", str(tmp_path / "r"), "--progress", "lines"
+    )
     assert code == 0
     assert out.splitlines()[0].startswith("test accuracy ") and str(tmp_path / "r") in out
     assert err.count("epoch ") == 4  # a line per epoch when not a terminal
@@ -47,16 +48,19 @@ def test_help_and_config_document_every_key(capsys):
         assert name in help_text and key.meaning in config_text
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["train", "optimizer.lr=-1"], ["optimizer.lr = -1.0", "> 0"]),
-    (["train", "optimizr.lr=0.1"], ["did you mean optimizer.lr"]),
-    (["train", "missing.toml"], ["'missing.toml' does not exist"]),
-    (["train", "a=1", "stray"], ["unexpected argument 'stray'"]),
-    (["train", "--resume", "nowhere"], ["'nowhere' is not a folder"]),
-    (["train", "data.name=csv", "data.path=nope.csv"], ["data.path 'nope.csv' does not exist"]),
-    (["evaluate", "nowhere"], ["is not a folder"]),
-    (["config", "model.name=transformer"], ["model.name", "cnn1d"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "optimizer.lr=-1"], ["optimizer.lr = -1.0", "> 0"]),
+        (["train", "optimizr.lr=0.1"], ["did you mean optimizer.lr"]),
+        (["train", "missing.toml"], ["'missing.toml' does not exist"]),
+        (["train", "a=1", "stray"], ["unexpected argument 'stray'"]),
+        (["train", "--resume", "nowhere"], ["'nowhere' is not a folder"]),
+        (["train", "data.name=csv", "data.path=nope.csv"], ["data.path 'nope.csv' does not exist"]),
+        (["evaluate", "nowhere"], ["is not a folder"]),
+        (["config", "model.name=transformer"], ["model.name", "cnn1d"]),
+    ],
+)
 def test_user_errors_are_one_line_and_exit_2(capsys, argv, words, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(capsys, *argv)
@@ -77,14 +81,31 @@ def test_resume_rules(capsys, tmp_path):
 @pytest.mark.multiprocess
 def test_a_real_process_prints_no_traceback(tmp_path):
     f = tmp_path / "labels.npz"
-    np.savez(f, x=np.zeros((20, 3)), y=np.arange(20) % 12, x_test=np.zeros((5, 3)),
-             y_test=np.array([0, 1, 2, 3, 40]))
-    p = subprocess.run([sys.executable, "-m", "trainlab", "train", "data.name=npz",
-                        f"data.path={f}", "--out", str(tmp_path / "r")],
-                       capture_output=True, text=True)
+    np.savez(
+        f,
+        x=np.zeros((20, 3)),
+        y=np.arange(20) % 12,
+        x_test=np.zeros((5, 3)),
+        y_test=np.array([0, 1, 2, 3, 40]),
+    )
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainlab",
+            "train",
+            "data.name=npz",
+            f"data.path={f}",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 2
-    assert p.stderr == (f"trainlab: error: {f}: y_test holds label 40, but the training labels "
-                        "are 0..11\n")
+    assert p.stderr == (
+        f"trainlab: error: {f}: y_test holds label 40, but the training labels are 0..11\n"
+    )
     assert not (tmp_path / "r").exists()
 
 
@@ -101,8 +122,20 @@ def test_a_config_file_in_a_folder_named_with_an_equals_sign(tmp_path, capsys):
 
 def test_overrides_may_follow_the_flags(tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "data.name=moons", "model.name=mlp", "--progress", "quiet",
-                 "model.hidden=[4]", "--out", str(out), "train.epochs=1", "model.norm=none"])
+    code = main(
+        [
+            "train",
+            "data.name=moons",
+            "model.name=mlp",
+            "--progress",
+            "quiet",
+            "model.hidden=[4]",
+            "--out",
+            str(out),
+            "train.epochs=1",
+            "model.norm=none",
+        ]
+    )
     assert code == 0
     config = tomllib.loads((out / "config.toml").read_text())
     assert config["model"]["hidden"] == [4] and config["train"]["epochs"] == 1

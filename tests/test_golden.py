@@ -25,7 +25,8 @@ from replay import fingerprint, replay  # noqa: E402
 
 pytestmark = pytest.mark.cpu_only(
     "the recorded numbers are CPU numbers (tests/golden/runs.json); CUDA kernels round "
-    "differently, beyond the stated tolerance over a few epochs")
+    "differently, beyond the stated tolerance over a few epochs"
+)
 
 RECORDED = json.loads((Path(__file__).parent / "golden" / "runs.json").read_text())
 EXACT = RECORDED["machine"] == fingerprint()

@@ -24,6 +24,8 @@ def test_the_gpu_benchmark_runs_dry(tmp_path, capsys):
     assert json.loads((tmp_path / "gpu.json").read_text()) == json.loads(json.dumps(result))
     assert result["dry_run"] and len(result["default_recipe"]) == 1
     assert {(r["precision"], r["compile"]) for r in result["precision_compile"]} == {
-        ("fp32", False), ("bf16", False)}
+        ("fp32", False),
+        ("bf16", False),
+    }
     assert all(r["samples_per_s"] > 0 for r in result["precision_compile"])
     assert "| default CNN, batch 64 | bf16 | false |" in capsys.readouterr().out

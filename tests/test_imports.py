@@ -103,41 +103,70 @@ def test_a_module_of_the_current_directory_shadows_an_installed_one(user_module,
     assert load_callable("tl_user_mod:make_data", "data.name")() == [1.0, 1.0]
 
 
-@pytest.mark.parametrize("path", ["tl_user_mod", ":make_data", "tl_user_mod:", "a:b:c",
-                                  "tl_user_mod:Net..factory", ".tl_user_mod:make_data",
-                                  "my mod:make", "tl_user_mod:make-data"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "tl_user_mod",
+        ":make_data",
+        "tl_user_mod:",
+        "a:b:c",
+        "tl_user_mod:Net..factory",
+        ".tl_user_mod:make_data",
+        "my mod:make",
+        "tl_user_mod:make-data",
+    ],
+)
 def test_a_malformed_path_is_one_line(path):
     with pytest.raises(UserError) as e:
         load_callable(path, "model.name")
-    assert str(e.value) == (f"model.name = {path!r}: expected package.module:callable (a module "
-                            "path, a colon, a callable's name, dotted if nested)")
+    assert str(e.value) == (
+        f"model.name = {path!r}: expected package.module:callable (a module "
+        "path, a colon, a callable's name, dotted if nested)"
+    )
 
 
 def test_a_missing_module_is_not_found(user_module, tmp_path):
-    with pytest.raises(UserError, match=r"^data.name = 'tl_absent_mod:make': module "
-                                        r"'tl_absent_mod' not found \(searched the current "
-                                        r"directory .* and sys.path\)$"):
+    with pytest.raises(
+        UserError,
+        match=r"^data.name = 'tl_absent_mod:make': module "
+        r"'tl_absent_mod' not found \(searched the current "
+        r"directory .* and sys.path\)$",
+    ):
         load_callable("tl_absent_mod:make", "data.name")
     user_module("tl_user_pkg.__init__")
     with pytest.raises(UserError, match=r"module 'tl_user_pkg.absent' not found"):
         load_callable("tl_user_pkg.absent:make", "data.name")
 
 
-@pytest.mark.parametrize("source, error", [
-    ("import tl_no_such_dependency\n",
-     "ModuleNotFoundError: No module named 'tl_no_such_dependency'"),
-    ("from os import no_such_name\n", "ImportError: cannot import name 'no_such_name' from 'os'"),
-    ("raise ValueError('bad setting\\nmore detail')\n", "ValueError: bad setting"),
-    ("def f(:\n", "SyntaxError: "),
-])
-def test_an_error_inside_the_users_module_is_quoted_not_called_not_found(user_module, source,
-                                                                         error):
+@pytest.mark.parametrize(
+    "source, error",
+    [
+        (
+            "import tl_no_such_dependency\n",
+            "ModuleNotFoundError: No module named 'tl_no_such_dependency'",
+        ),
+        (
+            "from os import no_such_name\n",
+            "ImportError: cannot import name 'no_such_name' from 'os'",
+        ),
+        ("raise ValueError('bad setting\\nmore detail')\n", "ValueError: bad setting"),
+        ("def f(:\n", "SyntaxError: "),
+    ],
+)
+def test_an_error_inside_the_users_module_is_quoted_not_called_not_found(
+    user_module, source, error
+):
     user_module("tl_user_mod", source)
     with pytest.raises(UserError) as e:
         load_callable("tl_user_mod:make", "data.name")
     message = str(e.value)
-    assert message.startswith(f"data.name = 'tl_user_mod:make': importing 'tl_user_mod' raised "
-                              f"{error}") and "\n" not in message and "not found" not in message
+    assert (
+        message.startswith(
+            f"data.name = 'tl_user_mod:make': importing 'tl_user_mod' raised {error}"
+        )
+        and "\n" not in message
+        and "not found" not in message
+    )
 
 
 def test_a_missing_attribute_names_its_owner_and_a_close_name(user_module, tmp_path):
@@ -145,28 +174,37 @@ def test_a_missing_attribute_names_its_owner_and_a_close_name(user_module, tmp_p
     file = tmp_path / "tl_user_mod.py"
     with pytest.raises(UserError) as e:
         load_callable("tl_user_mod:mak_data", "data.name")
-    assert str(e.value) == (f"data.name = 'tl_user_mod:mak_data': module 'tl_user_mod' ({file}) "
-                            "has no attribute 'mak_data'; did you mean 'make_data'?")
+    assert str(e.value) == (
+        f"data.name = 'tl_user_mod:mak_data': module 'tl_user_mod' ({file}) "
+        "has no attribute 'mak_data'; did you mean 'make_data'?"
+    )
     with pytest.raises(UserError) as e:
         load_callable("tl_user_mod:Net.Inner.nope", "model.name")
-    assert str(e.value) == ("model.name = 'tl_user_mod:Net.Inner.nope': 'tl_user_mod:Net.Inner' "
-                            "has no attribute 'nope'")
+    assert str(e.value) == (
+        "model.name = 'tl_user_mod:Net.Inner.nope': 'tl_user_mod:Net.Inner' has no attribute 'nope'"
+    )
 
 
 def test_a_value_that_is_not_callable(user_module):
     user_module("tl_user_mod", SOURCE)
     with pytest.raises(UserError) as e:
         load_callable("tl_user_mod:VALUE", "model.name")
-    assert str(e.value) == ("model.name = 'tl_user_mod:VALUE': names an object of type 'int', "
-                            "which is not callable; expected a function or a class")
+    assert str(e.value) == (
+        "model.name = 'tl_user_mod:VALUE': names an object of type 'int', "
+        "which is not callable; expected a function or a class"
+    )
 
 
 def test_call_user_passes_every_keyword_through(user_module):
     user_module("tl_user_mod", SOURCE)
     echo = load_callable("tl_user_mod:echo", "data.name")
     # fn, key and path are positional-only: the user's callable may take keywords of these names
-    assert call_user(echo, "data.name", "tl_user_mod:echo", path="p", key="k", fn=1, n=2) == \
-        {"path": "p", "key": "k", "fn": 1, "n": 2}
+    assert call_user(echo, "data.name", "tl_user_mod:echo", path="p", key="k", fn=1, n=2) == {
+        "path": "p",
+        "key": "k",
+        "fn": 1,
+        "n": 2,
+    }
     assert call_user(load_callable("tl_user_mod:make_data", "data.name"), "data.name", n=1) == [1.0]
 
 
@@ -177,8 +215,11 @@ def test_call_user_turns_an_exception_into_one_line(user_module):
         call_user(boom, "data.name", "tl_user_mod:boom", n=3)
     assert str(e.value) == "data.name = 'tl_user_mod:boom': raised ValueError: two"
     assert isinstance(e.value.__cause__, ValueError)  # the Python API keeps the traceback
-    with pytest.raises(UserError, match=r"^model.name = 'tl_user_mod:Net.factory': raised "
-                                        r"TypeError: .*unexpected keyword argument 'depth'$"):
+    with pytest.raises(
+        UserError,
+        match=r"^model.name = 'tl_user_mod:Net.factory': raised "
+        r"TypeError: .*unexpected keyword argument 'depth'$",
+    ):
         call_user(load_callable("tl_user_mod:Net.factory", "model.name"), "model.name", depth=2)
 
 

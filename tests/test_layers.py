@@ -20,7 +20,7 @@ def imports() -> dict[str, set[str]]:
             if isinstance(node, ast.ImportFrom):
                 if node.level:
                     here = list(rel[:-1]) if path.name != "__init__.py" else list(rel[:-1])
-                    module = here[:len(here) - node.level + 1] + (node.module or "").split(".")
+                    module = here[: len(here) - node.level + 1] + (node.module or "").split(".")
                     module = [m for m in module if m]
                 else:
                     module = (node.module or "").split(".")
@@ -28,8 +28,9 @@ def imports() -> dict[str, set[str]]:
                     continue
                 targets = module[1:2] or [a.name for a in node.names]
             elif isinstance(node, ast.Import):
-                targets = [a.name.split(".")[1] for a in node.names
-                           if a.name.startswith("trainlab.")]
+                targets = [
+                    a.name.split(".")[1] for a in node.names if a.name.startswith("trainlab.")
+                ]
             else:
                 continue
             edges[unit].update(t for t in targets if t != unit)
@@ -59,9 +60,17 @@ def test_the_layers():
     edges = imports()
     assert edges["config"] <= {"errors", "registry", "imports"}, edges["config"]
     for component in ("data", "models", "optim"):
-        assert not edges[component] & {"config", "training", "build", "api", "experiments"}, \
+        assert not edges[component] & {"config", "training", "build", "api", "experiments"}, (
             component
+        )
     assert not edges["runs"] & {"training", "build", "experiments", "api"}, edges["runs"]
-    assert not edges["training"] & {"config", "build", "distributed", "experiments", "claims",
-                                    "api", "cli"}, edges["training"]
+    assert not edges["training"] & {
+        "config",
+        "build",
+        "distributed",
+        "experiments",
+        "claims",
+        "api",
+        "cli",
+    }, edges["training"]
     assert "experiments" not in edges["distributed"] | edges["build"]

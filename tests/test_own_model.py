@@ -42,8 +42,14 @@ def test_fit_trains_the_callers_module_in_place_and_resumes(tmp_path):
     net = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
     before = net[0].weight.detach().clone()
     over = ["optimizer.name=sgd", "optimizer.lr=0.1", "train.epochs=3", "train.batch_size=32"]
-    summary = trainlab.fit(net, train=(x, y), val=(x[:50], y[:50]), overrides=over,
-                           out=tmp_path / "run", progress="quiet")
+    summary = trainlab.fit(
+        net,
+        train=(x, y),
+        val=(x[:50], y[:50]),
+        overrides=over,
+        out=tmp_path / "run",
+        progress="quiet",
+    )
     assert not torch.equal(before, net[0].weight) and summary["epochs_run"] == 3
     assert summary["evaluated"] == "best"
     # finished: resume returns the summary as it is
@@ -57,29 +63,55 @@ def test_fit_trains_the_callers_module_in_place_and_resumes(tmp_path):
 def test_fit_refuses_architecture_keys_and_a_data_source(tmp_path):
     x, y = np.zeros((20, 3), np.float32), np.arange(20) % 2
     with pytest.raises(trainlab.UserError, match="model.hidden"):
-        trainlab.fit(nn.Linear(3, 2), train=(x, y), overrides=["model.hidden=[3]"],
-                     out=tmp_path / "a")
+        trainlab.fit(
+            nn.Linear(3, 2), train=(x, y), overrides=["model.hidden=[3]"], out=tmp_path / "a"
+        )
     with pytest.raises(trainlab.UserError, match="trains on the arrays it is given"):
-        trainlab.fit(nn.Linear(3, 2), train=(x, y), overrides=["data.name=moons"],
-                     out=tmp_path / "b")
+        trainlab.fit(
+            nn.Linear(3, 2), train=(x, y), overrides=["data.name=moons"], out=tmp_path / "b"
+        )
 
 
 def test_import_paths_in_train_compare_and_evaluate(tmp_path, repo_cwd, capsys):
-    own = ["model.name=examples.own_model:make_model", "model.args={width=8}",
-           "data.name=examples.own_model:make_data", "data.args={samples=300}",
-           "train.epochs=2", "optimizer.name=sgd", "optimizer.lr=0.1"]
+    own = [
+        "model.name=examples.own_model:make_model",
+        "model.args={width=8}",
+        "data.name=examples.own_model:make_data",
+        "data.args={samples=300}",
+        "train.epochs=2",
+        "optimizer.name=sgd",
+        "optimizer.lr=0.1",
+    ]
     assert main(["train", *own, "--out", str(tmp_path / "run"), "--progress", "quiet"]) == 0
     assert main(["evaluate", str(tmp_path / "run")]) == 0
     assert "test accuracy" in capsys.readouterr().out
-    assert main(["compare", *own, "--vary", "optimizer.lr=0.05,0.2", "--seeds", "1",
-                 "--jobs", "1", "--out", str(tmp_path / "cmp")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                *own,
+                "--vary",
+                "optimizer.lr=0.05,0.2",
+                "--seeds",
+                "1",
+                "--jobs",
+                "1",
+                "--out",
+                str(tmp_path / "cmp"),
+            ]
+        )
+        == 0
+    )
 
 
-@pytest.mark.parametrize("name, words", [
-    ("examples.own_model:nope", "has no attribute 'nope'"),
-    ("examples.not_there:f", "module 'examples.not_there' not found"),
-    ("no_colon_here", "expected one of"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("examples.own_model:nope", "has no attribute 'nope'"),
+        ("examples.not_there:f", "module 'examples.not_there' not found"),
+        ("no_colon_here", "expected one of"),
+    ],
+)
 def test_a_bad_import_path_is_one_line_exit_2(name, words, repo_cwd, capsys, tmp_path):
     assert main(["train", f"model.name={name}", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err

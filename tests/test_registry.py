@@ -20,8 +20,15 @@ from trainlab.training.schedules import SCHEDULES
 
 from tests.sample_files import write
 
-SMALL = ["data.name=moons", "data.samples=120", "model.name=mlp", "model.hidden=[8]",
-         "model.norm=none", "model.dropout=0", "train.batch_size=16"]
+SMALL = [
+    "data.name=moons",
+    "data.samples=120",
+    "model.name=mlp",
+    "model.hidden=[8]",
+    "model.norm=none",
+    "model.dropout=0",
+    "train.batch_size=16",
+]
 
 
 def _source(name, tmp_path):
@@ -80,11 +87,13 @@ def test_every_2d_function_takes_a_step_downhill(function):
 
 
 def test_an_unknown_name_says_what_is_allowed():
-    with pytest.raises(UserError, match=r"optimizer.name = 'adamm': expected one of sgd, .*"
-                                        r"\(did you mean adam\?\)"):
+    with pytest.raises(
+        UserError,
+        match=r"optimizer.name = 'adamm': expected one of sgd, .*"
+        r"\(did you mean adam\?\)",
+    ):
         OPTIMIZERS["adamm"]
     r = Registry("colour", "paint.colour")
     r.add("red", lambda: "#f00", "warm")
     with pytest.raises(ValueError, match="registered twice"):
         r.add("red", lambda: "#e00", "warmer")
-

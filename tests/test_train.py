@@ -29,8 +29,13 @@ def metrics(run):
 
 def same_tensors(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
-        same_tensors(a[k], b[k]) if isinstance(a[k], dict) else
-        torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a)
+        same_tensors(a[k], b[k])
+        if isinstance(a[k], dict)
+        else torch.equal(a[k], b[k])
+        if isinstance(a[k], torch.Tensor)
+        else a[k] == b[k]
+        for k in a
+    )
 
 
 def assert_same_run(a, b):
@@ -45,17 +50,37 @@ def assert_same_run(a, b):
 
 def test_run_folder_holds_what_it_promises(fast_run):
     summary, run = fast_run()
-    assert {p.name for p in run.iterdir()} == {"config.toml", "metrics.jsonl", "summary.json",
-                                               "last.pt", "best.pt"}
+    assert {p.name for p in run.iterdir()} == {
+        "config.toml",
+        "metrics.jsonl",
+        "summary.json",
+        "last.pt",
+        "best.pt",
+    }
     assert resolve(run / "config.toml") == resolve(None, FAST)
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
-    assert set(rows[0]) == {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-                            "lr", "time_s"}
+    assert set(rows[0]) == {
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "time_s",
+    }
     on_disk = json.loads((run / "summary.json").read_text())
     assert on_disk == summary
-    for key in ("test_loss", "test_accuracy", "best_epoch", "best_val_accuracy", "epochs_run",
-                "wall_time_s", "stopped_early", "diverged"):
+    for key in (
+        "test_loss",
+        "test_accuracy",
+        "best_epoch",
+        "best_val_accuracy",
+        "epochs_run",
+        "wall_time_s",
+        "stopped_early",
+        "diverged",
+    ):
         assert key in summary
     assert summary["epochs_run"] == 4 and not summary["diverged"] and summary["test_accuracy"] > 0.8
     best = rows[summary["best_epoch"] - 1]
@@ -94,8 +119,12 @@ def test_refuses_to_overwrite(fast_run, tmp_path):
 
 def test_bad_data_leaves_no_folder_behind(tmp_path):
     with pytest.raises(UserError):
-        trainlab.train(None, FAST + ["data.name=npz", f"data.path={tmp_path / 'x.npz'}"],
-                       out=tmp_path / "run", progress="quiet")
+        trainlab.train(
+            None,
+            FAST + ["data.name=npz", f"data.path={tmp_path / 'x.npz'}"],
+            out=tmp_path / "run",
+            progress="quiet",
+        )
     assert not (tmp_path / "run").exists()
 
 
@@ -103,16 +132,21 @@ def test_bad_data_leaves_no_folder_behind(tmp_path):
 @pytest.mark.parametrize("batch_size, updates", [(1, 288), (50, 6), ("'full'", 1)])
 def test_batch_size_sets_updates_per_epoch(fast_run, batch_size, updates):
     # moons with 400 samples: 80 test, 32 validation, 288 training samples
-    _, run = fast_run("optimizer.name=adam", "optimizer.lr=0.01", f"train.batch_size={batch_size}",
-                      "train.epochs=2")
+    _, run = fast_run(
+        "optimizer.name=adam",
+        "optimizer.lr=0.01",
+        f"train.batch_size={batch_size}",
+        "train.epochs=2",
+    )
     state = torch.load(run / "last.pt", weights_only=True)["optimizer"]["state"]
     assert int(state[0]["step"]) == 2 * updates
 
 
 def test_early_stopping_stops_and_selects(fast_run):
     # min_delta 1.0 makes every epoch after the first a non-improvement: stop after epoch 1 + 2
-    summary, run = fast_run("early_stopping.patience=2", "early_stopping.min_delta=1.0",
-                            "train.epochs=10")
+    summary, run = fast_run(
+        "early_stopping.patience=2", "early_stopping.min_delta=1.0", "train.epochs=10"
+    )
     assert summary["epochs_run"] == 3 and summary["stopped_early"] and summary["best_epoch"] == 1
     best = torch.load(run / "best.pt", weights_only=True)
     assert best["epoch"] == 1
@@ -129,9 +163,13 @@ def test_divergence_is_reported_and_the_last_good_state_kept(tmp_path, monkeypat
         return lambda z, y: loss(z, y) * float("nan") if broken["now"] else loss(z, y)
 
     monkeypatch.setattr(builder, "loss", exploding)
-    summary = trainlab.train(None, FAST + ["train.epochs=5"], out=tmp_path / "run",
-                             progress="quiet",
-                             on_epoch=lambda m: broken.update(now=m["epoch"] == 2))
+    summary = trainlab.train(
+        None,
+        FAST + ["train.epochs=5"],
+        out=tmp_path / "run",
+        progress="quiet",
+        on_epoch=lambda m: broken.update(now=m["epoch"] == 2),
+    )
     run = tmp_path / "run"
     assert summary["diverged"] and summary["diverged_at_epoch"] == 3
     assert summary["epochs_run"] == 2 and summary["test_accuracy"] is not None
@@ -173,10 +211,15 @@ def crash_and_resume(fast_run, monkeypatch, extra, crash_after: int, out):
 # checkpoint_seconds 0: a checkpoint every epoch; 1000: none before the end (resume restarts)
 @pytest.mark.slow
 @pytest.mark.parametrize("crash_after, seconds", [(1, 0), (3, 0), (3, 1000)])
-def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch, crash_after,
-                                                          seconds):
-    extra = ("model.dropout=0.3", "schedule.name=cosine", f"train.checkpoint_seconds={seconds}",
-             "train.epochs=5")
+def test_resume_after_a_crash_equals_an_uninterrupted_run(
+    fast_run, monkeypatch, crash_after, seconds
+):
+    extra = (
+        "model.dropout=0.3",
+        "schedule.name=cosine",
+        f"train.checkpoint_seconds={seconds}",
+        "train.epochs=5",
+    )
     _, reference = fast_run(*extra)
     crash_and_resume(fast_run, monkeypatch, extra, crash_after, reference.parent / "crashed")
     assert_same_run(reference, reference.parent / "crashed")
@@ -185,13 +228,22 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(fast_run, monkeypatch,
 @pytest.mark.slow
 @pytest.mark.multiprocess
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
-    args = ["data.name=mnist1d", "model.name=mlp", "model.hidden=[128]", "model.dropout=0.2",
-            "train.epochs=6", "train.batch_size=16", "schedule.name=step", "schedule.step_size=2",
-            "train.checkpoint_seconds=0"]
+    args = [
+        "data.name=mnist1d",
+        "model.name=mlp",
+        "model.hidden=[128]",
+        "model.dropout=0.2",
+        "train.epochs=6",
+        "train.batch_size=16",
+        "schedule.name=step",
+        "schedule.step_size=2",
+        "train.checkpoint_seconds=0",
+    ]
     cmd = [sys.executable, "-m", "trainlab", "train", *args, "--progress", "quiet"]
     env = dict(os.environ)
-    subprocess.run(cmd + ["--out", str(tmp_path / "whole")], check=True, env=env,
-                   capture_output=True)
+    subprocess.run(
+        cmd + ["--out", str(tmp_path / "whole")], check=True, env=env, capture_output=True
+    )
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cmd + ["--out", str(killed)], env=env, stdout=subprocess.DEVNULL)
     deadline = time.time() + 60
@@ -204,8 +256,12 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (killed / "summary.json").exists()
-    resumed = subprocess.run([sys.executable, "-m", "trainlab", "train", "--resume", str(killed),
-                              "--progress", "quiet"], env=env, capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "trainlab", "train", "--resume", str(killed), "--progress", "quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(tmp_path / "whole", killed)
 
@@ -280,11 +336,21 @@ def test_pretrained_weights_then_fine_tune_or_freeze(fast_run, tmp_path):
 def test_resume_is_exact_with_every_random_technique(fast_run, monkeypatch):
     """Augmentation, input/weight/hidden/target noise, dropout, gradient noise and SWATS all
     draw random numbers or keep state; a crash after epoch 2 must not change the result."""
-    extra = ("augment.noise=0.1", "augment.shift=1", "regularization.input_noise=0.05",
-             "regularization.weight_noise=0.01", "model.hidden_noise=0.05", "model.dropout=0.2",
-             "loss.name=mse", "loss.target_noise=0.05", "gradient_noise.eta=0.01",
-             "optimizer.name=swats", "optimizer.lr=0.01", "train.switch_to_sgd_at=3",
-             "train.epochs=5")
+    extra = (
+        "augment.noise=0.1",
+        "augment.shift=1",
+        "regularization.input_noise=0.05",
+        "regularization.weight_noise=0.01",
+        "model.hidden_noise=0.05",
+        "model.dropout=0.2",
+        "loss.name=mse",
+        "loss.target_noise=0.05",
+        "gradient_noise.eta=0.01",
+        "optimizer.name=swats",
+        "optimizer.lr=0.01",
+        "train.switch_to_sgd_at=3",
+        "train.epochs=5",
+    )
     _, reference = fast_run(*extra)
     crash_and_resume(fast_run, monkeypatch, extra, 2, reference.parent / "crashed")
     assert_same_run(reference, reference.parent / "crashed")

@@ -35,9 +35,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train(config: dict | Config | str | Path | None = None,
-          overrides: list[str] | dict | None = None, *, out: str | Path | None = None,
-          progress: str = "auto", test: bool = True, on_epoch=None, callbacks=()) -> dict:
+def train(
+    config: dict | Config | str | Path | None = None,
+    overrides: list[str] | dict | None = None,
+    *,
+    out: str | Path | None = None,
+    progress: str = "auto",
+    test: bool = True,
+    on_epoch=None,
+    callbacks=(),
+) -> dict:
     """Train a new run; returns its summary (also written to ``<out>/summary.json``).
 
     ``config``: a nested dict, a :class:`Config` or a TOML file, over the defaults;
@@ -51,14 +58,24 @@ def train(config: dict | Config | str | Path | None = None,
     device = build.device(cfg)
     build.check_device(cfg, device)  # before the folder exists, as bad data below
     splits = build.load_data(cfg, device)  # before the folder exists: bad data leaves nothing
-    if distributed.MODES[cfg.distributed.mode].torchrun:  # every rank gets here; rank 0 makes the folder
+    if distributed.MODES[
+        cfg.distributed.mode
+    ].torchrun:  # every rank gets here; rank 0 makes the folder
         return distributed.train(cfg, splits, out, progress, test=test, on_epoch=on_epoch)
-    return _run(cfg, splits, RunDir.create(out, cfg), progress, test=test, on_epoch=on_epoch,
-                callbacks=callbacks)
+    return _run(
+        cfg,
+        splits,
+        RunDir.create(out, cfg),
+        progress,
+        test=test,
+        on_epoch=on_epoch,
+        callbacks=callbacks,
+    )
 
 
-def resume(run_dir: str | Path, *, progress: str = "auto", test: bool = True,
-           on_epoch=None) -> dict:
+def resume(
+    run_dir: str | Path, *, progress: str = "auto", test: bool = True, on_epoch=None
+) -> dict:
     """Continue an interrupted run from its last checkpoint (or from the start if it has none).
     The result equals that of a run that was never interrupted (on CPU). A finished run's
     summary is returned as it is. ``test`` and ``on_epoch`` as for :func:`train`."""
@@ -67,25 +84,42 @@ def resume(run_dir: str | Path, *, progress: str = "auto", test: bool = True,
     if done is not None:
         return done
     cfg = run.read_config()
-    return _run(cfg, build.load_data(cfg, build.device(cfg)), run, progress, test=test,
-                on_epoch=on_epoch)
+    return _run(
+        cfg, build.load_data(cfg, build.device(cfg)), run, progress, test=test, on_epoch=on_epoch
+    )
 
 
 def _run(cfg: Config, splits, run: RunDir, progress: str, *, callbacks=(), **options) -> dict:
     if cfg.distributed.mode != "none":
         return distributed.train(cfg, splits, run, progress, **options)
     parts = build.parts(cfg, splits)
-    _, summary = fit_parts(parts, splits, run, build.fit_options(cfg),
-                           Progress(cfg.train.epochs, progress), callbacks=list(callbacks),
-                           **options)
+    _, summary = fit_parts(
+        parts,
+        splits,
+        run,
+        build.fit_options(cfg),
+        Progress(cfg.train.epochs, progress),
+        callbacks=list(callbacks),
+        **options,
+    )
     run.write_summary(summary)
     return summary
 
 
-def fit(model: nn.Module, train: tuple, val: tuple | None = None, test: tuple | None = None, *,
-        config: dict | Config | str | Path | None = None,
-        overrides: list[str] | dict | None = None, out: str | Path | None = None,
-        resume: bool = False, callbacks=(), progress: str = "auto", on_epoch=None) -> dict:
+def fit(
+    model: nn.Module,
+    train: tuple,
+    val: tuple | None = None,
+    test: tuple | None = None,
+    *,
+    config: dict | Config | str | Path | None = None,
+    overrides: list[str] | dict | None = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    callbacks=(),
+    progress: str = "auto",
+    on_epoch=None,
+) -> dict:
     """Train the caller's own ``model`` in place, with every technique of the config (the
     optimizer, schedule, loss, regularization, augmentation, early stopping and model selection,
     checkpoints); returns the summary, as :func:`train` does.
@@ -114,14 +148,31 @@ def fit(model: nn.Module, train: tuple, val: tuple | None = None, test: tuple | 
         cls = type(model)
         cfg = resolve(config, overrides)
         if is_import_path(cfg.data.name) or cfg.data.name != "mnist1d" or cfg.data.path:
-            raise UserError(f"data.name = {cfg.data.name!r}: trainlab.fit trains on the arrays "
-                            "it is given (train=, val=, test=); leave data.name unset")
-        cfg = resolve(cfg.to_dict(), {"model.name": f"{cls.__module__}:{cls.__qualname__}",
-                                      "data.name": "npz", "data.path": "data.npz"})
+            raise UserError(
+                f"data.name = {cfg.data.name!r}: trainlab.fit trains on the arrays "
+                "it is given (train=, val=, test=); leave data.name unset"
+            )
+        cfg = resolve(
+            cfg.to_dict(),
+            {
+                "model.name": f"{cls.__module__}:{cls.__qualname__}",
+                "data.name": "npz",
+                "data.path": "data.npz",
+            },
+        )
         arrays = _arrays(train, val, test)
-        check(Arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
-                     "trainlab.fit", str(arrays["task"]), arrays.get("x_val"),
-                     arrays.get("y_val")))  # bad data leaves no folder behind
+        check(
+            Arrays(
+                arrays["x"],
+                arrays["y"],
+                arrays.get("x_test"),
+                arrays.get("y_test"),
+                "trainlab.fit",
+                str(arrays["task"]),
+                arrays.get("x_val"),
+                arrays.get("y_val"),
+            )
+        )  # bad data leaves no folder behind
         run = RunDir.create(out, cfg)
         path = str((run.path / "data.npz").resolve())
         _save_arrays(run.path / "data.npz", arrays)
@@ -131,12 +182,20 @@ def fit(model: nn.Module, train: tuple, val: tuple | None = None, test: tuple | 
     build.check_device(cfg, device)
     splits = build.load_data(cfg, device)
     if cfg.distributed.mode != "none":
-        raise UserError(f"distributed.mode = {cfg.distributed.mode!r}: trainlab.fit trains in one "
-                        "process (use trainlab train for the distributed modes)")
+        raise UserError(
+            f"distributed.mode = {cfg.distributed.mode!r}: trainlab.fit trains in one "
+            "process (use trainlab train for the distributed modes)"
+        )
     parts = build.parts(cfg, splits, net=model)
-    _, summary = fit_parts(parts, splits, run, build.fit_options(cfg),
-                           Progress(cfg.train.epochs, progress), callbacks=list(callbacks),
-                           on_epoch=on_epoch)
+    _, summary = fit_parts(
+        parts,
+        splits,
+        run,
+        build.fit_options(cfg),
+        Progress(cfg.train.epochs, progress),
+        callbacks=list(callbacks),
+        on_epoch=on_epoch,
+    )
     run.write_summary(summary)
     return summary
 
@@ -149,8 +208,10 @@ def _arrays(train: tuple, val: tuple | None, test: tuple | None) -> dict[str, np
         if pair is None:
             continue
         if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-            raise UserError(f"trainlab.fit: {split.strip('_') or 'train'} = {type(pair).__name__}; "
-                            "expected an (x, y) pair of arrays or tensors")
+            raise UserError(
+                f"trainlab.fit: {split.strip('_') or 'train'} = {type(pair).__name__}; "
+                "expected an (x, y) pair of arrays or tensors"
+            )
         for name, value in zip(("x", "y"), pair):
             if isinstance(value, torch.Tensor):
                 value = value.detach().cpu().numpy()
@@ -168,8 +229,9 @@ def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp.replace(path)
 
 
-def load_model(run_dir: str | Path, which: str = "best", device: str = "cpu",
-               model: nn.Module | None = None) -> nn.Module:
+def load_model(
+    run_dir: str | Path, which: str = "best", device: str = "cpu", model: nn.Module | None = None
+) -> nn.Module:
     """The model of a run, with the weights of its ``best`` or ``last`` checkpoint: rebuilt from
     the run's config, or ``model`` (yours, of the run's architecture) with them loaded."""
     run = RunDir.open(run_dir)
@@ -178,8 +240,14 @@ def load_model(run_dir: str | Path, which: str = "best", device: str = "cpu",
     return _load(run, cfg, splits, which, torch.device(device), model)
 
 
-def _load(run: RunDir, cfg: Config, splits, which: str, device: torch.device,
-          model: nn.Module | None = None):
+def _load(
+    run: RunDir,
+    cfg: Config,
+    splits,
+    which: str,
+    device: torch.device,
+    model: nn.Module | None = None,
+):
     if which not in ("best", "last"):
         raise UserError(f"checkpoint {which!r}: expected best or last")
     if model is None:
@@ -188,9 +256,10 @@ def _load(run: RunDir, cfg: Config, splits, which: str, device: torch.device,
         except UserError as e:
             if not is_import_path(cfg.model.name):
                 raise
-            raise UserError(f"{e} (the run's model cannot be rebuilt from its config: pass "
-                            "model=, an instance of its architecture, to load the weights)"
-                            ) from None
+            raise UserError(
+                f"{e} (the run's model cannot be rebuilt from its config: pass "
+                "model=, an instance of its architecture, to load the weights)"
+            ) from None
     model = model.to(device)
     path = run.best if which == "best" else run.last
     if not path.exists():
@@ -198,14 +267,19 @@ def _load(run: RunDir, cfg: Config, splits, which: str, device: torch.device,
     try:
         model.load_state_dict(checkpoint.load(path, device)["model"])
     except RuntimeError as e:  # the weights are of another architecture
-        raise UserError(f"{str(path)!r} holds weights of another architecture than model.name = "
-                        f"{cfg.model.name!r} builds ({str(e).splitlines()[0] if str(e) else e})"
-                        ) from None
+        raise UserError(
+            f"{str(path)!r} holds weights of another architecture than model.name = "
+            f"{cfg.model.name!r} builds ({str(e).splitlines()[0] if str(e) else e})"
+        ) from None
     return model
 
 
-def evaluate(run_dir: str | Path, which: str = "best", device: str | None = None,
-             model: nn.Module | None = None) -> dict:
+def evaluate(
+    run_dir: str | Path,
+    which: str = "best",
+    device: str | None = None,
+    model: nn.Module | None = None,
+) -> dict:
     """Test loss and accuracy of a run's ``best`` (or ``last``) checkpoint on its test split
     (``model``: yours, of the run's architecture, instead of one rebuilt from the config)."""
     run = RunDir.open(run_dir)
@@ -213,7 +287,12 @@ def evaluate(run_dir: str | Path, which: str = "best", device: str | None = None
     dev = resolve_device(device or cfg.device)
     splits = build.load_data(cfg, dev)
     model = _load(run, cfg, splits, which, dev, model)
-    loss, accuracy = evaluate_model(model, splits.x_test, splits.y_test,
-                                    build.loss(cfg, splits.task))
-    return {"checkpoint": which, "test_loss": loss, "test_accuracy": accuracy,
-            "samples": len(splits.x_test)}
+    loss, accuracy = evaluate_model(
+        model, splits.x_test, splits.y_test, build.loss(cfg, splits.task)
+    )
+    return {
+        "checkpoint": which,
+        "test_loss": loss,
+        "test_accuracy": accuracy,
+        "samples": len(splits.x_test),
+    }

@@ -52,8 +52,14 @@ def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
         arrays = read_callable(d.name, dict(d.args))
     else:
         arrays = data_sources.read(d.name, config.seed, d.to_dict())
-    return prepare(arrays, seed=config.seed, val_fraction=d.val_fraction,
-                   test_fraction=d.test_fraction, normalize=d.normalize, device=on)
+    return prepare(
+        arrays,
+        seed=config.seed,
+        val_fraction=d.val_fraction,
+        test_fraction=d.test_fraction,
+        normalize=d.normalize,
+        device=on,
+    )
 
 
 def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
@@ -67,8 +73,15 @@ def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.
         net = build_callable(m.name, input_shape, num_classes, dict(m.args))
     else:
         net = models.make(m.name, input_shape, num_classes, m.to_dict(), aux_heads=aux_heads)
-    models.initialize(net, m.init, std=m.init_std, a=m.init_range, value=m.init_value,
-                      bias=m.bias_value, recurrent=m.init_recurrent)
+    models.initialize(
+        net,
+        m.init,
+        std=m.init_std,
+        a=m.init_range,
+        value=m.init_value,
+        bias=m.bias_value,
+        recurrent=m.init_recurrent,
+    )
     if m.pretrained:
         models.load_pretrained(net, m.pretrained)
     if m.freeze:
@@ -76,15 +89,21 @@ def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.
     return net
 
 
-def loss(config: Config, task: str | None = None,
-         generator: torch.Generator | None = None) -> LossFn:
+def loss(
+    config: Config, task: str | None = None, generator: torch.Generator | None = None
+) -> LossFn:
     """The divergence ``loss.*`` describes, for a ``task`` (classification, regression; by
     default what ``data.name``'s registry entry says)."""
     s = config.loss
     task = task or task_of(config.data.name)
-    return losses.make(s.name, label_smoothing=s.label_smoothing,
-                       confidence_penalty=s.confidence_penalty, target_noise=s.target_noise,
-                       task=task, generator=generator)
+    return losses.make(
+        s.name,
+        label_smoothing=s.label_smoothing,
+        confidence_penalty=s.confidence_penalty,
+        target_noise=s.target_noise,
+        task=task,
+        generator=generator,
+    )
 
 
 def optimizer(config: Config, params, updates_per_epoch: int = 1) -> torch.optim.Optimizer:
@@ -92,34 +111,56 @@ def optimizer(config: Config, params, updates_per_epoch: int = 1) -> torch.optim
     ``gradient_noise.*`` and ``gradient_clip.*`` ask for. ``train.switch_to_sgd_at`` = e makes
     it SWATS with a switch after (e - 1) * ``updates_per_epoch`` updates."""
     o, switch = config.optimizer, config.train.switch_to_sgd_at
-    inner = optim.make(o.name, params, lr=o.lr, options=o.to_dict(),
-                       switch_at=(switch - 1) * updates_per_epoch if switch else None)
+    inner = optim.make(
+        o.name,
+        params,
+        lr=o.lr,
+        options=o.to_dict(),
+        switch_at=(switch - 1) * updates_per_epoch if switch else None,
+    )
     noise, clip = config.gradient_noise, config.gradient_clip
-    return optim.with_transforms(inner, noise_eta=noise.eta, noise_gamma=noise.gamma,
-                                 seed=config.seed, clip_norm=clip.max_norm,
-                                 clip_value=clip.max_value)
+    return optim.with_transforms(
+        inner,
+        noise_eta=noise.eta,
+        noise_gamma=noise.gamma,
+        seed=config.seed,
+        clip_norm=clip.max_norm,
+        clip_value=clip.max_value,
+    )
 
 
 def schedule(config: Config, opt: torch.optim.Optimizer, updates_per_epoch: int) -> Schedule:
     """The learning-rate schedule ``schedule.*`` describes over ``train.epochs``."""
     s = config.schedule
-    return Schedule(opt, s.name, updates_per_epoch=updates_per_epoch, epochs=config.train.epochs,
-                    lr=config.optimizer.lr, monitor=config.early_stopping.monitor,
-                    warmup_epochs=s.warmup_epochs,
-                    **{k: v for k, v in s.to_dict().items() if k not in ("name", "warmup_epochs")})
+    return Schedule(
+        opt,
+        s.name,
+        updates_per_epoch=updates_per_epoch,
+        epochs=config.train.epochs,
+        lr=config.optimizer.lr,
+        monitor=config.early_stopping.monitor,
+        warmup_epochs=s.warmup_epochs,
+        **{k: v for k, v in s.to_dict().items() if k not in ("name", "warmup_epochs")},
+    )
 
 
 def regularization(config: Config, net: nn.Module) -> Regularization:
     r = config.regularization
-    return Regularization(net, l1=r.l1, l2=r.l2, input_noise=r.input_noise,
-                          weight_noise=r.weight_noise,
-                          exclude_bias_and_norm=r.exclude_bias_and_norm)
+    return Regularization(
+        net,
+        l1=r.l1,
+        l2=r.l2,
+        input_noise=r.input_noise,
+        weight_noise=r.weight_noise,
+        exclude_bias_and_norm=r.exclude_bias_and_norm,
+    )
 
 
 def augmentation(config: Config, input_shape: tuple[int, ...]) -> Augmentation:
     a = config.augment
-    return Augmentation(input_shape, shift=a.shift, stretch=a.stretch, rotate=a.rotate,
-                        noise=a.noise)
+    return Augmentation(
+        input_shape, shift=a.shift, stretch=a.stretch, rotate=a.rotate, noise=a.noise
+    )
 
 
 def batch_size(config: Config, samples: int) -> int:
@@ -130,9 +171,11 @@ def batch_size(config: Config, samples: int) -> int:
 
 def uses_batch_norm(net: nn.Module) -> bool:
     """Whether ``net`` normalizes with batch statistics (which need 2 samples per batch)."""
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-               or getattr(m, "batch_statistics", False)  # recurrent batch norm
-               for m in net.modules())
+    return any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm)
+        or getattr(m, "batch_statistics", False)  # recurrent batch norm
+        for m in net.modules()
+    )
 
 
 def check_device(config: Config, on: torch.device) -> None:
@@ -159,22 +202,28 @@ def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
     size = batch_size(config, n)
     min_size = 2 if uses_batch_norm(net) else 1  # batch statistics need 2 samples
     if size < min_size:
-        raise UserError("train.batch_size = 1 with model.norm (or model.recurrent_norm) = 'batch': "
-                        "batch norm needs at least 2 samples per batch (use a larger batch, or "
-                        "'layer'/'none')")
+        raise UserError(
+            "train.batch_size = 1 with model.norm (or model.recurrent_norm) = 'batch': "
+            "batch norm needs at least 2 samples per batch (use a larger batch, or "
+            "'layer'/'none')"
+        )
     updates = batch_count(n, size, min_size)
-    opt = optimizer(config, decay_groups(net, config.regularization.exclude_bias_and_norm),
-                    updates)
+    opt = optimizer(config, decay_groups(net, config.regularization.exclude_bias_and_norm), updates)
     loss_fn = loss(config, data.task)
     sched = schedule(config, opt, updates)
     t = config.train
-    step = Step(net, loss_fn, opt, regularization=regularization(config, net),
-                augmentation=augmentation(config, data.input_shape), schedule=sched,
-                aux_weight=config.loss.aux_weight,
-                precision=precision.Precision(t.precision, on.type),
-                forward=precision.compiled(net, on) if t.compile else None,
-                clone_logits=t.compile and on.type == "cuda"
-                and precision.CUDA_MODE == "reduce-overhead")
+    step = Step(
+        net,
+        loss_fn,
+        opt,
+        regularization=regularization(config, net),
+        augmentation=augmentation(config, data.input_shape),
+        schedule=sched,
+        aux_weight=config.loss.aux_weight,
+        precision=precision.Precision(t.precision, on.type),
+        forward=precision.compiled(net, on) if t.compile else None,
+        clone_logits=t.compile and on.type == "cuda" and precision.CUDA_MODE == "reduce-overhead",
+    )
     return Parts(net, loss_fn, opt, sched, step, size, min_size, updates)
 
 
@@ -182,9 +231,18 @@ def fit_options(config: Config) -> FitOptions:
     """How the epoch loop runs, from ``train.*``, ``early_stopping.*`` and the rest."""
     t, es = config.train, config.early_stopping
     return FitOptions(
-        epochs=t.epochs, seed=config.seed, shuffle=t.shuffle, monitor=es.monitor,
-        patience=es.patience, min_delta=es.min_delta, restore_best=es.restore_best,
+        epochs=t.epochs,
+        seed=config.seed,
+        shuffle=t.shuffle,
+        monitor=es.monitor,
+        patience=es.patience,
+        min_delta=es.min_delta,
+        restore_best=es.restore_best,
         population_statistics=config.model.bn_stats == "population",
-        checkpoint_seconds=t.checkpoint_seconds, threads=t.threads,
-        diagnostics=config.diagnostics, tensorboard=config.logging.tensorboard,
-        optimizer=config.optimizer.name, lr=config.optimizer.lr)
+        checkpoint_seconds=t.checkpoint_seconds,
+        threads=t.threads,
+        diagnostics=config.diagnostics,
+        tensorboard=config.logging.tensorboard,
+        optimizer=config.optimizer.name,
+        lr=config.optimizer.lr,
+    )

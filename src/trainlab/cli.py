@@ -41,102 +41,182 @@ CONFIG_ARGS = "[CONFIG.toml] [key=value ...]"
 
 def _run_commands(sub) -> None:
     """train, evaluate, config."""
-    t = sub.add_parser("train", help="train a model (lecture 000's recipe)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog=TRAIN_HELP + _keys_help())
+    t = sub.add_parser(
+        "train",
+        help="train a model (lecture 000's recipe)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=TRAIN_HELP + _keys_help(),
+    )
     t.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     t.add_argument("--out", help="run folder to create (default runs/<timestamp>)")
     t.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
-    t.add_argument("--progress", choices=("auto", "bar", "lines", "quiet"), default="auto",
-                   help="auto: a live bar in a terminal, a line per epoch otherwise")
+    t.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines", "quiet"),
+        default="auto",
+        help="auto: a live bar in a terminal, a line per epoch otherwise",
+    )
     e = sub.add_parser("evaluate", help="evaluate a run's checkpoint on its test split")
     e.add_argument("run_dir", metavar="DIR")
     e.add_argument("--checkpoint", choices=("best", "last"), default="best")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    c = sub.add_parser("config", help="print the default config with a comment on every key, or "
-                       "the config that CONFIG and overrides resolve to")
+    c = sub.add_parser(
+        "config",
+        help="print the default config with a comment on every key, or "
+        "the config that CONFIG and overrides resolve to",
+    )
     c.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
 
 
 def _grid_commands(sub) -> None:
     """compare, search."""
-    cp = sub.add_parser("compare", help="a grid of variants x seeds, with confidence intervals, "
-                        "significance tests, plots and an HTML report")
+    cp = sub.add_parser(
+        "compare",
+        help="a grid of variants x seeds, with confidence intervals, "
+        "significance tests, plots and an HTML report",
+    )
     cp.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
-    cp.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2,...",
-                    help="values of one key to compare (repeat for a grid)")
+    cp.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="values of one key to compare (repeat for a grid)",
+    )
     cp.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
-    cp.add_argument("--jobs", type=int, help="parallel runs (default: the number of cores, 1 "
-                    "thread each)")
-    cp.add_argument("--out", help="folder (default runs/compare-<timestamp>); re-running with "
-                    "the same --out skips finished runs and resumes unfinished ones")
-    cp.add_argument("--metric", default="test_accuracy",
-                    choices=("test_accuracy", "test_loss", "best_val_accuracy", "epochs_to_target",
-                             "time_to_target"),
-                    help="what to summarize and test (default test_accuracy); *_to_target: "
-                    "epochs or seconds until the validation accuracy first reaches --target")
-    cp.add_argument("--target", type=float, metavar="X", help="validation accuracy in (0, 1] "
-                    "for --metric epochs_to_target or time_to_target")
-    se = sub.add_parser("search", help="hyper-parameter search on the validation split (Optuna: "
-                        "grid, random or TPE, with pruning; resumable), then one test evaluation")
+    cp.add_argument(
+        "--jobs", type=int, help="parallel runs (default: the number of cores, 1 thread each)"
+    )
+    cp.add_argument(
+        "--out",
+        help="folder (default runs/compare-<timestamp>); re-running with "
+        "the same --out skips finished runs and resumes unfinished ones",
+    )
+    cp.add_argument(
+        "--metric",
+        default="test_accuracy",
+        choices=(
+            "test_accuracy",
+            "test_loss",
+            "best_val_accuracy",
+            "epochs_to_target",
+            "time_to_target",
+        ),
+        help="what to summarize and test (default test_accuracy); *_to_target: "
+        "epochs or seconds until the validation accuracy first reaches --target",
+    )
+    cp.add_argument(
+        "--target",
+        type=float,
+        metavar="X",
+        help="validation accuracy in (0, 1] for --metric epochs_to_target or time_to_target",
+    )
+    se = sub.add_parser(
+        "search",
+        help="hyper-parameter search on the validation split (Optuna: "
+        "grid, random or TPE, with pruning; resumable), then one test evaluation",
+    )
     se.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
-    se.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
-                    help="values to search for one key (repeat for more keys)")
+    se.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="values to search for one key (repeat for more keys)",
+    )
     se.add_argument("--sampler", default="grid", help="grid (default), random or tpe")
-    se.add_argument("--trials", type=int, help="number of trials (default for grid: all "
-                    "combinations)")
+    se.add_argument(
+        "--trials", type=int, help="number of trials (default for grid: all combinations)"
+    )
     se.add_argument("--seeds", type=int, default=1, help="seeds per trial, averaged (default 1)")
-    se.add_argument("--out", help="folder (default runs/search-<timestamp>); re-running with "
-                    "the same --out continues the search")
-    se.add_argument("--storage", metavar="URL", help="an Optuna storage shared by several "
-                    "search processes, on one machine or many: sqlite:///FILE, "
-                    "postgresql://..., mysql://..., or journal:FILE on a shared disk "
-                    "(default: OUT/study.db, this search alone); only on a trusted network")
+    se.add_argument(
+        "--out",
+        help="folder (default runs/search-<timestamp>); re-running with "
+        "the same --out continues the search",
+    )
+    se.add_argument(
+        "--storage",
+        metavar="URL",
+        help="an Optuna storage shared by several "
+        "search processes, on one machine or many: sqlite:///FILE, "
+        "postgresql://..., mysql://..., or journal:FILE on a shared disk "
+        "(default: OUT/study.db, this search alone); only on a trusted network",
+    )
     se.add_argument("--study", default="trainlab", help="the study's name in --storage")
 
 
 def _look_commands(sub) -> None:
     """lr-find, diagnose, trajectories."""
-    lf = sub.add_parser("lr-find", help="learning-rate range test (lecture 003): loss against an "
-                        "exponentially rising rate, plot and suggestion")
+    lf = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test (lecture 003): loss against an "
+        "exponentially rising rate, plot and suggestion",
+    )
     lf.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     lf.add_argument("--start-lr", type=float, default=1e-7)
     lf.add_argument("--end-lr", type=float, default=10.0)
     lf.add_argument("--steps", type=int, default=200)
     lf.add_argument("--out", help="folder to create (default runs/lr-find-<timestamp>)")
-    dg = sub.add_parser("diagnose", help="per-layer diagnostics of a run as heat maps (re-runs it "
-                        "with diagnostics=true if it did not record them)")
+    dg = sub.add_parser(
+        "diagnose",
+        help="per-layer diagnostics of a run as heat maps (re-runs it "
+        "with diagnostics=true if it did not record them)",
+    )
     dg.add_argument("run_dir", metavar="DIR")
-    dg.add_argument("--out", help="where to write diagnostics.png (default: the run folder; a "
-                    "re-run goes to DIR/diagnose)")
-    tr = sub.add_parser("trajectories", help="optimizers' paths on a 2-D function (lecture 000, "
-                        "slides 94-96): contour plot, GIF, CSV")
+    dg.add_argument(
+        "--out",
+        help="where to write diagnostics.png (default: the run folder; a "
+        "re-run goes to DIR/diagnose)",
+    )
+    tr = sub.add_parser(
+        "trajectories",
+        help="optimizers' paths on a 2-D function (lecture 000, "
+        "slides 94-96): contour plot, GIF, CSV",
+    )
     tr.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     tr.add_argument("--function", default="beale", help=", ".join(FUNCTIONS))
-    tr.add_argument("--optimizers", default=",".join(DEFAULT_OPTIMIZERS),
-                    help=f"comma-separated names from {', '.join(OPTIMIZERS)}")
+    tr.add_argument(
+        "--optimizers",
+        default=",".join(DEFAULT_OPTIMIZERS),
+        help=f"comma-separated names from {', '.join(OPTIMIZERS)}",
+    )
     tr.add_argument("--steps", type=int, default=1000)
-    tr.add_argument("--lrs", help="learning rates per optimizer, e.g. sgd=0.001,adam=0.1 "
-                    "(defaults: each optimizer's trajectory_lr in trainlab.optim.OPTIMIZERS)")
+    tr.add_argument(
+        "--lrs",
+        help="learning rates per optimizer, e.g. sgd=0.001,adam=0.1 "
+        "(defaults: each optimizer's trajectory_lr in trainlab.optim.OPTIMIZERS)",
+    )
     tr.add_argument("--no-gif", action="store_true", help="skip the animation")
     tr.add_argument("--out", help="folder to create (default runs/trajectories-<timestamp>)")
 
 
 def _claims_command(sub) -> None:
     """claims (issue 9)."""
-    cl = sub.add_parser("claims", help="measure the lectures' claims over seeds: statistic, "
-                        "95%% CI, p-value and verdict per claim")
+    cl = sub.add_parser(
+        "claims",
+        help="measure the lectures' claims over seeds: statistic, "
+        "95%% CI, p-value and verdict per claim",
+    )
     cl.add_argument("--list", action="store_true", help="list the claims and stop")
     cl.add_argument("--only", metavar="ID,...", help="only these claim ids")
     cl.add_argument("--lecture", metavar="FILE", help="only claims from this seed file (or prefix)")
-    cl.add_argument("--seeds", type=int, help="seeds per claim (default: each claim's own; "
-                    "exact claims keep theirs)")
-    cl.add_argument("--seed-offset", type=int, default=0, metavar="K", help="first seed (default 0)")
+    cl.add_argument(
+        "--seeds",
+        type=int,
+        help="seeds per claim (default: each claim's own; exact claims keep theirs)",
+    )
+    cl.add_argument(
+        "--seed-offset", type=int, default=0, metavar="K", help="first seed (default 0)"
+    )
     cl.add_argument("--jobs", type=int, help="parallel processes (default: the number of cores)")
-    cl.add_argument("--fast", action="store_true", help="the subset with robust verdicts, at most "
-                    "3 seeds")
-    cl.add_argument("--out", default="runs/claims", help="folder (default runs/claims); results "
-                    "are cached per claim and seed")
+    cl.add_argument(
+        "--fast", action="store_true", help="the subset with robust verdicts, at most 3 seeds"
+    )
+    cl.add_argument(
+        "--out",
+        default="runs/claims",
+        help="folder (default runs/claims); results are cached per claim and seed",
+    )
 
 
 def _claims(ns: argparse.Namespace) -> int:
@@ -149,19 +229,29 @@ def _claims(ns: argparse.Namespace) -> int:
     if ns.list:
         print("\n".join(listing(claims)))
         return 0
-    rows = run(claims, Path(ns.out), ns.seeds, ns.seed_offset, ns.jobs, ns.fast,
-               log=lambda line: print(line, file=sys.stderr))
+    rows = run(
+        claims,
+        Path(ns.out),
+        ns.seeds,
+        ns.seed_offset,
+        ns.jobs,
+        ns.fast,
+        log=lambda line: print(line, file=sys.stderr),
+    )
     width = max(len(r["id"]) for r in rows)
     for r in rows:
-        print(f"{r['id']:<{width}}  {r['verdict']:<14}  {r['estimate']:.4g} "
-              f"[{r['ci'][0]:.4g}, {r['ci'][1]:.4g}]  p={r['p']:.3g}  ({r['statistic']})")
+        print(
+            f"{r['id']:<{width}}  {r['verdict']:<14}  {r['estimate']:.4g} "
+            f"[{r['ci'][0]:.4g}, {r['ci'][1]:.4g}]  p={r['p']:.3g}  ({r['statistic']})"
+        )
     print(f"written to {ns.out}/claims.json, claims.csv")
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="trainlab", description="Train neural networks with the "
-                                "lectures' techniques.")
+    p = argparse.ArgumentParser(
+        prog="trainlab", description="Train neural networks with the lectures' techniques."
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _run_commands(sub)
     _grid_commands(sub)
@@ -182,16 +272,20 @@ def split_args(args: list[str]) -> tuple[str | None, list[str]]:
         elif i == 0:
             config = a
         else:
-            raise UserError(f"unexpected argument {a!r}: expected key=value (only the first "
-                            "argument may be a config file)")
+            raise UserError(
+                f"unexpected argument {a!r}: expected key=value (only the first "
+                "argument may be a config file)"
+            )
     return config, overrides
 
 
 def _train(ns: argparse.Namespace) -> int:
     if ns.resume:
         if ns.args or ns.out:
-            raise UserError("--resume DIR takes no config, overrides or --out: the run continues "
-                            "with its own config.toml")
+            raise UserError(
+                "--resume DIR takes no config, overrides or --out: the run continues "
+                "with its own config.toml"
+            )
         summary = api.resume(ns.resume, progress=ns.progress)
     else:
         config, overrides = split_args(ns.args)
@@ -203,12 +297,16 @@ def _train(ns: argparse.Namespace) -> int:
     if summary["test_accuracy"] is not None:
         best = summary["evaluated"] == "best"
         epoch = summary["best_epoch"] if best else summary["epochs_run"]
-        print(f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
-              f"  ({summary['evaluated']} epoch {epoch} of {summary['epochs_run']}, "
-              f"{summary['wall_time_s']:.1f}s)")
+        print(
+            f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
+            f"  ({summary['evaluated']} epoch {epoch} of {summary['epochs_run']}, "
+            f"{summary['wall_time_s']:.1f}s)"
+        )
     elif summary.get("task") == "regression" and summary["test_loss"] is not None:
-        print(f"test mse {summary['test_loss']:.4f}  (baseline, predicting the training mean: "
-              f"{summary['baseline_test_loss']:.4f})  {summary['wall_time_s']:.1f}s")
+        print(
+            f"test mse {summary['test_loss']:.4f}  (baseline, predicting the training mean: "
+            f"{summary['baseline_test_loss']:.4f})  {summary['wall_time_s']:.1f}s"
+        )
     if summary.get("distributed"):
         print(_distributed_line(summary["distributed"]))
     print(f"run written to {summary['run_dir']}")
@@ -217,11 +315,20 @@ def _train(ns: argparse.Namespace) -> int:
 
 def _distributed_line(d: dict) -> str:
     """One line of what a distributed mode did, from its summary entry."""
-    shown = {"updates": "updates", "rejected": "rejected", "dropped": "dropped",
-             "mean_staleness": "mean staleness", "batches_skipped": "batches skipped",
-             "world_size": "ranks", "stages": "stages"}
-    parts = [f"{label} {d[key]:.2f}" if isinstance(d[key], float) else f"{label} {d[key]}"
-             for key, label in shown.items() if d.get(key) is not None]
+    shown = {
+        "updates": "updates",
+        "rejected": "rejected",
+        "dropped": "dropped",
+        "mean_staleness": "mean staleness",
+        "batches_skipped": "batches skipped",
+        "world_size": "ranks",
+        "stages": "stages",
+    }
+    parts = [
+        f"{label} {d[key]:.2f}" if isinstance(d[key], float) else f"{label} {d[key]}"
+        for key, label in shown.items()
+        if d.get(key) is not None
+    ]
     if "workers_lost" in d:
         lost = d["workers_lost"]
         parts.append(f"workers lost: {', '.join(map(str, lost))}" if lost else "no worker lost")
@@ -236,20 +343,34 @@ def _compare(ns: argparse.Namespace) -> int:
 
     config, overrides = split_args(ns.args)
     out = Path(ns.out) if ns.out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
-    rows = compare.run(config, overrides, ns.vary, ns.seeds, ns.jobs, out,
-                       log=lambda line: print(line, file=sys.stderr), metric=ns.metric,
-                       target=ns.target)
+    rows = compare.run(
+        config,
+        overrides,
+        ns.vary,
+        ns.seeds,
+        ns.jobs,
+        out,
+        log=lambda line: print(line, file=sys.stderr),
+        metric=ns.metric,
+        target=ns.target,
+    )
     width = max(len(r["variant"]) for r in rows)
     for r in rows:
         mean, ci = r[f"{r['metric']}_mean"], r[f"{r['metric']}_ci95"]  # regression: test_loss
-        count = (f"{r['reached']} of {r['seeds']} reached the target" if "reached" in r
-                 else f"{r['diverged']} diverged")
+        count = (
+            f"{r['reached']} of {r['seeds']} reached the target"
+            if "reached" in r
+            else f"{r['diverged']} diverged"
+        )
         if "baseline_test_loss_mean" in r:
             count += f", baseline {r['baseline_test_loss_mean']:.4f}"
         label = "test mse" if "baseline_test_loss_mean" in r else r["metric"].replace("_", " ")
-        print(f"{r['variant']:<{width}}  {label} "
-              + ("–" if mean != mean else f"{mean:.4f}")
-              + ("" if ci != ci else f" ± {ci:.4f}") + f"  ({count})")
+        print(
+            f"{r['variant']:<{width}}  {label} "
+            + ("–" if mean != mean else f"{mean:.4f}")
+            + ("" if ci != ci else f" ± {ci:.4f}")
+            + f"  ({count})"
+        )
     print(f"report: {out / 'report.html'}")
     return 0
 
@@ -262,13 +383,26 @@ def _search(ns: argparse.Namespace) -> int:
 
     config, overrides = split_args(ns.args)
     out = Path(ns.out) if ns.out else Path("runs") / f"search-{time.strftime('%Y%m%d-%H%M%S')}"
-    r = search.run(config, overrides, ns.grid, ns.sampler, ns.trials, ns.seeds, out,
-                   log=lambda line: print(line, file=sys.stderr), storage=ns.storage,
-                   study_name=ns.study)
-    print(f"best on validation ({r['monitor']} {r['best_value']:.4f}, {r['trials']} trials): "
-          + " ".join(f"{k}={v}" for k, v in r["best_params"].items()))
-    print(f"trained again and evaluated once on the test split: test accuracy "
-          f"{r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  ({r['best_run']})")
+    r = search.run(
+        config,
+        overrides,
+        ns.grid,
+        ns.sampler,
+        ns.trials,
+        ns.seeds,
+        out,
+        log=lambda line: print(line, file=sys.stderr),
+        storage=ns.storage,
+        study_name=ns.study,
+    )
+    print(
+        f"best on validation ({r['monitor']} {r['best_value']:.4f}, {r['trials']} trials): "
+        + " ".join(f"{k}={v}" for k, v in r["best_params"].items())
+    )
+    print(
+        f"trained again and evaluated once on the test split: test accuracy "
+        f"{r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  ({r['best_run']})"
+    )
     print(f"results: {out / 'results.csv'}, {out / 'search.png'}")
     return 0
 
@@ -279,20 +413,32 @@ def _lr_find(ns: argparse.Namespace) -> int:
     from .runs.rundir import output_folder
 
     if not 0 < ns.start_lr < ns.end_lr:
-        raise UserError(f"--start-lr {ns.start_lr} / --end-lr {ns.end_lr}: expected "
-                        "0 < start < end")
+        raise UserError(
+            f"--start-lr {ns.start_lr} / --end-lr {ns.end_lr}: expected 0 < start < end"
+        )
     if ns.steps < 3:
         raise UserError(f"--steps {ns.steps}: expected an integer >= 3")
     config = resolve(*split_args(ns.args))
     splits = build.load_data(config, build.device(config))
     parts = build.parts(config, splits)
-    result = lrfind.range_test(parts.step, splits.x_train, splits.y_train, parts.batch_size,
-                               ns.start_lr, ns.end_lr, ns.steps, seed=config.seed)
+    result = lrfind.range_test(
+        parts.step,
+        splits.x_train,
+        splits.y_train,
+        parts.batch_size,
+        ns.start_lr,
+        ns.end_lr,
+        ns.steps,
+        seed=config.seed,
+    )
     out = output_folder(ns.out, "lr-find")
     lrfind.write(out, result)
     s = result["suggestion"]
-    print(f"suggested learning rate: {s:.3g} (where the smoothed loss falls fastest)" if s else
-          "no suggestion: the loss did not fall (try a lower --start-lr or more --steps)")
+    print(
+        f"suggested learning rate: {s:.3g} (where the smoothed loss falls fastest)"
+        if s
+        else "no suggestion: the loss did not fall (try a lower --start-lr or more --steps)"
+    )
     print(f"written to {out}")
     return 0
 
@@ -306,8 +452,11 @@ def _diagnose(ns: argparse.Namespace) -> int:
     run = RunDir.open(ns.run_dir)
     if not run.diagnostics.exists():
         config = replace(run.read_config(), diagnostics=True)
-        print(f"{run.path} recorded no diagnostics: training it again with diagnostics=true "
-              f"into {run.path / 'diagnose'}", file=sys.stderr)
+        print(
+            f"{run.path} recorded no diagnostics: training it again with diagnostics=true "
+            f"into {run.path / 'diagnose'}",
+            file=sys.stderr,
+        )
         api.train(config, out=run.path / "diagnose", progress="lines")
         run = RunDir(run.path / "diagnose")
     target = Path(ns.out) if ns.out else run.path
@@ -335,8 +484,10 @@ def _trajectories(ns: argparse.Namespace) -> int:
         tj.animate(out / "trajectories.gif", ns.function, paths)
     for t in paths:
         x, y, value = t.points[-1]
-        print(f"{t.optimizer:>10}: ({x:.4f}, {y:.4f}) f = {value:.3g}"
-              f"{'  diverged' if t.diverged else ''}")
+        print(
+            f"{t.optimizer:>10}: ({x:.4f}, {y:.4f}) f = {value:.3g}"
+            f"{'  diverged' if t.diverged else ''}"
+        )
     print(f"written to {out}")
     return 0
 
@@ -355,8 +506,10 @@ def main(argv: list[str] | None = None) -> int:
             return _train(ns)
         if ns.command == "evaluate":
             r = api.evaluate(ns.run_dir, ns.checkpoint, ns.device)
-            print(f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
-                  f"({r['checkpoint']} checkpoint, {r['samples']} samples)")
+            print(
+                f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
+                f"({r['checkpoint']} checkpoint, {r['samples']} samples)"
+            )
             return 0
         if ns.command == "trajectories":
             return _trajectories(ns)

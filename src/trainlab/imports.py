@@ -49,8 +49,11 @@ def _parts(path: str, key: str) -> tuple[str, list[str]]:
     """(module, attribute names) of ``path``, or the UserError of a malformed one."""
     module, colon, attribute = path.partition(":") if isinstance(path, str) else ("", "", "")
     names = attribute.split(".")
-    if (not colon or ":" in attribute
-            or not all(p.isidentifier() for p in module.split(".") + names)):
+    if (
+        not colon
+        or ":" in attribute
+        or not all(p.isidentifier() for p in module.split(".") + names)
+    ):
         raise UserError(f"{key} = {path!r}: expected {FORM}")
     return module, names
 
@@ -63,8 +66,10 @@ def _import(module: str, key: str, path: str):
     except ModuleNotFoundError as e:
         # the module (or a package above it) itself missing, not an import inside it
         if e.name is not None and (module == e.name or module.startswith(e.name + ".")):
-            raise UserError(f"{key} = {path!r}: module {e.name!r} not found (searched the "
-                            f"current directory {os.getcwd()} and sys.path)") from e
+            raise UserError(
+                f"{key} = {path!r}: module {e.name!r} not found (searched the "
+                f"current directory {os.getcwd()} and sys.path)"
+            ) from e
         raise UserError(f"{key} = {path!r}: importing {module!r} raised {_first_line(e)}") from e
     except Exception as e:  # SyntaxError, an ImportError or any error in its top-level code
         raise UserError(f"{key} = {path!r}: importing {module!r} raised {_first_line(e)}") from e
@@ -90,16 +95,19 @@ def load_callable(path: str, key: str) -> Callable:
             obj = getattr(obj, name)
         except AttributeError:
             owner = _describe(obj, module, names[:i])
-            names_there = [n for n in dir(obj)
-                           if not n.startswith("_") and callable(getattr(obj, n, None))]
+            names_there = [
+                n for n in dir(obj) if not n.startswith("_") and callable(getattr(obj, n, None))
+            ]
             close = difflib.get_close_matches(name, names_there, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UserError(f"{key} = {path!r}: {owner} has no attribute {name!r}{hint}") from None
         except Exception as e:  # a module-level __getattr__ or a property that fails
             raise UserError(f"{key} = {path!r}: looking up {name!r} raised {_first_line(e)}") from e
     if not callable(obj):
-        raise UserError(f"{key} = {path!r}: names an object of type {type(obj).__name__!r}, "
-                        "which is not callable; expected a function or a class")
+        raise UserError(
+            f"{key} = {path!r}: names an object of type {type(obj).__name__!r}, "
+            "which is not callable; expected a function or a class"
+        )
     return obj
 
 

@@ -51,9 +51,11 @@ def check_port(address: str, port: int) -> None:
         try:
             s.bind((address, port))
         except OSError as e:
-            raise UserError(f"distributed.port = {port} at distributed.address = {address!r} "
-                            f"cannot be used ({e.strerror}); choose another, or 0 for a free "
-                            "one") from None
+            raise UserError(
+                f"distributed.port = {port} at distributed.address = {address!r} "
+                f"cannot be used ({e.strerror}); choose another, or 0 for a free "
+                "one"
+            ) from None
 
 
 def die_with_parent() -> None:
@@ -126,8 +128,9 @@ class Processes:
 
     def lost(self) -> list[int]:
         """Indices (in start order) of children that exited abnormally (killed or failed)."""
-        return [i for i, p in enumerate(self.children)
-                if p.exitcode is not None and p.exitcode != 0]
+        return [
+            i for i, p in enumerate(self.children) if p.exitcode is not None and p.exitcode != 0
+        ]
 
     def join_all(self, timeout_s: float) -> None:
         """Wait for every child to exit, at most ``timeout_s`` seconds in all; raises a child's
@@ -138,8 +141,10 @@ class Processes:
         self.raise_errors()
         running = [i for i, p in enumerate(self.children) if p.is_alive()]
         if running:
-            raise UserError(f"distributed processes {running} did not finish within "
-                            f"{timeout_s:g} s (distributed.timeout)")
+            raise UserError(
+                f"distributed processes {running} did not finish within "
+                f"{timeout_s:g} s (distributed.timeout)"
+            )
 
     def stop(self) -> None:
         """End every child: a grace period, then SIGTERM, then SIGKILL."""

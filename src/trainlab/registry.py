@@ -66,8 +66,9 @@ class Registry:
     that names one, used in error messages; ``info``: the frozen dataclass every entry's facts
     must fit (unknown or missing facts are a programming error at registration)."""
 
-    def __init__(self, family: str, key: str, info: type | None = None, *,
-                 config_key: bool = False):
+    def __init__(
+        self, family: str, key: str, info: type | None = None, *, config_key: bool = False
+    ):
         self.family, self.key, self.info = family, key, info
         self._entries: dict[str, Entry] = {}
         if config_key:
@@ -105,8 +106,9 @@ class Registry:
 
     def names(self, **facts: Any) -> tuple[str, ...]:
         """Every name, in registration order; with ``facts``, those whose facts match."""
-        return tuple(n for n, e in self._entries.items()
-                     if all(e.fact(k) == v for k, v in facts.items()))
+        return tuple(
+            n for n, e in self._entries.items() if all(e.fact(k) == v for k, v in facts.items())
+        )
 
     def entries(self) -> list[Entry]:
         return list(self._entries.values())

@@ -30,8 +30,10 @@ from .training.schedules import SCHEDULES
 def markdown(registry: Registry, columns: dict[str, Callable[[Entry], str]]) -> str:
     """A Markdown table: the name, then one column per ``columns`` entry."""
     head = ["name", *columns]
-    rows = [[f"`{e.name}`", *(fn(e).replace("|", "\\|") for fn in columns.values())]
-            for e in registry.entries()]
+    rows = [
+        [f"`{e.name}`", *(fn(e).replace("|", "\\|") for fn in columns.values())]
+        for e in registry.entries()
+    ]
     lines = [head, ["---"] * len(head), *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
@@ -44,20 +46,30 @@ TABLES: dict[str, Callable[[], str]] = {
     "data": lambda: markdown(SOURCES, {"what": _what}),
     "models": lambda: markdown(MODELS, {"what": _what}),
     "layers": lambda: markdown(LAYERS, {"what": _what}),
-    "optimizers": lambda: markdown(OPTIMIZERS, {
-        "what": _what, "usual `optimizer.lr`": lambda e: f"{e.usual_lr:g}",
-        "`trajectories` rate": lambda e: f"{e.trajectory_lr:g}"}),
-    "schedules": lambda: markdown(SCHEDULES, {
-        "rate": _what, "stepped": lambda e: "per update" if e.per_update else "per epoch"}),
-    "losses": lambda: markdown(LOSSES, {
-        "divergence (z logits, q target distribution)": _what}),
+    "optimizers": lambda: markdown(
+        OPTIMIZERS,
+        {
+            "what": _what,
+            "usual `optimizer.lr`": lambda e: f"{e.usual_lr:g}",
+            "`trajectories` rate": lambda e: f"{e.trajectory_lr:g}",
+        },
+    ),
+    "schedules": lambda: markdown(
+        SCHEDULES,
+        {"rate": _what, "stepped": lambda e: "per update" if e.per_update else "per epoch"},
+    ),
+    "losses": lambda: markdown(LOSSES, {"divergence (z logits, q target distribution)": _what}),
     "inits": lambda: markdown(INITS, {"weights": _what}),
     "activations": lambda: markdown(ACTIVATIONS, {"f(x)": _what}),
     "norms": lambda: markdown(NORMS, {"what": _what}),
-    "functions": lambda: markdown(FUNCTIONS, {
-        "what": _what, "minima": lambda e: ", ".join(f"({x:.3g}, {y:.3g})"
-                                                    for x, y in e.surface.minima),
-        "start": lambda e: str(e.surface.start)}),
+    "functions": lambda: markdown(
+        FUNCTIONS,
+        {
+            "what": _what,
+            "minima": lambda e: ", ".join(f"({x:.3g}, {y:.3g})" for x, y in e.surface.minima),
+            "start": lambda e: str(e.surface.start),
+        },
+    ),
 }
 
 # A marker is a line of its own (one quoted inside a sentence is text, not a marker).
@@ -80,11 +92,17 @@ def names(text: str) -> list[str]:
 def problems(text: str) -> list[str]:
     """What is wrong with the markers of ``text``: names that are no table, unclosed blocks."""
     found = names(text)
-    unknown = [f"<!-- table:{n} --> names no table (known: {', '.join(TABLES)})"
-               for n in found if n not in TABLES]
+    unknown = [
+        f"<!-- table:{n} --> names no table (known: {', '.join(TABLES)})"
+        for n in found
+        if n not in TABLES
+    ]
     closed = [m.group(2) for m in BLOCK.finditer(text)]
-    unclosed = [f"<!-- table:{n} --> has no <!-- /table:{n} --> after it"
-                for n in set(found) if found.count(n) > closed.count(n)]
+    unclosed = [
+        f"<!-- table:{n} --> has no <!-- /table:{n} --> after it"
+        for n in set(found)
+        if found.count(n) > closed.count(n)
+    ]
     return unknown + sorted(unclosed)
 
 
@@ -112,8 +130,10 @@ def main(argv: list[str]) -> int:
             if not check:
                 path.write_text(new)
     if check and stale:
-        print("stale tables (run python -m trainlab.tables): " + ", ".join(map(str, stale)),
-              file=sys.stderr)
+        print(
+            "stale tables (run python -m trainlab.tables): " + ", ".join(map(str, stale)),
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -91,7 +91,7 @@ def test_slope_ci_against_hand_values():
     sxx = ((x - x.mean()) ** 2).sum()
     b = ((x - x.mean()) * (y - y.mean())).sum() / sxx
     resid = y - (y.mean() + b * (x - x.mean()))
-    se = math.sqrt((resid ** 2).sum() / 3 / sxx)
+    se = math.sqrt((resid**2).sum() / 3 / sxx)
     assert fit["estimate"] == pytest.approx(b)
     assert fit["ci"][1] - b == pytest.approx(sps.t.ppf(0.975, 3) * se)
 
@@ -100,16 +100,20 @@ def test_tost_is_max_of_one_sided_tests():
     assert tost(-1.0, 0.02, 10, -1.0, 0.1) < 1e-3
     p = tost(-0.95, 0.05, 8, -1.0, 0.1)
     assert p == pytest.approx(sps.t.cdf((-0.95 + 0.9) / 0.05, 8))
-    far = equivalence_verdict({"estimate": -0.5, "se": 0.01, "dof": 10, "ci": (-0.52, -0.48)},
-                              -1.0, 0.1, "slope")
+    far = equivalence_verdict(
+        {"estimate": -0.5, "se": 0.01, "dof": 10, "ci": (-0.52, -0.48)}, -1.0, 0.1, "slope"
+    )
     assert far["verdict"] == "does not hold"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--only", "zero-init"], "close: zero-init-symmetry"),
-    (["--seeds", "0"], "--seeds 0"),
-    (["--jobs", "0"], "--jobs 0"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--only", "zero-init"], "close: zero-init-symmetry"),
+        (["--seeds", "0"], "--seeds 0"),
+        (["--jobs", "0"], "--jobs 0"),
+    ],
+)
 def test_bad_input(tmp_path, capsys, argv, message):
     assert main(["claims", *argv, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
@@ -137,18 +141,26 @@ def test_difference_verdict_against_scipy_and_without_a_test():
     assert difference_verdict(a, b, "x", higher=False)["verdict"] == "does not hold"
     # one seed, or every run diverged: nothing to test
     assert difference_verdict({0: 1.0}, {0: 0.0}, "x")["verdict"] == "inconclusive"
-    assert difference_verdict({0: math.inf, 1: math.inf}, {0: 1.0, 1: 2.0}, "x")["verdict"] \
+    assert (
+        difference_verdict({0: math.inf, 1: math.inf}, {0: 1.0, 1: 2.0}, "x")["verdict"]
         == "inconclusive"
+    )
     assert tost(0.0, math.nan, 0, 0.0, 0.1) == 1.0
 
 
 def test_holm_downgrades_every_significance_verdict():
-    rows = [{"p": 0.03, "statistic": "paired t-test, n = 5", "verdict": "holds only when x"},
-            {"p": 0.04, "statistic": "paired t-test, n = 5", "verdict": "does not hold"},
-            {"p": 0.9, "statistic": "TOST against 0 +- 0.1", "verdict": "does not hold"},
-            {"p": 0.001, "statistic": "paired t-test, n = 5", "verdict": "holds"}]
+    rows = [
+        {"p": 0.03, "statistic": "paired t-test, n = 5", "verdict": "holds only when x"},
+        {"p": 0.04, "statistic": "paired t-test, n = 5", "verdict": "does not hold"},
+        {"p": 0.9, "statistic": "TOST against 0 +- 0.1", "verdict": "does not hold"},
+        {"p": 0.001, "statistic": "paired t-test, n = 5", "verdict": "holds"},
+    ]
     apply_holm(rows, ["f"] * 4)
     # Holm by hand: sorted p 0.001, 0.03, 0.04, 0.9 -> x4, x3, x2, x1, running maximum
     assert [r["p_holm"] for r in rows] == pytest.approx([0.09, 0.09, 0.9, 0.004])
-    assert [r["verdict"] for r in rows] == ["inconclusive", "inconclusive", "does not hold",
-                                            "holds"]
+    assert [r["verdict"] for r in rows] == [
+        "inconclusive",
+        "inconclusive",
+        "does not hold",
+        "holds",
+    ]

@@ -12,7 +12,7 @@ def test_hand_formulas_on_a_worked_example():
     # x = (1, 2); hidden W rows (1, 0), (0, -1), offsets 0: z_j = (1, -2), f = (1, 0);
     # head rows H_0 = (0, 0), H_1 = (0.5, 1): V = (0.5, 1), z = 0.5; label 1 (y = +1):
     # Loss = 1 - 0.5 > 0, so dLoss/dz = -1 and trainlab's hinge is Loss / 2.
-    cfg = config(0, "model.hidden=[2]", "loss.name=\"hinge\"")
+    cfg = config(0, "model.hidden=[2]", 'loss.name="hinge"')
     model = build.model(cfg, (2,), 2).double()
     first, head = model.net[1], model.net[4]
     with torch.no_grad():
@@ -22,8 +22,12 @@ def test_hand_formulas_on_a_worked_example():
         head.bias.zero_()
     x = torch.tensor([1.0, 2.0], dtype=torch.float64)
     hand = hand_gradients(model, x, 1)
-    expected = {"net.1.weight": [[-0.25, -0.5], [0.0, 0.0]], "net.1.bias": [-0.25, 0.0],
-                "net.4.weight": [[0.5, 0.0], [-0.5, 0.0]], "net.4.bias": [0.5, -0.5]}
+    expected = {
+        "net.1.weight": [[-0.25, -0.5], [0.0, 0.0]],
+        "net.1.bias": [-0.25, 0.0],
+        "net.4.weight": [[0.5, 0.0], [-0.5, 0.0]],
+        "net.4.bias": [0.5, -0.5],
+    }
     build.loss(cfg)(model(x[None]), torch.tensor([1])).backward()
     for name, p in model.named_parameters():
         want = torch.tensor(expected[name], dtype=torch.float64)
@@ -32,7 +36,7 @@ def test_hand_formulas_on_a_worked_example():
 
 
 def test_zero_loss_gives_zero_gradient():
-    cfg = config(0, "model.name=\"linear\"", "loss.name=\"hinge\"")
+    cfg = config(0, 'model.name="linear"', 'loss.name="hinge"')
     model = build.model(cfg, (2,), 2).double()
     with torch.no_grad():
         model.net[1].weight.copy_(torch.tensor([[0.0, 0.0], [3.0, 0.0]]))

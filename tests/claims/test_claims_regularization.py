@@ -39,7 +39,7 @@ def test_bn_backward_formulas_match_autograd():
 
 
 def test_small_mnist1d_keeps_the_asked_samples_and_the_whole_test_set():
-    data = small_mnist1d(config(3, "data.name=\"mnist1d\"", "data.val_fraction=0.2"), 250)
+    data = small_mnist1d(config(3, 'data.name="mnist1d"', "data.val_fraction=0.2"), 250)
     assert len(data.x_train) + len(data.x_val) == 250
     assert len(data.x_val) == 50
     assert len(data.x_test) == 1000

@@ -27,18 +27,34 @@ def _chromium(page: str) -> subprocess.CompletedProcess:
     if browser is None:
         pytest.skip("chromium is not installed (.ci/run installs it)")
     return subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-logging=stderr", "--v=0", f"--user-data-dir={tempfile.mkdtemp()}",
-         "--virtual-time-budget=5000", "--dump-dom", page],
-        capture_output=True, text=True, timeout=120)
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={tempfile.mkdtemp()}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.multiprocess
 def test_html_opens_without_console_errors(out):
     html = (out / "claims.html").read_text()
     assert "http" not in html.replace("http-equiv", "")  # self-contained
-    assert html.count("<section class=\"claim\"") == 2 and "2 holds" in html
+    assert html.count('<section class="claim"') == 2 and "2 holds" in html
     dom = _chromium((out / "claims.html").as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
@@ -51,7 +67,7 @@ def test_filters_hide_other_lectures(out):
     dom = _chromium((out / "claims.html").as_uri() + "#lecture=001")
     assert dom.returncode == 0, dom.stderr[-2000:]
     sections = [s for s in dom.stdout.split("<section")[1:] if 'class="claim"' in s]
-    hidden = {('data-lecture="000"' in s, 'display: none' in s.split(">", 1)[0]) for s in sections}
+    hidden = {('data-lecture="000"' in s, "display: none" in s.split(">", 1)[0]) for s in sections}
     assert hidden == {(True, True), (False, False)}  # lecture 000's claim hidden, 001's shown
 
 
@@ -66,8 +82,9 @@ def test_markdown_table(out):
 @pytest.mark.slow
 def test_second_seed_set_is_compared(out):
     rows = run(select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=2, jobs=1)
-    rows = run(select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=2, offset=1000,
-               jobs=1)
+    rows = run(
+        select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=2, offset=1000, jobs=1
+    )
     assert rows[0]["other_seed_sets"] in ({0: "holds"}, {"0": "holds"})
     assert rows[0]["verdict_changed"] is False
     recorded = json.loads((out / "seed-sets" / "offset-1000.json").read_text())

@@ -9,8 +9,9 @@ from trainlab.errors import UserError
 def test_layers_apply_in_order(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text('seed = 3\n[optimizer]\nname = "sgd"\nlr = 0.5\n')
-    c = resolve(f, ["optimizer.lr=1e-3", "model.name=mlp", "model.hidden=[8, 4]",
-                    "train.shuffle=false"])
+    c = resolve(
+        f, ["optimizer.lr=1e-3", "model.name=mlp", "model.hidden=[8, 4]", "train.shuffle=false"]
+    )
     assert c.seed == 3 and c.optimizer.name == "sgd"
     assert c.optimizer.lr == 0.001
     assert c.model.hidden == (8, 4) and c.train.shuffle is False
@@ -32,28 +33,31 @@ def test_documented_defaults_are_valid_toml_equal_to_the_defaults():
         assert f"# {key.meaning}" in text, name
 
 
-@pytest.mark.parametrize("override, words", [
-    ("optimizer.lrr=0.1", ["unknown config key 'optimizer.lrr'", "did you mean optimizer.lr"]),
-    ("optimizer.lr=-0.1", ["optimizer.lr = -0.1", "> 0"]),
-    ("optimizer.lr=0", ["optimizer.lr = 0", "> 0"]),
-    ("optimizer.lr=nan", ["optimizer.lr", "finite"]),
-    ("optimizer.momentum=1.0", ["optimizer.momentum = 1.0", "[0, 1)"]),
-    ("optimizer.name=adamax", ["optimizer.name = \"adamax\"", "sgd", "adamw"]),
-    ("model.name=resnet", ["model.name", "cnn1d", "lstm"]),
-    ("data.name=imagenet", ["data.name", "mnist1d", "cifar10"]),
-    ("train.epochs=ten", ["train.epochs", "an integer"]),
-    ("train.epochs=2.5", ["train.epochs", "an integer"]),
-    ("train.shuffle=1", ["train.shuffle", "true/false"]),
-    ("train.batch_size=0", ["train.batch_size", "full"]),
-    ("train.batch_size=half", ["train.batch_size", "full"]),
-    ("model.hidden=[8,-1]", ["model.hidden", "positive integers"]),
-    ("model.kernel_size=4", ["model.kernel_size", "odd"]),
-    ("optimizer.nesterov=true", ["nesterov", "momentum > 0"]),
-    ("data.name=npz", ["data.path"]),
-    ("lr=0.1", ["unknown config key 'lr'"]),
-    ("optimizer=sgd", ["unknown config key 'optimizer'"]),
-    ("novalue", ["key=value"]),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("optimizer.lrr=0.1", ["unknown config key 'optimizer.lrr'", "did you mean optimizer.lr"]),
+        ("optimizer.lr=-0.1", ["optimizer.lr = -0.1", "> 0"]),
+        ("optimizer.lr=0", ["optimizer.lr = 0", "> 0"]),
+        ("optimizer.lr=nan", ["optimizer.lr", "finite"]),
+        ("optimizer.momentum=1.0", ["optimizer.momentum = 1.0", "[0, 1)"]),
+        ("optimizer.name=adamax", ['optimizer.name = "adamax"', "sgd", "adamw"]),
+        ("model.name=resnet", ["model.name", "cnn1d", "lstm"]),
+        ("data.name=imagenet", ["data.name", "mnist1d", "cifar10"]),
+        ("train.epochs=ten", ["train.epochs", "an integer"]),
+        ("train.epochs=2.5", ["train.epochs", "an integer"]),
+        ("train.shuffle=1", ["train.shuffle", "true/false"]),
+        ("train.batch_size=0", ["train.batch_size", "full"]),
+        ("train.batch_size=half", ["train.batch_size", "full"]),
+        ("model.hidden=[8,-1]", ["model.hidden", "positive integers"]),
+        ("model.kernel_size=4", ["model.kernel_size", "odd"]),
+        ("optimizer.nesterov=true", ["nesterov", "momentum > 0"]),
+        ("data.name=npz", ["data.path"]),
+        ("lr=0.1", ["unknown config key 'lr'"]),
+        ("optimizer=sgd", ["unknown config key 'optimizer'"]),
+        ("novalue", ["key=value"]),
+    ],
+)
 def test_bad_values_name_the_key_and_what_is_allowed(override, words):
     with pytest.raises(UserError) as e:
         resolve(None, [override])

@@ -44,8 +44,13 @@ def test_splits_are_seeded(tmp_path):
     x = np.repeat(np.arange(n, dtype=np.float32)[:, None], 2, 1)
     np.savez(tmp_path / "d.npz", x=x, y=np.arange(n) % 2, x_test=x[:10], y_test=np.arange(10) % 2)
     for seed in (1, 2):
-        s = load("data.name=npz", f"data.path={tmp_path / 'd.npz'}", "data.normalize=none",
-                 f"seed={seed}", "data.val_fraction=0.1")
+        s = load(
+            "data.name=npz",
+            f"data.path={tmp_path / 'd.npz'}",
+            "data.normalize=none",
+            f"seed={seed}",
+            "data.val_fraction=0.1",
+        )
         # the rule: the first 10% of NumPy's permutation from default_rng([seed, 2]) is held out
         perm = np.random.default_rng([seed, 2]).permutation(n)
         assert s.x_val[:, 0].long().tolist() == perm[:20].tolist()
@@ -73,8 +78,13 @@ def test_toy_geometry_without_noise():
 def test_npz(tmp_path):
     rng = np.random.default_rng(0)
     f = tmp_path / "d.npz"
-    np.savez(f, x=rng.normal(size=(50, 3, 4)), y=rng.integers(0, 3, 50),
-             x_test=rng.normal(size=(10, 3, 4)), y_test=rng.integers(0, 3, 10))
+    np.savez(
+        f,
+        x=rng.normal(size=(50, 3, 4)),
+        y=rng.integers(0, 3, 50),
+        x_test=rng.normal(size=(10, 3, 4)),
+        y_test=rng.integers(0, 3, 10),
+    )
     s = load("data.name=npz", f"data.path={f}")
     assert s.input_shape == (3, 4) and len(s.x_test) == 10 and s.num_classes == 3
     np.savez(f, x=rng.normal(size=(50, 3)), y=rng.integers(0, 3, 50))  # no test split
@@ -98,8 +108,12 @@ def test_csv(tmp_path):
 @pytest.mark.parametrize("gz", [False, True])
 def test_mnist_idx(tmp_path, gz):
     rng = np.random.default_rng(0)
-    arrays = {"x": rng.integers(0, 256, (30, 28, 28)), "y": rng.integers(0, 10, 30),
-              "x_test": rng.integers(0, 256, (5, 28, 28)), "y_test": rng.integers(0, 10, 5)}
+    arrays = {
+        "x": rng.integers(0, 256, (30, 28, 28)),
+        "y": rng.integers(0, 10, 30),
+        "x_test": rng.integers(0, 256, (5, 28, 28)),
+        "y_test": rng.integers(0, 10, 5),
+    }
     for key, stem in FILES.items():
         raw = idx_bytes(arrays[key])
         if gz:
@@ -120,8 +134,9 @@ def test_cifar10_binary(tmp_path):
     for i in range(1, 3):
         (tmp_path / f"data_batch_{i}.bin").write_bytes(records.tobytes())
     (tmp_path / "test_batch.bin").write_bytes(records[:4].tobytes())
-    s = load("data.name=cifar10", f"data.path={tmp_path}", "data.normalize=none",
-             "data.val_fraction=0.2")
+    s = load(
+        "data.name=cifar10", f"data.path={tmp_path}", "data.normalize=none", "data.val_fraction=0.2"
+    )
     assert s.input_shape == (3, 32, 32) and len(s.x_test) == 4
     # record layout: label byte, then red, green, blue 32x32 planes in row-major order
     assert s.y_test.tolist() == labels[:4].tolist()
@@ -137,22 +152,36 @@ def _npz(tmp_path, **arrays):
     return ["data.name=npz", f"data.path={f}"]
 
 
-@pytest.mark.parametrize("arrays, message", [
-    (dict(x=np.array([[1.0, np.nan]] * 20), y=np.zeros(20)), "NaN/Inf"),
-    (dict(x=np.array([[1.0, np.inf]] * 20), y=np.zeros(20)), "NaN/Inf"),
-    (dict(x=np.ones((20, 2)), y=np.zeros(19)), "one label per sample"),
-    (dict(x=np.ones(20), y=np.zeros(20)), "expected (samples, features...)"),
-    (dict(x=np.ones((20, 2)), y=np.full(20, 0.5)), "non-integer labels"),
-    (dict(x=np.ones((20, 2)), y=-np.ones(20)), "labels must be 0..C-1"),
-    (dict(x=np.ones((20, 2)), y=np.zeros(20)), "single class"),
-    (dict(x=np.ones((20, 2)), y=np.arange(20) % 2, x_test=np.ones((4, 3)), y_test=np.zeros(4)),
-     "must match"),
-    (dict(x=np.ones((20, 2)), y=np.arange(20) % 2, x_test=np.ones((4, 2)), y_test=np.full(4, 7)),
-     "y_test holds label 7, but the training labels are 0..1"),
-    (dict(x=np.ones((20, 2)), y=np.arange(20) % 2, x_test=np.ones((4, 2))), "together"),
-    (dict(y=np.zeros(3)), "has no array 'x'"),
-    (dict(x=np.array([["a", "b"]] * 20), y=np.arange(20) % 2), "expected real numbers"),
-])
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        (dict(x=np.array([[1.0, np.nan]] * 20), y=np.zeros(20)), "NaN/Inf"),
+        (dict(x=np.array([[1.0, np.inf]] * 20), y=np.zeros(20)), "NaN/Inf"),
+        (dict(x=np.ones((20, 2)), y=np.zeros(19)), "one label per sample"),
+        (dict(x=np.ones(20), y=np.zeros(20)), "expected (samples, features...)"),
+        (dict(x=np.ones((20, 2)), y=np.full(20, 0.5)), "non-integer labels"),
+        (dict(x=np.ones((20, 2)), y=-np.ones(20)), "labels must be 0..C-1"),
+        (dict(x=np.ones((20, 2)), y=np.zeros(20)), "single class"),
+        (
+            dict(
+                x=np.ones((20, 2)), y=np.arange(20) % 2, x_test=np.ones((4, 3)), y_test=np.zeros(4)
+            ),
+            "must match",
+        ),
+        (
+            dict(
+                x=np.ones((20, 2)),
+                y=np.arange(20) % 2,
+                x_test=np.ones((4, 2)),
+                y_test=np.full(4, 7),
+            ),
+            "y_test holds label 7, but the training labels are 0..1",
+        ),
+        (dict(x=np.ones((20, 2)), y=np.arange(20) % 2, x_test=np.ones((4, 2))), "together"),
+        (dict(y=np.zeros(3)), "has no array 'x'"),
+        (dict(x=np.array([["a", "b"]] * 20), y=np.arange(20) % 2), "expected real numbers"),
+    ],
+)
 def test_bad_data_is_one_clear_line(tmp_path, arrays, message):
     with pytest.raises(UserError) as e:
         load(*_npz(tmp_path, **arrays))

@@ -100,8 +100,9 @@ def test_four_arrays_keep_their_test_split(source):
 
 def test_torch_tensors_become_numpy_on_the_cpu(source):
     arrays = read_callable(f"{source}:tensors", {})
-    assert all(isinstance(a, np.ndarray)
-               for a in (arrays.x, arrays.y, arrays.x_test, arrays.y_test))
+    assert all(
+        isinstance(a, np.ndarray) for a in (arrays.x, arrays.y, arrays.x_test, arrays.y_test)
+    )
     assert arrays.x_test.dtype == np.float32  # bfloat16, which NumPy lacks, widened exactly
     s = _splits(arrays)
     assert s.x_test.shape == (20, 3) and s.y_test.dtype == torch.int64
@@ -121,16 +122,25 @@ def test_floating_targets_are_regression(source):
     assert s.task == "regression" and s.num_classes == 1 and s.y_train.dtype == torch.float32
 
 
-@pytest.mark.parametrize("what, message", [
-    ("none", "returned None; expected (x, y), (x, y, x_test, y_test) or a dict with keys x, y "
-             "and optional x_test, y_test, each a NumPy array or a torch tensor"),
-    ("three", "returned a tuple of 3 items; expected (x, y), "),
-    ("array", "returned a numpy.ndarray; expected (x, y), "),
-    ("list_x", "returned x as a list of 4 items; expected a NumPy array or a torch tensor"),
-    ("missing_y", "returned a dict with no key 'y'; expected (x, y), "),
-    ("typo", "returned a dict with unexpected key 'X_test'; expected (x, y), "),
-    ("half_test", "returned x_test and y_test not together (only x_test); give both or neither"),
-])
+@pytest.mark.parametrize(
+    "what, message",
+    [
+        (
+            "none",
+            "returned None; expected (x, y), (x, y, x_test, y_test) or a dict with keys x, y "
+            "and optional x_test, y_test, each a NumPy array or a torch tensor",
+        ),
+        ("three", "returned a tuple of 3 items; expected (x, y), "),
+        ("array", "returned a numpy.ndarray; expected (x, y), "),
+        ("list_x", "returned x as a list of 4 items; expected a NumPy array or a torch tensor"),
+        ("missing_y", "returned a dict with no key 'y'; expected (x, y), "),
+        ("typo", "returned a dict with unexpected key 'X_test'; expected (x, y), "),
+        (
+            "half_test",
+            "returned x_test and y_test not together (only x_test); give both or neither",
+        ),
+    ],
+)
 def test_another_form_is_one_line_naming_what_came_back(source, what, message):
     with pytest.raises(UserError) as e:
         read_callable(f"{source}:returns", {"what": what})
@@ -141,23 +151,35 @@ def test_another_form_is_one_line_naming_what_came_back(source, what, message):
 def test_an_error_in_the_callable_is_one_line(source):
     with pytest.raises(UserError) as e:
         read_callable(f"{source}:boom", {"n": 4})
-    assert str(e.value) == ("data.name = 'tl_user_data:boom': raised RuntimeError: cannot read "
-                            "shard 4")
-    with pytest.raises(UserError, match=r"^data.name = 'tl_user_data:pair': raised TypeError: "
-                                        r".*unexpected keyword argument 'size'$"):
+    assert str(e.value) == (
+        "data.name = 'tl_user_data:boom': raised RuntimeError: cannot read shard 4"
+    )
+    with pytest.raises(
+        UserError,
+        match=r"^data.name = 'tl_user_data:pair': raised TypeError: "
+        r".*unexpected keyword argument 'size'$",
+    ):
         read_callable(f"{source}:pair", {"size": 3})
-    with pytest.raises(UserError, match=r"^data.name = 'tl_user_data:pairs': module "
-                                        r"'tl_user_data' .* has no attribute 'pairs'; did you "
-                                        r"mean 'pair'\?$"):
+    with pytest.raises(
+        UserError,
+        match=r"^data.name = 'tl_user_data:pairs': module "
+        r"'tl_user_data' .* has no attribute 'pairs'; did you "
+        r"mean 'pair'\?$",
+    ):
         read_callable(f"{source}:pairs", {})
 
 
-@pytest.mark.parametrize("name, message", [
-    ("with_nan", "x has 1 NaN/Inf values (first in sample 7); remove or impute them"),
-    ("bad_labels", "y_test holds label 2, but the training labels are 0..1"),
-    ("float_labels", "y has shape (50, 1) and dtype float32; expected (50,) real regression "
-                     "targets"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("with_nan", "x has 1 NaN/Inf values (first in sample 7); remove or impute them"),
+        ("bad_labels", "y_test holds label 2, but the training labels are 0..1"),
+        (
+            "float_labels",
+            "y has shape (50, 1) and dtype float32; expected (50,) real regression targets",
+        ),
+    ],
+)
 def test_the_checks_every_source_gets_name_the_callable(source, name, message):
     # prepare's own checks, not repeated in read_callable: the source named as data.name = ...
     with pytest.raises(UserError) as e:

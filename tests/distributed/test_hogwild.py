@@ -58,12 +58,16 @@ def kill_worker(index: int) -> None:
 
 
 def train(tmp_path, name, *extra, **options):
-    return trainlab.train(None, FAST + list(extra), out=tmp_path / name, progress="quiet",
-                          **options)
+    return trainlab.train(
+        None, FAST + list(extra), out=tmp_path / name, progress="quiet", **options
+    )
 
 
-@pytest.mark.parametrize("extra", [PLAIN_SGD, [*NO_DROPOUT, "schedule.name=one_cycle"]],
-                         ids=["plain-sgd", "momentum-one-cycle"])
+@pytest.mark.parametrize(
+    "extra",
+    [PLAIN_SGD, [*NO_DROPOUT, "schedule.name=one_cycle"]],
+    ids=["plain-sgd", "momentum-one-cycle"],
+)
 def test_one_worker_equals_single_process_training(tmp_path, extra):
     # one worker: nothing races, the same batches in the same order at the same rates. Exact
     # equality (torch.equal / ==), no tolerance; momentum too, as the worker's buffer lives on
@@ -81,8 +85,13 @@ def test_one_worker_equals_single_process_training(tmp_path, extra):
 
 def test_two_workers_learn_and_count_every_update(tmp_path):
     pids = []
-    summary = train(tmp_path, "run", *HOGWILD, "distributed.workers=2",
-                    on_epoch=lambda m: pids.extend(p.pid for p in workers()))
+    summary = train(
+        tmp_path,
+        "run",
+        *HOGWILD,
+        "distributed.workers=2",
+        on_epoch=lambda m: pids.extend(p.pid for p in workers()),
+    )
     run = tmp_path / "run"
     assert [r["epoch"] for r in rows(run)] == [1, 2, 3, 4]
     assert json.loads((run / "summary.json").read_text()) == summary
@@ -101,9 +110,13 @@ def test_a_killed_worker_is_named_and_the_run_finishes(tmp_path, capsys):
         if metrics["epoch"] == 1:
             threading.Timer(0.15, kill_worker, (1,)).start()
 
-    summary = trainlab.train(None, FAST + HOGWILD + ["distributed.slow_worker=1:0.2",
-                                                     "train.epochs=3"],
-                             out=tmp_path / "run", progress="lines", on_epoch=kill_in_epoch_2)
+    summary = trainlab.train(
+        None,
+        FAST + HOGWILD + ["distributed.slow_worker=1:0.2", "train.epochs=3"],
+        out=tmp_path / "run",
+        progress="lines",
+        on_epoch=kill_in_epoch_2,
+    )
     d = summary["distributed"]
     assert d["workers_lost"] == [1] and d["batches_skipped"] >= 1
     assert sum(d["updates_per_worker"]) + d["batches_skipped"] == 3 * UPDATES
@@ -114,8 +127,14 @@ def test_a_killed_worker_is_named_and_the_run_finishes(tmp_path, capsys):
 
 
 def test_a_stalled_worker_is_killed_after_the_timeout(tmp_path):
-    summary = train(tmp_path, "run", *HOGWILD, "distributed.slow_worker=1:30",
-                    "distributed.timeout=1", "train.epochs=2")
+    summary = train(
+        tmp_path,
+        "run",
+        *HOGWILD,
+        "distributed.slow_worker=1:30",
+        "distributed.timeout=1",
+        "train.epochs=2",
+    )
     d = summary["distributed"]
     assert d["workers_lost"] == [1] and d["batches_skipped"] == 4
     assert d["updates_per_worker"] == [5 + UPDATES, 0]
@@ -160,8 +179,20 @@ def test_parent_killed_leaves_no_worker_and_resumes(tmp_path):
     # and --resume finishes the run from last.pt
     run = tmp_path / "run"
     args = [*FAST, *HOGWILD, "distributed.slow_worker=0:0.05", "train.epochs=3"]
-    proc = subprocess.Popen([sys.executable, "-m", "trainlab", "train", *args, "--out", str(run),
-                             "--progress", "quiet"], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trainlab",
+            "train",
+            *args,
+            "--out",
+            str(run),
+            "--progress",
+            "quiet",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     deadline = time.time() + 60
     while not (run / "last.pt").exists() and time.time() < deadline:
         time.sleep(0.02)

@@ -23,10 +23,16 @@ from tests import same_training
 
 pytestmark = pytest.mark.cpu_only(
     "the pipeline mode runs on the CPU; with device = auto on a GPU machine the data is on "
-    "CUDA and the mode refuses it")
+    "CUDA and the mode refuses it"
+)
 
-MOONS = ["data.name=moons", "data.samples=401", "model.dropout=0", "train.batch_size=24",
-         "train.checkpoint_seconds=0"]
+MOONS = [
+    "data.name=moons",
+    "data.samples=401",
+    "model.dropout=0",
+    "train.batch_size=24",
+    "train.checkpoint_seconds=0",
+]
 MLP = MOONS + ["model.name=mlp", "model.hidden=[16,16,8]", "model.norm=none"]
 TOLERANCE = 1e-6  # measured: gradients agree to 1.5e-7, weights after training to 6e-8
 
@@ -58,11 +64,22 @@ def pipeline_gradients(overrides: list[str]) -> tuple[dict, dict]:
 
 
 @pytest.mark.multiprocess
-@pytest.mark.parametrize("overrides", [
-    MLP + ["distributed.workers=3", "distributed.micro_batches=4", "regularization.l2=0.01"],
-    MOONS + ["model.name=cnn1d", "model.channels=[4,4]", "model.norm=layer",
-             "distributed.workers=2", "distributed.micro_batches=5", "regularization.l1=0.01"],
-], ids=["mlp-3-stages", "cnn1d-2-stages"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        MLP + ["distributed.workers=3", "distributed.micro_batches=4", "regularization.l2=0.01"],
+        MOONS
+        + [
+            "model.name=cnn1d",
+            "model.channels=[4,4]",
+            "model.norm=layer",
+            "distributed.workers=2",
+            "distributed.micro_batches=5",
+            "regularization.l1=0.01",
+        ],
+    ],
+    ids=["mlp-3-stages", "cnn1d-2-stages"],
+)
 def test_minibatch_gradients_equal_one_process(overrides):
     want, got = pipeline_gradients(overrides)
     assert want.keys() == got.keys()
@@ -70,8 +87,13 @@ def test_minibatch_gradients_equal_one_process(overrides):
         torch.testing.assert_close(got[key], want[key], atol=TOLERANCE, rtol=0)
 
 
-TRAIN = MLP + ["optimizer.name=adam", "optimizer.lr=0.01", "schedule.name=cosine",
-               "regularization.l2=0.01", "train.epochs=3"]
+TRAIN = MLP + [
+    "optimizer.name=adam",
+    "optimizer.lr=0.01",
+    "schedule.name=cosine",
+    "regularization.l2=0.01",
+    "train.epochs=3",
+]
 PIPE = ["distributed.mode=pipeline", "distributed.workers=3"]
 
 
@@ -120,35 +142,53 @@ def test_lost_stage_is_a_clear_error(tmp_path):
             os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
 
     with pytest.raises(UserError, match=r"pipeline stage \d \(exit code -9\) lost.*--resume"):
-        trainlab.train(None, TRAIN + PIPE, out=tmp_path / "pipe", progress="quiet",
-                       on_epoch=kill_a_stage)
+        trainlab.train(
+            None, TRAIN + PIPE, out=tmp_path / "pipe", progress="quiet", on_epoch=kill_a_stage
+        )
     assert (tmp_path / "pipe" / "last.pt").exists()
 
 
 @pytest.mark.multiprocess
 def test_model_that_cannot_be_split_exits_2(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "trainlab", "train", *MOONS, "model.name=mlp",
-                        "model.hidden=[16]", "distributed.mode=pipeline",
-                        "distributed.workers=3", "--out", str(tmp_path / "run")],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trainlab",
+            "train",
+            *MOONS,
+            "model.name=mlp",
+            "model.hidden=[16]",
+            "distributed.mode=pipeline",
+            "distributed.workers=3",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 2
     assert p.stderr.strip() == (
         "trainlab: error: distributed.workers = 3 pipeline stages, but model.name = 'mlp' has "
         "2 layers with weights (Linear, Linear); each stage needs one (use at most 2 stages, "
-        "or a deeper model)")
+        "or a deeper model)"
+    )
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["model.name=gru", "model.hidden=[8]"], "recurrent"),
-    (["model.name=mlp", "model.hidden=[8,8]", "loss.aux_weight=0.3"], "auxiliary heads"),
-    (["model.name=mlp", "optimizer.name=newton"], "Hessian"),
-    (["model.name=mlp", "gradient_clip.max_norm=1"], "global norm"),
-    (["model.name=mlp", "data.name=adding", "loss.name=mse"], "regression task"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.name=gru", "model.hidden=[8]"], "recurrent"),
+        (["model.name=mlp", "model.hidden=[8,8]", "loss.aux_weight=0.3"], "auxiliary heads"),
+        (["model.name=mlp", "optimizer.name=newton"], "Hessian"),
+        (["model.name=mlp", "gradient_clip.max_norm=1"], "global norm"),
+        (["model.name=mlp", "data.name=adding", "loss.name=mse"], "regression task"),
+    ],
+)
 def test_what_a_pipeline_refuses(tmp_path, overrides, message):
     with pytest.raises(UserError, match=message):
-        trainlab.train(None, MOONS + overrides + PIPE[:1], out=tmp_path / "run",
-                       progress="quiet")
+        trainlab.train(None, MOONS + overrides + PIPE[:1], out=tmp_path / "run", progress="quiet")
 
 
 def test_balance_minimizes_the_largest_stage():

@@ -64,7 +64,7 @@ def test_confidence_intervals_of_a_mean_difference_by_hand():
     # Welch: v = s^2 / n per side, nu = (va + vb)^2 / (va^2 / 3 + vb^2 / 4)
     a, b = [0.90, 0.92, 0.91, 0.93], [0.85, 0.88, 0.86, 0.90, 0.84]
     va, vb = 0.0005 / 3 / 4, 0.00232 / 4 / 5  # sums of squared deviations 0.0005 and 0.00232
-    nu = (va + vb) ** 2 / (va ** 2 / 3 + vb ** 2 / 4)
+    nu = (va + vb) ** 2 / (va**2 / 3 + vb**2 / 4)
     diff = 0.915 - 0.866
     half = sps.t.ppf(0.975, nu) * math.sqrt(va + vb)
     r = stats.contrast(a, b)
@@ -75,8 +75,9 @@ def test_confidence_intervals_of_a_mean_difference_by_hand():
 
 
 def test_pairwise_names_its_test_and_the_better_variant():
-    paired = stats.pairwise({"x": {0: 1.0, 1: 2.0, 2: 3.5}, "y": {0: 2.0, 1: 3.0, 2: 4.0}},
-                            higher_is_better=False)
+    paired = stats.pairwise(
+        {"x": {0: 1.0, 1: 2.0, 2: 3.5}, "y": {0: 2.0, 1: 3.0, 2: 4.0}}, higher_is_better=False
+    )
     assert paired[0]["test"] == "paired" and paired[0]["better"] == "x"  # lower is better
     assert paired[0]["difference"] == pytest.approx(-0.5 / 3 - 2 / 3)
     welch = stats.pairwise({"x": [1.0, 2.0, 3.5], "y": [2.0, 3.0, 4.0]})
@@ -89,15 +90,22 @@ def test_pairwise_names_its_test_and_the_better_variant():
 def test_vary_parsing():
     assert split_values("sgd,adam") == ["sgd", "adam"]
     assert split_values("[64,64],[128]") == ["[64,64]", "[128]"]
-    grid = parse_vary(["optimizer.name=sgd,adam", "model.hidden=[8],[8,8]"], None,
-                      ["model.name=mlp"])
-    assert grid == [{"optimizer.name": "sgd", "model.hidden": [8]},
-                    {"optimizer.name": "sgd", "model.hidden": [8, 8]},
-                    {"optimizer.name": "adam", "model.hidden": [8]},
-                    {"optimizer.name": "adam", "model.hidden": [8, 8]}]
-    for bad, message in [("optimizr.name=sgd", "did you mean optimizer.name"),
-                         ("optimizer.name=", "empty"), ("optimizer.name=sgd,sgd", "repeated"),
-                         ("optimizer.lr=0.1,-1", "optimizer.lr = -1"), ("nokey", "key=value")]:
+    grid = parse_vary(
+        ["optimizer.name=sgd,adam", "model.hidden=[8],[8,8]"], None, ["model.name=mlp"]
+    )
+    assert grid == [
+        {"optimizer.name": "sgd", "model.hidden": [8]},
+        {"optimizer.name": "sgd", "model.hidden": [8, 8]},
+        {"optimizer.name": "adam", "model.hidden": [8]},
+        {"optimizer.name": "adam", "model.hidden": [8, 8]},
+    ]
+    for bad, message in [
+        ("optimizr.name=sgd", "did you mean optimizer.name"),
+        ("optimizer.name=", "empty"),
+        ("optimizer.name=sgd,sgd", "repeated"),
+        ("optimizer.lr=0.1,-1", "optimizer.lr = -1"),
+        ("nokey", "key=value"),
+    ]:
         with pytest.raises(UserError, match=message):
             parse_vary([bad])
     with pytest.raises(UserError, match="at least one --vary"):
@@ -105,8 +113,22 @@ def test_vary_parsing():
 
 
 def _compare(tmp_path, capsys, *extra):
-    code = main(["compare", *FAST, "train.epochs=2", "--vary", "optimizer.name=sgd,adam",
-                 "--seeds", "2", "--jobs", "2", "--out", str(tmp_path / "cmp"), *extra])
+    code = main(
+        [
+            "compare",
+            *FAST,
+            "train.epochs=2",
+            "--vary",
+            "optimizer.name=sgd,adam",
+            "--seeds",
+            "2",
+            "--jobs",
+            "2",
+            "--out",
+            str(tmp_path / "cmp"),
+            *extra,
+        ]
+    )
     return code, capsys.readouterr()
 
 
@@ -115,13 +137,24 @@ def _patch_json(path, **values):
 
 
 def _epoch(epoch, val_accuracy, time_s):
-    return {"epoch": epoch, "train_loss": 0.5, "train_accuracy": 0.8, "val_loss": 0.5,
-            "val_accuracy": val_accuracy, "lr": 0.1, "time_s": time_s}
+    return {
+        "epoch": epoch,
+        "train_loss": 0.5,
+        "train_accuracy": 0.8,
+        "val_loss": 0.5,
+        "val_accuracy": val_accuracy,
+        "lr": 0.1,
+        "time_s": time_s,
+    }
 
 
 # (val_accuracy, time_s) of epochs 1 and 2 of each seed
-CURVES = {("sgd", 0): [(0.70, 1.0), (0.85, 2.0)], ("sgd", 1): [(0.81, 1.5), (0.90, 1.5)],
-          ("adam", 0): [(0.75, 0.5), (0.82, 0.5)], ("adam", 1): [(0.80, 0.5), (0.95, 0.5)]}
+CURVES = {
+    ("sgd", 0): [(0.70, 1.0), (0.85, 2.0)],
+    ("sgd", 1): [(0.81, 1.5), (0.90, 1.5)],
+    ("adam", 0): [(0.75, 0.5), (0.82, 0.5)],
+    ("adam", 1): [(0.80, 0.5), (0.95, 0.5)],
+}
 
 
 @pytest.mark.slow
@@ -130,13 +163,28 @@ def test_compare_writes_its_outputs_and_resumes(tmp_path, capsys):
     code, _ = _compare(tmp_path, capsys)
     assert code == 0
     out = tmp_path / "cmp"
-    assert {p.name for p in out.iterdir()} >= {"compare.json", "runs", "summary.csv", "curves.png",
-                                              "final.png", "report.html"}
+    assert {p.name for p in out.iterdir()} >= {
+        "compare.json",
+        "runs",
+        "summary.csv",
+        "curves.png",
+        "final.png",
+        "report.html",
+    }
     rows = list(csv.DictReader((out / "summary.csv").open()))
     assert [r["variant"] for r in rows] == ["optimizer.name=sgd", "optimizer.name=adam"]
-    assert list(rows[0])[:10] == ["variant", "optimizer.name", "seeds", "test_accuracy_mean",
-                                  "test_accuracy_ci95", "test_loss_mean", "test_loss_ci95",
-                                  "best_epoch_mean", "time_per_epoch_s", "diverged"]
+    assert list(rows[0])[:10] == [
+        "variant",
+        "optimizer.name",
+        "seeds",
+        "test_accuracy_mean",
+        "test_accuracy_ci95",
+        "test_loss_mean",
+        "test_loss_ci95",
+        "best_epoch_mean",
+        "time_per_epoch_s",
+        "diverged",
+    ]
     assert rows[0]["metric"] == "test_accuracy"
     cfg = json.loads((out / "compare.json").read_text())
     assert cfg["seeds"] == 2
@@ -145,9 +193,12 @@ def test_compare_writes_its_outputs_and_resumes(tmp_path, capsys):
     stamp = done.stat().st_mtime_ns
     (out / "runs" / "optimizer.name=adam" / "seed-1" / "summary.json").unlink()
     shutil.rmtree(out / "runs" / "optimizer.name=sgd" / "seed-1")
+
     def numbers():  # everything but the wall-clock time
-        return [{k: v for k, v in r.items() if k != "time_per_epoch_s"}
-                for r in csv.DictReader((out / "summary.csv").open())]
+        return [
+            {k: v for k, v in r.items() if k != "time_per_epoch_s"}
+            for r in csv.DictReader((out / "summary.csv").open())
+        ]
 
     before = numbers()
     code, _ = _compare(tmp_path, capsys)
@@ -161,8 +212,9 @@ def test_compare_writes_its_outputs_and_resumes(tmp_path, capsys):
         run = out / "runs" / f"optimizer.name={name}" / f"seed-{k}"
         accuracy = {"sgd": [0.9, 0.7], "adam": [0.8, 0.8]}[name][k]
         _patch_json(run / "summary.json", test_accuracy=accuracy)
-        (run / "metrics.jsonl").write_text("".join(
-            json.dumps(_epoch(e, acc, t)) + "\n" for e, (acc, t) in enumerate(curve, 1)))
+        (run / "metrics.jsonl").write_text(
+            "".join(json.dumps(_epoch(e, acc, t)) + "\n" for e, (acc, t) in enumerate(curve, 1))
+        )
     code, captured = _compare(tmp_path, capsys)
     sgd = list(csv.DictReader((out / "summary.csv").open()))[0]
     # [0.9, 0.7]: mean 0.8, s = sqrt(0.02), t_{0.975, 1} = tan(0.475 pi) = 12.7062047361747
@@ -180,8 +232,10 @@ def test_compare_writes_its_outputs_and_resumes(tmp_path, capsys):
     assert float(adam["time_to_target_mean"]) == pytest.approx(0.75)
     # paired differences 2 and 1: t = 1.5 / 0.5 = 3 with 1 dof, p = 1 - 2 atan(3) / pi
     report = (out / "report.html").read_text()
-    assert "optimizer.name=adam has the better mean than optimizer.name=sgd (lower seconds to " \
-           "target, by 1.5 s)" in report
+    assert (
+        "optimizer.name=adam has the better mean than optimizer.name=sgd (lower seconds to "
+        "target, by 1.5 s)" in report
+    )
     p = 1 - 2 * math.atan(3) / math.pi  # 0.2048
     assert f"paired t-test on the 2 seeds both have, t = 3.00, p = {p:.3g}" in report
     # epochs until val_accuracy >= 0.9: only seed 1 of each gets there, at epoch 2
@@ -190,9 +244,11 @@ def test_compare_writes_its_outputs_and_resumes(tmp_path, capsys):
     assert (sgd["reached"], sgd["epochs_to_target_mean"], adam["reached"]) == ("1", "2.0", "1")
     assert "epochs to target 2.0000  (1 of 2 reached the target)" in captured.out
     assert "<td>1 of 2</td>" in (out / "report.html").read_text()
-    for argv, message in [(["--metric", "epochs_to_target"], "needs --target"),
-                          (["--metric", "time_to_target", "--target", "1.5"], "(0, 1]"),
-                          (["--target", "0.5"], "only used with")]:
+    for argv, message in [
+        (["--metric", "epochs_to_target"], "needs --target"),
+        (["--metric", "time_to_target", "--target", "1.5"], "(0, 1]"),
+        (["--target", "0.5"], "only used with"),
+    ]:
         code, captured = _compare(tmp_path, capsys, *argv)
         assert code == 2 and message in captured.err
 
@@ -202,8 +258,14 @@ def test_summary_by_hand():
     variants = [{"optimizer.name": "sgd"}]
     runs = {}
     for k, (acc, reached_at) in enumerate([(0.9, 1), (0.8, 3), (0.7, None)]):
-        summary = {"test_accuracy": acc, "test_loss": 1 - acc, "diverged": False,
-                   "best_epoch": k + 1, "epochs_run": 3, "wall_time_s": 6.0}
+        summary = {
+            "test_accuracy": acc,
+            "test_loss": 1 - acc,
+            "diverged": False,
+            "best_epoch": k + 1,
+            "epochs_run": 3,
+            "wall_time_s": 6.0,
+        }
         history = [_epoch(e, 0.95 if e == reached_at else 0.5, 2.0) for e in (1, 2, 3)]
         runs[("optimizer.name=sgd", k)] = (summary, history)
     (row,) = compare.summarize(variants, 3, runs, compare.choose_metric())
@@ -219,10 +281,12 @@ def test_summary_by_hand():
 
 
 def test_epochs_and_time_to_target_from_a_hand_written_metrics_file(tmp_path):
-    lines = ['{"epoch": 1, "val_accuracy": 0.50, "time_s": 1.5}',
-             '{"epoch": 2, "val_accuracy": 0.79, "time_s": 2.0}',
-             '{"epoch": 3, "val_accuracy": 0.81, "time_s": 2.5}',
-             '{"epoch": 4, "val_accuracy": NaN, "time_s": 3.0}']
+    lines = [
+        '{"epoch": 1, "val_accuracy": 0.50, "time_s": 1.5}',
+        '{"epoch": 2, "val_accuracy": 0.79, "time_s": 2.0}',
+        '{"epoch": 3, "val_accuracy": 0.81, "time_s": 2.5}',
+        '{"epoch": 4, "val_accuracy": NaN, "time_s": 3.0}',
+    ]
     (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     history = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert compare.to_target(history, 0.8) == (3, 6.0)
@@ -235,9 +299,19 @@ def test_epochs_and_time_to_target_from_a_hand_written_metrics_file(tmp_path):
 
 def test_report_escapes_what_comes_from_configs(tmp_path, capsys):
     out = tmp_path / "cmp"
-    code = main(["compare", *FAST, "train.epochs=1", "--vary",
-                 "distributed.address=127.0.0.1,<script>alert(1)</script>", "--seeds", "1", "--out",
-                 str(out)])
+    code = main(
+        [
+            "compare",
+            *FAST,
+            "train.epochs=1",
+            "--vary",
+            "distributed.address=127.0.0.1,<script>alert(1)</script>",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     report = (out / "report.html").read_text()
     assert "<script>alert(1)" not in report
@@ -261,10 +335,25 @@ def test_report_opens_in_headless_chromium(tmp_path, capsys):
     html = report.read_text()
     assert "Welch" in html and "http" not in html.replace("http-equiv", "")  # nothing remote
     dom = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tempfile.mkdtemp()}", "--virtual-time-budget=5000", "--dump-dom",
-         report.as_uri()], capture_output=True, text=True, timeout=120)
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tempfile.mkdtemp()}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'data-images="2/2"' in dom.stdout  # the page's script ran and both plots decoded
 
@@ -291,18 +380,40 @@ def test_adam_ends_near_the_beale_minimum():
 @pytest.mark.slow
 def test_trajectories_command(tmp_path, capsys):
     out = tmp_path / "tj"
-    code = main(["trajectories", "--function", "long_valley", "--optimizers", "sgd,adam,rprop",
-                 "--steps", "50", "--out", str(out)])
+    code = main(
+        [
+            "trajectories",
+            "--function",
+            "long_valley",
+            "--optimizers",
+            "sgd,adam,rprop",
+            "--steps",
+            "50",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
-    assert {p.name for p in out.iterdir()} == {"trajectories.csv", "trajectories.png",
-                                               "trajectories.gif"}
+    assert {p.name for p in out.iterdir()} == {
+        "trajectories.csv",
+        "trajectories.png",
+        "trajectories.gif",
+    }
     rows = list(csv.DictReader((out / "trajectories.csv").open()))
-    assert len(rows) == 3 * 51 and rows[0] == {"optimizer": "sgd", "step": "0", "x": "-9.0",
-                                               "y": "1.0", "f": repr(0.81 + 1.0)}
+    assert len(rows) == 3 * 51 and rows[0] == {
+        "optimizer": "sgd",
+        "step": "0",
+        "x": "-9.0",
+        "y": "1.0",
+        "f": repr(0.81 + 1.0),
+    }
     assert (out / "trajectories.gif").read_bytes()[:6] == b"GIF89a"
-    for argv, message in [(["--function", "himmelblau"], "--function"),
-                          (["--optimizers", "sgd,lbfgs"], "--optimizers"),
-                          (["--steps", "0"], "--steps"), (["--lrs", "sgd=x"], "--lrs")]:
+    for argv, message in [
+        (["--function", "himmelblau"], "--function"),
+        (["--optimizers", "sgd,lbfgs"], "--optimizers"),
+        (["--steps", "0"], "--steps"),
+        (["--lrs", "sgd=x"], "--lrs"),
+    ]:
         assert main(["trajectories", *argv, "--out", str(tmp_path / "x")]) == 2
         assert message in capsys.readouterr().err
 
@@ -310,8 +421,17 @@ def test_trajectories_command(tmp_path, capsys):
 @pytest.mark.slow
 def test_search_scores_on_validation_only_then_tests_the_best_once(tmp_path, capsys):
     out = tmp_path / "search"
-    argv = ["search", *FAST, "train.epochs=3", "--grid", "optimizer.lr=0.01,0.1,1.0",
-            "--grid", "train.batch_size=16,64", "--out", str(out)]
+    argv = [
+        "search",
+        *FAST,
+        "train.epochs=3",
+        "--grid",
+        "optimizer.lr=0.01,0.1,1.0",
+        "--grid",
+        "train.batch_size=16,64",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     trial_summaries = list((out / "trials").glob("*/seed-*/summary.json"))
@@ -341,8 +461,21 @@ def test_search_scores_on_validation_only_then_tests_the_best_once(tmp_path, cap
     assert len(list(out.glob("best-trial-*/summary.json"))) == 1
     assert main(argv[:-2] + ["--sampler", "tpe", "--trials", "3", "--out", str(out)]) == 2
     assert "different search" in capsys.readouterr().err
-    assert main(["search", *FAST, "--grid", "optimizer.lr=0.1", "--sampler", "random",
-                 "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "search",
+                *FAST,
+                "--grid",
+                "optimizer.lr=0.1",
+                "--sampler",
+                "random",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "needs --trials" in capsys.readouterr().err
 
 
@@ -370,10 +503,19 @@ def test_diagnostics_show_vanishing_gradients_in_a_deep_sigmoid_net(tmp_path):
     from trainlab import train
     from trainlab.training import diagnostics
 
-    deep = ["data.name=mnist1d", "model.name=mlp", "model.hidden=[32,32,32,32,32]",
-            "model.norm=none", "model.dropout=0", "optimizer.name=sgd", "optimizer.lr=0.05",
-            "optimizer.weight_decay=0", "schedule.name=constant", "train.epochs=2",
-            "diagnostics=true"]
+    deep = [
+        "data.name=mnist1d",
+        "model.name=mlp",
+        "model.hidden=[32,32,32,32,32]",
+        "model.norm=none",
+        "model.dropout=0",
+        "optimizer.name=sgd",
+        "optimizer.lr=0.05",
+        "optimizer.weight_decay=0",
+        "schedule.name=constant",
+        "train.epochs=2",
+        "diagnostics=true",
+    ]
     ratio = {}
     for act in ("sigmoid", "relu"):
         train(None, deep + [f"model.activation={act}"], out=tmp_path / act, progress="quiet")
@@ -392,13 +534,15 @@ def test_dead_relus_gradient_norms_and_update_ratios_have_known_values(tmp_path)
 
     model = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
     with torch.no_grad():  # on inputs in [0, 1)^2, units 0 and 1 are negative for every sample
-        model[0].weight.copy_(torch.tensor([[1.0, 1.0], [-1.0, 0.0], [1.0, 0.0], [0.0, 1.0],
-                                            [1.0, -1.0]]))
+        model[0].weight.copy_(
+            torch.tensor([[1.0, 1.0], [-1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, -1.0]])
+        )
         model[0].bias.copy_(torch.tensor([-3.0, -0.1, 0.0, 0.5, 0.0]))
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(64, 2, generator=g), torch.randint(0, 3, (64,), generator=g)
-    recorder = diagnostics.Diagnostics(model, x, y, torch.nn.functional.cross_entropy,
-                                       tmp_path / "diagnostics.jsonl")
+    recorder = diagnostics.Diagnostics(
+        model, x, y, torch.nn.functional.cross_entropy, tmp_path / "diagnostics.jsonl"
+    )
     recorder.record(1)
     with torch.no_grad():  # an "epoch" that moves the last layer's weights by half their norm
         model[2].weight.mul_(1.5)
@@ -410,8 +554,9 @@ def test_dead_relus_gradient_norms_and_update_ratios_have_known_values(tmp_path)
     assert weights[(2, "0")]["update_ratio"] == 0
     loss = torch.nn.functional.cross_entropy(model(x), y)
     grads = torch.autograd.grad(loss, [model[0].weight, model[2].weight])
-    assert [weights[(2, "0")]["grad_norm"], weights[(2, "2")]["grad_norm"]] == \
-        pytest.approx([float(grads[0].norm()), float(grads[1].norm())], rel=1e-6)
+    assert [weights[(2, "0")]["grad_norm"], weights[(2, "2")]["grad_norm"]] == pytest.approx(
+        [float(grads[0].norm()), float(grads[1].norm())], rel=1e-6
+    )
 
 
 @pytest.mark.slow

@@ -16,7 +16,7 @@ from tests.conftest import FAST
 
 def power(x: int, exponent: int = 2) -> dict:
     """A measurement: module level, so that a spawned worker can unpickle it."""
-    return {"value": x ** exponent, "pid": os.getpid()}
+    return {"value": x**exponent, "pid": os.getpid()}
 
 
 def test_manifest_is_written_once_and_guards_the_folder(tmp_path):
@@ -39,8 +39,10 @@ def test_manifest_is_written_once_and_guards_the_folder(tmp_path):
 
 @pytest.mark.multiprocess
 def test_measurements_run_in_workers_and_are_read_back(tmp_path):
-    tasks = [grid.Task(x, tmp_path / f"m{x}", function=power, args=(x,), kwargs={"exponent": 3})
-             for x in (2, 3, 4)]
+    tasks = [
+        grid.Task(x, tmp_path / f"m{x}", function=power, args=(x,), kwargs={"exponent": 3})
+        for x in (2, 3, 4)
+    ]
     seen = []
     results = grid.run_tasks(tasks, 2, on_result=lambda t, r, done, total: seen.append(t.key))
     assert [r["value"] for r in results] == [8, 27, 64]  # in the order given
@@ -59,16 +61,20 @@ def test_measurements_run_in_workers_and_are_read_back(tmp_path):
 @pytest.mark.multiprocess
 def test_longest_tasks_start_first_and_every_task_runs_once(tmp_path):
     costs = [0.5, 3.0, 1.0, 2.0, 0.1, 2.5, 0.2]
-    tasks = [grid.Task(i, tmp_path / f"m{i}", function=power, args=(i,), cost=c)
-             for i, c in enumerate(costs)]
+    tasks = [
+        grid.Task(i, tmp_path / f"m{i}", function=power, args=(i,), cost=c)
+        for i, c in enumerate(costs)
+    ]
     threads = torch.get_num_threads()
     order = []
     results = grid.run_tasks(tasks, 1, on_result=lambda t, r, done, total: order.append(t.key))
     assert order == [1, 5, 3, 2, 0, 6, 4]  # one job: in this process, costliest first
     assert [r["value"] for r in results] == [i * i for i in range(7)]
     assert {r["pid"] for r in results} == {os.getpid()}
-    again = [grid.Task(i, tmp_path / f"n{i}", function=power, args=(i,), cost=c)
-             for i, c in enumerate(costs)]
+    again = [
+        grid.Task(i, tmp_path / f"n{i}", function=power, args=(i,), cost=c)
+        for i, c in enumerate(costs)
+    ]
     seen = []
     results = grid.run_tasks(again, 2, on_result=lambda t, r, done, total: seen.append(done))
     assert [r["value"] for r in results] == [i * i for i in range(7)] and seen == list(range(1, 8))
@@ -111,20 +117,29 @@ def test_a_compare_run_is_reproduced_by_train_from_its_folder(tmp_path):
     from trainlab.experiments import compare
 
     out = tmp_path / "cmp"
-    compare.run(None, ["train.epochs=1", "data.samples=1000"], ["optimizer.lr=0.01"], 1, 2, out,
-                log=lambda line: None)
+    compare.run(
+        None,
+        ["train.epochs=1", "data.samples=1000"],
+        ["optimizer.lr=0.01"],
+        1,
+        2,
+        out,
+        log=lambda line: None,
+    )
     run = out / "runs" / "optimizer.lr=0.01" / "seed-0"
     assert resolve(run / "config.toml")["train"]["threads"] == max(1, (os.cpu_count() or 1) // 2)
     again = trainlab.train(run / "config.toml", out=tmp_path / "again", progress="quiet")
     first = RunDir(run).read_metrics()
     second = RunDir(tmp_path / "again").read_metrics()
+
     def drop(rows):
         return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
 
     assert drop(first) == drop(second)
     assert again["threads"] == json.loads((run / "summary.json").read_text())["threads"]
     if (os.cpu_count() or 1) >= 2 and torch.get_num_threads() >= 2:
-        other = trainlab.train(run / "config.toml", ["train.threads=2"], out=tmp_path / "two",
-                               progress="quiet")
+        other = trainlab.train(
+            run / "config.toml", ["train.threads=2"], out=tmp_path / "two", progress="quiet"
+        )
         assert other["threads"] == 2
         assert drop(RunDir(tmp_path / "two").read_metrics()) != drop(first)

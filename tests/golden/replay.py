@@ -26,9 +26,13 @@ def cpu_model() -> str:
 def fingerprint() -> dict:
     """What the numbers depend on besides the code: exact equality is expected only when these
     match."""
-    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(),
-            "machine": platform.machine(), "processor": platform.processor(),
-            "cpu_model": cpu_model()}
+    return {
+        "torch": torch.__version__,
+        "cpu": torch.backends.cpu.get_cpu_capability(),
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_model": cpu_model(),
+    }
 
 
 def replay(name: str, out: Path) -> dict:

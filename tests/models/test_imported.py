@@ -68,17 +68,28 @@ def test_it_trains_through_the_training_step(source):
     assert torch.nn.functional.cross_entropy(net(x), y).item() < 0.5 * before
 
 
-@pytest.mark.parametrize("what, message", [
-    ("none", "returned None; expected a torch.nn.Module"),
-    ("function", "returned a function; expected a torch.nn.Module"),
-    ("dict", "returned a dict; expected a torch.nn.Module"),
-    ("no_params", "returned a Sequential with no trainable parameters (none); there is nothing "
-                  "to train"),
-    ("frozen", "returned a Linear with no trainable parameters (all with requires_grad=False); "
-               "there is nothing to train"),
-    ("double", "returned a Linear whose parameter 'weight' is float64; expected float32 (the "
-               "data's dtype; train.precision gives bf16/fp16 compute)"),
-])
+@pytest.mark.parametrize(
+    "what, message",
+    [
+        ("none", "returned None; expected a torch.nn.Module"),
+        ("function", "returned a function; expected a torch.nn.Module"),
+        ("dict", "returned a dict; expected a torch.nn.Module"),
+        (
+            "no_params",
+            "returned a Sequential with no trainable parameters (none); there is nothing to train",
+        ),
+        (
+            "frozen",
+            "returned a Linear with no trainable parameters (all with requires_grad=False); "
+            "there is nothing to train",
+        ),
+        (
+            "double",
+            "returned a Linear whose parameter 'weight' is float64; expected float32 (the "
+            "data's dtype; train.precision gives bf16/fp16 compute)",
+        ),
+    ],
+)
 def test_what_is_not_a_trainable_module_is_one_line(source, what, message):
     with pytest.raises(UserError) as e:
         build_callable(f"{source}:returns", (3,), 2, {"what": what})
@@ -86,9 +97,12 @@ def test_what_is_not_a_trainable_module_is_one_line(source, what, message):
 
 
 def test_a_callable_that_takes_no_shape_says_so(source):
-    with pytest.raises(UserError, match=r"^model.name = 'tl_user_model:no_shape': raised "
-                                        r"TypeError: .*unexpected keyword argument "
-                                        r"'input_shape'$"):
+    with pytest.raises(
+        UserError,
+        match=r"^model.name = 'tl_user_model:no_shape': raised "
+        r"TypeError: .*unexpected keyword argument "
+        r"'input_shape'$",
+    ):
         build_callable(f"{source}:no_shape", (3,), 2, {})
 
 
@@ -96,11 +110,16 @@ def test_a_callable_that_takes_no_shape_says_so(source):
 def test_args_cannot_set_what_trainlab_passes(source, name):
     with pytest.raises(UserError) as e:
         build_callable(f"{source}:make", (3,), 2, {name: 5})
-    assert str(e.value) == (f"model.args.{name} = 5: trainlab passes {name} itself (from the "
-                            "data) to 'tl_user_model:make'; remove it from model.args")
+    assert str(e.value) == (
+        f"model.args.{name} = 5: trainlab passes {name} itself (from the "
+        "data) to 'tl_user_model:make'; remove it from model.args"
+    )
 
 
 def test_a_missing_module_names_model_name(user_module):  # noqa: F811
-    with pytest.raises(UserError, match=r"^model.name = 'tl_absent_models:Net': module "
-                                        r"'tl_absent_models' not found"):
+    with pytest.raises(
+        UserError,
+        match=r"^model.name = 'tl_absent_models:Net': module "
+        r"'tl_absent_models' not found",
+    ):
         build_callable("tl_absent_models:Net", (3,), 2, {})

@@ -18,8 +18,12 @@ from trainlab.models import LAYERS, LocallyConnected1d, LocallyConnected2d
 
 # (in, out, kernel, input size, stride, padding): odd and even kernels, strides, no padding
 SHAPES_1D = [(3, 4, 5, 12, 1, 2), (2, 3, 4, 11, 2, 0), (1, 5, 1, 7, 1, 0), (4, 2, 3, 9, 3, 1)]
-SHAPES_2D = [(3, 4, 3, (7, 6), 1, 1), (2, 3, (3, 2), (8, 9), (2, 1), (1, 0)),
-             (1, 2, 5, (5, 5), 1, 2), (2, 2, (1, 3), (4, 7), (1, 2), (0, 1))]
+SHAPES_2D = [
+    (3, 4, 3, (7, 6), 1, 1),
+    (2, 3, (3, 2), (8, 9), (2, 1), (1, 0)),
+    (1, 2, 5, (5, 5), 1, 2),
+    (2, 2, (1, 3), (4, 7), (1, 2), (0, 1)),
+]
 CASES = [(LocallyConnected1d, s) for s in SHAPES_1D] + [(LocallyConnected2d, s) for s in SHAPES_2D]
 IDS = [f"{cls.__name__[-2:]}-{shape}" for cls, shape in CASES]
 
@@ -43,12 +47,18 @@ def linear_reference(layer, x):
     y = torch.empty(len(x), layer.out_channels, *layer.output_size, dtype=x.dtype)
     for p in torch.cartesian_prod(*[torch.arange(n) for n in layer.output_size]).view(-1, d):
         p = tuple(p.tolist())
-        window = x[(slice(None), slice(None), *(slice(i * s, i * s + k) for i, s, k in
-                                                zip(p, layer.stride, layer.kernel_size)))]
+        window = x[
+            (
+                slice(None),
+                slice(None),
+                *(slice(i * s, i * s + k) for i, s, k in zip(p, layer.stride, layer.kernel_size)),
+            )
+        ]
         features = window.movedim(1, -1).reshape(len(x), -1)  # (N, K C), channels fastest
         w = layer.weight[p].reshape(-1, layer.out_channels).T  # (O, K C)
         y[(slice(None), slice(None), *p)] = F.linear(
-            features, w, None if layer.bias is None else layer.bias[p])
+            features, w, None if layer.bias is None else layer.bias[p]
+        )
     return y
 
 
@@ -95,13 +105,14 @@ def test_initialized_as_pytorch_initializes_the_convolution(dims):
     conv = (nn.Conv1d, nn.Conv2d)[dims - 1](c, o, k)
     torch.manual_seed(1)
     local = (LocallyConnected1d, LocallyConnected2d)[dims - 1](c, o, k, size)
-    assert torch.equal(local.weight.flatten()[:conv.weight.numel()], conv.weight.flatten())
-    bound = 1 / math.sqrt(c * k ** dims)  # every position drawn from the same U(-bound, bound)
+    assert torch.equal(local.weight.flatten()[: conv.weight.numel()], conv.weight.flatten())
+    bound = 1 / math.sqrt(c * k**dims)  # every position drawn from the same U(-bound, bound)
     assert local.weight.abs().max() <= bound and local.weight.abs().max() > 0.95 * bound
     assert local.bias.abs().max() <= bound and local.bias.abs().max() > 0.9 * bound
     per_position = local.weight.flatten(0, dims - 1).flatten(1).std(1)
-    assert torch.allclose(per_position, torch.full_like(per_position, bound / math.sqrt(3)),
-                          rtol=0.15)
+    assert torch.allclose(
+        per_position, torch.full_like(per_position, bound / math.sqrt(3)), rtol=0.15
+    )
 
 
 def test_parameters_and_shapes():
@@ -135,21 +146,27 @@ def _build(shape, *overrides):
     return build.model(resolve(None, list(overrides)), shape, 10)
 
 
-@pytest.mark.parametrize("name, shape", [("cnn1d", (40,)), ("cnn1d", (2, 40)),
-                                         ("cnn2d", (1, 12, 12))])
+@pytest.mark.parametrize(
+    "name, shape", [("cnn1d", (40,)), ("cnn1d", (2, 40)), ("cnn2d", (1, 12, 12))]
+)
 def test_model_layer_local_swaps_every_conv_for_a_local_layer_of_its_shape(name, shape):
     torch.manual_seed(0)
     common = [f"model.name={name}", "model.channels=[4, 6, 8]", "model.norm=none"]
     conv, local = _build(shape, *common), _build(shape, *common, "model.layer=local")
     convs = [m for m in conv.modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
-    locals_ = [m for m in local.modules()
-               if isinstance(m, (LocallyConnected1d, LocallyConnected2d))]
+    locals_ = [
+        m for m in local.modules() if isinstance(m, (LocallyConnected1d, LocallyConnected2d))
+    ]
     assert len(convs) == len(locals_) == 3
     assert not any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in local.modules())
     extra = 0
     for c, lc in zip(convs, locals_):  # same channels, kernel, padding; 'same' output size
         assert (c.in_channels, c.out_channels, c.kernel_size, c.padding) == (
-            lc.in_channels, lc.out_channels, lc.kernel_size, lc.padding)
+            lc.in_channels,
+            lc.out_channels,
+            lc.kernel_size,
+            lc.padding,
+        )
         assert lc.output_size == lc.input_size
         extra += (math.prod(lc.output_size) - 1) * sum(p.numel() for p in c.parameters())
     count = [sum(p.numel() for p in m.parameters()) for m in (conv, local)]
@@ -189,15 +206,18 @@ def test_local_without_convolutions_is_one_line_exit_2(capsys):
 
 def test_the_config_key_reads_the_registry():
     assert resolve(None, ["model.layer=local"])["model"]["layer"] == "local"
-    with pytest.raises(UserError, match="model.layer = \"dense\": expected one of conv, local"):
+    with pytest.raises(UserError, match='model.layer = "dense": expected one of conv, local'):
         resolve(None, ["model.layer=dense"])
     assert json.dumps(list(LAYERS)) == '["conv", "local"]'
 
 
-@pytest.mark.parametrize("layer", [
-    lambda: LocallyConnected1d(3, 4, 5, input_size=12, padding=2),
-    lambda: LocallyConnected2d(2, 3, 3, input_size=(5, 6), padding=1),
-])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: LocallyConnected1d(3, 4, 5, input_size=12, padding=2),
+        lambda: LocallyConnected2d(2, 3, 3, input_size=(5, 6), padding=1),
+    ],
+)
 def test_model_init_reaches_every_position_with_the_convolutions_fans(layer):
     from trainlab.models.init import initialize
 
@@ -211,5 +231,5 @@ def test_model_init_reaches_every_position_with_the_convolutions_fans(layer):
         torch.testing.assert_close(rows @ rows.T, torch.eye(out), rtol=0, atol=1e-5)
     assert (net[0].bias == 0.5).all()
     initialize(net, "he_normal")  # N(0, 2 / fan_in), fan_in = C * kernel as for the conv
-    fan_in = w.shape[-2] * math.prod(w.shape[k:2 * k])
+    fan_in = w.shape[-2] * math.prod(w.shape[k : 2 * k])
     assert w.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.1)

@@ -29,10 +29,12 @@ from trainlab.models.recurrent import RecurrentLayer
 from trainlab.models.rnn import Bidirectional, readout
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PARAMETERS = {"linear": 40 * 10 + 10,
-              "mlp": (40 * 100 + 100) + (100 * 100 + 100) + (100 * 10 + 10),
-              "cnn": (1 * 25 * 5 + 25) + 2 * (25 * 25 * 3 + 25) + (25 * 5 * 10 + 10),
-              "gru": 2 * 3 * (6 * 1 + 6 * 6 + 6 + 6) + (2 * 6 * 40 * 10 + 10)}
+PARAMETERS = {
+    "linear": 40 * 10 + 10,
+    "mlp": (40 * 100 + 100) + (100 * 100 + 100) + (100 * 10 + 10),
+    "cnn": (1 * 25 * 5 + 25) + 2 * (25 * 25 * 3 + 25) + (25 * 5 * 10 + 10),
+    "gru": 2 * 3 * (6 * 1 + 6 * 6 + 6 + 6) + (2 * 6 * 40 * 10 + 10),
+}
 
 
 def paper_model(name: str, *overrides: str) -> nn.Module:
@@ -53,14 +55,24 @@ def test_parameter_counts_equal_the_papers(name):
 def test_cnn_equals_a_hand_built_conv_stack():
     model = paper_model("cnn")
     convs = [m for m in model.modules() if isinstance(m, nn.Conv1d)]
-    assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding) for c in convs] \
-        == [(1, 25, (5,), (2,), (1,)), (25, 25, (3,), (2,), (1,)), (25, 25, (3,), (2,), (1,))]
-    assert not any(isinstance(m, (nn.MaxPool1d, nn.AvgPool1d, nn.BatchNorm1d))
-                   for m in model.modules())
-    ref = nn.Sequential(nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
-                        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-                        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-                        nn.Flatten(), nn.Linear(125, 10))
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding) for c in convs] == [
+        (1, 25, (5,), (2,), (1,)),
+        (25, 25, (3,), (2,), (1,)),
+        (25, 25, (3,), (2,), (1,)),
+    ]
+    assert not any(
+        isinstance(m, (nn.MaxPool1d, nn.AvgPool1d, nn.BatchNorm1d)) for m in model.modules()
+    )
+    ref = nn.Sequential(
+        nn.Conv1d(1, 25, 5, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(25, 25, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(125, 10),
+    )
     ours = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
     theirs = [m for m in ref if isinstance(m, (nn.Conv1d, nn.Linear))]
     for a, b in zip(ours, theirs):
@@ -73,8 +85,9 @@ def test_cnn_equals_a_hand_built_conv_stack():
 
 def test_residual_mlp_equals_the_formula():
     model = paper_model("mlp")
-    (w1, b1), (w2, b2), (w3, b3) = [(m.weight, m.bias) for m in model.modules()
-                                    if isinstance(m, nn.Linear)]
+    (w1, b1), (w2, b2), (w3, b3) = [
+        (m.weight, m.bias) for m in model.modules() if isinstance(m, nn.Linear)
+    ]
     x = torch.randn(7, 40)
     h = torch.relu(x @ w1.T + b1)
     h = h + torch.relu(h @ w2.T + b2)
@@ -83,11 +96,20 @@ def test_residual_mlp_equals_the_formula():
 
 def test_residual_skips_layers_whose_widths_differ():
     torch.manual_seed(0)
-    config = resolve(None, ["model.name=mlp", "model.hidden=[16, 8, 8]", "model.residual=true",
-                            "model.norm=none", "model.dropout=0"])
+    config = resolve(
+        None,
+        [
+            "model.name=mlp",
+            "model.hidden=[16, 8, 8]",
+            "model.residual=true",
+            "model.norm=none",
+            "model.dropout=0",
+        ],
+    )
     model = build.model(config, (40,), 3).eval()
-    (w1, b1), (w2, b2), (w3, b3), (w4, b4) = [(m.weight, m.bias) for m in model.modules()
-                                              if isinstance(m, nn.Linear)]
+    (w1, b1), (w2, b2), (w3, b3), (w4, b4) = [
+        (m.weight, m.bias) for m in model.modules() if isinstance(m, nn.Linear)
+    ]
     x = torch.randn(5, 40)
     h = torch.relu(torch.relu(x @ w1.T + b1) @ w2.T + b2)  # 40 -> 16 -> 8: no shortcut
     h = h + torch.relu(h @ w3.T + b3)  # 8 -> 8: shortcut
@@ -140,29 +162,36 @@ def test_readouts_set_the_heads_width():
 def test_default_cnn_is_unchanged():
     model = build.model(resolve(None, []), (40,), 10)
     assert sum(isinstance(m, nn.MaxPool1d) for m in model.modules()) == 3
-    assert all(c.stride == (1,) and c.padding == (2,) for c in model.modules()
-               if isinstance(c, nn.Conv1d))
+    assert all(
+        c.stride == (1,) and c.padding == (2,) for c in model.modules() if isinstance(c, nn.Conv1d)
+    )
 
 
 @pytest.mark.multiprocess
-@pytest.mark.parametrize("override, words", [
-    (["model.stride=0"], ["model.stride", "integer >= 1"]),
-    (["model.stride=[2, 2]"], ["model.stride", "one value per block"]),
-    (["model.kernel_size=[5, 4, 3, 3]"], ["model.kernel_size", "odd"]),
-    (["model.padding=\"valid\""], ["model.padding", "same"]),
-    (["model.padding=[1, -1, 1, 1]"], ["model.padding", ">= 0"]),
-    (["model.pool=min"], ["model.pool", "none"]),
-    (["model.name=mlp", "model.stride=2"], ["model.stride", "cnn1d"]),
-    (["model.name=gru", "model.kernel_size=[3]"], ["model.kernel_size", "cnn1d"]),
-    (["model.residual=true"], ["model.residual", "mlp"]),
-    (["model.residual=1", "model.name=mlp"], ["model.residual", "true/false"]),
-    (["model.bidirectional=true"], ["model.bidirectional", "gru"]),
-    (["model.name=mlp", "model.readout=all"], ["model.readout", "gru"]),
-    (["model.name=gru", "model.readout=first"], ["model.readout", "last, all, mean"]),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        (["model.stride=0"], ["model.stride", "integer >= 1"]),
+        (["model.stride=[2, 2]"], ["model.stride", "one value per block"]),
+        (["model.kernel_size=[5, 4, 3, 3]"], ["model.kernel_size", "odd"]),
+        (['model.padding="valid"'], ["model.padding", "same"]),
+        (["model.padding=[1, -1, 1, 1]"], ["model.padding", ">= 0"]),
+        (["model.pool=min"], ["model.pool", "none"]),
+        (["model.name=mlp", "model.stride=2"], ["model.stride", "cnn1d"]),
+        (["model.name=gru", "model.kernel_size=[3]"], ["model.kernel_size", "cnn1d"]),
+        (["model.residual=true"], ["model.residual", "mlp"]),
+        (["model.residual=1", "model.name=mlp"], ["model.residual", "true/false"]),
+        (["model.bidirectional=true"], ["model.bidirectional", "gru"]),
+        (["model.name=mlp", "model.readout=all"], ["model.readout", "gru"]),
+        (["model.name=gru", "model.readout=first"], ["model.readout", "last, all, mean"]),
+    ],
+)
 def test_bad_values_are_one_line_exit_2(override, words, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "trainlab", "train", *override,
-                             "--out", str(tmp_path / "run")], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainlab", "train", *override, "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2 and not (tmp_path / "run").exists()
     line = result.stderr.strip()
     assert "\n" not in line and "Traceback" not in line
@@ -171,7 +200,8 @@ def test_bad_values_are_one_line_exit_2(override, words, tmp_path):
 
 def test_strides_too_large_for_the_input_are_clear():
     # 40 -> (40 - 5) // 8 + 1 = 5 -> 1 -> (1 - 5) // 8 + 1 = 0
-    config = resolve(None, ["model.channels=[4, 4, 4]", "model.stride=8", "model.padding=0",
-                            "model.pool=none"])
+    config = resolve(
+        None, ["model.channels=[4, 4, 4]", "model.stride=8", "model.padding=0", "model.pool=none"]
+    )
     with pytest.raises(UserError, match="block 3 .* below 1"):
         build.model(config, (40,), 10)

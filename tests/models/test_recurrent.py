@@ -69,12 +69,23 @@ def test_relu_rnn_cell_equals_pytorchs(dtype, tol):
 def test_irnn_is_a_relu_rnn_with_identity_recurrence():
     """Le et al. 2015's IRNN: the fused nn.RNN with ReLU and W_hh = I; with a variant, the own
     layer with ReLU."""
-    fused = make_model((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
-                  "model.init_recurrent=identity")
+    fused = make_model(
+        (40,),
+        "model.name=rnn",
+        "model.hidden=[6]",
+        "model.rnn_activation=relu",
+        "model.init_recurrent=identity",
+    )
     assert isinstance(fused.layers[0], nn.RNN) and fused.layers[0].nonlinearity == "relu"
     assert torch.equal(fused.layers[0].weight_hh_l0.detach(), torch.eye(6))
-    own = make_model((40,), "model.name=rnn", "model.hidden=[6]", "model.rnn_activation=relu",
-                "model.init_recurrent=identity", "model.recurrent_norm=layer")
+    own = make_model(
+        (40,),
+        "model.name=rnn",
+        "model.hidden=[6]",
+        "model.rnn_activation=relu",
+        "model.init_recurrent=identity",
+        "model.recurrent_norm=layer",
+    )
     assert own.layers[0].activation == "relu"
     assert torch.equal(own.layers[0].weight_hh.detach(), torch.eye(6))
     assert make_model((40,), "model.name=rnn").layers[0].nonlinearity == "tanh"  # the default
@@ -101,8 +112,12 @@ def _normalized_lstm(own, x, norm):
     h = c = torch.zeros(n, own.hidden_size, dtype=x.dtype)
     out = []
     for t in range(steps):
-        z = (norm(h @ own.weight_hh.T, own.norm_h.gamma)
-             + norm(x[:, t] @ own.weight_ih.T, own.norm_x.gamma) + own.bias_ih + own.bias_hh)
+        z = (
+            norm(h @ own.weight_hh.T, own.norm_h.gamma)
+            + norm(x[:, t] @ own.weight_ih.T, own.norm_x.gamma)
+            + own.bias_ih
+            + own.bias_hh
+        )
         i, f, g, o = z.chunk(4, 1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(norm(c, own.norm_c.gamma, own.norm_c.beta))
@@ -139,8 +154,7 @@ def _by_hand(kind, own, x, norm):
 def test_normalized_gru_and_rnn_first_step_by_hand(kind, name, norm):
     _, own = twins(kind, norm=name)
     x = torch.randn(6, 1, 3, dtype=torch.float64)
-    torch.testing.assert_close(own(x)[:, 0], _by_hand(kind, own, x, norm), rtol=0,
-                               atol=1e-12)
+    torch.testing.assert_close(own(x)[:, 0], _by_hand(kind, own, x, norm), rtol=0, atol=1e-12)
 
 
 @pytest.mark.slow
@@ -153,8 +167,10 @@ def test_gradcheck(kind, norm):
     params = tuple(own.parameters())
 
     def f(x, *p):
-        return torch.func.functional_call(own, dict(zip([n for n, _ in own.named_parameters()],
-                                                        p)), (x,))
+        return torch.func.functional_call(
+            own, dict(zip([n for n, _ in own.named_parameters()], p)), (x,)
+        )
+
     assert torch.autograd.gradcheck(f, (x, *params))
 
 
@@ -236,8 +252,11 @@ def test_semeniuta_drops_the_candidate_and_keeps_the_memory():
     c = torch.atanh(own(torch.zeros(1, 4, 1, dtype=torch.float64)).clamp(max=1 - 1e-12))
     steps = torch.diff(torch.cat([torch.zeros(1, 1, 100, dtype=torch.float64), c], 1), dim=1)
     g = 2 * math.tanh(1.0)
-    assert torch.isclose(steps, torch.zeros_like(steps), atol=1e-6).logical_or(
-        torch.isclose(steps, torch.full_like(steps, g), atol=1e-6)).all()
+    assert (
+        torch.isclose(steps, torch.zeros_like(steps), atol=1e-6)
+        .logical_or(torch.isclose(steps, torch.full_like(steps, g), atol=1e-6))
+        .all()
+    )
     kept = steps > g / 2
     assert not (kept == kept[:, :1]).all()  # a new mask at every step
     assert (c[0, -1] > 0).sum() > 80  # nearly every unit remembers some earlier kept update
@@ -251,37 +270,52 @@ def test_fused_modules_unless_a_variant_needs_the_cell():
     assert isinstance(make_model((40,), "model.name=lstm").layers[0], nn.LSTM)
     zaremba = make_model((40,), "model.name=gru", "model.recurrent_dropout=0.3")
     assert isinstance(zaremba.layers[0], nn.GRU) and zaremba.sequence_dropout.mode == "zaremba"
-    for extra in ("model.recurrent_norm=layer", "model.recurrent_norm=batch",
-                  "model.recurrent_dropout=0.3 model.recurrent_dropout_mode=variational",
-                  "model.recurrent_dropout=0.3 model.recurrent_dropout_mode=semeniuta"):
+    for extra in (
+        "model.recurrent_norm=layer",
+        "model.recurrent_norm=batch",
+        "model.recurrent_dropout=0.3 model.recurrent_dropout_mode=variational",
+        "model.recurrent_dropout=0.3 model.recurrent_dropout_mode=semeniuta",
+    ):
         model = make_model((40,), "model.name=lstm", "model.hidden=[8, 4]", *extra.split())
         assert all(isinstance(layer, RecurrentLayer) for layer in model.layers), extra
         assert model(torch.randn(3, 40)).shape == (3, 10)
 
 
 def test_identity_initialization_combines_with_the_variants():
-    model = make_model((40,), "model.name=lstm", "model.hidden=[6]", "model.init=he_normal",
-                  "model.init_recurrent=identity", "model.recurrent_norm=layer",
-                  "model.recurrent_dropout=0.2", "model.recurrent_dropout_mode=variational")
+    model = make_model(
+        (40,),
+        "model.name=lstm",
+        "model.hidden=[6]",
+        "model.init=he_normal",
+        "model.init_recurrent=identity",
+        "model.recurrent_norm=layer",
+        "model.recurrent_dropout=0.2",
+        "model.recurrent_dropout_mode=variational",
+    )
     w = model.layers[0].weight_hh
     assert all(torch.equal(block, torch.eye(6)) for block in w.detach().split(6))
     assert model.layers[0].bias_ih.eq(0).all()  # init other than default: biases 0
     assert model.layers[0].norm_x.gamma.eq(1).all()  # the norm's gain untouched
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["model.recurrent_dropout=0.2"], "only for model.name = rnn or gru or lstm"),
-    (["model.recurrent_norm=layer"], "only for model.name"),
-    (["model.name=lstm", "model.bn_time_steps=0"], "expected an integer >= 1"),
-    (["model.name=lstm", "model.recurrent_dropout=1.0"], "expected a number in [0, 1)"),
-    (["model.name=lstm", "model.recurrent_dropout=-0.1"], "expected a number in [0, 1)"),
-    (["model.name=lstm", "model.bn_time_steps=5"], "only for model.recurrent_norm = batch"),
-    (["model.name=rnn", "model.recurrent_dropout_mode=semeniuta"], "rnn has none"),
-    (["model.name=gru", "model.rnn_activation=relu"], "only for model.name = rnn"),
-    (["model.name=rnn", "model.rnn_activation=sigmoid"], "model.rnn_activation"),
-    (["model.name=lstm", "model.recurrent_norm=batch", "model.bn_stats=population"],
-     "per time step"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model.recurrent_dropout=0.2"], "only for model.name = rnn or gru or lstm"),
+        (["model.recurrent_norm=layer"], "only for model.name"),
+        (["model.name=lstm", "model.bn_time_steps=0"], "expected an integer >= 1"),
+        (["model.name=lstm", "model.recurrent_dropout=1.0"], "expected a number in [0, 1)"),
+        (["model.name=lstm", "model.recurrent_dropout=-0.1"], "expected a number in [0, 1)"),
+        (["model.name=lstm", "model.bn_time_steps=5"], "only for model.recurrent_norm = batch"),
+        (["model.name=rnn", "model.recurrent_dropout_mode=semeniuta"], "rnn has none"),
+        (["model.name=gru", "model.rnn_activation=relu"], "only for model.name = rnn"),
+        (["model.name=rnn", "model.rnn_activation=sigmoid"], "model.rnn_activation"),
+        (
+            ["model.name=lstm", "model.recurrent_norm=batch", "model.bn_stats=population"],
+            "per time step",
+        ),
+    ],
+)
 def test_bad_recurrent_config_is_one_line(overrides, message):
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace(")", r"\)")) as e:
         resolve(None, overrides)

@@ -73,15 +73,24 @@ def _registered(name: str, bad: dict, message: str | None) -> Case:
 
 def _torch(id: str, overrides: list[str], make: Callable) -> Case:
     """A torch.optim optimizer at non-default settings (lr 0.05, weight decay 0.01)."""
-    return Case(f"{id} as torch.optim", ("optimizer.lr=0.05", "optimizer.weight_decay=0.01",
-                                         *overrides), reference=Reference(make))
+    return Case(
+        f"{id} as torch.optim",
+        ("optimizer.lr=0.05", "optimizer.weight_decay=0.01", *overrides),
+        reference=Reference(make),
+    )
 
 
 _RPROP = dict(lr=0.05, etas=(0.5, 1.2), step_sizes=(1e-6, 0.5))
 # irprop- is torch.optim.Rprop's algorithm: trainlab's, on its flat (foreach) path and on its
 # per-parameter loop, against torch's, 150 steps, the state too
-_RPROP_REFERENCE = Reference(lambda p: torch.optim.Rprop(p, **_RPROP, foreach=True),
-                             problem="wide", steps=150, rtol=1e-12, atol=1e-13, state=True)
+_RPROP_REFERENCE = Reference(
+    lambda p: torch.optim.Rprop(p, **_RPROP, foreach=True),
+    problem="wide",
+    steps=150,
+    rtol=1e-12,
+    atol=1e-13,
+    state=True,
+)
 
 CASES = [
     # every registered optimizer at its defaults
@@ -100,47 +109,104 @@ CASES = [
     _registered("diag_newton", {"hutchinson_samples": 0}, "Invalid hutchinson_samples value"),
     # the other code paths: Rprop's variants, Adam switching to SGD mid-run, the gradient
     # transforms around an optimizer
-    *[Case(f"rprop {v}", ("optimizer.name=rprop", f"optimizer.variant={v}"))
-      for v in ("rprop+", "rprop-", "irprop+")],
-    Case("adam then sgd", ("optimizer.name=adam", "optimizer.lr=0.01",
-                           "train.switch_to_sgd_at=5")),  # SWATS, switching after update 4
-    Case("sgd with noise and clipping", ("optimizer.name=sgd", "optimizer.lr=0.01",
-                                         "optimizer.momentum=0", "gradient_noise.eta=0.3",
-                                         "gradient_clip.max_norm=1", "seed=1")),
+    *[
+        Case(f"rprop {v}", ("optimizer.name=rprop", f"optimizer.variant={v}"))
+        for v in ("rprop+", "rprop-", "irprop+")
+    ],
+    Case(
+        "adam then sgd", ("optimizer.name=adam", "optimizer.lr=0.01", "train.switch_to_sgd_at=5")
+    ),  # SWATS, switching after update 4
+    Case(
+        "sgd with noise and clipping",
+        (
+            "optimizer.name=sgd",
+            "optimizer.lr=0.01",
+            "optimizer.momentum=0",
+            "gradient_noise.eta=0.3",
+            "gradient_clip.max_norm=1",
+            "seed=1",
+        ),
+    ),
     # against torch.optim
-    _torch("sgd", ["optimizer.name=sgd", "optimizer.momentum=0"],
-           lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=0.01, foreach=False)),
-    _torch("sgd nesterov", ["optimizer.name=sgd", "optimizer.momentum=0.9",
-                            "optimizer.nesterov=true"],
-           lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01,
-                                     foreach=False)),
-    _torch("adagrad", ["optimizer.name=adagrad"],
-           lambda p: torch.optim.Adagrad(p, lr=0.05, eps=1e-8, weight_decay=0.01, foreach=False)),
-    _torch("rmsprop", ["optimizer.name=rmsprop", "optimizer.momentum=0.5", "optimizer.alpha=0.9"],
-           lambda p: torch.optim.RMSprop(p, lr=0.05, alpha=0.9, eps=1e-8, momentum=0.5,
-                                         weight_decay=0.01, foreach=False)),
-    _torch("adadelta", ["optimizer.name=adadelta", "optimizer.rho=0.95"],
-           lambda p: torch.optim.Adadelta(p, lr=0.05, rho=0.95, eps=1e-8, weight_decay=0.01,
-                                          foreach=False)),
-    _torch("adam", ["optimizer.name=adam", "optimizer.betas=[0.8, 0.99]"],
-           lambda p: torch.optim.Adam(p, lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.01,
-                                      foreach=False)),
-    _torch("adamw", ["optimizer.name=adamw"],
-           lambda p: torch.optim.AdamW(p, lr=0.05, betas=(0.9, 0.999), eps=1e-8,
-                                       weight_decay=0.01, foreach=False)),
-    Case("rprop irprop- as torch.optim", ("optimizer.name=rprop", "optimizer.lr=0.05",
-                                          "optimizer.etas=[0.5, 1.2]",
-                                          "optimizer.step_sizes=[1e-6, 0.5]"),
-         reference=_RPROP_REFERENCE),
-    Case("rprop irprop- per parameter as torch.optim",
-         make=lambda p: Rprop(p, **_RPROP, foreach=False), reference=_RPROP_REFERENCE),
+    _torch(
+        "sgd",
+        ["optimizer.name=sgd", "optimizer.momentum=0"],
+        lambda p: torch.optim.SGD(p, lr=0.05, weight_decay=0.01, foreach=False),
+    ),
+    _torch(
+        "sgd nesterov",
+        ["optimizer.name=sgd", "optimizer.momentum=0.9", "optimizer.nesterov=true"],
+        lambda p: torch.optim.SGD(
+            p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01, foreach=False
+        ),
+    ),
+    _torch(
+        "adagrad",
+        ["optimizer.name=adagrad"],
+        lambda p: torch.optim.Adagrad(p, lr=0.05, eps=1e-8, weight_decay=0.01, foreach=False),
+    ),
+    _torch(
+        "rmsprop",
+        ["optimizer.name=rmsprop", "optimizer.momentum=0.5", "optimizer.alpha=0.9"],
+        lambda p: torch.optim.RMSprop(
+            p, lr=0.05, alpha=0.9, eps=1e-8, momentum=0.5, weight_decay=0.01, foreach=False
+        ),
+    ),
+    _torch(
+        "adadelta",
+        ["optimizer.name=adadelta", "optimizer.rho=0.95"],
+        lambda p: torch.optim.Adadelta(
+            p, lr=0.05, rho=0.95, eps=1e-8, weight_decay=0.01, foreach=False
+        ),
+    ),
+    _torch(
+        "adam",
+        ["optimizer.name=adam", "optimizer.betas=[0.8, 0.99]"],
+        lambda p: torch.optim.Adam(
+            p, lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.01, foreach=False
+        ),
+    ),
+    _torch(
+        "adamw",
+        ["optimizer.name=adamw"],
+        lambda p: torch.optim.AdamW(
+            p, lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, foreach=False
+        ),
+    ),
+    Case(
+        "rprop irprop- as torch.optim",
+        (
+            "optimizer.name=rprop",
+            "optimizer.lr=0.05",
+            "optimizer.etas=[0.5, 1.2]",
+            "optimizer.step_sizes=[1e-6, 0.5]",
+        ),
+        reference=_RPROP_REFERENCE,
+    ),
+    Case(
+        "rprop irprop- per parameter as torch.optim",
+        make=lambda p: Rprop(p, **_RPROP, foreach=False),
+        reference=_RPROP_REFERENCE,
+    ),
     # SWATS's Adam phase (it switches after update 5, at sgd_lr 0.2) is Adam
-    Case("adam then sgd, the adam phase as torch.optim",
-         ("optimizer.name=adam", "optimizer.lr=0.1", "optimizer.eps=1e-8",
-          "train.switch_to_sgd_at=6", "optimizer.sgd_lr=0.2"),
-         reference=Reference(lambda p: torch.optim.Adam(p, lr=0.1, betas=(0.9, 0.999), eps=1e-8,
-                                                        weight_decay=0, foreach=False),
-                             steps=5, rtol=1e-12, atol=1e-12)),
+    Case(
+        "adam then sgd, the adam phase as torch.optim",
+        (
+            "optimizer.name=adam",
+            "optimizer.lr=0.1",
+            "optimizer.eps=1e-8",
+            "train.switch_to_sgd_at=6",
+            "optimizer.sgd_lr=0.2",
+        ),
+        reference=Reference(
+            lambda p: torch.optim.Adam(
+                p, lr=0.1, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=False
+            ),
+            steps=5,
+            rtol=1e-12,
+            atol=1e-12,
+        ),
+    ),
 ]
 
 IDS = [c.id for c in CASES]

@@ -37,26 +37,34 @@ class Quadratic(torch.nn.Module):
 
 def _small(dtype=torch.float64):
     g = torch.Generator().manual_seed(0)
-    return [torch.randn(7, 5, generator=g, dtype=dtype).requires_grad_(),
-            torch.randn(5, generator=g, dtype=dtype).requires_grad_()]
+    return [
+        torch.randn(7, 5, generator=g, dtype=dtype).requires_grad_(),
+        torch.randn(5, generator=g, dtype=dtype).requires_grad_(),
+    ]
 
 
 def _small_loss(ps):
     w, b = ps
-    return (w.sin() @ b).pow(2).sum() + (w ** 4).mean() + b.abs().sum()
+    return (w.sin() @ b).pow(2).sum() + (w**4).mean() + b.abs().sum()
 
 
 def _wide(dtype=torch.float64):
     g = torch.Generator().manual_seed(0)
-    return [torch.randn(70, 50, generator=g, dtype=dtype).requires_grad_(),
-            torch.randn(50, generator=g, dtype=dtype).requires_grad_(),
-            torch.randn(20000, generator=g, dtype=dtype).requires_grad_()]
+    return [
+        torch.randn(70, 50, generator=g, dtype=dtype).requires_grad_(),
+        torch.randn(50, generator=g, dtype=dtype).requires_grad_(),
+        torch.randn(20000, generator=g, dtype=dtype).requires_grad_(),
+    ]
 
 
 def _wide_loss(ps):
     w, b, c = ps
-    return (w.sin() @ b).pow(2).sum() + (w ** 4).mean() + (b - 0.3).pow(2).sum() + \
-        (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
+    return (
+        (w.sin() @ b).pow(2).sum()
+        + (w**4).mean()
+        + (b - 0.3).pow(2).sum()
+        + (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
+    )
 
 
 # the non-convex losses a row's reference is compared on: (parameters, loss)
@@ -73,8 +81,12 @@ class Net(torch.nn.Module):
 
     def forward(self, _=None):
         w, b, c = self.ps
-        return (w.sin() @ b).pow(2).mean() + (w ** 4).mean() + (b - 0.3).pow(2).mean() + \
-            (c.cos() * torch.linspace(-1, 1, len(c))).mean()
+        return (
+            (w.sin() @ b).pow(2).mean()
+            + (w**4).mean()
+            + (b - 0.3).pow(2).mean()
+            + (c.cos() * torch.linspace(-1, 1, len(c))).mean()
+        )
 
 
 def _steps(step: Step, k: int) -> None:
@@ -95,12 +107,12 @@ def test_goes_downhill_on_a_quadratic_at_its_usual_rate(case):
 
 
 # Newton's exact Hessian of Net's 23,550 parameters would be 4 GB: Newton has the quadratic only
-ROUND_TRIPS = [(c, p) for c in CASES for p in ("quadratic", "net")
-               if not (p == "net" and c.name == "newton")]
+ROUND_TRIPS = [
+    (c, p) for c in CASES for p in ("quadratic", "net") if not (p == "net" and c.name == "newton")
+]
 
 
-@pytest.mark.parametrize("case, problem", ROUND_TRIPS,
-                         ids=[f"{c.id}-{p}" for c, p in ROUND_TRIPS])
+@pytest.mark.parametrize("case, problem", ROUND_TRIPS, ids=[f"{c.id}-{p}" for c, p in ROUND_TRIPS])
 def test_state_dict_round_trip_mid_run_equals_an_uninterrupted_run(case, problem):
     """Optimizer and StepLR state saved with torch.save, loaded into fresh objects after 5 of
     10 steps: exactly the weights of 10 uninterrupted steps."""
@@ -177,5 +189,6 @@ def test_equals_its_reference_step_for_step(case):
         assert mine.keys() == its.keys()
         for k in its:
             for name, value in its[k].items():
-                torch.testing.assert_close(mine[k][name].to(value.dtype), value,
-                                           rtol=reference.rtol, atol=reference.atol)
+                torch.testing.assert_close(
+                    mine[k][name].to(value.dtype), value, rtol=reference.rtol, atol=reference.atol
+                )

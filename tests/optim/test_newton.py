@@ -58,8 +58,9 @@ def test_diagonal_newton_equals_newton_when_the_hessian_is_diagonal():
 
 def test_the_hessian_of_a_small_mlp_is_torch_autograd_functional_hessian():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(),
-                                torch.nn.Linear(4, 2)).double()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)
+    ).double()
     x, y = torch.randn(7, 3, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1, 0, 0])
     params = list(model.parameters())
     ours = hessian(torch.nn.functional.cross_entropy(model(x), y), params)
@@ -68,7 +69,7 @@ def test_the_hessian_of_a_small_mlp_is_torch_autograd_functional_hessian():
     def loss_of(flat):
         chunks, offset = {}, 0
         for (name, _), shape in zip(model.named_parameters(), shapes):
-            chunks[name] = flat[offset:offset + shape.numel()].view(shape)
+            chunks[name] = flat[offset : offset + shape.numel()].view(shape)
             offset += shape.numel()
         return torch.nn.functional.cross_entropy(torch.func.functional_call(model, chunks, (x,)), y)
 
@@ -80,15 +81,16 @@ def test_the_hessian_of_a_small_mlp_is_torch_autograd_functional_hessian():
 @pytest.mark.slow
 def test_hutchinsons_estimate_converges_to_the_exact_diagonal():
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(),
-                                torch.nn.Linear(6, 3)).double()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(5, 6), torch.nn.Tanh(), torch.nn.Linear(6, 3)
+    ).double()
     x, y = torch.randn(20, 5, dtype=torch.float64), torch.randint(0, 3, (20,))
     params = list(model.parameters())
     loss = torch.nn.functional.cross_entropy(model(x), y)
     h = hessian(loss, params)
     exact = h.diagonal()
     # one draw's entry i has variance sum_{j != i} H_ij^2; the mean of S draws 1/S of it
-    off = (h ** 2).sum(1) - exact ** 2
+    off = (h**2).sum(1) - exact**2
     errors = {}
     for samples in (50, 5000):
         estimate = hutchinson_diagonal(loss, params, samples, torch.Generator().manual_seed(1))
@@ -121,15 +123,19 @@ def test_a_singular_hessian_falls_back_to_the_pseudo_inverse():
 
 
 def test_newton_lands_on_the_long_valleys_minimum_in_one_step():
-    x, y, value = trajectory("long_valley", "newton", steps=1, lr=1.0,
-                             overrides=["optimizer.damping=0"]).points[-1]
+    x, y, value = trajectory(
+        "long_valley", "newton", steps=1, lr=1.0, overrides=["optimizer.damping=0"]
+    ).points[-1]
     assert abs(x) < 1e-12 and abs(y) < 1e-12
 
 
-@pytest.mark.parametrize("f, start, grows", [
-    (lambda w: w ** 4, 1.0, False),  # rho = (1 - (2/3)^4) / (2/3) = 1.2 > 3/4: damping shrinks
-    (lambda w: torch.sqrt(1 + w ** 2), 2.0, True),  # overshoots to w ~ -8: rho < 1/4, grows
-])
+@pytest.mark.parametrize(
+    "f, start, grows",
+    [
+        (lambda w: w**4, 1.0, False),  # rho = (1 - (2/3)^4) / (2/3) = 1.2 > 3/4: damping shrinks
+        (lambda w: torch.sqrt(1 + w**2), 2.0, True),  # overshoots to w ~ -8: rho < 1/4, grows
+    ],
+)
 def test_levenberg_marquardt_adapts_the_damping(f, start, grows):
     w = torch.tensor([start], dtype=torch.float64, requires_grad=True)
     opt = Newton([w], damping=1e-6, adapt_damping=True)
@@ -140,21 +146,36 @@ def test_levenberg_marquardt_adapts_the_damping(f, start, grows):
 def test_too_big_a_model_is_one_clear_error():
     config = resolve(None, ["optimizer.name=newton", "optimizer.max_params=100"])
     model = torch.nn.Linear(20, 10)  # 210 parameters
-    with pytest.raises(UserError, match=r"optimizer.name = newton: .*210 parameters, more than "
-                                        r"max_params = 100"):
+    with pytest.raises(
+        UserError,
+        match=r"optimizer.name = newton: .*210 parameters, more than "
+        r"max_params = 100",
+    ):
         build.optimizer(config, model.parameters())
-    assert isinstance(build.optimizer(resolve(config, ["optimizer.name=diag_newton"]),
-                                  model.parameters()), DiagNewton)
+    assert isinstance(
+        build.optimizer(resolve(config, ["optimizer.name=diag_newton"]), model.parameters()),
+        DiagNewton,
+    )
 
 
 @pytest.mark.slow
 def test_newton_trains_a_small_net_through_the_training_step():
     from trainlab.training.loop import evaluate
 
-    config = resolve(None, FAST + ["model.hidden=[8]", "model.dropout=0", "train.batch_size=full",
-                                   "optimizer.name=newton", "optimizer.momentum=0",
-                                   "optimizer.lr=1", "optimizer.damping=1",
-                                   "optimizer.adapt_damping=true"])
+    config = resolve(
+        None,
+        FAST
+        + [
+            "model.hidden=[8]",
+            "model.dropout=0",
+            "train.batch_size=full",
+            "optimizer.name=newton",
+            "optimizer.momentum=0",
+            "optimizer.lr=1",
+            "optimizer.damping=1",
+            "optimizer.adapt_damping=true",
+        ],
+    )
     splits = build.load_data(config)
     parts = build.parts(config, splits)
     before, _ = evaluate(parts.model, splits.x_train, splits.y_train, parts.loss_fn)
@@ -168,24 +189,37 @@ def test_newton_trains_a_small_net_through_the_training_step():
 
 # --- PyTorch's closure convention (torch.optim.LBFGS's): the closure calls backward itself ----
 
+
 def _logistic_problem():
     """Logistic regression in float64: 40 points, 3 features + bias, labels from a noisy plane."""
     g = torch.Generator().manual_seed(3)
-    x = torch.cat([torch.randn(40, 3, generator=g, dtype=torch.float64),
-                   torch.ones(40, 1, dtype=torch.float64)], 1)
-    y = ((x[:, :3] @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-          + 0.5 * torch.randn(40, generator=g, dtype=torch.float64)) > 0).to(torch.float64)
+    x = torch.cat(
+        [
+            torch.randn(40, 3, generator=g, dtype=torch.float64),
+            torch.ones(40, 1, dtype=torch.float64),
+        ],
+        1,
+    )
+    y = (
+        (
+            x[:, :3] @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+            + 0.5 * torch.randn(40, generator=g, dtype=torch.float64)
+        )
+        > 0
+    ).to(torch.float64)
     w = (0.3 * torch.randn(4, generator=g, dtype=torch.float64)).requires_grad_()
     return x, y, w
 
 
 def _lbfgs_closure(opt, loss_of):
     """Exactly the closure torch.optim.LBFGS takes."""
+
     def closure():
         opt.zero_grad()
         loss = loss_of()
         loss.backward()
         return loss
+
     return closure
 
 
@@ -199,8 +233,9 @@ def test_one_newton_step_with_an_lbfgs_closure_is_the_hand_computed_step(lr, dam
     g = x.T @ (p - y) / n
     h = x.T @ (x * (p * (1 - p))[:, None]) / n
     loss_of = lambda v: torch.nn.functional.binary_cross_entropy_with_logits(x @ v, y)  # noqa: E731
-    torch.testing.assert_close(torch.autograd.functional.hessian(loss_of, w0), h,
-                               rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(
+        torch.autograd.functional.hessian(loss_of, w0), h, rtol=1e-12, atol=1e-14
+    )
     expected = w0 - lr * torch.linalg.solve(h + damping * torch.eye(4, dtype=torch.float64), g)
 
     opt = Newton([w], lr=lr, damping=damping)
@@ -212,17 +247,22 @@ def test_one_newton_step_with_an_lbfgs_closure_is_the_hand_computed_step(lr, dam
     x, y, v = _logistic_problem()
     diag = DiagNewton([v], lr=lr, damping=damping + 1e-3)
     diag.step(_lbfgs_closure(diag, lambda: loss_of(v)))
-    torch.testing.assert_close(v.detach(), w0 - lr * g / (h.diagonal().abs() + damping + 1e-3),
-                               rtol=1e-12, atol=1e-13)
+    torch.testing.assert_close(
+        v.detach(), w0 - lr * g / (h.diagonal().abs() + damping + 1e-3), rtol=1e-12, atol=1e-13
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [
-    lambda params: Newton(params, lr=1.0, damping=1.0),
-    lambda params: Newton(params, lr=1.0, damping=1.0, adapt_damping=True),
-    lambda params: DiagNewton(params, lr=0.5, damping=0.1),
-    lambda params: DiagNewton(params, lr=0.5, damping=0.1, max_params=10),  # Hutchinson
-], ids=["newton", "newton-lm", "diag-exact", "diag-hutchinson"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda params: Newton(params, lr=1.0, damping=1.0),
+        lambda params: Newton(params, lr=1.0, damping=1.0, adapt_damping=True),
+        lambda params: DiagNewton(params, lr=0.5, damping=0.1),
+        lambda params: DiagNewton(params, lr=0.5, damping=0.1, max_params=10),  # Hutchinson
+    ],
+    ids=["newton", "newton-lm", "diag-exact", "diag-hutchinson"],
+)
 @pytest.mark.parametrize("closure_zeroes", [True, False])
 def test_a_plain_loop_with_an_lbfgs_closure_trains(make, closure_zeroes):
     torch.manual_seed(0)
@@ -254,8 +294,10 @@ def test_both_conventions_take_the_same_step():
     results = []
     for convention in ("trainlab", "pytorch"):
         x, y, w = _logistic_problem()
+
         def loss_of(x=x, y=y, w=w):
             return torch.nn.functional.binary_cross_entropy_with_logits(x @ w, y)
+
         opt = Newton([w], lr=0.8, damping=0.05, adapt_damping=True)
         for _ in range(3):
             if convention == "trainlab":

@@ -15,15 +15,19 @@ def _quadratic_steps(cfg, steps=2):
     out = []
     for _ in range(steps):
         opt.zero_grad()
-        (w ** 2 / 2).sum().backward()
+        (w**2 / 2).sum().backward()
         opt.step()
         out.append(w.item())
     return out
 
 
 def test_momentum_and_nesterov_by_hand():
-    base = ["optimizer.name=sgd", "optimizer.lr=0.1", "optimizer.weight_decay=0",
-            "optimizer.momentum=0.9"]
+    base = [
+        "optimizer.name=sgd",
+        "optimizer.lr=0.1",
+        "optimizer.weight_decay=0",
+        "optimizer.momentum=0.9",
+    ]
     # v1 = g0 = 1, w1 = 0.9; v2 = 0.9 * 1 + 0.9 = 1.8, w2 = 0.9 - 0.18 = 0.72
     assert _quadratic_steps(base) == pytest.approx([0.9, 0.72])
     # Nesterov: update g + mu v. w1 = 1 - 0.1 * 1.9 = 0.81; v2 = 0.9 + 0.81 = 1.71,

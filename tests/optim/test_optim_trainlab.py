@@ -11,15 +11,21 @@ from trainlab.optim import SWATS, GradientClipping, GradientNoise, QuickProp, Rp
 
 def _params(dtype=torch.float64):
     g = torch.Generator().manual_seed(0)
-    return [torch.randn(70, 50, generator=g, dtype=dtype).requires_grad_(),
-            torch.randn(50, generator=g, dtype=dtype).requires_grad_(),
-            torch.randn(20000, generator=g, dtype=dtype).requires_grad_()]
+    return [
+        torch.randn(70, 50, generator=g, dtype=dtype).requires_grad_(),
+        torch.randn(50, generator=g, dtype=dtype).requires_grad_(),
+        torch.randn(20000, generator=g, dtype=dtype).requires_grad_(),
+    ]
 
 
 def _loss(ps):
     w, b, c = ps
-    return (w.sin() @ b).pow(2).sum() + (w ** 4).mean() + (b - 0.3).pow(2).sum() + \
-        (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
+    return (
+        (w.sin() @ b).pow(2).sum()
+        + (w**4).mean()
+        + (b - 0.3).pow(2).sum()
+        + (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
+    )
 
 
 def lockstep(*pairs, loss=_loss):
@@ -37,7 +43,7 @@ def _rprop_path(variant, w0, lr, steps):
 
     def closure():
         opt.zero_grad()
-        loss = (w ** 2).sum()
+        loss = (w**2).sum()
         loss.backward()
         return loss
 
@@ -125,6 +131,7 @@ def test_gradient_noise_is_seeded_and_resumes():
             w.grad = torch.ones(10)
             opt.step()
         return w.detach()
+
     assert torch.equal(run(), run(resume_at=3))
 
 
@@ -163,7 +170,7 @@ def test_swats_switches_at_the_given_step_to_sgd_at_the_given_rate():
     # step 6 is SGD with momentum 0.9: v = g, w -= (1 - 0.9) * 0.2 * g
     before = w.detach().clone()
     o.zero_grad()
-    (w ** 2).sum().backward()
+    (w**2).sum().backward()
     o.step()
     assert o.param_groups[0]["switched_at"] == 5 and o.param_groups[0]["sgd_lr"] == 0.2
     torch.testing.assert_close(w.detach(), before - 0.1 * 0.2 * 2 * before)
@@ -176,7 +183,7 @@ def test_swats_switches_by_itself_when_the_projected_rate_settles():
     opt = SWATS([w], lr=0.01, eps=1e-3)
     for _ in range(500):
         opt.zero_grad()
-        (w ** 2).sum().backward()
+        (w**2).sum().backward()
         opt.step()
     g = opt.param_groups[0]
     assert g["switched_at"] is not None and g["sgd_lr"] > 0 and math.isfinite(g["sgd_lr"])
@@ -199,5 +206,6 @@ def test_quickprop_chunked_path_equals_the_reference(weight_decay, monkeypatch):
     for p, q in zip(fast, ref):
         torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-10)
         for name in ("prev_slope", "prev_update"):
-            torch.testing.assert_close(of.state[p][name], orf.state[q][name], rtol=1e-10,
-                                       atol=1e-10)
+            torch.testing.assert_close(
+                of.state[p][name], orf.state[q][name], rtol=1e-10, atol=1e-10
+            )

@@ -32,7 +32,7 @@ class Problem(torch.nn.Module):
         self.x = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
 
     def forward(self, _=None):
-        return 0.5 * (self.d * self.x ** 2).sum() + self.c @ self.x
+        return 0.5 * (self.d * self.x**2).sum() + self.c @ self.x
 
 
 def _steps(problem: Problem, opt, k: int) -> None:
@@ -53,8 +53,9 @@ def test_finite_gradients_give_finite_weights(case, c, d, k):
 @pytest.mark.parametrize("case", CASES, ids=repr)
 @SETTINGS
 @given(c=coefficients, d=curvatures, first=st.integers(1, 8), then=st.integers(1, 8))
-def test_a_state_dict_round_trip_at_any_step_equals_the_run_that_never_stopped(case, c, d,
-                                                                               first, then):
+def test_a_state_dict_round_trip_at_any_step_equals_the_run_that_never_stopped(
+    case, c, d, first, then
+):
     straight = Problem(c, d)
     _steps(straight, case.build(straight.parameters()), first + then)
     resumed = Problem(c, d)

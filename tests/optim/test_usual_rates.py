@@ -24,9 +24,12 @@ def test_every_optimizer_learns_mnist1d_at_its_usual_rate(tmp_path, name):
     chance is 0.10. Measured on this machine: 0.52 (sgd) to 0.95 (adamw); logistic regression
     0.28 (newton) and 0.30 (diag_newton), near its ~0.32 ceiling (Greydanus 2020)."""
     small = name in ("newton", "diag_newton")
-    summary = trainlab.train(None, {"optimizer.name": name, "train.epochs": 3,
-                                    "model.name": "linear" if small else "cnn1d"},
-                             out=tmp_path / "run", progress="quiet")
+    summary = trainlab.train(
+        None,
+        {"optimizer.name": name, "train.epochs": 3, "model.name": "linear" if small else "cnn1d"},
+        out=tmp_path / "run",
+        progress="quiet",
+    )
     recipe = name == "adamw"  # the recipe's optimizer keeps the recipe's rate
     assert summary["lr"] == (0.01 if recipe else OPTIMIZERS[name].usual_lr)
     assert summary["test_accuracy"] > (0.2 if small else 0.35)
@@ -35,8 +38,12 @@ def test_every_optimizer_learns_mnist1d_at_its_usual_rate(tmp_path, name):
 @pytest.mark.slow
 def test_adadelta_at_the_recipe_rate_was_at_chance(tmp_path):
     """What the usual rate fixes (the issue's finding), so that the test above can fail."""
-    summary = trainlab.train(None, {"optimizer.name": "adadelta", "optimizer.lr": 0.01,
-                                    "train.epochs": 3}, out=tmp_path / "run", progress="quiet")
+    summary = trainlab.train(
+        None,
+        {"optimizer.name": "adadelta", "optimizer.lr": 0.01, "train.epochs": 3},
+        out=tmp_path / "run",
+        progress="quiet",
+    )
     assert summary["test_accuracy"] < 0.3
 
 

@@ -45,12 +45,17 @@ def test_sigkill_inside_a_checkpoint_write_keeps_the_last_one_and_resume_matches
         checkpoint.torch.save = dying_save
         trainlab.train(None, {ARGS!r}, out={str(run)!r}, progress="quiet")
     """)
-    died = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    died = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
     assert died.returncode == -9
     assert torch.load(run / "last.pt", weights_only=True)["epoch"] == 2
     resumed = trainlab.resume(run, progress="quiet")
     straight = trainlab.train(None, ARGS, out=tmp_path / "straight", progress="quiet")
+
     def drop(rows):
         return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
 
@@ -59,8 +64,9 @@ def test_sigkill_inside_a_checkpoint_write_keeps_the_last_one_and_resume_matches
 
 
 @pytest.mark.parametrize("where", ["checkpoint", "metrics"])
-def test_a_full_disk_is_one_line_exit_2_and_earlier_files_stay(tmp_path, monkeypatch, capsys,
-                                                               where):
+def test_a_full_disk_is_one_line_exit_2_and_earlier_files_stay(
+    tmp_path, monkeypatch, capsys, where
+):
     """ENOSPC on the second epoch's checkpoint (fsync) or metrics line (write): one line, exit
     status 2, and what epoch 1 wrote is intact."""
     run = tmp_path / "run"
@@ -76,6 +82,7 @@ def test_a_full_disk_is_one_line_exit_2_and_earlier_files_stay(tmp_path, monkeyp
                 if len(calls) == 2:
                     raise OSError(errno.ENOSPC, "No space left on device")
             real_fsync(fd)
+
         monkeypatch.setattr(atomic.os, "fsync", fsync)
     else:
         real_open = Path.open
@@ -102,6 +109,7 @@ def test_a_full_disk_is_one_line_exit_2_and_earlier_files_stay(tmp_path, monkeyp
                 if len(calls) == 2:
                     return Full(f)
             return f
+
         monkeypatch.setattr(Path, "open", open_)
     code = main(["train", *ARGS, "--out", str(run), "--progress", "quiet"])
     err = capsys.readouterr().err
@@ -118,8 +126,9 @@ class _RunsCode:
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "code"])
-def test_a_damaged_checkpoint_is_one_line_naming_it_and_runs_nothing(tmp_path, capsys,
-                                                                     monkeypatch, damage):
+def test_a_damaged_checkpoint_is_one_line_naming_it_and_runs_nothing(
+    tmp_path, capsys, monkeypatch, damage
+):
     run = tmp_path / "run"
     trainlab.train(None, [*ARGS, "train.epochs=2"], out=run, progress="quiet")
     (run / "summary.json").unlink()  # unfinished: --resume will read last.pt
@@ -148,12 +157,25 @@ def test_a_killed_compare_run_again_writes_the_same_summary(tmp_path):
     import signal
     import time
 
-    args = ["compare", *FAST, "train.epochs=8", "train.batch_size=4", "--vary",
-            "optimizer.lr=0.03,0.1", "--seeds", "2", "--jobs", "2"]
+    args = [
+        "compare",
+        *FAST,
+        "train.epochs=8",
+        "train.batch_size=4",
+        "--vary",
+        "optimizer.lr=0.03,0.1",
+        "--seeds",
+        "2",
+        "--jobs",
+        "2",
+    ]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "trainlab", *args, "--out", str(killed)],
-                            stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trainlab", *args, "--out", str(killed)],
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -172,8 +194,11 @@ def test_a_killed_compare_run_again_writes_the_same_summary(tmp_path):
 
     def numbers(folder):  # every column but the wall-clock time per epoch
         with (folder / "summary.csv").open() as f:
-            return [{k: v for k, v in row.items() if k != "time_per_epoch_s"}
-                    for row in csv.DictReader(f)]
+            return [
+                {k: v for k, v in row.items() if k != "time_per_epoch_s"}
+                for row in csv.DictReader(f)
+            ]
+
     assert numbers(killed) == numbers(tmp_path / "straight")
 
 

@@ -37,8 +37,9 @@ def test_fp32_is_the_plain_step():
     x, y = batch()
     a, b = mlp(), mlp()
     Step(a, F.cross_entropy, torch.optim.SGD(a.parameters(), 0.1))(x, y)
-    Step(b, F.cross_entropy, torch.optim.SGD(b.parameters(), 0.1),
-         precision=Precision("fp32"))(x, y)
+    Step(b, F.cross_entropy, torch.optim.SGD(b.parameters(), 0.1), precision=Precision("fp32"))(
+        x, y
+    )
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
@@ -47,8 +48,12 @@ def test_bf16_step_equals_a_hand_written_autocast_step():
     backward and step outside), on the same batch and weights."""
     x, y = batch()
     model, ref = mlp(), mlp()
-    step = Step(model, F.cross_entropy, torch.optim.SGD(model.parameters(), 0.1),
-                precision=Precision("bf16", "cpu"))
+    step = Step(
+        model,
+        F.cross_entropy,
+        torch.optim.SGD(model.parameters(), 0.1),
+        precision=Precision("bf16", "cpu"),
+    )
     logits = step(x, y)
     opt = torch.optim.SGD(ref.parameters(), 0.1)
     with torch.autocast("cpu", torch.bfloat16):
@@ -76,7 +81,7 @@ def test_fp16_scaler_unscales_before_clipping():
     step = Step(model, F.cross_entropy, opt, precision=Precision("fp16", "cpu"))
     step(x, y)
     assert opt.last_norm > max_norm  # the clipping acted
-    assert step.scaler.get_scale() == 2.0 ** 16  # no overflow: the scale stays
+    assert step.scaler.get_scale() == 2.0**16  # no overflow: the scale stays
 
     def reference(net, scale):
         with torch.autocast("cpu", torch.float16):
@@ -88,7 +93,7 @@ def test_fp16_scaler_unscales_before_clipping():
         torch.optim.SGD(net.parameters(), 0.1).step()
         return norm
 
-    norm = reference(ref, 2.0 ** 16)
+    norm = reference(ref, 2.0**16)
     assert torch.equal(norm, opt.last_norm)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), ref.parameters()))
     reference(plain, 1.0)  # no scaling: float16's underflow aside, the same update
@@ -100,12 +105,16 @@ def test_fp16_skips_a_step_whose_gradient_overflowed():
     x, y = batch()
     model = mlp()
     before = [p.detach().clone() for p in model.parameters()]
-    step = Step(model, F.cross_entropy, torch.optim.SGD(model.parameters(), 0.1),
-                precision=Precision("fp16", "cpu"))
-    step.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 60)  # s * L overflows float16
+    step = Step(
+        model,
+        F.cross_entropy,
+        torch.optim.SGD(model.parameters(), 0.1),
+        precision=Precision("fp16", "cpu"),
+    )
+    step.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**60)  # s * L overflows float16
     step(x, y)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before))
-    assert step.scaler.get_scale() == 2.0 ** 59
+    assert step.scaler.get_scale() == 2.0**59
 
 
 def test_fp16_refuses_optimizers_that_need_the_loss():
@@ -117,8 +126,13 @@ def test_fp16_refuses_optimizers_that_need_the_loss():
 
 @pytest.mark.slow
 def test_bf16_run_trains_resumes_exactly_and_checkpoints_the_plain_state(fast_run, monkeypatch):
-    extra = ("train.precision=bf16", "model.dropout=0.2", "gradient_clip.max_norm=1",
-             "early_stopping.patience=2", "train.epochs=5")
+    extra = (
+        "train.precision=bf16",
+        "model.dropout=0.2",
+        "gradient_clip.max_norm=1",
+        "early_stopping.patience=2",
+        "train.epochs=5",
+    )
     summary, reference = fast_run(*extra)
     assert summary["test_accuracy"] > 0.8
     crash_and_resume(fast_run, monkeypatch, extra, 2, reference.parent / "crashed")
@@ -136,13 +150,14 @@ def test_fp16_run_checkpoints_the_scaler_and_resumes_exactly(fast_run, monkeypat
     run has), so it grows until float16 overflows and steps are skipped: a resume that did not
     restore the scaler would continue with another scale, other skips and other weights."""
     monkeypatch.setattr(precision, "check", lambda *args: None)
-    monkeypatch.setattr(torch.amp, "GradScaler",
-                        functools.partial(torch.amp.GradScaler, growth_interval=3))
+    monkeypatch.setattr(
+        torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, growth_interval=3)
+    )
     extra = ("train.precision=fp16", "gradient_clip.max_norm=1", "train.epochs=5")
     summary, reference = fast_run(*extra)
     assert summary["test_accuracy"] > 0.8 and not summary["diverged"]
     saved = torch.load(reference / "last.pt", weights_only=True)
-    assert saved["scaler"]["scale"] > 2.0 ** 16 and "_growth_tracker" in saved["scaler"]
+    assert saved["scaler"]["scale"] > 2.0**16 and "_growth_tracker" in saved["scaler"]
     crash_and_resume(fast_run, monkeypatch, extra, 2, reference.parent / "crashed")
     assert_same_run(reference, reference.parent / "crashed")
     resumed = torch.load(reference.parent / "crashed" / "last.pt", weights_only=True)
@@ -159,20 +174,32 @@ def test_fp16_skipped_first_update_does_not_warn_the_schedulers(fast_run, monkey
     model = mlp()
     opt = torch.optim.SGD(model.parameters(), 0.1)
     config = trainlab.config.resolve(None, ["schedule.name=cosine", "schedule.warmup_epochs=1"])
-    step = Step(model, F.cross_entropy, opt, precision=Precision("fp16", "cpu"),
-                schedule=build.schedule(config, opt, 2))
-    step.scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 60)  # s * L overflows float16
+    step = Step(
+        model,
+        F.cross_entropy,
+        opt,
+        precision=Precision("fp16", "cpu"),
+        schedule=build.schedule(config, opt, 2),
+    )
+    step.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**60)  # s * L overflows float16
     for _ in range(4):  # the warm-up's first step, then cosine's, both after skipped updates
         step(x, y)
-    assert step.scaler.get_scale() == 2.0 ** 56 and step.schedule.updates == 4
+    assert step.scaler.get_scale() == 2.0**56 and step.schedule.updates == 4
     monkeypatch.setattr(precision, "check", lambda *args: None)
-    monkeypatch.setattr(torch.amp, "GradScaler",
-                        functools.partial(torch.amp.GradScaler, init_scale=2.0 ** 60))
+    monkeypatch.setattr(
+        torch.amp, "GradScaler", functools.partial(torch.amp.GradScaler, init_scale=2.0**60)
+    )
     # clipping: a wrapper without a fused step, which the scaler skips (a fused SGD is called
     # and skips the update itself)
-    _, run = fast_run("train.precision=fp16", "train.batch_size=full", "schedule.name=step",
-                      "schedule.step_size=1", "train.epochs=2", "gradient_clip.max_norm=1")
-    assert torch.load(run / "last.pt", weights_only=True)["scaler"]["scale"] == 2.0 ** 58
+    _, run = fast_run(
+        "train.precision=fp16",
+        "train.batch_size=full",
+        "schedule.name=step",
+        "schedule.step_size=1",
+        "train.epochs=2",
+        "gradient_clip.max_norm=1",
+    )
+    assert torch.load(run / "last.pt", weights_only=True)["scaler"]["scale"] == 2.0**58
 
 
 def test_a_diverging_bf16_run_stops_and_keeps_the_last_good_checkpoint(fast_run):
@@ -180,11 +207,14 @@ def test_a_diverging_bf16_run_stops_and_keeps_the_last_good_checkpoint(fast_run)
     assert summary["diverged"]
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["train.precision=fp16"], "train.precision = fp16 on cpu"),
-    (["train.precision=fp8"], "expected one of fp32, bf16, fp16"),
-    (["train.precision=bf16", "distributed.mode=hogwild"], "distributed modes train in fp32"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["train.precision=fp16"], "train.precision = fp16 on cpu"),
+        (["train.precision=fp8"], "expected one of fp32, bf16, fp16"),
+        (["train.precision=bf16", "distributed.mode=hogwild"], "distributed modes train in fp32"),
+    ],
+)
 def test_bad_precision_is_one_line_exit_2(capsys, tmp_path, argv, says):
     if CUDA and argv == ["train.precision=fp16"]:
         argv = argv + ["device=cpu"]
@@ -204,8 +234,9 @@ def test_bf16_on_a_gpu_without_it_is_refused(monkeypatch):
 
 def test_compile_without_a_compiler_is_one_line_exit_2(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(precision, "compiler_unavailable", lambda device: "no g++ (test)")
-    code = main(["train", "train.compile=true", "--out", str(tmp_path / "r"),
-                 "--progress", "quiet"])
+    code = main(
+        ["train", "train.compile=true", "--out", str(tmp_path / "r"), "--progress", "quiet"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "train.compile=true" in err.replace(" ", "")
@@ -216,14 +247,20 @@ def test_compile_without_a_compiler_is_one_line_exit_2(capsys, tmp_path, monkeyp
 def test_config_describes_precision_and_compile(capsys):
     assert main(["config"]) == 0
     out = capsys.readouterr().out
-    for words in ("bf16 = autocast to bfloat16", "gradient scaler", "reduce-overhead",
-                  "launch cost"):
+    for words in (
+        "bf16 = autocast to bfloat16",
+        "gradient scaler",
+        "reduce-overhead",
+        "launch cost",
+    ):
         assert words in out
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(precision.compiler_unavailable(torch.device("cpu")) is not None,
-                    reason="torch.compile needs a C++ compiler on CPU")
+@pytest.mark.skipif(
+    precision.compiler_unavailable(torch.device("cpu")) is not None,
+    reason="torch.compile needs a C++ compiler on CPU",
+)
 def test_compiled_run_trains_and_checkpoints_the_plain_module(fast_run):
     """One compilation (full batch: one shape) of a tiny MLP, a few seconds; the numbers match
     the eager run's to rounding (Inductor fuses and reorders float operations); no dropout,
@@ -247,9 +284,20 @@ def test_compiled_run_trains_and_checkpoints_the_plain_module(fast_run):
 
 
 @pytest.mark.skipif(not CUDA, reason="needs a CUDA device: set_sync_debug_mode is CUDA's")
-@pytest.mark.parametrize("extra", [[], ["train.precision=bf16"],
-                                   ["augment.shift=3", "augment.stretch=0.1", "augment.noise=0.05",
-                                    "model.dropout=0.2", "gradient_clip.max_norm=1"]])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["train.precision=bf16"],
+        [
+            "augment.shift=3",
+            "augment.stretch=0.1",
+            "augment.noise=0.05",
+            "model.dropout=0.2",
+            "gradient_clip.max_norm=1",
+        ],
+    ],
+)
 def test_an_epoch_on_cuda_never_synchronizes(extra):
     """The default CNN on MNIST-1D: one epoch's updates (shuffle, augmentation, steps, running
     metrics) under sync_debug_mode "error", which raises at any host-device synchronization."""
@@ -259,8 +307,14 @@ def test_an_epoch_on_cuda_never_synchronizes(extra):
     config = trainlab.config.resolve(None, ["device=cuda", *extra])
     splits = build.load_data(config, torch.device("cuda"))
     parts = build.parts(config, splits)
-    state = FitState(config, splits, parts, None, EarlyStopping("val_accuracy", 0, 0.0),
-                     torch.Generator().manual_seed(0))
+    state = FitState(
+        config,
+        splits,
+        parts,
+        None,
+        EarlyStopping("val_accuracy", 0, 0.0),
+        torch.Generator().manual_seed(0),
+    )
     epoch_updates(state)  # warm-up: cuDNN and the caching allocator set themselves up
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")

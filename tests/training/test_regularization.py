@@ -15,8 +15,9 @@ from trainlab.training.regularization import decay_groups, penalized
 
 
 def mlp(*overrides, shape=(6,)):
-    cfg = resolve(None, list(overrides),
-                  presets=["model.name=mlp", "model.hidden=[5, 4]", "model.dropout=0"])
+    cfg = resolve(
+        None, list(overrides), presets=["model.name=mlp", "model.hidden=[5, 4]", "model.dropout=0"]
+    )
     torch.manual_seed(0)
     return cfg, build.model(cfg, shape, 3)
 
@@ -98,8 +99,7 @@ def test_auxiliary_heads_in_training_only():
     assert out.shape == (7, 3) and [a.shape for a in model.aux_outputs] == [(7, 3), (7, 3)]
     model.eval()
     torch.testing.assert_close(model(x), model.net(x))
-    _, cnn = mlp("model.name=cnn1d", "model.channels=[4, 6, 8]", "loss.aux_weight=0.3",
-                 shape=(16,))
+    _, cnn = mlp("model.name=cnn1d", "model.channels=[4, 6, 8]", "loss.aux_weight=0.3", shape=(16,))
     cnn.train()
     cnn(torch.randn(5, 16))
     assert len(cnn.aux_outputs) == 2

@@ -26,7 +26,7 @@ def test_step_and_exponential():
     lrs, _ = _lrs(["schedule.name=step", "schedule.step_size=3", "schedule.gamma=0.5"])
     assert lrs == pytest.approx([0.5 ** (e // 3) for e in range(9)])
     lrs, _ = _lrs(["schedule.name=exponential", "schedule.gamma=0.8"])
-    assert lrs == pytest.approx([0.8 ** e for e in range(9)])
+    assert lrs == pytest.approx([0.8**e for e in range(9)])
     lrs, _ = _lrs(["schedule.name=constant"])
     assert lrs == [1.0] * 9
 
@@ -47,8 +47,10 @@ def test_one_cycle_peaks_at_lr():
 def test_plateau_divides_when_validation_stalls():
     # validation accuracy improves for 3 epochs, then stalls; patience 2: the rate drops once
     # more than 2 epochs have passed without improvement (PyTorch's ReduceLROnPlateau rule)
-    lrs, _ = _lrs(["schedule.name=plateau", "schedule.patience=2", "schedule.factor=0.1"],
-                  metric=lambda e: min(e, 2) / 10)
+    lrs, _ = _lrs(
+        ["schedule.name=plateau", "schedule.patience=2", "schedule.factor=0.1"],
+        metric=lambda e: min(e, 2) / 10,
+    )
     assert lrs == pytest.approx([1, 1, 1, 1, 1, 1, 0.1, 0.1, 0.1])
 
 
@@ -63,8 +65,14 @@ def test_inverse_time_and_linear():
 def test_warmup_then_step():
     # 4 updates per epoch, 2 warm-up epochs: 8 updates rising linearly to 1, then step decay
     # every 3 epochs counted from the end of the warm-up
-    epoch_lrs, lrs = _lrs(["schedule.name=step", "schedule.step_size=3", "schedule.gamma=0.5",
-                           "schedule.warmup_epochs=2"])
+    epoch_lrs, lrs = _lrs(
+        [
+            "schedule.name=step",
+            "schedule.step_size=3",
+            "schedule.gamma=0.5",
+            "schedule.warmup_epochs=2",
+        ]
+    )
     assert lrs[:8] == pytest.approx([(t + 1) / 8 for t in range(8)])
     assert epoch_lrs[2:] == pytest.approx([1, 1, 1, 0.5, 0.5, 0.5, 0.25])
 

@@ -55,8 +55,12 @@ def test_the_halves_work_apart_like_a_worker_and_a_server():
 
 
 def test_the_objective_adds_auxiliary_heads_and_penalties():
-    parts, s = _parts("model.hidden=[16,16]", "loss.aux_weight=0.3", "regularization.l2=0.01",
-                      "regularization.l1=0.001")
+    parts, s = _parts(
+        "model.hidden=[16,16]",
+        "loss.aux_weight=0.3",
+        "regularization.l2=0.01",
+        "regularization.l1=0.001",
+    )
     x, y = s.x_train[:32], s.y_train[:32]
     model = parts.model
     parts.step.compute_gradients(x, y)
@@ -67,9 +71,12 @@ def test_the_objective_adds_auxiliary_heads_and_penalties():
     logits = net[7](F.relu(net[4](hidden)))
     aux = model.heads[0](hidden)
     params = list(model.parameters())  # the auxiliary head's too
-    expected = (F.cross_entropy(logits, y) + 0.3 * F.cross_entropy(aux, y)
-                + 0.01 / 2 * sum((p ** 2).sum() for p in params)
-                + 0.001 * sum(p.abs().sum() for p in params))
+    expected = (
+        F.cross_entropy(logits, y)
+        + 0.3 * F.cross_entropy(aux, y)
+        + 0.01 / 2 * sum((p**2).sum() for p in params)
+        + 0.001 * sum(p.abs().sum() for p in params)
+    )
     torch.testing.assert_close(parts.step.loss, expected)
 
 
@@ -92,6 +99,7 @@ def test_weight_noise_takes_the_gradient_at_noisy_weights_and_updates_the_clean_
 def test_a_server_can_pass_the_loss_to_optimizers_that_need_it():
     """irprop+ reverts its last update where the gradient's sign changed and the loss rose
     (Igel & Huesken 2000): the loss a server passes must reach it."""
+
     def server(losses):
         parts, s = _parts("optimizer.name=rprop", "optimizer.variant=irprop+", "optimizer.lr=0.01")
         assert parts.step.needs_loss
@@ -121,7 +129,7 @@ def test_lr_find_trains_with_the_runs_own_step():
     idx = order[:32]
     with torch.no_grad():
         ce = F.cross_entropy(parts.model(s.x_train[idx]), s.y_train[idx])
-        penalty = 0.5 / 2 * sum((p ** 2).sum() for p in parts.model.parameters())
+        penalty = 0.5 / 2 * sum((p**2).sum() for p in parts.model.parameters())
     assert result["loss"][0] == pytest.approx((ce + penalty).item(), rel=1e-6)
     assert penalty > 0.1 * ce  # the penalty is not negligible: the check means something
 
@@ -144,8 +152,14 @@ def _fit(tmp_path, *extra, **options):
     config = resolve(None, list(extra), presets=FAST)
     run = RunDir.create(tmp_path, config)
     data = build.load_data(config)
-    _, summary = fit(build.parts(config, data), data, run, build.fit_options(config),
-                     Progress(4, "quiet"), **options)
+    _, summary = fit(
+        build.parts(config, data),
+        data,
+        run,
+        build.fit_options(config),
+        Progress(4, "quiet"),
+        **options,
+    )
     return summary, run
 
 

@@ -119,8 +119,9 @@ class Page:
     def table(self, header: list, rows: list[list]) -> Page:
         """A table; a float cell is shown with 4 decimals (pass :func:`number` for others)."""
         head = "".join(f"<th>{text(h)}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>"
-                       for row in rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in row) + "</tr>" for row in rows
+        )
         self.parts.append(f"<table><tr>{head}</tr>{body}</table>")
         return self
 
@@ -152,10 +153,14 @@ class Page:
         ``page.html#verdict=holds&lecture=000``."""
         selects = []
         for name, values in options.items():
-            opts = "".join(f'<option value="{html.escape(v)}">{html.escape(v)}</option>'
-                           for v in ["all", *values])
-            selects.append(f'<label>{html.escape(name)} <select data-filter="{html.escape(name)}">'
-                           f"{opts}</select></label>")
+            opts = "".join(
+                f'<option value="{html.escape(v)}">{html.escape(v)}</option>'
+                for v in ["all", *values]
+            )
+            selects.append(
+                f'<label>{html.escape(name)} <select data-filter="{html.escape(name)}">'
+                f"{opts}</select></label>"
+            )
         self.parts.append(f'<p class="filters">{" ".join(selects)}</p>')
         self.scripts.append(FILTER)
         return self
@@ -163,11 +168,14 @@ class Page:
     def html(self) -> str:
         """The whole page: head with inline style, the parts, the image-check script."""
         title = text(self.title)
-        return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{title}</title><style>{STYLE}</style></head>\n"
-                f"<body><h1>{title}</h1>\n" + "\n".join(self.parts)
-                + "".join(f"\n<script>{js}</script>" for js in self.scripts)
-                + "</body></html>\n")
+        return (
+            f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{title}</title><style>{STYLE}</style></head>\n"
+            f"<body><h1>{title}</h1>\n"
+            + "\n".join(self.parts)
+            + "".join(f"\n<script>{js}</script>" for js in self.scripts)
+            + "</body></html>\n"
+        )
 
     def write(self, path: Path) -> None:
         """Write :meth:`html` to ``path``."""
@@ -186,24 +194,44 @@ def _statement(t: dict, metric) -> tuple:
     """One pair of variants in words: which is better, by how much, the test, the verdict."""
     a, b = t["a"], t["b"]
     if math.isnan(t["p"]):
-        return (styled("ns", f"{a} vs {b}: not testable (fewer than 2 seeds with a value on each "
-                             "side, or no variation)"),)
+        return (
+            styled(
+                "ns",
+                f"{a} vs {b}: not testable (fewer than 2 seeds with a value on each "
+                "side, or no variation)",
+            ),
+        )
     lo, hi = t["ci"]
     if t["better"] is None:
         which = f"{a} and {b} have the same mean {metric.label}"
     else:
         worse = b if t["better"] == a else a
-        by = (f"{'lower' if metric.lower_is_better else 'higher'} {metric.label}, by "
-              f"{_difference(metric, abs(t['difference']))}")
-        which = (f"{t['better']} is better than {worse}: {by}" if t["significant"] else
-                 f"{t['better']} has the better mean than {worse} ({by})")
-    test = (f"paired t-test on the {t['n_a']} seeds both have" if t["test"] == "paired"
-            else f"Welch's t-test on {t['n_a']} and {t['n_b']} seeds")
-    verdict = (styled("sig", "significant") if t["significant"]
-               else styled("ns", "not significant: these seeds cannot tell them apart"))
-    return (f"{which}; 95% CI of {a} − {b}: [{_difference(metric, lo, hi)}]"
-            f"; {test}, t = {t['t']:.2f}, p = {t['p']:.3g}, Holm-adjusted p = "
-            f"{t['p_holm']:.3g}: ", verdict, " at the 5% level.")
+        by = (
+            f"{'lower' if metric.lower_is_better else 'higher'} {metric.label}, by "
+            f"{_difference(metric, abs(t['difference']))}"
+        )
+        which = (
+            f"{t['better']} is better than {worse}: {by}"
+            if t["significant"]
+            else f"{t['better']} has the better mean than {worse} ({by})"
+        )
+    test = (
+        f"paired t-test on the {t['n_a']} seeds both have"
+        if t["test"] == "paired"
+        else f"Welch's t-test on {t['n_a']} and {t['n_b']} seeds"
+    )
+    verdict = (
+        styled("sig", "significant")
+        if t["significant"]
+        else styled("ns", "not significant: these seeds cannot tell them apart")
+    )
+    return (
+        f"{which}; 95% CI of {a} − {b}: [{_difference(metric, lo, hi)}]"
+        f"; {test}, t = {t['t']:.2f}, p = {t['p']:.3g}, Holm-adjusted p = "
+        f"{t['p_holm']:.3g}: ",
+        verdict,
+        " at the 5% level.",
+    )
 
 
 _DIGITS = {"epochs_to_target": 2, "time_to_target": 3}
@@ -211,31 +239,71 @@ _DIGITS = {"epochs_to_target": 2, "time_to_target": 3}
 
 def _regression_table(page: Page, rows: list[dict]) -> None:
     """One row per variant of a regression task: test MSE, the baseline's, time, divergence."""
-    header = ["variant", "seeds", "test MSE", "95% CI ±", "baseline MSE (training mean)",
-              "best epoch", "s / epoch", "diverged"]
-    page.table(header, [[r["variant"], r["seeds"], r["test_loss_mean"], r["test_loss_ci95"],
-                         r["baseline_test_loss_mean"], number(r["best_epoch_mean"], 1),
-                         number(r["time_per_epoch_s"], 3), r["diverged"]] for r in rows])
+    header = [
+        "variant",
+        "seeds",
+        "test MSE",
+        "95% CI ±",
+        "baseline MSE (training mean)",
+        "best epoch",
+        "s / epoch",
+        "diverged",
+    ]
+    page.table(
+        header,
+        [
+            [
+                r["variant"],
+                r["seeds"],
+                r["test_loss_mean"],
+                r["test_loss_ci95"],
+                r["baseline_test_loss_mean"],
+                number(r["best_epoch_mean"], 1),
+                number(r["time_per_epoch_s"], 3),
+                r["diverged"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 def _results_table(page: Page, rows: list[dict], metric) -> None:
     """One row per variant: the standard columns, then the chosen metric's (if another)."""
     if "baseline_test_loss_mean" in rows[0]:
         return _regression_table(page, rows)
-    header = ["variant", "seeds", "test accuracy", "95% CI ±", "test loss", "95% CI ±",
-              "best epoch", "s / epoch", "diverged"]
+    header = [
+        "variant",
+        "seeds",
+        "test accuracy",
+        "95% CI ±",
+        "test loss",
+        "95% CI ±",
+        "best epoch",
+        "s / epoch",
+        "diverged",
+    ]
     extra = metric.name not in ("test_accuracy", "test_loss")  # those columns are there already
     if extra:
         header += [metric.label, "95% CI ±"] + (["reached"] if metric.target is not None else [])
     table = []
     for r in rows:
-        cells = [r["variant"], r["seeds"], r["test_accuracy_mean"], r["test_accuracy_ci95"],
-                 r["test_loss_mean"], r["test_loss_ci95"], number(r["best_epoch_mean"], 1),
-                 number(r["time_per_epoch_s"], 3), r["diverged"]]
+        cells = [
+            r["variant"],
+            r["seeds"],
+            r["test_accuracy_mean"],
+            r["test_accuracy_ci95"],
+            r["test_loss_mean"],
+            r["test_loss_ci95"],
+            number(r["best_epoch_mean"], 1),
+            number(r["time_per_epoch_s"], 3),
+            r["diverged"],
+        ]
         if extra:
             digits = _DIGITS.get(metric.name, 4)
-            cells += [number(r[f"{metric.name}_mean"], digits),
-                      number(r[f"{metric.name}_ci95"], digits)]
+            cells += [
+                number(r[f"{metric.name}_mean"], digits),
+                number(r[f"{metric.name}_ci95"], digits),
+            ]
             cells += [f"{r['reached']} of {r['seeds']}"] if metric.target is not None else []
         table.append(cells)
     page.table(header, table)
@@ -244,30 +312,43 @@ def _results_table(page: Page, rows: list[dict], metric) -> None:
 def _metric_text(metric) -> str:
     """What the compared metric is, and for target metrics, which seeds count."""
     if metric.target is None:
-        return (f"Variants are compared on the {metric.label} of each seed "
-                f"({'lower' if metric.lower_is_better else 'higher'} is better).")
+        return (
+            f"Variants are compared on the {metric.label} of each seed "
+            f"({'lower' if metric.lower_is_better else 'higher'} is better)."
+        )
     first = f"the first epoch whose validation accuracy is at least {metric.target:g}"
-    what = (f"the number of {first}" if metric.name == "epochs_to_target" else
-            "the seconds of training and validation until the target is first reached, the "
-            f"summed time_s of the epochs up to and including {first}")
-    return (f"Variants are compared on the {metric.label}: {what} (time-to-result, as MLCommons "
-            "AlgoPerf scores training algorithms; lower is better). A seed that never reaches the "
-            "target has no value: the column 'reached' says how many of each variant's seeds "
-            "did, and the mean, interval and tests use only those seeds.")
+    what = (
+        f"the number of {first}"
+        if metric.name == "epochs_to_target"
+        else "the seconds of training and validation until the target is first reached, the "
+        f"summed time_s of the epochs up to and including {first}"
+    )
+    return (
+        f"Variants are compared on the {metric.label}: {what} (time-to-result, as MLCommons "
+        "AlgoPerf scores training algorithms; lower is better). A seed that never reaches the "
+        "target has no value: the column 'reached' says how many of each variant's seeds "
+        "did, and the mean, interval and tests use only those seeds."
+    )
 
 
-def compare_report(path: Path, rows: list[dict], tests: list[dict], base: dict, seeds: int,
-                   metric) -> None:
+def compare_report(
+    path: Path, rows: list[dict], tests: list[dict], base: dict, seeds: int, metric
+) -> None:
     """``trainlab compare``'s page: results table, significance statements, plots, config."""
     out = path.parent
-    scored = ("Test MSE is the mean squared error on the held-out test split of the epoch "
-              "chosen on the validation split; the baseline always predicts the training "
-              "targets' mean" if "baseline_test_loss_mean" in rows[0] else "Test accuracy is the "
-              "accuracy on the held-out test split of the epoch chosen on the validation split")
+    scored = (
+        "Test MSE is the mean squared error on the held-out test split of the epoch "
+        "chosen on the validation split; the baseline always predicts the training "
+        "targets' mean"
+        if "baseline_test_loss_mean" in rows[0]
+        else "Test accuracy is the "
+        "accuracy on the held-out test split of the epoch chosen on the validation split"
+    )
     page = Page("trainlab compare").paragraph(
         f"{len(rows)} variants × {seeds} seeds. {scored}. Intervals are 95% confidence "
         "intervals of the mean across seeds (Student's t with n − 1 degrees of freedom). ",
-        _metric_text(metric))
+        _metric_text(metric),
+    )
     page.heading("Results")
     _results_table(page, rows, metric)
     page.heading("Which differences are significant").paragraph(
@@ -275,19 +356,21 @@ def compare_report(path: Path, rows: list[dict], tests: list[dict], base: dict, 
         "seeds, so the test is a paired t-test on the per-seed differences, over the seeds both "
         "have a value for (Welch's t-test, which does not assume equal variances, when fewer "
         "than two seeds are common). The p-values are corrected for the number of pairs with "
-        "Holm's method. \"Significant\" means the adjusted p-value is below 0.05; \"not "
-        "significant\" means these seeds cannot tell the variants apart, not that they are "
+        'Holm\'s method. "Significant" means the adjusted p-value is below 0.05; "not '
+        'significant" means these seeds cannot tell the variants apart, not that they are '
         "equal. The interval is the 95% confidence interval of the mean difference, for that pair "
-        "alone (not adjusted for the number of pairs).")
-    page.list([_statement(t, metric) for t in tests]
-              or ["Only one variant: nothing to compare."])
+        "alone (not adjusted for the number of pairs)."
+    )
+    page.list([_statement(t, metric) for t in tests] or ["Only one variant: nothing to compare."])
     page.heading("Learning curves").paragraph(
-        "Mean across seeds; the band is the 95% confidence interval.")
+        "Mean across seeds; the band is the 95% confidence interval."
+    )
     page.image(out / "curves.png", "learning curves")
     page.heading(f"{metric.label.capitalize()} per variant")
     page.image(out / "final.png", f"{metric.label} per variant")
     page.heading("Configuration").paragraph(
         "Every run uses this config, with the variant's values on top and seeds "
-        f"{base['seed']}–{base['seed'] + seeds - 1}.")
+        f"{base['seed']}–{base['seed'] + seeds - 1}."
+    )
     page.preformatted(dumps(base))
     page.write(path)

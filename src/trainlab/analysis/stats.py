@@ -61,7 +61,7 @@ def welch_interval(a, b, confidence: float = 0.95) -> tuple[float, float]:
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     if va + vb == 0:
         return diff, math.nan
-    dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
     return diff, float(sps.t.ppf(0.5 + confidence / 2, dof) * math.sqrt(va + vb))
 
 
@@ -96,8 +96,15 @@ def contrast(a, b, confidence: float = 0.95) -> dict:
 
 def _result(test: str, n_a: int, n_b: int, diff: float, half: float, t: float, p: float) -> dict:
     """The row :func:`contrast` returns."""
-    return {"test": test, "n_a": n_a, "n_b": n_b, "difference": diff,
-            "ci": (diff - half, diff + half), "t": t, "p": p}
+    return {
+        "test": test,
+        "n_a": n_a,
+        "n_b": n_b,
+        "difference": diff,
+        "ci": (diff - half, diff + half),
+        "t": t,
+        "p": p,
+    }
 
 
 def holm(pvalues: list[float]) -> list[float]:
@@ -122,6 +129,11 @@ def pairwise(groups: dict, alpha: float = 0.05, higher_is_better: bool = True) -
         d = row["difference"]
         row["p_holm"] = q
         row["significant"] = bool(q < alpha) if not math.isnan(q) else False
-        row["better"] = (None if math.isnan(d) or d == 0 else
-                         row["a"] if (d > 0) == higher_is_better else row["b"])
+        row["better"] = (
+            None
+            if math.isnan(d) or d == 0
+            else row["a"]
+            if (d > 0) == higher_is_better
+            else row["b"]
+        )
     return sorted(rows, key=lambda r: (math.isnan(r["p_holm"]), r["p_holm"]))

@@ -22,11 +22,23 @@ from .plots import plot_pairs
 from .verdicts import equivalence_verdict, mean_estimate, paired_verdict
 
 LECTURE = "003_4f959921065895eb.txt"
-BASE = {"data.name": "moons", "data.samples": 1000, "model.name": "mlp", "model.hidden": [16],
-        "model.norm": "none", "model.dropout": 0.0, "optimizer.name": "sgd",
-        "optimizer.lr": 0.1, "optimizer.weight_decay": 0.0, "schedule.name": "constant",
-        "train.epochs": 3, "train.batch_size": 20, "train.threads": 1,
-        "train.checkpoint_seconds": 1e6, "distributed.timeout": 30.0}
+BASE = {
+    "data.name": "moons",
+    "data.samples": 1000,
+    "model.name": "mlp",
+    "model.hidden": [16],
+    "model.norm": "none",
+    "model.dropout": 0.0,
+    "optimizer.name": "sgd",
+    "optimizer.lr": 0.1,
+    "optimizer.weight_decay": 0.0,
+    "schedule.name": "constant",
+    "train.epochs": 3,
+    "train.batch_size": 20,
+    "train.threads": 1,
+    "train.checkpoint_seconds": 1e6,
+    "distributed.timeout": 30.0,
+}
 
 
 def run(seed: int, **overrides) -> dict:
@@ -45,8 +57,12 @@ def run(seed: int, **overrides) -> dict:
             first = json.loads(open(f"{folder}/run/metrics.jsonl").readline())
     finally:
         _end_children(before)
-    return {"test_loss": summary["test_loss"], "test_accuracy": summary["test_accuracy"],
-            "first_train_loss": first["train_loss"], "distributed": summary.get("distributed")}
+    return {
+        "test_loss": summary["test_loss"],
+        "test_accuracy": summary["test_accuracy"],
+        "first_train_loss": first["train_loss"],
+        "distributed": summary.get("distributed"),
+    }
 
 
 def _end_children(keep: set, wait_s: float = 10.0) -> None:
@@ -67,105 +83,169 @@ def _end_children(keep: set, wait_s: float = 10.0) -> None:
 
 # --- Hogwild converges ------------------------------------------------------------------------
 
+
 def measure_hogwild(seed: int, workers: int) -> dict:
     """Test accuracy and loss of one process and of Hogwild (``distributed.mode=hogwild``,
     ``workers`` processes updating one shared-memory MLP without locks), same config and
     epochs; every update of the MLP is dense."""
-    return {"one": run(seed), "hogwild": run(seed, distributed__mode="hogwild",
-                                             distributed__workers=workers)}
+    return {
+        "one": run(seed),
+        "hogwild": run(seed, distributed__mode="hogwild", distributed__workers=workers),
+    }
 
 
 def analyze_hogwild(results: list[dict], rule: dict) -> dict:
     """TOST over seeds: test accuracy of Hogwild - one process within +- ``rule["margin"]``."""
     d = [r["hogwild"]["test_accuracy"] - r["one"]["test_accuracy"] for r in results]
-    out = equivalence_verdict(mean_estimate(d), 0.0, rule["margin"],
-                              "test accuracy, Hogwild - one process")
+    out = equivalence_verdict(
+        mean_estimate(d), 0.0, rule["margin"], "test accuracy, Hogwild - one process"
+    )
     loss = np.mean([r["hogwild"]["test_loss"] for r in results])
     out["explanation"] += f"; mean Hogwild test loss {loss:.3f} (ln 2 = 0.693 is chance)"
     return out
 
 
 def plot_hogwild(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ["one", "hogwild"], ["one process", "Hogwild, 2 workers"],
-               "test accuracy (moons)", ax, value=lambda v: v["test_accuracy"])
+    plot_pairs(
+        results,
+        ["one", "hogwild"],
+        ["one process", "Hogwild, 2 workers"],
+        "test accuracy (moons)",
+        ax,
+        value=lambda v: v["test_accuracy"],
+    )
 
 
-register(Claim(
-    id="hogwild-converges",
-    statement="Hogwild's lock-free updates of shared parameters converge, surprisingly also "
-              "for dense updates: as accurate as one process after the same epochs.",
-    lecture=LECTURE, slide="s52 (Hogwild!; Niu et al. 2011)",
-    measure=measure_hogwild, analyze=analyze_hogwild, plot=plot_hogwild,
-    params={"workers": 2}, rule={"margin": 0.05},
-    statistic="TOST on the paired test-accuracy difference (Hogwild - one process), margin 0.05",
-    seeds=5, cost_s=6.0, family="distributed"))
+register(
+    Claim(
+        id="hogwild-converges",
+        statement="Hogwild's lock-free updates of shared parameters converge, surprisingly also "
+        "for dense updates: as accurate as one process after the same epochs.",
+        lecture=LECTURE,
+        slide="s52 (Hogwild!; Niu et al. 2011)",
+        measure=measure_hogwild,
+        analyze=analyze_hogwild,
+        plot=plot_hogwild,
+        params={"workers": 2},
+        rule={"margin": 0.05},
+        statistic="TOST on the paired test-accuracy difference (Hogwild - one process), "
+        "margin 0.05",
+        seeds=5,
+        cost_s=6.0,
+        family="distributed",
+    )
+)
 
 
 # --- rejecting too-stale gradients --------------------------------------------------------------
+
 
 def measure_reject(seed: int, slow: str, bound: int, lr: float) -> dict:
     """Test loss of async SGD with 2 workers, worker ``slow`` ("i:seconds") a straggler whose
     gradients are therefore stale by several updates, accepting every gradient and rejecting
     those with staleness > ``bound`` (``distributed.max_staleness``); same epochs."""
-    common = {"distributed__mode": "async", "distributed__workers": 2,
-              "distributed__slow_worker": slow, "optimizer__lr": lr}
-    return {"all": run(seed, **common),
-            "reject": run(seed, **common, distributed__max_staleness=bound)}
+    common = {
+        "distributed__mode": "async",
+        "distributed__workers": 2,
+        "distributed__slow_worker": slow,
+        "optimizer__lr": lr,
+    }
+    return {
+        "all": run(seed, **common),
+        "reject": run(seed, **common, distributed__max_staleness=bound),
+    }
 
 
 def analyze_reject(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test loss, rejecting - accepting all (< 0: rejection helps)."""
-    out = paired_verdict(results, "reject", "all",
-                         "test loss, rejecting stale gradients - accepting all", higher=False,
-                         key=lambda v: v["test_loss"])
+    out = paired_verdict(
+        results,
+        "reject",
+        "all",
+        "test loss, rejecting stale gradients - accepting all",
+        higher=False,
+        key=lambda v: v["test_loss"],
+    )
     st = np.mean([r["all"]["distributed"]["mean_staleness"] for r in results])
-    rej = np.mean([r["reject"]["distributed"]["rejected"] / r["reject"]["distributed"]["gradients"]
-                   for r in results])
+    rej = np.mean(
+        [
+            r["reject"]["distributed"]["rejected"] / r["reject"]["distributed"]["gradients"]
+            for r in results
+        ]
+    )
     out["explanation"] += f"; mean staleness {st:.2f}, fraction rejected {rej:.2f}"
     return out
 
 
 def plot_reject(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ["all", "reject"], ["accept all", "reject staleness > 2"],
-               "test loss (moons)", ax, value=lambda v: v["test_loss"])
+    plot_pairs(
+        results,
+        ["all", "reject"],
+        ["accept all", "reject staleness > 2"],
+        "test loss (moons)",
+        ax,
+        value=lambda v: v["test_loss"],
+    )
 
 
-register(Claim(
-    id="async-reject-stale",
-    statement="Using old gradients to update new parameters hurts asynchronous SGD; rejecting "
-              "gradients that are from too far ago helps convergence.",
-    lecture=LECTURE, slide="s56 (Hack: reject gradients that are from too far ago)",
-    measure=measure_reject, analyze=analyze_reject, plot=plot_reject,
-    params={"slow": "1:0.02", "bound": 2, "lr": 0.3},
-    statistic="paired t-test on test loss after 3 epochs (reject staleness > 2 - accept all)",
-    seeds=5, cost_s=16.5, family="distributed",
-    note="With 2 equal workers almost every gradient has staleness 0 or 1, so nothing is 'too "
-         "old'; worker 1 is slowed by 20 ms per gradient to make its gradients several updates "
-         "stale, the situation the slide's hack is for."))
+register(
+    Claim(
+        id="async-reject-stale",
+        statement="Using old gradients to update new parameters hurts asynchronous SGD; rejecting "
+        "gradients that are from too far ago helps convergence.",
+        lecture=LECTURE,
+        slide="s56 (Hack: reject gradients that are from too far ago)",
+        measure=measure_reject,
+        analyze=analyze_reject,
+        plot=plot_reject,
+        params={"slow": "1:0.02", "bound": 2, "lr": 0.3},
+        statistic="paired t-test on test loss after 3 epochs (reject staleness > 2 - accept all)",
+        seeds=5,
+        cost_s=16.5,
+        family="distributed",
+        note="With 2 equal workers almost every gradient has staleness 0 or 1, so nothing is 'too "
+        "old'; worker 1 is slowed by 20 ms per gradient to make its gradients several updates "
+        "stale, the situation the slide's hack is for.",
+    )
+)
 
 
 # --- sync SGD with backup workers -----------------------------------------------------------
+
 
 def measure_backup(seed: int, slow: str, backups: int) -> dict:
     """Synchronous SGD (``distributed.mode=sync``, 2 gradients per update) with worker
     ``slow`` a straggler, without and with ``backups`` backup workers (each update uses the
     first 2 gradients, Chen et al. 2016): seconds per update as the run records them, and test
     accuracy after the same epochs."""
-    common = {"distributed__mode": "sync", "distributed__workers": 2,
-              "distributed__slow_worker": slow}
-    return {"none": run(seed, **common),
-            "backup": run(seed, **common, distributed__backup_workers=backups)}
+    common = {
+        "distributed__mode": "sync",
+        "distributed__workers": 2,
+        "distributed__slow_worker": slow,
+    }
+    return {
+        "none": run(seed, **common),
+        "backup": run(seed, **common, distributed__backup_workers=backups),
+    }
 
 
 def analyze_backup(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log seconds per update, with backups - without (< 0: faster). Holds
     fully only if the test accuracies are also equivalent (TOST, margin ``rule["margin"]``)."""
-    out = paired_verdict(results, "backup", "none",
-                         "log seconds per update, backup workers - none", higher=False,
-                         key=lambda v: math.log(v["distributed"]["seconds_per_update"]))
-    acc = equivalence_verdict(mean_estimate([r["backup"]["test_accuracy"]
-                                             - r["none"]["test_accuracy"] for r in results]),
-                              0.0, rule["margin"], "test accuracy, backups - none")
+    out = paired_verdict(
+        results,
+        "backup",
+        "none",
+        "log seconds per update, backup workers - none",
+        higher=False,
+        key=lambda v: math.log(v["distributed"]["seconds_per_update"]),
+    )
+    acc = equivalence_verdict(
+        mean_estimate([r["backup"]["test_accuracy"] - r["none"]["test_accuracy"] for r in results]),
+        0.0,
+        rule["margin"],
+        "test accuracy, backups - none",
+    )
     out["explanation"] += f"; {acc['explanation']} (TOST p = {acc['p']:.3g})"
     if out["verdict"] == "holds" and acc["verdict"] != "holds":
         out["verdict"] = "holds only when accuracy is not required equal: it was not shown equal"
@@ -173,55 +253,92 @@ def analyze_backup(results: list[dict], rule: dict) -> dict:
 
 
 def plot_backup(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ["none", "backup"], ["no backup", "1 backup worker"],
-               "ms per update (a 50 ms straggler)", ax,
-               value=lambda v: 1000 * v["distributed"]["seconds_per_update"], log=True)
+    plot_pairs(
+        results,
+        ["none", "backup"],
+        ["no backup", "1 backup worker"],
+        "ms per update (a 50 ms straggler)",
+        ax,
+        value=lambda v: 1000 * v["distributed"]["seconds_per_update"],
+        log=True,
+    )
 
 
-register(Claim(
-    id="sync-backup-workers",
-    statement="Synchronous SGD has to wait for the slowest worker; extra backup workers, "
-              "updating when the first N gradients are received, cut the time per update at "
-              "equal accuracy.",
-    lecture=LECTURE, slide="s59 (Chen et al. 2016)",
-    measure=measure_backup, analyze=analyze_backup, plot=plot_backup,
-    params={"slow": "0:0.05", "backups": 1}, rule={"margin": 0.05},
-    statistic="paired t-test on log seconds per update (backups - none); TOST on accuracy",
-    seeds=5, cost_s=19.0, family="distributed"))
+register(
+    Claim(
+        id="sync-backup-workers",
+        statement="Synchronous SGD has to wait for the slowest worker; extra backup workers, "
+        "updating when the first N gradients are received, cut the time per update at "
+        "equal accuracy.",
+        lecture=LECTURE,
+        slide="s59 (Chen et al. 2016)",
+        measure=measure_backup,
+        analyze=analyze_backup,
+        plot=plot_backup,
+        params={"slow": "0:0.05", "backups": 1},
+        rule={"margin": 0.05},
+        statistic="paired t-test on log seconds per update (backups - none); TOST on accuracy",
+        seeds=5,
+        cost_s=19.0,
+        family="distributed",
+    )
+)
 
 
 # --- adding workers slowly -----------------------------------------------------------------------
+
 
 def measure_warmup(seed: int, updates: int, lr: float) -> dict:
     """First-epoch training loss and final test loss of async SGD with 2 workers at rate
     ``lr``, all workers from the start and admitted one by one over the first ``updates``
     updates (``distributed.warmup_updates``)."""
     common = {"distributed__mode": "async", "distributed__workers": 2, "optimizer__lr": lr}
-    return {"all": run(seed, **common),
-            "warmup": run(seed, **common, distributed__warmup_updates=updates)}
+    return {
+        "all": run(seed, **common),
+        "warmup": run(seed, **common, distributed__warmup_updates=updates),
+    }
 
 
 def analyze_warmup(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: first-epoch training loss, warm-up - none (< 0: more stable start)."""
-    out = paired_verdict(results, "warmup", "all",
-                         "first-epoch training loss, workers added slowly - all at once",
-                         higher=False, key=lambda v: v["first_train_loss"])
+    out = paired_verdict(
+        results,
+        "warmup",
+        "all",
+        "first-epoch training loss, workers added slowly - all at once",
+        higher=False,
+        key=lambda v: v["first_train_loss"],
+    )
     t = {k: np.mean([r[k]["test_loss"] for r in results]) for k in ("all", "warmup")}
     out["explanation"] += f"; mean final test loss all {t['all']:.3f}, warm-up {t['warmup']:.3f}"
     return out
 
 
 def plot_warmup(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ["all", "warmup"], ["all workers at once", "added over 20 updates"],
-               "first-epoch training loss (moons)", ax, value=lambda v: v["first_train_loss"])
+    plot_pairs(
+        results,
+        ["all", "warmup"],
+        ["all workers at once", "added over 20 updates"],
+        "first-epoch training loss (moons)",
+        ax,
+        value=lambda v: v["first_train_loss"],
+    )
 
 
-register(Claim(
-    id="async-add-workers-slowly",
-    statement="At the start of asynchronous training, slowly adding more workers stabilizes "
-              "it.",
-    lecture=LECTURE, slide="s54 (Async SGD trick)",
-    measure=measure_warmup, analyze=analyze_warmup, plot=plot_warmup,
-    params={"updates": 20, "lr": 0.5},
-    statistic="paired t-test on first-epoch training loss (warm-up - none)",
-    seeds=5, cost_s=17.0, family="distributed"))
+register(
+    Claim(
+        id="async-add-workers-slowly",
+        statement="At the start of asynchronous training, slowly adding more workers stabilizes "
+        "it.",
+        lecture=LECTURE,
+        slide="s54 (Async SGD trick)",
+        measure=measure_warmup,
+        analyze=analyze_warmup,
+        plot=plot_warmup,
+        params={"updates": 20, "lr": 0.5},
+        statistic="paired t-test on first-epoch training loss (warm-up - none)",
+        seeds=5,
+        cost_s=17.0,
+        family="distributed",
+    )
+)

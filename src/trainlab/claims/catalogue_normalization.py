@@ -14,8 +14,13 @@ from .verdicts import difference_verdict
 def trains(seed: int, norm: str, lr: float, steps: int) -> bool:
     """Whether a 3-hidden-layer MLP trains on moons at ``lr``: the mean loss of the last 10
     batches is finite and below 0.9 * ln 2 (the loss of a constant guess)."""
-    cfg = config(seed, "data.name=\"moons\"", "model.hidden=[32,32,32]",
-                 f"model.norm=\"{norm}\"", f"optimizer.lr={lr}")
+    cfg = config(
+        seed,
+        'data.name="moons"',
+        "model.hidden=[32,32,32]",
+        f'model.norm="{norm}"',
+        f"optimizer.lr={lr}",
+    )
     x, y = toy(cfg)
     _, step = model_step(cfg, x)
     losses = train_losses(step, x, y, steps, 64, seed)
@@ -27,21 +32,25 @@ def largest_rate(seed: int, norm: str, low: float, high: float, rounds: int, ste
     lo, hi = math.log2(low), math.log2(high)
     for _ in range(rounds):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if trains(seed, norm, 2 ** mid, steps) else (lo, mid)
+        lo, hi = (mid, hi) if trains(seed, norm, 2**mid, steps) else (lo, mid)
     return lo
 
 
 def measure_bn_rate(seed: int, low: float, high: float, rounds: int, steps: int) -> dict:
     """The largest trainable SGD rate (log2) without and with batch norm (``model.norm``)."""
-    return {"plain": largest_rate(seed, "none", low, high, rounds, steps),
-            "batch": largest_rate(seed, "batch", low, high, rounds, steps)}
+    return {
+        "plain": largest_rate(seed, "none", low, high, rounds, steps),
+        "batch": largest_rate(seed, "batch", low, high, rounds, steps),
+    }
 
 
 def analyze_bn_rate(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log2(largest rate with BN) - log2(largest rate without)."""
-    return difference_verdict({i: r["batch"] for i, r in enumerate(results)},
-                              {i: r["plain"] for i, r in enumerate(results)},
-                              "log2 largest trainable lr, BN - plain")
+    return difference_verdict(
+        {i: r["batch"] for i, r in enumerate(results)},
+        {i: r["plain"] for i, r in enumerate(results)},
+        "log2 largest trainable lr, BN - plain",
+    )
 
 
 def plot_bn_rate(results: list[dict], row: dict, ax) -> None:
@@ -52,14 +61,24 @@ def plot_bn_rate(results: list[dict], row: dict, ax) -> None:
     ax.set_ylabel("largest SGD rate that trains")
 
 
-register(Claim(
-    id="batchnorm-higher-lr",
-    statement="Batch normalization lets the network train at a much larger learning rate "
-              "(where the plain network diverges).",
-    lecture="000_c258a766373167ad.txt", slide="s106-131",
-    measure=measure_bn_rate, analyze=analyze_bn_rate, plot=plot_bn_rate,
-    params={"low": 1e-3, "high": 1e3, "rounds": 6, "steps": 100},
-    statistic="paired t-test on log2 largest trainable rate (BN - plain)",
-    seeds=5, fast=False, cost_s=8.0, family="", note="First setup (spirals, 150 steps): the plain "
-    "MLP reached the criterion at no rate at all, a task too hard for the comparison; moved to "
-    "moons, which the plain MLP learns, before any verdict was read."))
+register(
+    Claim(
+        id="batchnorm-higher-lr",
+        statement="Batch normalization lets the network train at a much larger learning rate "
+        "(where the plain network diverges).",
+        lecture="000_c258a766373167ad.txt",
+        slide="s106-131",
+        measure=measure_bn_rate,
+        analyze=analyze_bn_rate,
+        plot=plot_bn_rate,
+        params={"low": 1e-3, "high": 1e3, "rounds": 6, "steps": 100},
+        statistic="paired t-test on log2 largest trainable rate (BN - plain)",
+        seeds=5,
+        fast=False,
+        cost_s=8.0,
+        family="",
+        note="First setup (spirals, 150 steps): the plain "
+        "MLP reached the criterion at no rate at all, a task too hard for the comparison; moved to "
+        "moons, which the plain MLP learns, before any verdict was read.",
+    )
+)

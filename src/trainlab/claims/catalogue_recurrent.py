@@ -32,7 +32,7 @@ def sequence_run(seed: int, *overrides: str) -> tuple[Config, Splits]:
     to one thread: these small step-by-step nets only lose time to thread synchronization (on a
     loaded machine, many times their cost); the runner sets its count again for every task."""
     torch.set_num_threads(1)
-    cfg = config(seed, "optimizer.name=\"adam\"", "model.readout=\"last\"", *overrides)
+    cfg = config(seed, 'optimizer.name="adam"', 'model.readout="last"', *overrides)
     return cfg, build.load_data(cfg)
 
 
@@ -41,18 +41,19 @@ def step_for(cfg: dict, model: nn.Module) -> Step:
     return Step(model, build.loss(cfg), build.optimizer(cfg, model.parameters()))
 
 
-def fit_and_test(cfg: Config, s: Splits, model: nn.Module, steps: int,
-                 batch: int) -> dict:
+def fit_and_test(cfg: Config, s: Splits, model: nn.Module, steps: int, batch: int) -> dict:
     """``steps`` Adam updates on random training minibatches; the batch losses (every 10th)
     and the test loss."""
     step = step_for(cfg, model)
     losses = train_losses(step, s.x_train, s.y_train, steps, batch, cfg.seed)
-    test = evaluate(model, s.x_test, s.y_test, step.loss_fn)[0] if len(losses) == steps \
-        else math.inf
+    test = (
+        evaluate(model, s.x_test, s.y_test, step.loss_fn)[0] if len(losses) == steps else math.inf
+    )
     return {"losses": losses[::10], "mean_loss": float(np.mean(losses)), "test": test}
 
 
 # --- identity initialization of a ReLU RNN (IRNN) ---------------------------------------------
+
 
 def measure_irnn(seed: int, seq_len: int, hidden: int, steps: int, lr: float) -> dict:
     """Test MSE on the adding problem (``data.name=adding``, sequences of ``seq_len``) after
@@ -62,11 +63,19 @@ def measure_irnn(seed: int, seq_len: int, hidden: int, steps: int, lr: float) ->
     baseline MSE of predicting the training mean is about 1/6."""
     out = {}
     for name in ("identity", "same"):
-        cfg, s = sequence_run(seed, "data.name=\"adding\"", f"data.seq_len={seq_len}",
-                              "data.samples=1200", "data.normalize=\"none\"",
-                              "model.name=\"rnn\"", "model.rnn_activation=\"relu\"",
-                              f"model.hidden=[{hidden}]", "model.init=\"default\"",
-                              f"model.init_recurrent=\"{name}\"", f"optimizer.lr={lr}")
+        cfg, s = sequence_run(
+            seed,
+            'data.name="adding"',
+            f"data.seq_len={seq_len}",
+            "data.samples=1200",
+            'data.normalize="none"',
+            'model.name="rnn"',
+            'model.rnn_activation="relu"',
+            f"model.hidden=[{hidden}]",
+            'model.init="default"',
+            f'model.init_recurrent="{name}"',
+            f"optimizer.lr={lr}",
+        )
         torch.manual_seed(seed)
         model = build.model(cfg, s.input_shape, s.num_classes)
         out["random" if name == "same" else name] = fit_and_test(cfg, s, model, steps, 32)
@@ -78,51 +87,75 @@ def analyze_irnn(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: log test MSE, identity - random W_hh (< 0: identity learns more).
     Holds fully only if the identity RNN also beats the mean-predictor baseline by the factor
     ``rule["learned"]`` on average (it learned the task)."""
-    out = paired_verdict(results, "identity", "random", "log test MSE, identity - random W_hh",
-                         higher=False, key=lambda v: math.log(v["test"]))
+    out = paired_verdict(
+        results,
+        "identity",
+        "random",
+        "log test MSE, identity - random W_hh",
+        higher=False,
+        key=lambda v: math.log(v["test"]),
+    )
     ident = np.mean([r["identity"]["test"] for r in results])
     rand = np.mean([r["random"]["test"] for r in results])
     base = np.mean([r["baseline"] for r in results])
-    out["explanation"] += (f"; mean test MSE identity {ident:.4f}, random {rand:.4f}, "
-                           f"predicting the mean {base:.4f}")
+    out["explanation"] += (
+        f"; mean test MSE identity {ident:.4f}, random {rand:.4f}, predicting the mean {base:.4f}"
+    )
     if out["verdict"] == "holds" and ident > base * rule["learned"]:
-        out["verdict"] = "holds only when judged relatively: the identity RNN did not learn the task"
+        out["verdict"] = (
+            "holds only when judged relatively: the identity RNN did not learn the task"
+        )
     return out
 
 
 def plot_irnn(results: list[dict], row: dict, ax) -> None:
     for key, color in (("identity", "C0"), ("random", "C1")):
         for i, r in enumerate(results):
-            ax.plot(np.arange(len(r[key]["losses"])) * 10, r[key]["losses"], color=color,
-                    alpha=0.5, label=f"W_hh = {'I' if key == 'identity' else 'random'}"
-                    if i == 0 else None)
-    ax.axhline(np.mean([r["baseline"] for r in results]), color="gray", ls="--",
-               label="predict the mean")
+            ax.plot(
+                np.arange(len(r[key]["losses"])) * 10,
+                r[key]["losses"],
+                color=color,
+                alpha=0.5,
+                label=f"W_hh = {'I' if key == 'identity' else 'random'}" if i == 0 else None,
+            )
+    ax.axhline(
+        np.mean([r["baseline"] for r in results]), color="gray", ls="--", label="predict the mean"
+    )
     ax.set_yscale("log")
     ax.set_xlabel("update")
     ax.set_ylabel("training MSE (adding problem)")
     ax.legend()
 
 
-register(Claim(
-    id="irnn-identity-init",
-    statement="A basic RNN with ReLU whose hidden-to-hidden matrix is initialized to the "
-              "identity (IRNN) learns long-range dependencies (the adding problem) that the "
-              "same RNN with a random initialization does not.",
-    lecture=LECTURE, slide="s111 (Identity RNN; Le et al. 2015)",
-    measure=measure_irnn, analyze=analyze_irnn, plot=plot_irnn,
-    params={"seq_len": 20, "hidden": 32, "steps": 1500, "lr": 0.001}, rule={"learned": 0.5},
-    statistic="paired t-test on log test MSE (identity - random W_hh)",
-    seeds=5, cost_s=5.0, family="recurrent",
-    note="The ReLU RNN is trainlab's model.name=rnn with model.rnn_activation=relu (a first "
-         "version, before that key existed, put torch's nn.RNN(nonlinearity=relu) inside "
-         "trainlab's model: does not hold, 1.27 [0.006, 2.54], p 0.049). Adam instead of Le et "
-         "al.'s clipped SGD, so that no run diverges. First setup (sequences of 30, 500 updates): "
-         "neither variant got below 0.90 of the mean predictor's MSE, too short a training to "
-         "learn anything; changed once to sequences of 20 and 1500 updates."))
+register(
+    Claim(
+        id="irnn-identity-init",
+        statement="A basic RNN with ReLU whose hidden-to-hidden matrix is initialized to the "
+        "identity (IRNN) learns long-range dependencies (the adding problem) that the "
+        "same RNN with a random initialization does not.",
+        lecture=LECTURE,
+        slide="s111 (Identity RNN; Le et al. 2015)",
+        measure=measure_irnn,
+        analyze=analyze_irnn,
+        plot=plot_irnn,
+        params={"seq_len": 20, "hidden": 32, "steps": 1500, "lr": 0.001},
+        rule={"learned": 0.5},
+        statistic="paired t-test on log test MSE (identity - random W_hh)",
+        seeds=5,
+        cost_s=5.0,
+        family="recurrent",
+        note="The ReLU RNN is trainlab's model.name=rnn with model.rnn_activation=relu (a first "
+        "version, before that key existed, put torch's nn.RNN(nonlinearity=relu) inside "
+        "trainlab's model: does not hold, 1.27 [0.006, 2.54], p 0.049). Adam instead of Le et "
+        "al.'s clipped SGD, so that no run diverges. First setup (sequences of 30, 500 updates): "
+        "neither variant got below 0.90 of the mean predictor's MSE, too short a training to "
+        "learn anything; changed once to sequences of 20 and 1500 updates.",
+    )
+)
 
 
 # --- variational dropout regularizes an RNN --------------------------------------------------
+
 
 def measure_dropout(seed: int, train_samples: int, hidden: int, steps: int, p: float) -> dict:
     """Test cross-entropy of a GRU on a ``train_samples`` subset of MNIST-1D (read as a
@@ -132,10 +165,15 @@ def measure_dropout(seed: int, train_samples: int, hidden: int, steps: int, p: f
     too (the train-test gap)."""
     out = {}
     for name, rate in (("none", 0.0), ("variational", p)):
-        cfg, s = sequence_run(seed, "data.name=\"mnist1d\"", "model.name=\"gru\"",
-                              f"model.hidden=[{hidden}]", f"model.recurrent_dropout={rate}",
-                              "model.recurrent_dropout_mode=\"variational\"",
-                              "optimizer.lr=0.003")
+        cfg, s = sequence_run(
+            seed,
+            'data.name="mnist1d"',
+            'model.name="gru"',
+            f"model.hidden=[{hidden}]",
+            f"model.recurrent_dropout={rate}",
+            'model.recurrent_dropout_mode="variational"',
+            "optimizer.lr=0.003",
+        )
         s.x_train, s.y_train = s.x_train[:train_samples], s.y_train[:train_samples]
         torch.manual_seed(seed)
         model = build.model(cfg, s.input_shape, s.num_classes)
@@ -146,41 +184,65 @@ def measure_dropout(seed: int, train_samples: int, hidden: int, steps: int, p: f
 
 def analyze_dropout(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: test cross-entropy, variational dropout - none (< 0: regularizes)."""
-    out = paired_verdict(results, "variational", "none", "test loss, variational dropout - none",
-                         higher=False, key=lambda v: v["test"])
-    gap = {k: np.mean([r[k]["test"] - r[k]["train"] for r in results])
-           for k in ("none", "variational")}
-    out["explanation"] += (f"; mean train-test gap without dropout {gap['none']:.3f}, with "
-                           f"{gap['variational']:.3f}")
+    out = paired_verdict(
+        results,
+        "variational",
+        "none",
+        "test loss, variational dropout - none",
+        higher=False,
+        key=lambda v: v["test"],
+    )
+    gap = {
+        k: np.mean([r[k]["test"] - r[k]["train"] for r in results]) for k in ("none", "variational")
+    }
+    out["explanation"] += (
+        f"; mean train-test gap without dropout {gap['none']:.3f}, with {gap['variational']:.3f}"
+    )
     return out
 
 
 def plot_dropout(results: list[dict], row: dict, ax) -> None:
     for i, r in enumerate(results):
         for x, key in ((0, "none"), (1, "variational")):
-            ax.plot([x - 0.1, x + 0.1], [r[key]["train"], r[key]["test"]], "o-",
-                    color=f"C{i}", alpha=0.7, label=f"seed {i}: train -> test" if x == 0 else None)
+            ax.plot(
+                [x - 0.1, x + 0.1],
+                [r[key]["train"], r[key]["test"]],
+                "o-",
+                color=f"C{i}",
+                alpha=0.7,
+                label=f"seed {i}: train -> test" if x == 0 else None,
+            )
     ax.set_xticks([0, 1], ["no dropout", "variational dropout"])
     ax.set_ylabel("cross-entropy (MNIST-1D)")
     ax.legend(fontsize="small")
 
 
-register(Claim(
-    id="rnn-variational-dropout",
-    statement="Dropout in an RNN with the same mask on the recurrent connections at every time "
-              "step (Gal 2015) regularizes it: a lower test loss than without dropout on a "
-              "small training set.",
-    lecture=LECTURE, slide="s80 (Dropout for RNNs)",
-    measure=measure_dropout, analyze=analyze_dropout, plot=plot_dropout,
-    params={"train_samples": 400, "hidden": 64, "steps": 300, "p": 0.25},
-    statistic="paired t-test on test cross-entropy (variational dropout - none)",
-    seeds=5, cost_s=6.0, family="recurrent",
-    note="The slide's contrast, a fresh mask per step on the recurrent state hurting, cannot be "
-         "built: trainlab's per-step (zaremba) mode never drops the state, so only the "
-         "variational half is tested, against no dropout."))
+register(
+    Claim(
+        id="rnn-variational-dropout",
+        statement="Dropout in an RNN with the same mask on the recurrent connections at every time "
+        "step (Gal 2015) regularizes it: a lower test loss than without dropout on a "
+        "small training set.",
+        lecture=LECTURE,
+        slide="s80 (Dropout for RNNs)",
+        measure=measure_dropout,
+        analyze=analyze_dropout,
+        plot=plot_dropout,
+        params={"train_samples": 400, "hidden": 64, "steps": 300, "p": 0.25},
+        statistic="paired t-test on test cross-entropy (variational dropout - none)",
+        seeds=5,
+        cost_s=6.0,
+        family="recurrent",
+        note="The slide's contrast, a fresh mask per step on the recurrent state hurting, "
+        "cannot be "
+        "built: trainlab's per-step (zaremba) mode never drops the state, so only the "
+        "variational half is tested, against no dropout.",
+    )
+)
 
 
 # --- recurrent batch norm trains faster --------------------------------------------------------
+
 
 def measure_recurrent_bn(seed: int, hidden: int, steps: int, lr: float) -> dict:
     """Training loss of an LSTM on MNIST-1D (40 steps of one value) over ``steps`` Adam updates
@@ -188,21 +250,31 @@ def measure_recurrent_bn(seed: int, hidden: int, steps: int, lr: float) -> dict:
     statistics for the first 40 steps, gamma = 0.1; Cooijmans et al. 2016)."""
     out = {}
     for norm in ("none", "batch"):
-        cfg, s = sequence_run(seed, "data.name=\"mnist1d\"", "model.name=\"lstm\"",
-                              f"model.hidden=[{hidden}]", f"model.recurrent_norm=\"{norm}\"",
-                              *(["model.bn_time_steps=40"] if norm == "batch" else []),
-                              f"optimizer.lr={lr}")
+        cfg, s = sequence_run(
+            seed,
+            'data.name="mnist1d"',
+            'model.name="lstm"',
+            f"model.hidden=[{hidden}]",
+            f'model.recurrent_norm="{norm}"',
+            *(["model.bn_time_steps=40"] if norm == "batch" else []),
+            f"optimizer.lr={lr}",
+        )
         torch.manual_seed(seed)
-        out[norm] = fit_and_test(cfg, s, build.model(cfg, s.input_shape, s.num_classes),
-                                 steps, 32)
+        out[norm] = fit_and_test(cfg, s, build.model(cfg, s.input_shape, s.num_classes), steps, 32)
     return out
 
 
 def analyze_recurrent_bn(results: list[dict], rule: dict) -> dict:
     """Paired over seeds: mean training loss over all updates (the area under the curve),
     batch-normalized - plain (< 0: BN trains faster)."""
-    out = paired_verdict(results, "batch", "none", "mean training loss, recurrent BN - plain LSTM",
-                         higher=False, key=lambda v: v["mean_loss"])
+    out = paired_verdict(
+        results,
+        "batch",
+        "none",
+        "mean training loss, recurrent BN - plain LSTM",
+        higher=False,
+        key=lambda v: v["mean_loss"],
+    )
     t = {k: np.mean([r[k]["test"] for r in results]) for k in ("none", "batch")}
     out["explanation"] += f"; mean test loss plain {t['none']:.3f}, BN {t['batch']:.3f}"
     return out
@@ -211,25 +283,40 @@ def analyze_recurrent_bn(results: list[dict], rule: dict) -> dict:
 def plot_recurrent_bn(results: list[dict], row: dict, ax) -> None:
     for key, color, label in (("none", "C1", "LSTM"), ("batch", "C0", "LSTM + recurrent BN")):
         for i, r in enumerate(results):
-            ax.plot(np.arange(len(r[key]["losses"])) * 10, r[key]["losses"], color=color,
-                    alpha=0.5, label=label if i == 0 else None)
+            ax.plot(
+                np.arange(len(r[key]["losses"])) * 10,
+                r[key]["losses"],
+                color=color,
+                alpha=0.5,
+                label=label if i == 0 else None,
+            )
     ax.set_xlabel("update")
     ax.set_ylabel("training cross-entropy (MNIST-1D)")
     ax.legend()
 
 
-register(Claim(
-    id="recurrent-batchnorm-faster",
-    statement="Recurrent batch normalization (independent statistics for the first T steps, "
-              "gamma initialized to ~0.1) makes an LSTM train faster than the plain LSTM.",
-    lecture=LECTURE, slide="s95-98 (Cooijmans et al. 2016)",
-    measure=measure_recurrent_bn, analyze=analyze_recurrent_bn, plot=plot_recurrent_bn,
-    params={"hidden": 32, "steps": 150, "lr": 0.002},
-    statistic="paired t-test on mean training loss over all updates (BN - plain)",
-    seeds=5, fast=True, cost_s=3.0, family="recurrent"))
+register(
+    Claim(
+        id="recurrent-batchnorm-faster",
+        statement="Recurrent batch normalization (independent statistics for the first T steps, "
+        "gamma initialized to ~0.1) makes an LSTM train faster than the plain LSTM.",
+        lecture=LECTURE,
+        slide="s95-98 (Cooijmans et al. 2016)",
+        measure=measure_recurrent_bn,
+        analyze=analyze_recurrent_bn,
+        plot=plot_recurrent_bn,
+        params={"hidden": 32, "steps": 150, "lr": 0.002},
+        statistic="paired t-test on mean training loss over all updates (BN - plain)",
+        seeds=5,
+        fast=True,
+        cost_s=3.0,
+        family="recurrent",
+    )
+)
 
 
 # --- layer norm needs no per-step statistics and works at batch size 1 ------------------------
+
 
 def measure_layer_norm(seed: int, batch: int) -> dict:
     """For an LSTM on MNIST-1D in training mode with layer norm and with recurrent batch norm:
@@ -238,52 +325,80 @@ def measure_layer_norm(seed: int, batch: int) -> dict:
     at batch size 1 gives a finite loss (or raises)."""
     out = {}
     for norm in ("layer", "batch"):
-        cfg, s = sequence_run(seed, "data.name=\"mnist1d\"", "model.name=\"lstm\"",
-                              "model.hidden=[16]", f"model.recurrent_norm=\"{norm}\"")
+        cfg, s = sequence_run(
+            seed,
+            'data.name="mnist1d"',
+            'model.name="lstm"',
+            "model.hidden=[16]",
+            f'model.recurrent_norm="{norm}"',
+        )
         torch.manual_seed(seed)
         model = build.model(cfg, s.input_shape, s.num_classes).train()
         x, y = s.x_train[:batch], s.y_train[:batch]
         try:
-            alone = torch.cat([model(x[i:i + 1]) for i in range(batch)]).detach()
+            alone = torch.cat([model(x[i : i + 1]) for i in range(batch)]).detach()
             diff = (alone - model(x).detach()).abs().max().item()
             step = step_for(cfg, model)
             step(x[:1], y[:1])
             online = math.isfinite(step.loss.item())
         except (ValueError, RuntimeError):  # batch statistics of one sample
             diff, online = math.nan, False
-        out[norm] = {"diff": diff, "online": online,
-                     "statistics": sum(b.numel() for b in model.buffers())}
+        out[norm] = {
+            "diff": diff,
+            "online": online,
+            "statistics": sum(b.numel() for b in model.buffers()),
+        }
     return out
 
 
 def analyze_layer_norm(results: list[dict], rule: dict) -> dict:
     """Exact: with layer norm a sample's output is the same alone and in a batch (to
     ``rule["tol"]``), no running statistics are kept, and a batch-size-1 step is finite."""
-    ok = [r["layer"]["diff"] <= rule["tol"] and r["layer"]["statistics"] == 0
-          and r["layer"]["online"] for r in results]
-    out = exact_verdict(ok, max(r["layer"]["diff"] for r in results),
-                        "layer-norm LSTM: batch-independent, no statistics, trains at batch 1")
+    ok = [
+        r["layer"]["diff"] <= rule["tol"] and r["layer"]["statistics"] == 0 and r["layer"]["online"]
+        for r in results
+    ]
+    out = exact_verdict(
+        ok,
+        max(r["layer"]["diff"] for r in results),
+        "layer-norm LSTM: batch-independent, no statistics, trains at batch 1",
+    )
     b = results[0]["batch"]
-    out["explanation"] += (f"; recurrent BN for contrast: keeps {b['statistics']} running values, "
-                           f"batch-1 step {'works' if b['online'] else 'fails'}")
+    out["explanation"] += (
+        f"; recurrent BN for contrast: keeps {b['statistics']} running values, "
+        f"batch-1 step {'works' if b['online'] else 'fails'}"
+    )
     return out
 
 
 def plot_layer_norm(results: list[dict], row: dict, ax) -> None:
     names = ("layer", "batch")
     ax.bar([0, 1], [max(r[n]["statistics"] for r in results) for n in names], color="C0")
-    ax.set_xticks([0, 1], [f"layer norm\n(batch-1 step: {results[0][n]['online']})"
-                           for n in ("layer",)] + [f"recurrent BN\n(batch-1 step: "
-                                                   f"{results[0]['batch']['online']})"])
+    ax.set_xticks(
+        [0, 1],
+        [f"layer norm\n(batch-1 step: {results[0][n]['online']})" for n in ("layer",)]
+        + [f"recurrent BN\n(batch-1 step: {results[0]['batch']['online']})"],
+    )
     ax.set_ylabel("running-statistic values kept")
 
 
-register(Claim(
-    id="layernorm-rnn-batch-one",
-    statement="Layer normalization in an LSTM needs no per-time-step statistics and works at "
-              "batch size 1: each sample is normalized over its own hidden units.",
-    lecture=LECTURE, slide="s99-100 (Ba et al. 2016)",
-    measure=measure_layer_norm, analyze=analyze_layer_norm, plot=plot_layer_norm,
-    params={"batch": 8}, rule={"tol": 1e-5},
-    statistic="exact check: largest |output alone - output in a batch|, statistics kept, "
-              "batch-1 step", seeds=1, exact=True, fast=True, cost_s=1.3))
+register(
+    Claim(
+        id="layernorm-rnn-batch-one",
+        statement="Layer normalization in an LSTM needs no per-time-step statistics and works at "
+        "batch size 1: each sample is normalized over its own hidden units.",
+        lecture=LECTURE,
+        slide="s99-100 (Ba et al. 2016)",
+        measure=measure_layer_norm,
+        analyze=analyze_layer_norm,
+        plot=plot_layer_norm,
+        params={"batch": 8},
+        rule={"tol": 1e-5},
+        statistic="exact check: largest |output alone - output in a batch|, statistics kept, "
+        "batch-1 step",
+        seeds=1,
+        exact=True,
+        fast=True,
+        cost_s=1.3,
+    )
+)

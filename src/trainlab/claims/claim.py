@@ -55,8 +55,10 @@ class Claim:
         of the claims package's functions and classes they call (one level: a changed helper
         invalidates the claims that use it, a changed sibling claim does not). Any change to
         the experiment, the rule or the statement changes it."""
-        parts = {k: getattr(self, k) for k in ("id", "statement", "params", "rule", "seeds",
-                                                "exact", "statistic")}
+        parts = {
+            k: getattr(self, k)
+            for k in ("id", "statement", "params", "rule", "seeds", "exact", "statistic")
+        }
         text = json.dumps(parts, sort_keys=True, default=str)
         for fn in (self.measure, self.analyze):
             text += _source(fn) + _helpers(fn)
@@ -74,9 +76,12 @@ def _helpers(fn: Callable) -> str:
     """The source of the claims package's functions and classes that ``fn`` names."""
     names = getattr(getattr(fn, "__code__", None), "co_names", ())
     found = [getattr(fn, "__globals__", {}).get(n) for n in sorted(set(names))]
-    return "".join(_source(obj) for obj in found
-                   if (inspect.isfunction(obj) or inspect.isclass(obj))
-                   and obj.__module__.startswith(__package__))
+    return "".join(
+        _source(obj)
+        for obj in found
+        if (inspect.isfunction(obj) or inspect.isclass(obj))
+        and obj.__module__.startswith(__package__)
+    )
 
 
 def register(claim: Claim) -> Claim:
@@ -86,9 +91,18 @@ def register(claim: Claim) -> Claim:
 
 
 #: The catalogue modules, in the order of the lectures' recipe; each registers its claims.
-CATALOGUES = ("catalogue_optimization", "catalogue_sgd", "catalogue_adaptive", "catalogue_losses",
-              "catalogue_init", "catalogue_architecture", "catalogue_normalization",
-              "catalogue_regularization", "catalogue_recurrent", "catalogue_distributed")
+CATALOGUES = (
+    "catalogue_optimization",
+    "catalogue_sgd",
+    "catalogue_adaptive",
+    "catalogue_losses",
+    "catalogue_init",
+    "catalogue_architecture",
+    "catalogue_normalization",
+    "catalogue_regularization",
+    "catalogue_recurrent",
+    "catalogue_distributed",
+)
 
 
 def all_claims() -> list[Claim]:

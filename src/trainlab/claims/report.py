@@ -28,11 +28,13 @@ def lecture_title(lecture: str) -> str:
     return f"{lecture} ({TITLES.get(lecture[:3], 'lecture')})"
 
 
-TITLES = {"000": "Neural Networks: Optimization Part 2",
-          "001": "Training Neural Networks, 6.036",
-          "002": "Lecture 7: Training deep neural networks",
-          "003": "Advanced Training Techniques",
-          "004": "Deep Learning for Graphics, training part"}
+TITLES = {
+    "000": "Neural Networks: Optimization Part 2",
+    "001": "Training Neural Networks, 6.036",
+    "002": "Lecture 7: Training deep neural networks",
+    "003": "Advanced Training Techniques",
+    "004": "Deep Learning for Graphics, training part",
+}
 
 
 def summary_counts(rows: list[dict]) -> dict[str, int]:
@@ -55,21 +57,30 @@ def _changed(r: dict) -> str:
 def write_markdown(path: Path, rows: list[dict]) -> None:
     """The verdict table as Markdown: claim, source, verdict, estimate [95% CI], p, test."""
     counts = ", ".join(f"{n} {k}" for k, n in summary_counts(rows).items())
-    lines = [f"{len(rows)} claims: {counts}.", "",
-             "| claim | lecture, slide | verdict | estimate [95% CI] | p (Holm) | statistic |",
-             "|---|---|---|---|---:|---|"]
+    lines = [
+        f"{len(rows)} claims: {counts}.",
+        "",
+        "| claim | lecture, slide | verdict | estimate [95% CI] | p (Holm) | statistic |",
+        "|---|---|---|---|---:|---|",
+    ]
     for r in rows:
         p = r.get("p_holm", r["p"])
-        verdict = r["verdict"] + (" (changed between seed sets)" if r.get("verdict_changed") else "")
-        lines.append(f"| `{r['id']}` | {r['lecture'][:3]} {r['slide']} | {verdict} | {_ci(r)} "
-                     f"| {p:.2g} | {r['statistic']} |")
+        verdict = r["verdict"] + (
+            " (changed between seed sets)" if r.get("verdict_changed") else ""
+        )
+        lines.append(
+            f"| `{r['id']}` | {r['lecture'][:3]} {r['slide']} | {verdict} | {_ci(r)} "
+            f"| {p:.2g} | {r['statistic']} |"
+        )
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-LEADS = {"holds": "The measurements support the claim",
-         "holds only when": "The claim holds only under the condition stated",
-         "does not hold": "The measurements contradict the claim",
-         "inconclusive": "These seeds cannot decide the claim either way"}
+LEADS = {
+    "holds": "The measurements support the claim",
+    "holds only when": "The claim holds only under the condition stated",
+    "does not hold": "The measurements contradict the claim",
+    "inconclusive": "These seeds cannot decide the claim either way",
+}
 
 
 def plain_sentence(r: dict) -> str:
@@ -92,10 +103,12 @@ def write_html(path: Path, rows: list[dict], claims: list[Claim], plots: Path) -
     page = Page("trainlab claims: what the lectures claim, measured")
     counts = summary_counts(rows)
     changed = [r["id"] for r in rows if r.get("verdict_changed")]
-    page.paragraph(f"{len(rows)} claims. ",
-                   *[styled(k.replace(" ", "-"), f"{n} {k}; ") for k, n in counts.items()],
-                   f"{len(changed)} changed verdict between seed sets"
-                   + (f": {', '.join(changed)}." if changed else "."))
+    page.paragraph(
+        f"{len(rows)} claims. ",
+        *[styled(k.replace(" ", "-"), f"{n} {k}; ") for k, n in counts.items()],
+        f"{len(changed)} changed verdict between seed sets"
+        + (f": {', '.join(changed)}." if changed else "."),
+    )
     page.table(["verdict", "claims"], [[k, str(n)] for k, n in counts.items()])
     page.filters({"verdict": list(KINDS), "lecture": [lec[:3] for lec in lectures]})
     for lecture in lectures:
@@ -114,10 +127,20 @@ def write_html(path: Path, rows: list[dict], claims: list[Claim], plots: Path) -
             if image.is_file():
                 page.image(image, f"plot for {r['id']}")
             p_holm = r.get("p_holm", r["p"])
-            page.table(["statistic", "estimate", "95% CI", "p", "p (Holm)", "seeds", "seconds"],
-                       [[r["statistic"], number(r["estimate"], 4),
-                         f"{r['ci'][0]:.4g} to {r['ci'][1]:.4g}", f"{r['p']:.3g}",
-                         f"{p_holm:.3g}", str(r["seeds"]), number(r["wall_s"], 1)]])
+            page.table(
+                ["statistic", "estimate", "95% CI", "p", "p (Holm)", "seeds", "seconds"],
+                [
+                    [
+                        r["statistic"],
+                        number(r["estimate"], 4),
+                        f"{r['ci'][0]:.4g} to {r['ci'][1]:.4g}",
+                        f"{r['p']:.3g}",
+                        f"{p_holm:.3g}",
+                        str(r["seeds"]),
+                        number(r["wall_s"], 1),
+                    ]
+                ],
+            )
             page.paragraph("In short: ", plain_sentence(r))
             page.end_section()
         page.end_section()

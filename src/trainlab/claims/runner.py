@@ -22,8 +22,22 @@ from .verdicts import apply_holm
 
 MANIFEST = {"experiment": "claims", "version": 1}
 FAST_SEEDS = 3
-COLUMNS = ["id", "lecture", "slide", "statement", "statistic", "estimate", "ci_low", "ci_high",
-           "p", "p_holm", "verdict", "verdict_changed", "seeds", "wall_s"]
+COLUMNS = [
+    "id",
+    "lecture",
+    "slide",
+    "statement",
+    "statistic",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "p",
+    "p_holm",
+    "verdict",
+    "verdict_changed",
+    "seeds",
+    "wall_s",
+]
 WALL = "wall_s"
 
 
@@ -37,8 +51,9 @@ def select(claims: list[Claim], only: str | None, lecture: str | None, fast: boo
             if i not in ids:
                 close = difflib.get_close_matches(i, ids, n=3, cutoff=0.4)
                 hint = f" (close: {', '.join(close)})" if close else ""
-                raise UserError(f"--only {i!r}: no such claim{hint}; trainlab claims --list "
-                                "shows them")
+                raise UserError(
+                    f"--only {i!r}: no such claim{hint}; trainlab claims --list shows them"
+                )
         claims = [c for c in claims if c.id in wanted]
     if lecture:
         claims = [c for c in claims if c.lecture.startswith(lecture)]
@@ -51,10 +66,16 @@ def tasks_for(claim: Claim, seeds: int, offset: int, out: Path) -> list[Task]:
     """One measurement per seed, in a folder named by the claim's id and digest."""
     folder = out / f"{claim.id}-{claim.digest()}"
     name = f"{claim.measure.__module__}:{claim.measure.__qualname__}"
-    return [Task((claim.id, s), folder / f"seed-{s}", function=timed,
-                 kwargs={"measure": name, "arguments": {"seed": s, **claim.params}},
-                 cost=claim.cost_s)
-            for s in range(offset, offset + seeds)]
+    return [
+        Task(
+            (claim.id, s),
+            folder / f"seed-{s}",
+            function=timed,
+            kwargs={"measure": name, "arguments": {"seed": s, **claim.params}},
+            cost=claim.cost_s,
+        )
+        for s in range(offset, offset + seeds)
+    ]
 
 
 def timed(measure: str, arguments: dict) -> dict:
@@ -68,8 +89,15 @@ def timed(measure: str, arguments: dict) -> dict:
     return {**result, WALL: time.perf_counter() - start}
 
 
-def run(claims: list[Claim], out: Path, seeds: int | None = None, offset: int = 0,
-        jobs: int | None = None, fast: bool = False, log=None) -> list[dict]:
+def run(
+    claims: list[Claim],
+    out: Path,
+    seeds: int | None = None,
+    offset: int = 0,
+    jobs: int | None = None,
+    fast: bool = False,
+    log=None,
+) -> list[dict]:
     """Measure and judge ``claims``; write the outputs to ``out``; return the rows.
 
     The tasks start longest first (``Task.cost``: the claims' ``cost_s``). Each seed set's
@@ -121,20 +149,30 @@ def compare_seed_sets(out: Path, rows: list[dict], offset: int) -> None:
         if k != offset:
             others[k] = json.loads(path.read_text())
     for r in rows:
-        seen = {k: v[r["id"]]["verdict"] for k, v in others.items()
-                if v.get(r["id"], {}).get("digest") == r["digest"]}
+        seen = {
+            k: v[r["id"]]["verdict"]
+            for k, v in others.items()
+            if v.get(r["id"], {}).get("digest") == r["digest"]
+        }
         r["other_seed_sets"] = seen
-        r["verdict_changed"] = any(kind(v) != kind(r["verdict"])
-                                   for v in seen.values())
+        r["verdict_changed"] = any(kind(v) != kind(r["verdict"]) for v in seen.values())
 
 
 def _judge(claim: Claim, results: list[dict], wall: float) -> dict:
     """The claim's row: its source, the analysis's statistic and verdict, seeds, and the
     seconds its measurements took (summed over seeds, each timed in its worker)."""
     verdict = claim.analyze(results, claim.rule)
-    return {"id": claim.id, "lecture": claim.lecture, "slide": claim.slide,
-            "statement": claim.statement, **verdict, "seeds": len(results),
-            "wall_s": round(wall, 3), "digest": claim.digest(), "note": claim.note}
+    return {
+        "id": claim.id,
+        "lecture": claim.lecture,
+        "slide": claim.slide,
+        "statement": claim.statement,
+        **verdict,
+        "seeds": len(results),
+        "wall_s": round(wall, 3),
+        "digest": claim.digest(),
+        "note": claim.note,
+    }
 
 
 def write(out: Path, rows: list[dict]) -> None:
@@ -165,8 +203,11 @@ def plot(claim: Claim, results: list[dict], row: dict, path: Path) -> None:
 
 def listing(claims: list[Claim]) -> list[str]:
     """``--list``: one line per claim: id, lecture file and slide, cost, statement."""
-    return [f"{c.id}  [{c.lecture} {c.slide}]  ~{c.cost_s * c.seed_count(None):.0f} s"
-            f"{'  (fast)' if c.fast else ''}\n    {c.statement}" for c in claims]
+    return [
+        f"{c.id}  [{c.lecture} {c.slide}]  ~{c.cost_s * c.seed_count(None):.0f} s"
+        f"{'  (fast)' if c.fast else ''}\n    {c.statement}"
+        for c in claims
+    ]
 
 
 __all__ = ["all_claims", "listing", "run", "select"]

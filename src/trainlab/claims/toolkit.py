@@ -14,8 +14,13 @@ from .. import build, data
 from ..config import Config, resolve
 from ..training.step import Step
 
-PLAIN = ["model.name=\"mlp\"", "model.norm=\"none\"", "model.dropout=0.0", "optimizer.weight_decay=0.0",
-         "optimizer.name=\"sgd\""]
+PLAIN = [
+    'model.name="mlp"',
+    'model.norm="none"',
+    "model.dropout=0.0",
+    "optimizer.weight_decay=0.0",
+    'optimizer.name="sgd"',
+]
 
 
 def config(seed: int, *overrides: str) -> Config:
@@ -40,8 +45,9 @@ def model_step(cfg: Config, x: torch.Tensor) -> tuple[nn.Module, Step]:
     return model, step
 
 
-def train_losses(step: Step, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int,
-                 seed: int) -> list[float]:
+def train_losses(
+    step: Step, x: torch.Tensor, y: torch.Tensor, steps: int, batch: int, seed: int
+) -> list[float]:
     """``steps`` updates on random minibatches of ``batch`` samples; the batch losses."""
     g = torch.Generator().manual_seed(seed)
     losses = []
@@ -64,8 +70,9 @@ class Quadratic(nn.Module):
         g = torch.Generator().manual_seed(seed)
         n = len(eigenvalues)
         q, _ = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))
-        self.register_buffer("a", q @ torch.diag(torch.as_tensor(eigenvalues,
-                                                                 dtype=torch.float64)) @ q.T)
+        self.register_buffer(
+            "a", q @ torch.diag(torch.as_tensor(eigenvalues, dtype=torch.float64)) @ q.T
+        )
         self.w = nn.Parameter(torch.randn(n, generator=g, dtype=torch.float64))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -93,8 +100,13 @@ def whole_run(seed: int, *overrides: str, out: str | None = None) -> tuple[dict,
 
     from .. import api
 
-    cfg = config(seed, "train.threads=1", "schedule.name=\"constant\"",
-                 "train.checkpoint_seconds=1e9", *overrides)
+    cfg = config(
+        seed,
+        "train.threads=1",
+        'schedule.name="constant"',
+        "train.checkpoint_seconds=1e9",
+        *overrides,
+    )
     epochs: list[dict] = []
     if out is not None:
         return api.train(cfg, out=out, progress="quiet", on_epoch=epochs.append), epochs

@@ -30,9 +30,14 @@ ALPHA = 0.05
 
 def row(statistic: str, estimate: float, ci, p: float, verdict: str, explanation: str) -> dict:
     """One claim's result row (numbers as plain floats)."""
-    return {"statistic": statistic, "estimate": float(estimate),
-            "ci": [float(ci[0]), float(ci[1])], "p": float(p), "verdict": verdict,
-            "explanation": explanation}
+    return {
+        "statistic": statistic,
+        "estimate": float(estimate),
+        "ci": [float(ci[0]), float(ci[1])],
+        "p": float(p),
+        "verdict": verdict,
+        "explanation": explanation,
+    }
 
 
 def slope(x, y, confidence: float = 0.95) -> dict:
@@ -41,8 +46,13 @@ def slope(x, y, confidence: float = 0.95) -> dict:
     fit = sps.linregress(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     dof = len(x) - 2
     half = sps.t.ppf(0.5 + confidence / 2, dof) * fit.stderr
-    return {"estimate": float(fit.slope), "se": float(fit.stderr), "dof": dof,
-            "ci": (fit.slope - half, fit.slope + half), "intercept": float(fit.intercept)}
+    return {
+        "estimate": float(fit.slope),
+        "se": float(fit.stderr),
+        "dof": dof,
+        "ci": (fit.slope - half, fit.slope + half),
+        "intercept": float(fit.intercept),
+    }
 
 
 def mean_estimate(values) -> dict:
@@ -75,8 +85,10 @@ def equivalence_verdict(fit: dict, target: float, margin: float, what: str) -> d
         verdict = "does not hold"
     else:
         verdict = "inconclusive"
-    text = (f"{what} = {fit['estimate']:.3f} (95% CI {lo:.3f} to {hi:.3f}); "
-            f"equivalence band {target} +- {margin}")
+    text = (
+        f"{what} = {fit['estimate']:.3f} (95% CI {lo:.3f} to {hi:.3f}); "
+        f"equivalence band {target} +- {margin}"
+    )
     return row(f"TOST against {target} +- {margin}", fit["estimate"], fit["ci"], p, verdict, text)
 
 
@@ -105,12 +117,15 @@ def paired(results: list[dict], a: str, b: str, key=None) -> tuple[dict, dict]:
     """``{seed index: key(result[a])}`` and the same for ``b`` (``key`` the identity if None):
     the two arguments of a paired :func:`difference_verdict`."""
     key = key or (lambda v: v)
-    return ({i: key(r[a]) for i, r in enumerate(results)},
-            {i: key(r[b]) for i, r in enumerate(results)})
+    return (
+        {i: key(r[a]) for i, r in enumerate(results)},
+        {i: key(r[b]) for i, r in enumerate(results)},
+    )
 
 
-def paired_verdict(results: list[dict], a: str, b: str, what: str, higher: bool = True,
-                   key=None) -> dict:
+def paired_verdict(
+    results: list[dict], a: str, b: str, what: str, higher: bool = True, key=None
+) -> dict:
     """:func:`difference_verdict` of ``key(r[a]) - key(r[b])`` paired over seeds: holds if
     ``a`` exceeds ``b`` (``higher``) or falls below it, p < 0.05."""
     return difference_verdict(*paired(results, a, b, key), what, higher)
@@ -120,8 +135,9 @@ def exact_verdict(ok: list[bool], estimate: float, what: str) -> dict:
     """An exact (deterministic) claim: holds if every seed satisfies it, else does not hold."""
     verdict = "holds" if all(ok) else "does not hold"
     text = f"{what}: {sum(ok)} of {len(ok)} checks satisfy it exactly"
-    return row("exact check", estimate, (estimate, estimate), 0.0 if all(ok) else 1.0,
-               verdict, text)
+    return row(
+        "exact check", estimate, (estimate, estimate), 0.0 if all(ok) else 1.0, verdict, text
+    )
 
 
 def apply_holm(rows: list[dict], families: list[str]) -> None:
@@ -136,6 +152,7 @@ def apply_holm(rows: list[dict], families: list[str]) -> None:
         for r, q in zip(members, adjusted):
             r["p_holm"] = q
             significance = r["verdict"].startswith("holds") or (
-                r["verdict"] == "does not hold" and not r["statistic"].startswith("TOST"))
+                r["verdict"] == "does not hold" and not r["statistic"].startswith("TOST")
+            )
             if family and r["statistic"] != "exact check" and not q < ALPHA and significance:
                 r["verdict"] = "inconclusive"

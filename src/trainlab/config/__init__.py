@@ -1,20 +1,35 @@
 """The run configuration: every key, its default and meaning (:mod:`.schema`), how a config is
 read, layered and validated (:mod:`.resolve`), and the typed, frozen result (:mod:`.typed`).
-Nothing here imports a component: the registries are read through :func:`trainlab.registry.for_key`."""
+Nothing here imports a component: the registries are read through
+:func:`trainlab.registry.for_key`."""
 
 from .resolve import (
-                      check_value,
-                      defaults,
-                      documented_defaults,
-                      dumps,
-                      flatten,
-                      parse_override,
-                      read_file,
-                      resolve,
+    check_value,
+    defaults,
+    documented_defaults,
+    dumps,
+    flatten,
+    parse_override,
+    read_file,
+    resolve,
 )
 from .schema import MONITORS, SCHEMA, SECTION_DOCS, Key, Names
 from .typed import Config, replace
 
-__all__ = ["Config", "Key", "MONITORS", "Names", "SCHEMA", "SECTION_DOCS", "check_value",
-           "defaults", "documented_defaults", "dumps", "flatten", "parse_override", "read_file",
-           "replace", "resolve"]
+__all__ = [
+    "Config",
+    "Key",
+    "MONITORS",
+    "Names",
+    "SCHEMA",
+    "SECTION_DOCS",
+    "check_value",
+    "defaults",
+    "documented_defaults",
+    "dumps",
+    "flatten",
+    "parse_override",
+    "read_file",
+    "replace",
+    "resolve",
+]

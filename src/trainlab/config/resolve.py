@@ -34,8 +34,14 @@ def task(data_name: str) -> str:
 
 
 def _type_name(t: type) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a table"}[t]
+    return {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }[t]
 
 
 def _accepts(key: Key, value: Any) -> bool:
@@ -61,8 +67,11 @@ def check_value(name: str, value: Any) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise UserError(f"{name} = {_fmt(value)}: expected a finite number")
-    if key.choices is not None and value not in key.choices and not (
-            name in IMPORTABLE and is_import_path(value)):
+    if (
+        key.choices is not None
+        and value not in key.choices
+        and not (name in IMPORTABLE and is_import_path(value))
+    ):
         raise UserError(f"{name} = {_fmt(value)}: expected one of {', '.join(key.choices)}")
     if key.check is not None:
         problem = key.check(value)
@@ -147,9 +156,12 @@ def read_file(path: str | Path) -> dict:
         raise UserError(f"config file {str(path)!r} is not valid TOML: {e}") from None
 
 
-def resolve(base: dict | Config | str | Path | None = None,
-            overrides: list[str] | dict | None = None, *,
-            presets: list[str] | dict | None = None) -> Config:
+def resolve(
+    base: dict | Config | str | Path | None = None,
+    overrides: list[str] | dict | None = None,
+    *,
+    presets: list[str] | dict | None = None,
+) -> Config:
     """Defaults <- ``presets`` <- ``base`` (a dict, a :class:`Config` or a TOML file) <-
     ``overrides``; every key validated; returns the typed, frozen :class:`Config`.
 
@@ -209,20 +221,26 @@ def _check_combinations(c: dict[str, Any]) -> None:
     optimizers, models = for_key("optimizer.name"), for_key("model.name")
     name, nesterov = c["optimizer.name"], optimizers.names(nesterov=True)
     if c["optimizer.nesterov"] and (name not in nesterov or c["optimizer.momentum"] == 0):
-        raise UserError(f"optimizer.nesterov = true: needs optimizer.name = {' or '.join(nesterov)}"
-                        f" and optimizer.momentum > 0 (got {name}, "
-                        f"momentum {c['optimizer.momentum']})")
+        raise UserError(
+            f"optimizer.nesterov = true: needs optimizer.name = {' or '.join(nesterov)}"
+            f" and optimizer.momentum > 0 (got {name}, "
+            f"momentum {c['optimizer.momentum']})"
+        )
     switching = optimizers.names(switches_to_sgd=True)
     if c["train.switch_to_sgd_at"] and name not in switching:
-        raise UserError(f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
-                        f"optimizer.name = {' or '.join(switching)} (got {name})")
+        raise UserError(
+            f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
+            f"optimizer.name = {' or '.join(switching)} (got {name})"
+        )
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")
     convolutional = models.names(convolutional=True)  # other models have no layer to replace
     if c["model.layer"] != SCHEMA["model.layer"].default and c["model.name"] not in convolutional:
-        raise UserError(f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
-                        f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none")
+        raise UserError(
+            f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
+            f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none"
+        )
 
 
 REGRESSION_DEFAULTS = {"loss.name": "mse", "early_stopping.monitor": "val_loss"}
@@ -244,16 +262,26 @@ def _check_regression(c: dict[str, Any]) -> None:
     if task(c["data.name"]) != "regression":
         return
     name = c["data.name"]
-    for key, allowed in (("loss.name", ("mse",)), ("early_stopping.monitor", ("val_loss",
-                                                                             "train_loss"))):
+    for key, allowed in (
+        ("loss.name", ("mse",)),
+        ("early_stopping.monitor", ("val_loss", "train_loss")),
+    ):
         if c[key] not in allowed:
-            raise UserError(f"{key} = {_fmt(c[key])}: data.name = {name!r} is a regression task; "
-                            f"expected {' or '.join(allowed)}")
-    for key in ("loss.label_smoothing", "loss.confidence_penalty", "loss.target_noise",
-                "loss.aux_weight"):
+            raise UserError(
+                f"{key} = {_fmt(c[key])}: data.name = {name!r} is a regression task; "
+                f"expected {' or '.join(allowed)}"
+            )
+    for key in (
+        "loss.label_smoothing",
+        "loss.confidence_penalty",
+        "loss.target_noise",
+        "loss.aux_weight",
+    ):
         if c[key]:
-            raise UserError(f"{key} = {_fmt(c[key])}: acts on class outputs; data.name = "
-                            f"{name!r} is a regression task (expected 0)")
+            raise UserError(
+                f"{key} = {_fmt(c[key])}: acts on class outputs; data.name = "
+                f"{name!r} is a regression task (expected 0)"
+            )
 
 
 def _check_batch_statistics(c: dict[str, Any]) -> None:
@@ -263,10 +291,13 @@ def _check_batch_statistics(c: dict[str, Any]) -> None:
         return
     reads = for_key("model.name")[c["model.name"]].reads
     if ("norm" in reads and c["model.norm"] == "batch") or (
-            "recurrent_norm" in reads and c["model.recurrent_norm"] == "batch"):
-        raise UserError("train.batch_size = 1 with model.norm (or model.recurrent_norm) = "
-                        "'batch': batch norm needs at least 2 samples per batch (use a larger "
-                        "batch, or 'layer'/'none')")
+        "recurrent_norm" in reads and c["model.recurrent_norm"] == "batch"
+    ):
+        raise UserError(
+            "train.batch_size = 1 with model.norm (or model.recurrent_norm) = "
+            "'batch': batch norm needs at least 2 samples per batch (use a larger "
+            "batch, or 'layer'/'none')"
+        )
 
 
 def _check_recurrent(c: dict[str, Any]) -> None:
@@ -274,14 +305,20 @@ def _check_recurrent(c: dict[str, Any]) -> None:
     :func:`_check_applies`'s, from the registry)."""
     steps = "model.bn_time_steps"
     if c[steps] != SCHEMA[steps].default and c["model.recurrent_norm"] != "batch":
-        raise UserError(f"{steps} = {c[steps]}: only for model.recurrent_norm = batch "
-                        f"(got {c['model.recurrent_norm']!r})")
+        raise UserError(
+            f"{steps} = {c[steps]}: only for model.recurrent_norm = batch "
+            f"(got {c['model.recurrent_norm']!r})"
+        )
     if c["model.recurrent_norm"] == "batch" and c["model.bn_stats"] == "population":
-        raise UserError("model.bn_stats = \"population\": not for model.recurrent_norm = batch, "
-                        "whose statistics are per time step; use model.bn_stats = running")
+        raise UserError(
+            'model.bn_stats = "population": not for model.recurrent_norm = batch, '
+            "whose statistics are per time step; use model.bn_stats = running"
+        )
     if c["model.recurrent_dropout_mode"] == "semeniuta" and c["model.name"] == "rnn":
-        raise UserError("model.recurrent_dropout_mode = \"semeniuta\": drops a gated cell's "
-                        "candidate update; use model.name = gru or lstm (rnn has none)")
+        raise UserError(
+            'model.recurrent_dropout_mode = "semeniuta": drops a gated cell\'s '
+            "candidate update; use model.name = gru or lstm (rnn has none)"
+        )
 
 
 def _check_blocks(c: dict[str, Any]) -> None:
@@ -290,8 +327,10 @@ def _check_blocks(c: dict[str, Any]) -> None:
     for key in ("model.kernel_size", "model.stride", "model.padding"):
         value = c[key]
         if isinstance(value, list) and len(value) != blocks:
-            raise UserError(f"{key} = {_fmt(value)}: expected one value per block, {blocks} "
-                            f"(model.channels = {_fmt(c['model.channels'])}), or a single value")
+            raise UserError(
+                f"{key} = {_fmt(value)}: expected one value per block, {blocks} "
+                f"(model.channels = {_fmt(c['model.channels'])}), or a single value"
+            )
 
 
 def _check_validation(c: dict[str, Any]) -> None:
@@ -300,29 +339,39 @@ def _check_validation(c: dict[str, Any]) -> None:
         return
     monitor = c["early_stopping.monitor"]
     if c["early_stopping.patience"]:
-        raise UserError(f"early_stopping.patience = {c['early_stopping.patience']} on "
-                        f"{monitor} with data.val_fraction = 0: there is no validation split "
-                        "(hold one out, or monitor train_loss / train_accuracy)")
+        raise UserError(
+            f"early_stopping.patience = {c['early_stopping.patience']} on "
+            f"{monitor} with data.val_fraction = 0: there is no validation split "
+            "(hold one out, or monitor train_loss / train_accuracy)"
+        )
     if c["schedule.name"] == "plateau":
-        raise UserError(f"schedule.name = 'plateau' watches {monitor}, but data.val_fraction = "
-                        "0 holds out no validation split (hold one out, or monitor a train_* "
-                        "metric)")
+        raise UserError(
+            f"schedule.name = 'plateau' watches {monitor}, but data.val_fraction = "
+            "0 holds out no validation split (hold one out, or monitor a train_* "
+            "metric)"
+        )
 
 
 def _check_distributed(c: dict[str, Any]) -> None:
     mode = c["distributed.mode"]
     if c["distributed.slow_worker"]:
         if mode == "none":
-            raise UserError(f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
-                            "needs a distributed.mode other than none")
+            raise UserError(
+                f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
+                "needs a distributed.mode other than none"
+            )
         index = int(c["distributed.slow_worker"].split(":")[0])
         count = c["distributed.workers"] + c["distributed.backup_workers"]
         if not for_key("distributed.mode")[mode].torchrun and index >= count:
-            raise UserError(f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
-                            f"worker {index} does not exist (workers are 0 to {count - 1})")
+            raise UserError(
+                f"distributed.slow_worker = {_fmt(c['distributed.slow_worker'])}: "
+                f"worker {index} does not exist (workers are 0 to {count - 1})"
+            )
     if for_key("distributed.mode")[mode].cpu_only and c["device"] == "cuda":
-        raise UserError(f"distributed.mode = {mode!r} with device = 'cuda': it shares one "
-                        "model in CPU shared memory; use device = 'cpu' (or 'auto')")
+        raise UserError(
+            f"distributed.mode = {mode!r} with device = 'cuda': it shares one "
+            "model in CPU shared memory; use device = 'cpu' (or 'auto')"
+        )
 
 
 def dumps(config: dict | Config) -> str:
@@ -349,8 +398,18 @@ def documented_defaults() -> str:
 # the section applies only to the entries whose ``reads`` name it.
 SHARED = {
     "data": ("name", "val_fraction", "test_fraction", "normalize"),
-    "model": ("name", "init", "init_std", "init_range", "init_value", "bias_value", "pretrained",
-              "freeze", "bn_stats", "init_recurrent"),
+    "model": (
+        "name",
+        "init",
+        "init_std",
+        "init_range",
+        "init_value",
+        "bias_value",
+        "pretrained",
+        "freeze",
+        "bn_stats",
+        "init_recurrent",
+    ),
     "optimizer": ("name", "lr"),
     "schedule": ("name", "warmup_epochs"),
     "distributed": ("mode", "address", "port", "timeout", "slow_worker"),
@@ -392,6 +451,9 @@ def _check_applies(c: dict[str, Any]) -> None:
         key = _chooser(section)
         chosen, registry = c[key], for_key(key)
         readers = [n for n in registry if leaf in registry[n].reads]
-        allowed = (f"{key} = package.module:callable" if leaf in IMPORTED_READS
-                   else f"{key} = {' or '.join(readers)}")
+        allowed = (
+            f"{key} = package.module:callable"
+            if leaf in IMPORTED_READS
+            else f"{key} = {' or '.join(readers)}"
+        )
         raise UserError(f"{name} = {_fmt(value)}: only for {allowed} (got {chosen!r})")

@@ -35,8 +35,10 @@ class _Readable:
     """What every section and the config share: the nested dict, and ``x["key"]`` reads."""
 
     def to_dict(self) -> dict:
-        return {f.name: (v.to_dict() if isinstance(v := getattr(self, f.name), _Readable)
-                         else _thaw(v)) for f in dataclasses.fields(self)}
+        return {
+            f.name: (v.to_dict() if isinstance(v := getattr(self, f.name), _Readable) else _thaw(v))
+            for f in dataclasses.fields(self)
+        }
 
     def __getitem__(self, name: str) -> Any:
         try:
@@ -68,16 +70,24 @@ def _sections() -> tuple[dict[str, type], list[tuple[str, str]]]:
         section, _, leaf = dotted.rpartition(".")
         field = (leaf, _annotation(key.default, key.types))
         (leaves.setdefault(section, []) if section else top).append(field)
-    classes = {s: _make(f"{s.title().replace('_', '')}Section", fields,
-                        f"The ``{s}`` keys (``trainlab config`` says what each means).")
-               for s, fields in leaves.items()}
+    classes = {
+        s: _make(
+            f"{s.title().replace('_', '')}Section",
+            fields,
+            f"The ``{s}`` keys (``trainlab config`` says what each means).",
+        )
+        for s, fields in leaves.items()
+    }
     return classes, top
 
 
 SECTIONS, _TOP = _sections()
-Config = _make("Config", [*_TOP, *((s, cls.__qualname__) for s, cls in SECTIONS.items())],
-               "A resolved, validated configuration: top-level keys, then one frozen section per "
-               "table of the config file. Made by :func:`trainlab.config.resolve`.")
+Config = _make(
+    "Config",
+    [*_TOP, *((s, cls.__qualname__) for s, cls in SECTIONS.items())],
+    "A resolved, validated configuration: top-level keys, then one frozen section per "
+    "table of the config file. Made by :func:`trainlab.config.resolve`.",
+)
 
 
 def from_dict(tree: dict) -> Config:

@@ -39,35 +39,81 @@ def _toy(name: str):
 
 # Every data source, once: ``build(seed=..., **{key: value for key in reads})`` -> Arrays.
 SOURCES = Registry("data source", "data.name", SourceInfo, config_key=True)
-SOURCES.add("mnist1d", lambda *, seed: read_mnist1d(), "MNIST-1D (default), generated locally by "
-            "the `mnist1d` package's `make_dataset` (4000 train / 1000 test), cached in "
-            "`~/.cache/trainlab` (`$TRAINLAB_CACHE`)")
-SOURCES.add("moons", _toy("moons"), "two interleaving half circles, seeded; `data.samples`, "
-            "`data.noise`", reads=("samples", "noise"))
-SOURCES.add("circles", _toy("circles"), "two concentric circles, seeded; `data.samples`, "
-            "`data.noise`", reads=("samples", "noise"))
-SOURCES.add("spirals", _toy("spirals"), "two interleaved spirals, seeded; `data.samples`, "
-            "`data.noise`", reads=("samples", "noise"))
-SOURCES.add("xor", _toy("xor"), "label 1 where x1 x2 > 0, seeded; `data.samples`, `data.noise`",
-            reads=("samples", "noise"))
-SOURCES.add("adding", make_adding, "the adding problem (Hochreiter & Schmidhuber 1997): "
-            "regression of the sum of the two marked values of a sequence of length "
-            "`data.seq_len`, seeded; `data.samples`", reads=("samples", "seq_len"),
-            task="regression")
-SOURCES.add("npz", lambda *, seed, path: read_npz(path), "`data.path=FILE` with arrays `x`, "
-            "`y`, optional `x_test`, `y_test`", reads=("path",), path="file")
-SOURCES.add("csv", lambda *, seed, path, label_column: read_csv(path, label_column),
-            "`data.path=FILE`, header row, `data.label_column=NAME`, every other column a "
-            "feature", reads=("path", "label_column"), path="file")
-SOURCES.add("mnist", lambda *, seed, path: read_idx_folder(path, "mnist"),
-            "`data.path=FOLDER` with the four MNIST IDX files (gzipped or not)",
-            reads=("path",), path="folder")
-SOURCES.add("fashion_mnist", lambda *, seed, path: read_idx_folder(path, "fashion_mnist"),
-            "`data.path=FOLDER` with the four Fashion-MNIST IDX files (gzipped or not)",
-            reads=("path",), path="folder")
-SOURCES.add("cifar10", lambda *, seed, path: read_cifar10(path), "`data.path=FOLDER` with the "
-            "binary batches `data_batch_*.bin`, `test_batch.bin`", reads=("path",),
-            path="folder")
+SOURCES.add(
+    "mnist1d",
+    lambda *, seed: read_mnist1d(),
+    "MNIST-1D (default), generated locally by "
+    "the `mnist1d` package's `make_dataset` (4000 train / 1000 test), cached in "
+    "`~/.cache/trainlab` (`$TRAINLAB_CACHE`)",
+)
+SOURCES.add(
+    "moons",
+    _toy("moons"),
+    "two interleaving half circles, seeded; `data.samples`, `data.noise`",
+    reads=("samples", "noise"),
+)
+SOURCES.add(
+    "circles",
+    _toy("circles"),
+    "two concentric circles, seeded; `data.samples`, `data.noise`",
+    reads=("samples", "noise"),
+)
+SOURCES.add(
+    "spirals",
+    _toy("spirals"),
+    "two interleaved spirals, seeded; `data.samples`, `data.noise`",
+    reads=("samples", "noise"),
+)
+SOURCES.add(
+    "xor",
+    _toy("xor"),
+    "label 1 where x1 x2 > 0, seeded; `data.samples`, `data.noise`",
+    reads=("samples", "noise"),
+)
+SOURCES.add(
+    "adding",
+    make_adding,
+    "the adding problem (Hochreiter & Schmidhuber 1997): "
+    "regression of the sum of the two marked values of a sequence of length "
+    "`data.seq_len`, seeded; `data.samples`",
+    reads=("samples", "seq_len"),
+    task="regression",
+)
+SOURCES.add(
+    "npz",
+    lambda *, seed, path: read_npz(path),
+    "`data.path=FILE` with arrays `x`, `y`, optional `x_test`, `y_test`",
+    reads=("path",),
+    path="file",
+)
+SOURCES.add(
+    "csv",
+    lambda *, seed, path, label_column: read_csv(path, label_column),
+    "`data.path=FILE`, header row, `data.label_column=NAME`, every other column a feature",
+    reads=("path", "label_column"),
+    path="file",
+)
+SOURCES.add(
+    "mnist",
+    lambda *, seed, path: read_idx_folder(path, "mnist"),
+    "`data.path=FOLDER` with the four MNIST IDX files (gzipped or not)",
+    reads=("path",),
+    path="folder",
+)
+SOURCES.add(
+    "fashion_mnist",
+    lambda *, seed, path: read_idx_folder(path, "fashion_mnist"),
+    "`data.path=FOLDER` with the four Fashion-MNIST IDX files (gzipped or not)",
+    reads=("path",),
+    path="folder",
+)
+SOURCES.add(
+    "cifar10",
+    lambda *, seed, path: read_cifar10(path),
+    "`data.path=FOLDER` with the binary batches `data_batch_*.bin`, `test_batch.bin`",
+    reads=("path",),
+    path="folder",
+)
 
 
 def task(name: str) -> str:

@@ -23,8 +23,10 @@ def read_batches(files: list[Path]) -> tuple[np.ndarray, np.ndarray]:
     for f in files:
         raw = np.fromfile(f, dtype=np.uint8)
         if raw.size == 0 or raw.size % RECORD:
-            raise UserError(f"{str(f)!r}: {raw.size} bytes is not a whole number of CIFAR-10 "
-                            f"records of {RECORD} bytes")
+            raise UserError(
+                f"{str(f)!r}: {raw.size} bytes is not a whole number of CIFAR-10 "
+                f"records of {RECORD} bytes"
+            )
         chunks.append(raw.reshape(-1, RECORD))
     records = np.concatenate(chunks)
     x = (records[:, 1:].reshape(-1, 3, 32, 32) / np.float32(255)).astype(np.float32)
@@ -40,8 +42,10 @@ def read_cifar10(folder: str) -> Arrays:
     train = sorted(root.glob("data_batch_*.bin"))
     test = root / "test_batch.bin"
     if not train or not test.is_file():
-        raise UserError(f"data.path {folder!r} has no data_batch_*.bin and test_batch.bin "
-                        "(the CIFAR-10 binary version)")
+        raise UserError(
+            f"data.path {folder!r} has no data_batch_*.bin and test_batch.bin "
+            "(the CIFAR-10 binary version)"
+        )
     x, y = read_batches(train)
     x_test, y_test = read_batches([test])
     return Arrays(x, y, x_test, y_test, origin=folder)

@@ -32,17 +32,28 @@ def read_npz(path: str) -> Arrays:
         raise UserError(f"data.path {path!r} is not a readable .npz file ({e})") from None
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
-        raise UserError(f"data.path {path!r} has no array {missing[0]!r} (it has "
-                        f"{', '.join(sorted(arrays)) or 'none'}; needed: x, y, optional x_test, y_test)")
+        raise UserError(
+            f"data.path {path!r} has no array {missing[0]!r} (it has "
+            f"{', '.join(sorted(arrays)) or 'none'}; needed: x, y, optional x_test, y_test)"
+        )
     for split in ("test", "val"):
         if (f"x_{split}" in arrays) != (f"y_{split}" in arrays):
             raise UserError(f"data.path {path!r}: x_{split} and y_{split} must be given together")
     task = str(arrays["task"]) if "task" in arrays else "classification"
     if task not in ("classification", "regression"):
-        raise UserError(f"data.path {path!r}: task = {task!r}; expected classification or "
-                        "regression")
-    return Arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
-                  origin=path, task=task, x_val=arrays.get("x_val"), y_val=arrays.get("y_val"))
+        raise UserError(
+            f"data.path {path!r}: task = {task!r}; expected classification or regression"
+        )
+    return Arrays(
+        arrays["x"],
+        arrays["y"],
+        arrays.get("x_test"),
+        arrays.get("y_test"),
+        origin=path,
+        task=task,
+        x_val=arrays.get("x_val"),
+        y_val=arrays.get("y_val"),
+    )
 
 
 def read_csv(path: str, label_column: str) -> Arrays:
@@ -56,17 +67,22 @@ def read_csv(path: str, label_column: str) -> Arrays:
         raise UserError(f"data.path {path!r}: expected a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
     if label_column not in header:
-        raise UserError(f"data.label_column {label_column!r} is not a column of {path!r} "
-                        f"(columns: {', '.join(header)})")
+        raise UserError(
+            f"data.label_column {label_column!r} is not a column of {path!r} "
+            f"(columns: {', '.join(header)})"
+        )
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for i, row in enumerate(rows[1:]):
         if len(row) != len(header):
-            raise UserError(f"{path!r} line {i + 2}: {len(row)} fields, the header has {len(header)}")
+            raise UserError(
+                f"{path!r} line {i + 2}: {len(row)} fields, the header has {len(header)}"
+            )
         for j, cell in enumerate(row):
             try:
                 values[i, j] = float(cell)
             except ValueError:
-                raise UserError(f"{path!r} line {i + 2}, column {header[j]!r}: {cell!r} is not "
-                                "a number") from None
+                raise UserError(
+                    f"{path!r} line {i + 2}, column {header[j]!r}: {cell!r} is not a number"
+                ) from None
     label = header.index(label_column)
     return Arrays(np.delete(values, label, axis=1), values[:, label], origin=path)

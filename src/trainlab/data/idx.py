@@ -17,8 +17,12 @@ import numpy as np
 from ..errors import UserError
 from .arrays import Arrays
 
-FILES = {"x": "train-images-idx3-ubyte", "y": "train-labels-idx1-ubyte",
-         "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+FILES = {
+    "x": "train-images-idx3-ubyte",
+    "y": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -32,14 +36,18 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise UserError(f"{str(path)!r} is not an IDX file (bad magic number)")
     if raw[2] != 0x08:
-        raise UserError(f"{str(path)!r}: IDX type 0x{raw[2]:02x} is not supported (expected 0x08, "
-                        "unsigned bytes)")
+        raise UserError(
+            f"{str(path)!r}: IDX type 0x{raw[2]:02x} is not supported (expected 0x08, "
+            "unsigned bytes)"
+        )
     ndim = raw[3]
     header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if len(raw) != header + int(np.prod(shape)):
-        raise UserError(f"{str(path)!r}: header says shape {shape}, but the file holds "
-                        f"{len(raw) - header} bytes of data")
+        raise UserError(
+            f"{str(path)!r}: header says shape {shape}, but the file holds "
+            f"{len(raw) - header} bytes of data"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -55,8 +63,15 @@ def read_idx_folder(folder: str, name: str) -> Arrays:
         arrays[key] = read_idx(found[0])
     for key in ("x", "x_test"):
         if arrays[key].ndim != 3:
-            raise UserError(f"{name} {FILES[key]}: expected 3 dimensions (N, rows, cols), got "
-                            f"{arrays[key].ndim}")
+            raise UserError(
+                f"{name} {FILES[key]}: expected 3 dimensions (N, rows, cols), got "
+                f"{arrays[key].ndim}"
+            )
         arrays[key] = (arrays[key][:, None] / np.float32(255)).astype(np.float32)
-    return Arrays(arrays["x"], arrays["y"].astype(np.int64), arrays["x_test"],
-                  arrays["y_test"].astype(np.int64), origin=folder)
+    return Arrays(
+        arrays["x"],
+        arrays["y"].astype(np.int64),
+        arrays["x_test"],
+        arrays["y_test"].astype(np.int64),
+        origin=folder,
+    )

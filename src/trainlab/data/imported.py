@@ -23,8 +23,10 @@ from .arrays import Arrays
 
 KEY = "data.name"
 NAMES = ("x", "y", "x_test", "y_test")
-EXPECTED = ("expected (x, y), (x, y, x_test, y_test) or a dict with keys x, y and optional "
-            "x_test, y_test, each a NumPy array or a torch tensor")
+EXPECTED = (
+    "expected (x, y), (x, y, x_test, y_test) or a dict with keys x, y and optional "
+    "x_test, y_test, each a NumPy array or a torch tensor"
+)
 
 
 def _what(value: Any) -> str:
@@ -47,13 +49,14 @@ def _named(result: Any, path: str) -> dict[str, Any]:
         unknown = [k for k in result if k not in NAMES]
         missing = [k for k in ("x", "y") if k not in result]
         if unknown or missing:
-            problem = (f"unexpected key {unknown[0]!r}" if unknown
-                       else f"no key {missing[0]!r}")
+            problem = f"unexpected key {unknown[0]!r}" if unknown else f"no key {missing[0]!r}"
             raise UserError(f"{where}: returned a dict with {problem}; {EXPECTED}")
         if ("x_test" in result) != ("y_test" in result):
-            raise UserError(f"{where}: returned x_test and y_test not together (only "
-                            f"{'x_test' if 'x_test' in result else 'y_test'}); give both or "
-                            "neither")
+            raise UserError(
+                f"{where}: returned x_test and y_test not together (only "
+                f"{'x_test' if 'x_test' in result else 'y_test'}); give both or "
+                "neither"
+            )
         return dict(result)
     raise UserError(f"{where}: returned {_what(result)}; {EXPECTED}")
 
@@ -66,8 +69,10 @@ def _numpy(name: str, value: Any, path: str) -> np.ndarray:
         return value.numpy()
     if isinstance(value, np.ndarray):
         return np.asarray(value)  # a subclass (np.matrix, a memmap) as a plain array
-    raise UserError(f"{KEY} = {path!r}: returned {name} as {_what(value)}; expected a NumPy "
-                    "array or a torch tensor")
+    raise UserError(
+        f"{KEY} = {path!r}: returned {name} as {_what(value)}; expected a NumPy "
+        "array or a torch tensor"
+    )
 
 
 def read_callable(path: str, args: dict) -> Arrays:
@@ -79,8 +84,14 @@ def read_callable(path: str, args: dict) -> Arrays:
     named = _named(call_user(fn, KEY, path, **(args or {})), path)
     arrays = {name: _numpy(name, value, path) for name, value in named.items()}
     task = "regression" if np.issubdtype(arrays["y"].dtype, np.floating) else "classification"
-    return Arrays(arrays["x"], arrays["y"], arrays.get("x_test"), arrays.get("y_test"),
-                  origin=f"{KEY} = {path!r}", task=task)
+    return Arrays(
+        arrays["x"],
+        arrays["y"],
+        arrays.get("x_test"),
+        arrays.get("y_test"),
+        origin=f"{KEY} = {path!r}",
+        task=task,
+    )
 
 
 __all__ = ["read_callable"]

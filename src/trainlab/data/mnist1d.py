@@ -51,6 +51,10 @@ def read_mnist1d() -> Arrays:
             atomic_write(path, lambda f: np.savez(f, **arrays))
         except OSError:
             pass  # a read-only home only costs regenerating next time
-    return Arrays(arrays["x"].astype(np.float32), arrays["y"].astype(np.int64),
-                  arrays["x_test"].astype(np.float32), arrays["y_test"].astype(np.int64),
-                  origin="mnist1d")
+    return Arrays(
+        arrays["x"].astype(np.float32),
+        arrays["y"].astype(np.int64),
+        arrays["x_test"].astype(np.float32),
+        arrays["y_test"].astype(np.int64),
+        origin="mnist1d",
+    )

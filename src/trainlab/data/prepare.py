@@ -45,24 +45,28 @@ def _check_x(name: str, x: np.ndarray, origin: str) -> None:
     if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
         raise UserError(f"{origin}: {name} has dtype {x.dtype}; expected real numbers")
     if x.ndim < 2 or x.shape[0] == 0:
-        raise UserError(f"{origin}: {name} has shape {x.shape}; expected (samples, features...) "
-                        "with at least one sample")
+        raise UserError(
+            f"{origin}: {name} has shape {x.shape}; expected (samples, features...) "
+            "with at least one sample"
+        )
     bad = ~np.isfinite(x)
     if bad.any():
         first = int(np.argwhere(bad.reshape(len(x), -1).any(1))[0, 0])
-        raise UserError(f"{origin}: {name} has {int(bad.sum())} NaN/Inf values (first in sample "
-                        f"{first}); remove or impute them")
+        raise UserError(
+            f"{origin}: {name} has {int(bad.sum())} NaN/Inf values (first in sample "
+            f"{first}); remove or impute them"
+        )
 
 
 def _check_y(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
     if y.ndim != 1 or len(y) != n:
-        raise UserError(f"{origin}: {name} has shape {y.shape}; expected ({n},), one label per "
-                        "sample")
+        raise UserError(
+            f"{origin}: {name} has shape {y.shape}; expected ({n},), one label per sample"
+        )
     if not np.issubdtype(y.dtype, np.number) or np.iscomplexobj(y):
         raise UserError(f"{origin}: {name} has dtype {y.dtype}; expected integer class labels")
     if not np.isfinite(y).all() or (y != np.round(y)).any():
-        raise UserError(f"{origin}: {name} holds non-integer labels; expected class indices "
-                        "0..C-1")
+        raise UserError(f"{origin}: {name} holds non-integer labels; expected class indices 0..C-1")
     if (y < 0).any():
         raise UserError(f"{origin}: {name} holds label {int(y.min())}; labels must be 0..C-1")
     return y.astype(np.int64)
@@ -70,8 +74,10 @@ def _check_y(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
 
 def _check_targets(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
     if y.ndim != 1 or len(y) != n or not np.issubdtype(y.dtype, np.number):
-        raise UserError(f"{origin}: {name} has shape {y.shape} and dtype {y.dtype}; expected "
-                        f"({n},) real regression targets")
+        raise UserError(
+            f"{origin}: {name} has shape {y.shape} and dtype {y.dtype}; expected "
+            f"({n},) real regression targets"
+        )
     if not np.isfinite(y).all():
         raise UserError(f"{origin}: {name} holds NaN/Inf targets; remove or impute them")
     return y.astype(np.float32)
@@ -89,10 +95,19 @@ def check(a: Arrays) -> tuple[Arrays, int]:
             if x_s is not None:
                 _check_x(f"x_{split}", x_s, origin)
                 _check_shape(f"x_{split}", x_s, a.x, origin)
-            checked[split] = (None if x_s is None
-                              else _check_targets(f"y_{split}", y_s, len(x_s), origin))
-        return Arrays(a.x, _check_targets("y", a.y, len(a.x), origin), a.x_test,
-                      checked["test"], origin, a.task, a.x_val, checked["val"]), 1
+            checked[split] = (
+                None if x_s is None else _check_targets(f"y_{split}", y_s, len(x_s), origin)
+            )
+        return Arrays(
+            a.x,
+            _check_targets("y", a.y, len(a.x), origin),
+            a.x_test,
+            checked["test"],
+            origin,
+            a.task,
+            a.x_val,
+            checked["val"],
+        ), 1
     y = _check_y("y", a.y, len(a.x), origin)
     num_classes = int(y.max()) + 1
     if num_classes < 2:
@@ -107,29 +122,42 @@ def check(a: Arrays) -> tuple[Arrays, int]:
         _check_shape(f"x_{split}", x_s, a.x, origin)
         checked[split] = _check_y(f"y_{split}", y_s, len(x_s), origin)
         if checked[split].max() >= num_classes:
-            raise UserError(f"{origin}: y_{split} holds label {int(checked[split].max())}, but "
-                            f"the training labels are 0..{num_classes - 1}")
-    return Arrays(a.x, y, a.x_test, checked["test"], origin, a.task, a.x_val,
-                  checked["val"]), num_classes
+            raise UserError(
+                f"{origin}: y_{split} holds label {int(checked[split].max())}, but "
+                f"the training labels are 0..{num_classes - 1}"
+            )
+    return Arrays(
+        a.x, y, a.x_test, checked["test"], origin, a.task, a.x_val, checked["val"]
+    ), num_classes
 
 
 def _check_shape(name: str, x: np.ndarray, reference: np.ndarray, origin: str) -> None:
     if x.shape[1:] != reference.shape[1:]:
-        raise UserError(f"{origin}: {name} samples have shape {x.shape[1:]}, x samples "
-                        f"{reference.shape[1:]}; they must match")
+        raise UserError(
+            f"{origin}: {name} samples have shape {x.shape[1:]}, x samples "
+            f"{reference.shape[1:]}; they must match"
+        )
 
 
 def _split(n: int, fraction: float, rng: np.random.Generator, what: str, origin: str):
     k = int(round(n * fraction))
     if k < 1 or k >= n:
-        raise UserError(f"{origin}: {n} samples are too few to hold out {what}_fraction = "
-                        f"{fraction} of them (need at least 1 on each side)")
+        raise UserError(
+            f"{origin}: {n} samples are too few to hold out {what}_fraction = "
+            f"{fraction} of them (need at least 1 on each side)"
+        )
     perm = rng.permutation(n)
     return perm[k:], perm[:k]
 
 
-def prepare(arrays: Arrays, seed: int, val_fraction: float, test_fraction: float,
-            normalize: str, device: torch.device | str = "cpu") -> Splits:
+def prepare(
+    arrays: Arrays,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    normalize: str,
+    device: torch.device | str = "cpu",
+) -> Splits:
     a, num_classes = check(arrays)
     rng = np.random.default_rng([seed, 2])
     x, y = a.x, a.y
@@ -158,11 +186,21 @@ def prepare(arrays: Arrays, seed: int, val_fraction: float, test_fraction: float
 
     def tensor(v: np.ndarray, labels: bool = False) -> torch.Tensor:
         if labels:
-            return torch.as_tensor(v, dtype=torch.int64 if v.dtype == np.int64
-                                   else torch.float32).to(device)
+            return torch.as_tensor(
+                v, dtype=torch.int64 if v.dtype == np.int64 else torch.float32
+            ).to(device)
         v = ((v.astype(np.float64) - mean) / std).astype(np.float32)
         return torch.as_tensor(v).to(device)
 
     mean_target = float(y_train.astype(np.float64).mean()) if a.task == "regression" else None
-    return Splits(tensor(x_train), tensor(y_train, True), tensor(x_val), tensor(y_val, True),
-                  tensor(x_test), tensor(y_test, True), num_classes, a.task, mean_target)
+    return Splits(
+        tensor(x_train),
+        tensor(y_train, True),
+        tensor(x_val),
+        tensor(y_val, True),
+        tensor(x_test),
+        tensor(y_test, True),
+        num_classes,
+        a.task,
+        mean_target,
+    )

@@ -31,8 +31,9 @@ def _halves(n: int) -> tuple[int, int]:
 def moons(rng: np.random.Generator, n: int):
     a, b = _halves(n)
     t0, t1 = rng.uniform(0, np.pi, a), rng.uniform(0, np.pi, b)
-    x = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1),
-                        np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)])
+    x = np.concatenate(
+        [np.stack([np.cos(t0), np.sin(t0)], 1), np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)]
+    )
     return x, np.repeat([0, 1], [a, b])
 
 

@@ -42,8 +42,10 @@ if TYPE_CHECKING:
 def _lazy(module: str, cls: str):
     """The mode's :class:`~trainlab.distributed.mode.Mode` class, made from a config when first
     used (torch.distributed is slow to import and most runs never need it)."""
+
     def make(cfg: Config, *args, **kwargs):
         return getattr(import_module(f"{__name__}.{module}"), cls)(cfg, *args, **kwargs)
+
     make.__qualname__ = make.__name__ = cls
     return make
 
@@ -67,22 +69,52 @@ class ModeInfo:
 # Each mode's entry builds its Mode from the run's config (``MODES[mode].build(cfg)``).
 MODES = Registry("distributed mode", "distributed.mode", ModeInfo, config_key=True)
 MODES.add("none", None, "one process")
-MODES.add("hogwild", _lazy("hogwild", "Hogwild"), "N processes, one shared-memory model, no "
-          "locks (Niu et al. 2011)", reads=("workers",), cpu_only=True)
-MODES.add("async", _lazy("server", "Coordinator"), "parameter server, gradients applied as they "
-          "arrive; stale ones rejected (Dean et al. 2012)", server=True,
-          reads=("workers", "max_staleness", "staleness_lr", "warmup_updates", "servers"))
-MODES.add("sync", _lazy("server", "Coordinator"), "each update averages N gradients of the "
-          "current weights; backup workers (Chen et al. 2016)", server=True, synchronous=True,
-          reads=("workers", "backup_workers", "servers"))
-MODES.add("ddp", _lazy("ddp", "DDP"), "DistributedDataParallel under torchrun", torchrun=True,
-          synchronous=True)
-MODES.add("pipeline", _lazy("pipeline", "PipelineMode"), "model split into stages, "
-          "micro-batches (Dean et al. 2012)", reads=("workers", "micro_batches"))
+MODES.add(
+    "hogwild",
+    _lazy("hogwild", "Hogwild"),
+    "N processes, one shared-memory model, no locks (Niu et al. 2011)",
+    reads=("workers",),
+    cpu_only=True,
+)
+MODES.add(
+    "async",
+    _lazy("server", "Coordinator"),
+    "parameter server, gradients applied as they arrive; stale ones rejected (Dean et al. 2012)",
+    server=True,
+    reads=("workers", "max_staleness", "staleness_lr", "warmup_updates", "servers"),
+)
+MODES.add(
+    "sync",
+    _lazy("server", "Coordinator"),
+    "each update averages N gradients of the current weights; backup workers (Chen et al. 2016)",
+    server=True,
+    synchronous=True,
+    reads=("workers", "backup_workers", "servers"),
+)
+MODES.add(
+    "ddp",
+    _lazy("ddp", "DDP"),
+    "DistributedDataParallel under torchrun",
+    torchrun=True,
+    synchronous=True,
+)
+MODES.add(
+    "pipeline",
+    _lazy("pipeline", "PipelineMode"),
+    "model split into stages, micro-batches (Dean et al. 2012)",
+    reads=("workers", "micro_batches"),
+)
 
 
-def train(cfg: Config, splits: Splits, run: RunDir | Path | str | None, progress: str, *,
-          test: bool = True, on_epoch=None) -> dict:
+def train(
+    cfg: Config,
+    splits: Splits,
+    run: RunDir | Path | str | None,
+    progress: str,
+    *,
+    test: bool = True,
+    on_epoch=None,
+) -> dict:
     """Train ``cfg`` in its ``distributed.mode`` into ``run`` (a RunDir, new or being resumed;
     for a mode that torchrun starts, the --out path of a new run, which rank 0 creates);
     returns the summary, also written to the run folder. The driver

@@ -82,20 +82,24 @@ class DDP(Mode):
         """What ddp cannot run, as one-line errors (torchrun missing is the driver's): CUDA,
         an optimizer that evaluates the loss again (Newton)."""
         if data.x_train.device.type != "cpu":
-            raise UserError("distributed.mode = ddp runs on the CPU with gloo here; use device = "
-                            "'cpu'")
+            raise UserError(
+                "distributed.mode = ddp runs on the CPU with gloo here; use device = 'cpu'"
+            )
         name = self.cfg.optimizer.name
         if OPTIMIZERS[name].reevaluates_loss:
-            raise UserError(f"optimizer.name = {name!r} with distributed.mode = ddp: it "
-                            "differentiates the loss twice, which DDP's all-reduce in backward "
-                            "does not support")
+            raise UserError(
+                f"optimizer.name = {name!r} with distributed.mode = ddp: it "
+                "differentiates the loss twice, which DDP's all-reduce in backward "
+                "does not support"
+            )
 
     def open(self, run: RunDir | Path | str | None) -> RunDir:
         """Join torchrun's process group; the run folder: the RunDir being resumed, or the one
         rank 0 creates."""
         die_with_parent()  # torchrun killed: no rank goes on alone
-        dist.init_process_group("gloo", timeout=datetime.timedelta(
-            seconds=self.cfg.distributed.timeout))
+        dist.init_process_group(
+            "gloo", timeout=datetime.timedelta(seconds=self.cfg.distributed.timeout)
+        )
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.writes = self.rank == 0
         self.parts_config = global_config(self.cfg, self.world)
@@ -108,34 +112,49 @@ class DDP(Mode):
         Nothing here keeps the DDP wrapper: it is released with the parts, before the group
         ends."""
         if reevaluates_loss(parts.optimizer):
-            raise UserError("an optimizer that evaluates the loss again (Newton) cannot run "
-                            "under distributed.mode = ddp")
+            raise UserError(
+                "an optimizer that evaluates the loss again (Newton) cannot run "
+                "under distributed.mode = ddp"
+            )
         b = self.cfg.train.batch_size
         if parts.min_size > 1 and b != "full" and b < parts.min_size:
-            raise UserError("train.batch_size = 1 per rank with model.norm = 'batch': each "
-                            "rank's batch norm needs at least 2 samples")
+            raise UserError(
+                "train.batch_size = 1 per rank with model.norm = 'batch': each "
+                "rank's batch norm needs at least 2 samples"
+            )
         self.weighted = WeightedLoss(parts.loss_fn)
         old = parts.step
-        parts.step = Step(WrappedModel(parts.model), self.weighted, parts.optimizer,
-                          regularization=old.regularization, augmentation=old.augmentation,
-                          schedule=parts.schedule, aux_weight=old.aux_weight)
+        parts.step = Step(
+            WrappedModel(parts.model),
+            self.weighted,
+            parts.optimizer,
+            regularization=old.regularization,
+            augmentation=old.augmentation,
+            schedule=parts.schedule,
+            aux_weight=old.aux_weight,
+        )
         self.global_batch = parts.batch_size
-        self.batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
-                              for m in parts.model.modules())
+        self.batch_norm = any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in parts.model.modules()
+        )
         self.delay = delay_of(self.cfg, self.rank)
 
     def on_fit_start(self, state: FitState) -> None:
         saved = state.extra.get("world_size", self.world)
         if saved != self.world:
-            raise UserError(f"this run was trained with {saved} ranks; resume it with "
-                            f"{saved} (train.batch_size is per rank, so the global batch "
-                            f"would change), not {self.world}")
+            raise UserError(
+                f"this run was trained with {saved} ranks; resume it with "
+                f"{saved} (train.batch_size is per rank, so the global batch "
+                f"would change), not {self.world}"
+            )
         state.extra["world_size"] = self.world
         starts = [None] * self.world
         dist.all_gather_object(starts, state.start)
         if len(set(starts)) > 1:
-            raise UserError(f"the ranks would resume from different epochs ({starts}): every "
-                            f"rank must see {state.run.path}/last.pt (a shared filesystem)")
+            raise UserError(
+                f"the ranks would resume from different epochs ({starts}): every "
+                f"rank must see {state.run.path}/last.pt (a shared filesystem)"
+            )
 
     def shares(self, xs: torch.Tensor, ys: torch.Tensor, parts: Parts) -> list[tuple]:
         """This rank's (x, y, weight) of each global batch; a part too small for the model is
@@ -144,10 +163,15 @@ class DDP(Mode):
         for xb, yb in batches(xs, ys, parts.batch_size, parts.min_size):
             start, size = rank_share(len(xb), self.rank, self.world)
             if size < parts.min_size:
-                out.append((xb[:parts.min_size], yb[:parts.min_size], 0.0))
+                out.append((xb[: parts.min_size], yb[: parts.min_size], 0.0))
             else:
-                out.append((xb[start:start + size], yb[start:start + size],
-                            self.world * size / len(xb)))
+                out.append(
+                    (
+                        xb[start : start + size],
+                        yb[start : start + size],
+                        self.world * size / len(xb),
+                    )
+                )
         return out
 
     def epoch(self, state: FitState, epoch: int, updates: list) -> dict | None:
@@ -167,8 +191,9 @@ class DDP(Mode):
         loss, accuracy = all_reduce_metrics(running, len(real) > 0)
         return end_epoch(state, epoch, loss, accuracy, lr)
 
-    def update(self, step: Step, x: torch.Tensor, y: torch.Tensor, weight: float,
-               running: RunningMetrics) -> None:
+    def update(
+        self, step: Step, x: torch.Tensor, y: torch.Tensor, weight: float, running: RunningMetrics
+    ) -> None:
         """One global update: this rank's gradient (DDP averages them in backward), then the
         same step on every rank."""
         if self.delay:
@@ -186,11 +211,15 @@ class DDP(Mode):
 
     def describe(self) -> dict:
         """What the summary says of the ddp run."""
-        return {"mode": "ddp", "world_size": self.world, "backend": "gloo",
-                "batch_size_per_rank": self.cfg.train.batch_size,
-                "global_batch_size": self.global_batch,
-                "batch_norm": "per-rank statistics" if self.batch_norm else None,
-                "restarts": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))}
+        return {
+            "mode": "ddp",
+            "world_size": self.world,
+            "backend": "gloo",
+            "batch_size_per_rank": self.cfg.train.batch_size,
+            "global_batch_size": self.global_batch,
+            "batch_norm": "per-rank statistics" if self.batch_norm else None,
+            "restarts": int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")),
+        }
 
     def result(self, summary: dict) -> dict:
         """Rank 0's summary (the best weights are on its disk), the same on every rank."""
@@ -287,8 +316,13 @@ def all_reduce_metrics(running: RunningMetrics, has_samples: bool) -> tuple[floa
     totals = torch.zeros(3, dtype=torch.float64)
     if has_samples:
         running.result()
-        totals = torch.stack([running.loss_sum.double().cpu(), running.correct.double().cpu(),
-                              torch.tensor(float(running.count), dtype=torch.float64)])
+        totals = torch.stack(
+            [
+                running.loss_sum.double().cpu(),
+                running.correct.double().cpu(),
+                torch.tensor(float(running.count), dtype=torch.float64),
+            ]
+        )
     dist.all_reduce(totals)
     return (totals[0] / totals[2]).item(), (totals[1] / totals[2]).item()
 

@@ -141,8 +141,17 @@ class Hogwild(Mode):
         self.done = torch.zeros(self.count, dtype=torch.int64).share_memory_()  # updates made
         for i in range(self.count):
             ours, theirs = CONTEXT.Pipe()
-            args = (i, self.cfg, parts.model, data.x_train, data.y_train, data.task,
-                    parts.updates, theirs, self.done)
+            args = (
+                i,
+                self.cfg,
+                parts.model,
+                data.x_train,
+                data.y_train,
+                data.task,
+                parts.updates,
+                theirs,
+                self.done,
+            )
             procs.start(_work, args, threads=self.threads).name = WORKER_NAME.format(i)
             theirs.close()  # only the child's end stays open: its death reads as end of file
             self.conns.append(ours)
@@ -163,8 +172,9 @@ class Hogwild(Mode):
                 self.procs.children[i].join(1.0)
                 self.procs.raise_errors()
             code = self.procs.children[i].exitcode
-            raise UserError(f"hogwild worker {i} did not start within {wait_s:g} s: "
-                            f"{_exit_reason(code)}")
+            raise UserError(
+                f"hogwild worker {i} did not start within {wait_s:g} s: {_exit_reason(code)}"
+            )
 
     def on_fit_start(self, state: FitState) -> None:
         self.state = state
@@ -179,16 +189,18 @@ class Hogwild(Mode):
         p = state.parts
         lr = p.optimizer.param_groups[0]["lr"]
         positions = torch.arange(len(state.data.x_train))
-        order, _ = epoch_order(positions, positions, state.options.shuffle,
-                               state.shuffle)  # the single-process loop's order, same draw
+        order, _ = epoch_order(
+            positions, positions, state.options.shuffle, state.shuffle
+        )  # the single-process loop's order, same draw
         sizes = [len(b) for b, _ in batches(order, order, p.batch_size, p.min_size)]
         owed = self._deal(epoch, order.numpy(), sizes, _rates(p, len(sizes)))
         reports = self._collect(epoch, owed, updates)
         state.extra["updates_per_worker"] = [b + int(d) for b, d in zip(self.base, self.done)]
         return end_epoch(state, epoch, *_train_metrics(epoch, reports.values()), lr)
 
-    def _deal(self, epoch: int, order: np.ndarray, sizes: list[int],
-              rates: np.ndarray) -> dict[int, int]:
+    def _deal(
+        self, epoch: int, order: np.ndarray, sizes: list[int], rates: np.ndarray
+    ) -> dict[int, int]:
         """Send each live worker its minibatches (round-robin); returns worker -> minibatches
         owed."""
         starts = np.cumsum([0] + sizes)
@@ -197,8 +209,9 @@ class Hogwild(Mode):
         owed = {}
         for k, i in enumerate(live):
             mine = list(range(k, len(sizes), len(live)))
-            indices = np.concatenate([order[starts[j]:starts[j + 1]] for j in mine] or
-                                     [np.zeros(0, dtype=np.int64)])
+            indices = np.concatenate(
+                [order[starts[j] : starts[j + 1]] for j in mine] or [np.zeros(0, dtype=np.int64)]
+            )
             owed[i] = len(mine)
             try:
                 self.conns[i].send(Work(epoch, indices, [sizes[j] for j in mine], rates[mine]))
@@ -206,8 +219,9 @@ class Hogwild(Mode):
                 self._lose(i, epoch, owed)
         return {i: n for i, n in owed.items() if i in self.live}
 
-    def _collect(self, epoch: int, owed: dict[int, int],
-                 updates: list[Callable[[], None]]) -> dict[int, Report]:
+    def _collect(
+        self, epoch: int, owed: dict[int, int], updates: list[Callable[[], None]]
+    ) -> dict[int, Report]:
         """Every live worker's report of the epoch; loses those that die or stall."""
         reports: dict[int, Report] = {}
         moved = {i: (int(self.done[i]), time.monotonic()) for i in owed}
@@ -223,8 +237,12 @@ class Hogwild(Mode):
             for i in waiting:
                 if i not in reports and i in self.live and self._stalled(i, moved):
                     self.procs.children[i].kill()
-                    self._lose(i, epoch, owed, f"made no update for {self.timeout:g} s "
-                                                "(distributed.timeout); killed")
+                    self._lose(
+                        i,
+                        epoch,
+                        owed,
+                        f"made no update for {self.timeout:g} s (distributed.timeout); killed",
+                    )
         return reports
 
     def _stalled(self, i: int, moved: dict[int, tuple[int, float]]) -> bool:
@@ -248,11 +266,15 @@ class Hogwild(Mode):
         extra = self.state.extra
         extra["workers_lost"] = extra["workers_lost"] + [i]
         extra["batches_skipped"] += skipped
-        self.report.message(f"hogwild worker {i} lost in epoch {epoch} ({why}); its "
-                            f"{skipped} remaining minibatches of the epoch are skipped")
+        self.report.message(
+            f"hogwild worker {i} lost in epoch {epoch} ({why}); its "
+            f"{skipped} remaining minibatches of the epoch are skipped"
+        )
         if not self.live:
-            raise UserError(f"every hogwild worker was lost (the last, worker {i}, in epoch "
-                            f"{epoch}: {why}); see the messages above")
+            raise UserError(
+                f"every hogwild worker was lost (the last, worker {i}, in epoch "
+                f"{epoch}: {why}); see the messages above"
+            )
 
     def finish(self) -> None:
         """Tell the live workers to finish, and wait for them."""
@@ -273,10 +295,14 @@ class Hogwild(Mode):
     def describe(self) -> dict:
         """The ``distributed`` entry of the summary."""
         extra = self.state.extra if self.state else {}
-        return {"mode": "hogwild", "workers": self.count, "threads_per_worker": self.threads,
-                "updates_per_worker": extra.get("updates_per_worker", [0] * self.count),
-                "workers_lost": extra.get("workers_lost", []),
-                "batches_skipped": extra.get("batches_skipped", 0)}
+        return {
+            "mode": "hogwild",
+            "workers": self.count,
+            "threads_per_worker": self.threads,
+            "updates_per_worker": extra.get("updates_per_worker", [0] * self.count),
+            "workers_lost": extra.get("workers_lost", []),
+            "batches_skipped": extra.get("batches_skipped", 0),
+        }
 
 
 _EARLY_STEP = re.escape("Detected call of `lr_scheduler.step()` before `optimizer.step()`")
@@ -301,8 +327,10 @@ def _train_metrics(epoch: int, reports) -> tuple[float, float]:
     reports = list(reports)
     count = sum(r.count for r in reports)
     if count == 0:
-        raise UserError(f"hogwild epoch {epoch}: no minibatch was trained on (the workers "
-                        "that had them were lost); see the messages above")
+        raise UserError(
+            f"hogwild epoch {epoch}: no minibatch was trained on (the workers "
+            "that had them were lost); see the messages above"
+        )
     return sum(r.loss_sum for r in reports) / count, sum(r.correct for r in reports) / count
 
 
@@ -325,15 +353,25 @@ def _exit_reason(code: int | None) -> str:
 # ---- the worker process -------------------------------------------------------------------
 
 
-def _work(index: int, cfg: Config, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-          task: str, updates: int, conn, done: torch.Tensor) -> None:
+def _work(
+    index: int,
+    cfg: Config,
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    task: str,
+    updates: int,
+    conn,
+    done: torch.Tensor,
+) -> None:
     """A worker: builds its own optimizer and step over the shared model, then trains on each
     epoch's share it receives until told to stop (or its parent is gone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent ends the run
     own = replace(cfg, seed=cfg.seed + index)  # its own noise (gradient noise, dropout)
     torch.manual_seed(own.seed)
-    step = _worker_step(own, model, tuple(x.shape[1:]), task,
-                        math.ceil(updates / cfg.distributed.workers))
+    step = _worker_step(
+        own, model, tuple(x.shape[1:]), task, math.ceil(updates / cfg.distributed.workers)
+    )
     pause = delay_of(cfg, index)
     model.train()
     conn.send("ready")
@@ -344,21 +382,33 @@ def _work(index: int, cfg: Config, model: torch.nn.Module, x: torch.Tensor, y: t
         return  # the parent closed its end: the run is over (or aborted)
 
 
-def _worker_step(cfg: Config, model: torch.nn.Module, input_shape: tuple[int, ...], task: str,
-                 updates: int) -> Step:
+def _worker_step(
+    cfg: Config, model: torch.nn.Module, input_shape: tuple[int, ...], task: str, updates: int
+) -> Step:
     """A step like :func:`trainlab.build.parts`' over the shared parameters, with the worker's
     own optimizer and no schedule (the parent sends each minibatch's rate). ``updates``: the
     worker's updates per epoch (its share), for SWATS's switch."""
     groups = decay_groups(model, cfg.regularization.exclude_bias_and_norm)
     optimizer = build.optimizer(cfg, groups, updates)
-    return Step(model, build.loss(cfg, task), optimizer,
-                regularization=build.regularization(cfg, model),
-                augmentation=build.augmentation(cfg, input_shape),
-                aux_weight=cfg.loss.aux_weight)
+    return Step(
+        model,
+        build.loss(cfg, task),
+        optimizer,
+        regularization=build.regularization(cfg, model),
+        augmentation=build.augmentation(cfg, input_shape),
+        aux_weight=cfg.loss.aux_weight,
+    )
 
 
-def _train_share(step: Step, x: torch.Tensor, y: torch.Tensor, work: Work, pause: float,
-                 done: torch.Tensor, index: int) -> Report:
+def _train_share(
+    step: Step,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    work: Work,
+    pause: float,
+    done: torch.Tensor,
+    index: int,
+) -> Report:
     """One update per minibatch of ``work``, each at its rate; the sums for the metrics."""
     if not work.sizes:
         return Report(0.0, 0, 0)
@@ -367,7 +417,7 @@ def _train_share(step: Step, x: torch.Tensor, y: torch.Tensor, work: Work, pause
     groups = step.optimizer.param_groups
     start = 0
     for size, rates in zip(work.sizes, work.rates):
-        batch = indices[start:start + size]
+        batch = indices[start : start + size]
         start += size
         for group, rate in zip(groups, rates):
             group["lr"] = float(rate)

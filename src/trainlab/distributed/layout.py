@@ -24,8 +24,10 @@ def partition(sizes: list[int], parts: int) -> list[list[int]]:
     """Indices of ``sizes`` cut into ``parts`` contiguous, non-empty groups: group j ends at the
     first tensor where the running total reaches (j+1)/parts of the whole."""
     if parts > len(sizes):
-        raise UserError(f"distributed.servers = {parts}: the model has only {len(sizes)} "
-                        "parameter tensors to partition (use fewer servers)")
+        raise UserError(
+            f"distributed.servers = {parts}: the model has only {len(sizes)} "
+            "parameter tensors to partition (use fewer servers)"
+        )
     cumulative, running = [], 0
     for size in sizes:
         running += size
@@ -49,8 +51,10 @@ def server_config(cfg: Config) -> Config:
         return cfg
     b = cfg.train.batch_size
     if b == "full":
-        raise UserError(f'train.batch_size = "full" with distributed.mode = {d.mode}: each '
-                        "worker needs a minibatch of its own (give an integer batch size)")
+        raise UserError(
+            f'train.batch_size = "full" with distributed.mode = {d.mode}: each '
+            "worker needs a minibatch of its own (give an integer batch size)"
+        )
     return replace(cfg, **{"train.batch_size": b * (d.workers + d.backup_workers)})
 
 
@@ -67,8 +71,10 @@ class Layout:
     def __init__(self, model: nn.Module, servers: int, batch_cap: int, workers: int):
         self.params = list(model.parameters())
         self.buffers = list(model.buffers())
-        self.owned = [[self.params[i] for i in group]
-                      for group in partition([p.numel() for p in self.params], servers)]
+        self.owned = [
+            [self.params[i] for i in group]
+            for group in partition([p.numel() for p in self.params], servers)
+        ]
         self.batch_cap, self.workers, self.servers = batch_cap, workers, servers
 
     def gradient_size(self, j: int) -> int:
@@ -90,35 +96,40 @@ class Layout:
             parts += [torch.tensor(numbers, dtype=torch.float32), m.flat(self.buffers)]
         return torch.cat(parts + [m.flat(grads)])
 
-    def read_gradient(self, j: int, message: torch.Tensor) -> tuple[list[float], torch.Tensor,
-                                                                     torch.Tensor]:
+    def read_gradient(
+        self, j: int, message: torch.Tensor
+    ) -> tuple[list[float], torch.Tensor, torch.Tensor]:
         """(numbers, buffer values, gradient values) of a gradient message to server ``j``."""
         at = m.HEADER
         if j != 0:
             return [], torch.zeros(0), message[at:]
-        numbers = message[at:at + NUMBERS].tolist()
+        numbers = message[at : at + NUMBERS].tolist()
         at += NUMBERS
         nb = m.size_of(self.buffers)
-        return numbers, message[at:at + nb], message[at + nb:]
+        return numbers, message[at : at + nb], message[at + nb :]
 
     # server j -> worker
-    def reply(self, j: int, head: torch.Tensor, indices: torch.Tensor | None = None) -> torch.Tensor:
+    def reply(
+        self, j: int, head: torch.Tensor, indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
         parts = [head, m.flat(self.owned[j])]
         if j == 0:
             empty = torch.zeros(0, dtype=torch.int64)
-            parts += [m.flat(self.buffers),
-                      m.ints(indices if indices is not None else empty, self.batch_cap)]
+            parts += [
+                m.flat(self.buffers),
+                m.ints(indices if indices is not None else empty, self.batch_cap),
+            ]
         return torch.cat(parts)
 
     def load_reply(self, j: int, message: torch.Tensor) -> torch.Tensor | None:
         """Load the weights (and, from server 0, the buffers) of a reply into the model;
         returns the batch's sample indices (server 0) or None."""
         at, n = m.HEADER, m.size_of(self.owned[j])
-        m.unflat(message[at:at + n], self.owned[j])
+        m.unflat(message[at : at + n], self.owned[j])
         if j != 0:
             return None
         at += n
         nb = m.size_of(self.buffers)
-        m.unflat(message[at:at + nb], self.buffers)
+        m.unflat(message[at : at + nb], self.buffers)
         count = m.read_header(message)["count"]
-        return m.read_ints(message[at + nb:], count)
+        return m.read_ints(message[at + nb :], count)

@@ -27,23 +27,31 @@ GRADIENT_TAG, CONTROL_TAG, REPLY_TAG = 7, 8, 9  # tag 0 is left to send/recv_obj
 WORK, STOP, GRADIENT, PULL, WEIGHTS, APPLY, REPORT, LOAD, RATE = range(1, 10)
 
 
-def header(kind: int, sender: int = 0, version: int = 0, batch: int = 0, count: int = 0,
-           epoch: int = 0) -> torch.Tensor:
+def header(
+    kind: int, sender: int = 0, version: int = 0, batch: int = 0, count: int = 0, epoch: int = 0
+) -> torch.Tensor:
     """The header as float32 slots holding int32 bits."""
-    return torch.tensor([kind, sender, version, batch, count, epoch, 0, 0],
-                        dtype=torch.int32).view(torch.float32)
+    return torch.tensor([kind, sender, version, batch, count, epoch, 0, 0], dtype=torch.int32).view(
+        torch.float32
+    )
 
 
 def read_header(message: torch.Tensor) -> dict:
     kind, sender, version, batch, count, epoch, _, _ = message[:HEADER].view(torch.int32).tolist()
-    return {"kind": kind, "sender": sender, "version": version, "batch": batch, "count": count,
-            "epoch": epoch}
+    return {
+        "kind": kind,
+        "sender": sender,
+        "version": version,
+        "batch": batch,
+        "count": count,
+        "epoch": epoch,
+    }
 
 
 def ints(values: torch.Tensor, size: int) -> torch.Tensor:
     """Integers (< 2^31) as float32 slots holding int32 bits, padded with zeros to ``size``."""
     out = torch.zeros(size, dtype=torch.int32)
-    out[:len(values)] = values.to(torch.int32)
+    out[: len(values)] = values.to(torch.int32)
     return out.view(torch.float32)
 
 
@@ -64,7 +72,7 @@ def unflat(values: torch.Tensor, into: list[torch.Tensor]) -> None:
     with torch.no_grad():
         for t in into:
             n = t.numel()
-            t.copy_(values[offset:offset + n].view_as(t).to(t.dtype))
+            t.copy_(values[offset : offset + n].view_as(t).to(t.dtype))
             offset += n
 
 

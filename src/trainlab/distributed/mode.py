@@ -99,8 +99,15 @@ class Mode(Callback):
         after a normal end)."""
 
 
-def drive(mode: Mode, splits: Splits, run: RunDir | Path | str | None, progress: str, *,
-          test: bool = True, on_epoch: Callable[[dict], None] | None = None) -> dict:
+def drive(
+    mode: Mode,
+    splits: Splits,
+    run: RunDir | Path | str | None,
+    progress: str,
+    *,
+    test: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> dict:
     """Train ``mode.cfg`` with ``mode`` into ``run`` (new or resumed; ddp: the --out path of a
     new run); returns the summary, written to the run folder (see the module docstring)."""
     from . import MODES
@@ -125,9 +132,18 @@ def _train(mode: Mode, data: Splits, run: RunDir, progress: str, test: bool, on_
     report = Progress(cfg.train.epochs, progress if mode.writes else "quiet")
     mode.prepare(parts, data, report)
     try:
-        _, summary = fit(parts, data, run, build.fit_options(cfg), report, test=test,
-                         on_epoch=on_epoch, writes=mode.writes, callbacks=[mode],
-                         epoch_fn=mode.epoch)
+        _, summary = fit(
+            parts,
+            data,
+            run,
+            build.fit_options(cfg),
+            report,
+            test=test,
+            on_epoch=on_epoch,
+            writes=mode.writes,
+            callbacks=[mode],
+            epoch_fn=mode.epoch,
+        )
     except RuntimeError as error:
         explained = mode.explain(error)
         if explained is error:
@@ -146,19 +162,26 @@ def check_torchrun(cfg: Config) -> None:
     missing = [k for k in TORCHRUN_ENV if k not in os.environ]
     if missing:
         mode = cfg.distributed.mode
-        raise UserError(f"distributed.mode = {mode} runs one process per rank under torchrun "
-                        f"({', '.join(missing)} not set); start it with: torchrun "
-                        f"--nproc-per-node N -m trainlab train distributed.mode={mode} ... "
-                        "(or --resume DIR)")
+        raise UserError(
+            f"distributed.mode = {mode} runs one process per rank under torchrun "
+            f"({', '.join(missing)} not set); start it with: torchrun "
+            f"--nproc-per-node N -m trainlab train distributed.mode={mode} ... "
+            "(or --resume DIR)"
+        )
 
 
 def on_cpu(splits: Splits) -> Splits:
     """``splits`` on the CPU (a CPU-only mode, with ``device = auto`` on a GPU machine)."""
     if splits.x_train.device.type == "cpu":
         return splits
-    return dataclasses.replace(splits, **{f.name: getattr(splits, f.name).cpu()
-                                          for f in dataclasses.fields(splits)
-                                          if isinstance(getattr(splits, f.name), torch.Tensor)})
+    return dataclasses.replace(
+        splits,
+        **{
+            f.name: getattr(splits, f.name).cpu()
+            for f in dataclasses.fields(splits)
+            if isinstance(getattr(splits, f.name), torch.Tensor)
+        },
+    )
 
 
 def slow_worker(cfg: Config) -> tuple[int, float] | None:

@@ -115,8 +115,11 @@ class PipelineMode(Mode):
 
     def close(self, error: BaseException | None) -> None:
         if self.pipe is not None:
-            self.pipe.__exit__(type(error) if error is not None else None, error,
-                               error.__traceback__ if error is not None else None)
+            self.pipe.__exit__(
+                type(error) if error is not None else None,
+                error,
+                error.__traceback__ if error is not None else None,
+            )
 
     def describe(self) -> dict:
         return describe(self.cfg, self.plan)
@@ -125,24 +128,33 @@ class PipelineMode(Mode):
 def check(cfg: Config, splits: Splits) -> None:
     """What a pipeline cannot run, as one-line errors."""
     if splits.x_train.device.type != "cpu":
-        raise UserError("distributed.mode = pipeline runs on the CPU (gloo send/recv); use "
-                        "device = 'cpu'")
+        raise UserError(
+            "distributed.mode = pipeline runs on the CPU (gloo send/recv); use device = 'cpu'"
+        )
     name = cfg.optimizer.name
     optimizer = OPTIMIZERS[name]
     if optimizer.reevaluates_loss:
-        raise UserError(f"optimizer.name = {name!r} with distributed.mode = pipeline: it needs "
-                        "the Hessian of the whole model, and each stage holds only its layers")
+        raise UserError(
+            f"optimizer.name = {name!r} with distributed.mode = pipeline: it needs "
+            "the Hessian of the whole model, and each stage holds only its layers"
+        )
     if optimizer.switches or cfg.train.switch_to_sgd_at:
-        raise UserError("SWATS (optimizer.name = 'swats' or train.switch_to_sgd_at) with "
-                        "distributed.mode = pipeline: its switch uses dot products over every "
-                        "gradient, and each stage has only its own")
+        raise UserError(
+            "SWATS (optimizer.name = 'swats' or train.switch_to_sgd_at) with "
+            "distributed.mode = pipeline: its switch uses dot products over every "
+            "gradient, and each stage has only its own"
+        )
     if cfg.gradient_clip.max_norm > 0:
-        raise UserError("gradient_clip.max_norm with distributed.mode = pipeline: the global "
-                        "norm needs every stage's gradients (use gradient_clip.max_value)")
+        raise UserError(
+            "gradient_clip.max_norm with distributed.mode = pipeline: the global "
+            "norm needs every stage's gradients (use gradient_clip.max_value)"
+        )
     if splits.task == "regression":
-        raise UserError(f"data.name = {cfg.data.name!r} with distributed.mode = "
-                        "pipeline: the stages pass class labels (integers) to the last one; "
-                        "a regression task's targets are not (use another mode)")
+        raise UserError(
+            f"data.name = {cfg.data.name!r} with distributed.mode = "
+            "pipeline: the stages pass class labels (integers) to the last one; "
+            "a regression task's targets are not (use another mode)"
+        )
 
 
 # ------------------------------------------------------------------------------ the split
@@ -160,13 +172,17 @@ def model_layers(model: nn.Module, cfg: Config) -> list[tuple[str, nn.Module]]:
     a UserError for a model that is not one sequence of layers."""
     name = cfg.model.name
     if not isinstance(model, TappedSequential):
-        raise UserError(f"model.name = {name!r} cannot be split into pipeline stages: a recurrent "
-                        "model applies its layers over the time steps, not one after the other "
-                        "(use mlp, linear, cnn1d or cnn2d)")
+        raise UserError(
+            f"model.name = {name!r} cannot be split into pipeline stages: a recurrent "
+            "model applies its layers over the time steps, not one after the other "
+            "(use mlp, linear, cnn1d or cnn2d)"
+        )
     if getattr(model, "taps", None):
-        raise UserError("loss.aux_weight > 0 with distributed.mode = pipeline: the auxiliary "
-                        "heads read inner layers, which other stages hold (set loss.aux_weight "
-                        "= 0)")
+        raise UserError(
+            "loss.aux_weight > 0 with distributed.mode = pipeline: the auxiliary "
+            "heads read inner layers, which other stages hold (set loss.aux_weight "
+            "= 0)"
+        )
     first = [("", AddChannel())] if getattr(model, "add_channel", False) else []
     return first + [(f"net.{i}.", layer) for i, layer in enumerate(model.net)]
 
@@ -222,16 +238,21 @@ def make_plan(model: nn.Module, cfg: Config, sample: torch.Tensor) -> Plan:
     starts = unit_starts(layers)
     if len(starts) < stages:
         kinds = ", ".join(type(layer).__name__ for _, layer in layers if has_weights(layer))
-        raise UserError(f"distributed.workers = {stages} pipeline stages, but model.name = "
-                        f"{cfg.model.name!r} has {len(starts)} layers with weights "
-                        f"({kinds}); each stage needs one (use at most {len(starts)} stages, or "
-                        "a deeper model)")
+        raise UserError(
+            f"distributed.workers = {stages} pipeline stages, but model.name = "
+            f"{cfg.model.name!r} has {len(starts)} layers with weights "
+            f"({kinds}); each stage needs one (use at most {len(starts)} stages, or "
+            "a deeper model)"
+        )
     ends = starts[1:] + [len(layers)]
-    sizes = [sum(p.numel() for _, m in layers[a:b] for p in m.parameters())
-             for a, b in zip(starts, ends)]
+    sizes = [
+        sum(p.numel() for _, m in layers[a:b] for p in m.parameters()) for a, b in zip(starts, ends)
+    ]
     cuts = balance(sizes, stages)
-    bounds = [(starts[c], starts[d] if d < len(starts) else len(layers))
-              for c, d in zip(cuts, cuts[1:] + [len(starts)])]
+    bounds = [
+        (starts[c], starts[d] if d < len(starts) else len(layers))
+        for c, d in zip(cuts, cuts[1:] + [len(starts)])
+    ]
     shapes, x = [], sample
     with torch.no_grad():
         training = model.training
@@ -241,8 +262,7 @@ def make_plan(model: nn.Module, cfg: Config, sample: torch.Tensor) -> Plan:
             for _, layer in layers[a:b]:
                 x = layer(x)
         model.train(training)
-    parameters = [sum(p.numel() for _, m in layers[a:b] for p in m.parameters())
-                  for a, b in bounds]
+    parameters = [sum(p.numel() for _, m in layers[a:b] for p in m.parameters()) for a, b in bounds]
     names = [[prefix.rstrip(".") for prefix, _ in layers[a:b] if prefix] for a, b in bounds]
     return Plan(bounds, shapes, parameters, names)
 
@@ -270,14 +290,14 @@ class Link:
         """Stage 0: what every stage does next."""
         self.header.zero_()
         self.header[:3] = torch.tensor([kind, arg, len(sizes)])
-        self.header[3:3 + len(sizes)] = torch.tensor(sizes, dtype=torch.int64)
+        self.header[3 : 3 + len(sizes)] = torch.tensor(sizes, dtype=torch.int64)
         dist.broadcast(self.header, src=0)
 
     def next_command(self) -> tuple[int, int, list[int]]:
         """Stages 1..S-1: wait for stage 0's next command."""
         dist.broadcast(self.header, src=0)
         kind, arg, count = self.header[:3].tolist()
-        return kind, arg, self.header[3:3 + count].tolist()
+        return kind, arg, self.header[3 : 3 + count].tolist()
 
     def send(self, tensor: torch.Tensor, dst: int) -> None:
         dist.send(tensor.contiguous(), dst)
@@ -292,14 +312,23 @@ class Stage:
     """One stage: its layers, and its own optimizer, schedule, penalties and (stage 0)
     augmentation, built as one-process training builds them for the whole model."""
 
-    def __init__(self, cfg: Config, layers: list[tuple[str, nn.Module]], index: int,
-                 plan: Plan, input_shape: tuple[int, ...], task: str, updates: int):
+    def __init__(
+        self,
+        cfg: Config,
+        layers: list[tuple[str, nn.Module]],
+        index: int,
+        plan: Plan,
+        input_shape: tuple[int, ...],
+        task: str,
+        updates: int,
+    ):
         self.layers, self.index = layers, index
         self.first, self.last = index == 0, index == len(plan.bounds) - 1
         self.in_shape = plan.shapes[index]
         self.module = nn.Sequential(*[layer for _, layer in layers])
-        self.optimizer = build.optimizer(cfg, decay_groups(
-            self.module, cfg.regularization.exclude_bias_and_norm), updates)
+        self.optimizer = build.optimizer(
+            cfg, decay_groups(self.module, cfg.regularization.exclude_bias_and_norm), updates
+        )
         self.schedule = build.schedule(cfg, self.optimizer, updates)
         self.loss_fn = build.loss(cfg, task)
         self.step = Step(self.module, self.loss_fn, self.optimizer, schedule=self.schedule)
@@ -321,8 +350,13 @@ class Stage:
             x = self.augmentation(x)
         return self.regularization.inputs(x)
 
-    def minibatch(self, link: Link, sizes: list[int], x: torch.Tensor | None = None,
-                  y: torch.Tensor | None = None) -> torch.Tensor:
+    def minibatch(
+        self,
+        link: Link,
+        sizes: list[int],
+        x: torch.Tensor | None = None,
+        y: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Forward and backward of every micro-batch (GPipe), gradients accumulated in this
         stage's ``.grad``; returns this stage's part of the objective (the last stage's mean
         loss; every stage's penalty)."""
@@ -353,8 +387,9 @@ class Stage:
             saved.append((inp, out))
         return saved
 
-    def backward(self, link: Link, saved: list[tuple], sizes: list[int],
-                 y: torch.Tensor | None) -> torch.Tensor:
+    def backward(
+        self, link: Link, saved: list[tuple], sizes: list[int], y: torch.Tensor | None
+    ) -> torch.Tensor:
         n, mean_loss = sum(sizes), torch.zeros(())
         labels = y.split(sizes) if self.last else None
         for j in reversed(range(len(saved))):
@@ -363,9 +398,13 @@ class Stage:
                 loss = self.loss_fn(out, labels[j])
                 (loss * (len(out) / n)).backward()
                 mean_loss = mean_loss + loss.detach() * (len(out) / n)
-                self.totals += torch.stack([loss.detach().double() * len(out),
-                                            (out.argmax(1) == labels[j]).sum().double(),
-                                            torch.tensor(float(len(out)), dtype=torch.float64)])
+                self.totals += torch.stack(
+                    [
+                        loss.detach().double() * len(out),
+                        (out.argmax(1) == labels[j]).sum().double(),
+                        torch.tensor(float(len(out)), dtype=torch.float64),
+                    ]
+                )
             else:
                 out.backward(link.recv(out.shape, self.index + 1))
             if not self.first:
@@ -388,8 +427,9 @@ class Stage:
             if what == "state":
                 out.update({prefix + k: v for k, v in layer.state_dict().items()})
             else:
-                out.update({prefix + k: p.grad for k, p in layer.named_parameters()
-                            if p.grad is not None})
+                out.update(
+                    {prefix + k: p.grad for k, p in layer.named_parameters() if p.grad is not None}
+                )
         return out
 
     def load(self, payload: dict) -> None:
@@ -397,8 +437,9 @@ class Stage:
         state = payload["model"]
         for prefix, layer in self.layers:
             if prefix:
-                layer.load_state_dict({k[len(prefix):]: v for k, v in state.items()
-                                       if k.startswith(prefix)})
+                layer.load_state_dict(
+                    {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+                )
         if payload.get("optimizer") is not None:
             self.optimizer.load_state_dict(payload["optimizer"])
             self.schedule.load_state_dict(payload["schedule"])
@@ -410,8 +451,17 @@ class Stage:
 # ------------------------------------------------------------------------------ stages 1..S-1
 
 
-def stage_main(cfg: Config, input_shape: tuple[int, ...], num_classes: int, task: str,
-               plan: Plan, index: int, port: int, updates: int, dtype: torch.dtype) -> None:
+def stage_main(
+    cfg: Config,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    task: str,
+    plan: Plan,
+    index: int,
+    port: int,
+    updates: int,
+    dtype: torch.dtype,
+) -> None:
     """A stage process: join the group, build the model as stage 0 did, keep this stage's
     layers, then do what stage 0 says until it says stop."""
     d = cfg.distributed
@@ -420,8 +470,7 @@ def stage_main(cfg: Config, input_shape: tuple[int, ...], num_classes: int, task
         torch.manual_seed(cfg.seed)
         model = build.model(cfg, input_shape, num_classes)
         a, b = plan.bounds[index]
-        stage = Stage(cfg, model_layers(model, cfg)[a:b], index, plan, input_shape, task,
-                      updates)
+        stage = Stage(cfg, model_layers(model, cfg)[a:b], index, plan, input_shape, task, updates)
         del model
         serve(stage, Link(index, len(plan.bounds), d.micro_batches, dtype))
     finally:
@@ -444,8 +493,7 @@ def serve(stage: Stage, link: Link) -> None:
             else:
                 dist.send_object_list([stage.named("grads")], dst=0)
         elif kind == PULL:
-            dist.send_object_list([{"model": stage.named("state"), "totals": stage.totals}],
-                                  dst=0)
+            dist.send_object_list([{"model": stage.named("state"), "totals": stage.totals}], dst=0)
         elif kind == PUSH:
             payload = [None]
             dist.recv_object_list(payload, src=0)
@@ -471,8 +519,11 @@ class Pipeline:
         layers = model_layers(parts.model, cfg)[a:b]  # the full model's own layer objects
         self.stage = Stage(cfg, layers, 0, plan, data.input_shape, data.task, parts.updates)
         # the run's optimizer and schedule are stage 0's (checkpointed as one process's are)
-        parts.optimizer, parts.schedule, parts.step = (self.stage.optimizer,
-                                                       self.stage.schedule, self.stage.step)
+        parts.optimizer, parts.schedule, parts.step = (
+            self.stage.optimizer,
+            self.stage.schedule,
+            self.stage.step,
+        )
         self.link = Link(0, self.count, cfg.distributed.micro_batches, data.x_train.dtype)
         self.procs = Processes()
         self.stopped = False
@@ -484,11 +535,21 @@ class Pipeline:
         port = d.port or free_port(d.address)
         threads = threads_per_process(self.count)
         for index in range(1, self.count):
-            self.procs.start(stage_main, (self.cfg, self.data.input_shape,
-                                          self.data.num_classes, self.data.task, self.plan,
-                                          index, port, self.parts.updates,
-                                          self.data.x_train.dtype),
-                             threads=threads)
+            self.procs.start(
+                stage_main,
+                (
+                    self.cfg,
+                    self.data.input_shape,
+                    self.data.num_classes,
+                    self.data.task,
+                    self.plan,
+                    index,
+                    port,
+                    self.parts.updates,
+                    self.data.x_train.dtype,
+                ),
+                threads=threads,
+            )
         self.threads = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
@@ -523,10 +584,13 @@ class Pipeline:
             time.sleep(0.05)
         lost = self.procs.lost()
         if lost:
-            codes = ", ".join(f"stage {i + 1} (exit code {self.procs.children[i].exitcode})"
-                              for i in lost)
-            return UserError(f"pipeline {codes} lost; a pipeline cannot go on without every "
-                             f"stage (continue with trainlab train --resume {run.path})")
+            codes = ", ".join(
+                f"stage {i + 1} (exit code {self.procs.children[i].exitcode})" for i in lost
+            )
+            return UserError(
+                f"pipeline {codes} lost; a pipeline cannot go on without every "
+                f"stage (continue with trainlab train --resume {run.path})"
+            )
         try:
             self.procs.raise_errors()
         except (UserError, RuntimeError) as e:
@@ -540,8 +604,10 @@ class Pipeline:
         full = model.state_dict()
         for index in range(1, self.count):
             names = tuple(f"{name}." for name in self.plan.names[index])
-            payload = {"model": {k: v for k, v in full.items() if k.startswith(names)},
-                       **(states[index - 1] if states else {})}
+            payload = {
+                "model": {k: v for k, v in full.items() if k.startswith(names)},
+                **(states[index - 1] if states else {}),
+            }
             dist.send_object_list([payload], dst=index)
 
     def minibatch(self, x: torch.Tensor, y: torch.Tensor, kind: int = TRAIN) -> None:
@@ -551,8 +617,9 @@ class Pipeline:
         self.link.command(kind, sizes=sizes)
         if self.count > 1:
             self.link.send(y.long(), self.count - 1)
-        objective = self.stage.minibatch(self.link, sizes, self.stage.inputs(x),
-                                         y if self.count == 1 else None)
+        objective = self.stage.minibatch(
+            self.link, sizes, self.stage.inputs(x), y if self.count == 1 else None
+        )
         if kind == TRAIN:
             self.stage.apply(objective)
 
@@ -612,6 +679,11 @@ class Pipeline:
 def describe(cfg: Config, plan: Plan) -> dict:
     """What the summary says of the pipeline."""
     stages, micro = len(plan.bounds), cfg.distributed.micro_batches
-    return {"mode": "pipeline", "stages": stages, "micro_batches": micro,
-            "parameters_per_stage": plan.parameters, "layers_per_stage": plan.names,
-            "bubble_fraction": (stages - 1) / (micro + stages - 1)}
+    return {
+        "mode": "pipeline",
+        "stages": stages,
+        "micro_batches": micro,
+        "parameters_per_stage": plan.parameters,
+        "layers_per_stage": plan.names,
+        "bubble_fraction": (stages - 1) / (micro + stages - 1),
+    }

@@ -35,10 +35,17 @@ class Record:
         self.update_seconds += seconds
 
     def state(self) -> dict:
-        return {"updates": self.updates, "rejected": self.rejected, "dropped": self.dropped,
-                "skipped": self.skipped, "staleness": {str(k): v for k, v in self.staleness.items()},
-                "per_worker": list(self.per_worker), "per_epoch": [list(r) for r in self.per_epoch],
-                "lost": list(self.lost), "update_seconds": self.update_seconds}
+        return {
+            "updates": self.updates,
+            "rejected": self.rejected,
+            "dropped": self.dropped,
+            "skipped": self.skipped,
+            "staleness": {str(k): v for k, v in self.staleness.items()},
+            "per_worker": list(self.per_worker),
+            "per_epoch": [list(r) for r in self.per_epoch],
+            "lost": list(self.lost),
+            "update_seconds": self.update_seconds,
+        }
 
     def load(self, state: dict) -> None:
         for key in ("updates", "rejected", "dropped", "skipped", "update_seconds"):
@@ -53,13 +60,21 @@ def summarize(cfg: Config, record: Record) -> dict:
     d = cfg.distributed
     received = sum(record.per_worker)
     return {
-        "mode": d.mode, "workers": d.workers, "backup_workers": d.backup_workers,
-        "servers": d.servers, "updates": record.updates, "gradients": received,
-        "rejected": record.rejected, "dropped": record.dropped, "skipped_batches": record.skipped,
+        "mode": d.mode,
+        "workers": d.workers,
+        "backup_workers": d.backup_workers,
+        "servers": d.servers,
+        "updates": record.updates,
+        "gradients": received,
+        "rejected": record.rejected,
+        "dropped": record.dropped,
+        "skipped_batches": record.skipped,
         "staleness_histogram": {str(k): record.staleness[k] for k in sorted(record.staleness)},
-        "mean_staleness": (sum(k * v for k, v in record.staleness.items()) / received
-                           if received else None),
-        "gradients_per_worker": record.per_worker, "workers_lost": sorted(record.lost),
+        "mean_staleness": (
+            sum(k * v for k, v in record.staleness.items()) / received if received else None
+        ),
+        "gradients_per_worker": record.per_worker,
+        "workers_lost": sorted(record.lost),
         "seconds_per_update": record.update_seconds / record.updates if record.updates else None,
     }
 
@@ -75,12 +90,19 @@ def plot(record: Record, path: Path) -> None:
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
     keys = sorted(record.staleness)
     a.bar(keys, [record.staleness[k] for k in keys], color="tab:blue")
-    a.set(xlabel="staleness (updates between pull and push)", ylabel="gradients",
-          title="staleness of every gradient")
+    a.set(
+        xlabel="staleness (updates between pull and push)",
+        ylabel="gradients",
+        title="staleness of every gradient",
+    )
     for w in range(len(record.per_worker)):
         counts = [row[w] for row in record.per_epoch]
-        b.plot(range(1, len(counts) + 1), counts, marker="o",
-               label=f"worker {w}" + (" (lost)" if w in record.lost else ""))
+        b.plot(
+            range(1, len(counts) + 1),
+            counts,
+            marker="o",
+            label=f"worker {w}" + (" (lost)" if w in record.lost else ""),
+        )
     b.set(xlabel="epoch", ylabel="gradients received", title="gradients per worker")
     b.set_ylim(bottom=0)
     for axis in (a.xaxis, b.xaxis, b.yaxis):

@@ -74,22 +74,29 @@ POLL_S = 0.2  # how often the coordinator looks for lost workers while it waits
 def check(cfg: Config) -> None:
     """What a parameter server cannot run, as one-line errors."""
     if cfg.device == "cuda":
-        raise UserError(f"distributed.mode = {cfg.distributed.mode!r} with device = "
-                        "'cuda': the parameter server runs on the CPU (use device = 'cpu' or "
-                        "'auto')")
+        raise UserError(
+            f"distributed.mode = {cfg.distributed.mode!r} with device = "
+            "'cuda': the parameter server runs on the CPU (use device = 'cpu' or "
+            "'auto')"
+        )
     name = cfg.optimizer.name
     optimizer = OPTIMIZERS[name]
     if optimizer.reevaluates_loss:
-        raise UserError(f"optimizer.name = {name!r} with a parameter server: it evaluates the "
-                        "loss again on the batch, which only the worker has")
+        raise UserError(
+            f"optimizer.name = {name!r} with a parameter server: it evaluates the "
+            "loss again on the batch, which only the worker has"
+        )
     if optimizer.needs_loss(cfg.optimizer.to_dict()) and cfg.distributed.servers > 1:
-        raise UserError(f"optimizer.variant = {cfg.optimizer.variant!r} with "
-                        "distributed.servers > 1: its undo compares the loss with the last one, "
-                        "which only server 0 has (use one server, or irprop-)")
+        raise UserError(
+            f"optimizer.variant = {cfg.optimizer.variant!r} with "
+            "distributed.servers > 1: its undo compares the loss with the last one, "
+            "which only server 0 has (use one server, or irprop-)"
+        )
 
 
-def launch(cfg: Config, splits: Splits, run: RunDir, progress: str, *, test: bool = True,
-           on_epoch=None) -> dict:
+def launch(
+    cfg: Config, splits: Splits, run: RunDir, progress: str, *, test: bool = True, on_epoch=None
+) -> dict:
     """Start the servers and workers on this machine, relay each epoch's metrics to
     ``on_epoch``, and return the summary that server 0 wrote. (``splits`` is not used here:
     every process loads the data itself, on the CPU.)"""
@@ -102,8 +109,9 @@ def launch(cfg: Config, splits: Splits, run: RunDir, progress: str, *, test: boo
     world = servers + workers
     events, lost = CONTEXT.Queue(), CONTEXT.Queue()
     with Processes() as procs:
-        procs.start(coordinate, (cfg, str(run.path), progress, test, port, world, events,
-                                 lost), threads=1)
+        procs.start(
+            coordinate, (cfg, str(run.path), progress, test, port, world, events, lost), threads=1
+        )
         for rank in range(1, world):
             target = shard if rank < servers else work
             procs.start(target, (cfg, port, rank, world), threads=1)
@@ -120,8 +128,10 @@ def _relay(procs: Processes, events, lost, servers: int, on_epoch) -> dict:
         procs.raise_errors()
         dead = set(procs.lost())
         if any(i < servers for i in dead):
-            raise UserError("a parameter server process died; continue the run with "
-                            "trainlab train --resume RUN_DIR")
+            raise UserError(
+                "a parameter server process died; continue the run with "
+                "trainlab train --resume RUN_DIR"
+            )
         for i in sorted(dead - told):
             lost.put(i)
         told |= dead
@@ -135,13 +145,20 @@ def _relay(procs: Processes, events, lost, servers: int, on_epoch) -> dict:
             return value
 
 
-def coordinate(cfg: Config, run_path: str, progress: str, test: bool, port: int, world: int,
-               events, lost) -> None:
+def coordinate(
+    cfg: Config, run_path: str, progress: str, test: bool, port: int, world: int, events, lost
+) -> None:
     """Server 0: the driver, with the ordinary run folder, over the workers."""
     coordinator = Coordinator(cfg)
     coordinator.connect(port, world, events, lost)
-    drive(coordinator, build.load_data(cfg, "cpu"), RunDir(run_path), progress, test=test,
-          on_epoch=lambda metrics: events.put(("epoch", metrics)))
+    drive(
+        coordinator,
+        build.load_data(cfg, "cpu"),
+        RunDir(run_path),
+        progress,
+        test=test,
+        on_epoch=lambda metrics: events.put(("epoch", metrics)),
+    )
 
 
 class Coordinator(Mode):
@@ -177,9 +194,12 @@ class Coordinator(Mode):
     def prepare(self, parts: Parts, data: Splits, progress: Progress) -> None:
         """The message layout over the model, the bookkeeping, the gradient receiver."""
         self.parts = parts
-        self.layout = layout = Layout(parts.model, self.servers,
-                                      batch_cap(self.cfg, len(data.x_train)),
-                                      self.world - self.servers)
+        self.layout = layout = Layout(
+            parts.model,
+            self.servers,
+            batch_cap(self.cfg, len(data.x_train)),
+            self.world - self.servers,
+        )
         self.workers = list(range(self.servers, self.servers + layout.workers))
         self.idle = set(self.workers)
         self.busy: dict[int, tuple[int, float]] = {}  # rank -> (version sent, when)
@@ -228,7 +248,7 @@ class Coordinator(Mode):
         if self.sync:
             size = self.layout.workers  # workers + backup workers: one batch each
             for i in range(0, len(slices), size):
-                self._sync_update(deque(slices[i:i + size]), epoch, totals)
+                self._sync_update(deque(slices[i : i + size]), epoch, totals)
                 for update in updates:
                     update()
         else:
@@ -337,8 +357,10 @@ class Coordinator(Mode):
             except queue.Empty:
                 continue
             if sender is None:
-                raise UserError(f"no gradient arrived within distributed.timeout = "
-                                f"{self.timeout:g} s ({message}); the last checkpoint is kept")
+                raise UserError(
+                    f"no gradient arrived within distributed.timeout = "
+                    f"{self.timeout:g} s ({message}); the last checkpoint is kept"
+                )
             if sender in self.lost:
                 continue
             self.busy.pop(sender, None)
@@ -364,11 +386,16 @@ class Coordinator(Mode):
             self.busy.pop(rank, None)
             self.idle.discard(rank)
             self.record.lost.append(rank - self.servers)
-            print(f"worker {rank - self.servers} lost (process ended or silent for "
-                  f"{self.timeout:g} s); going on with the others", flush=True)
+            print(
+                f"worker {rank - self.servers} lost (process ended or silent for "
+                f"{self.timeout:g} s); going on with the others",
+                flush=True,
+            )
         if len(self.lost) == len(self.workers):
-            raise UserError("every worker was lost; the last checkpoint is kept (continue "
-                            "with trainlab train --resume RUN_DIR)")
+            raise UserError(
+                "every worker was lost; the last checkpoint is kept (continue "
+                "with trainlab train --resume RUN_DIR)"
+            )
         return bool(found)
 
     def _apply(self, gradients: list, lr_scale: float) -> None:
@@ -382,20 +409,20 @@ class Coordinator(Mode):
             p.grad = torch.empty_like(p)
         m.unflat(grad, [p.grad for p in self.layout.owned[0]])
         objective = sum(w * g[3][0] for w, g in zip(weights, gradients))
-        self._tell_shards(m.APPLY, [(g[0], g[1], w) for g, w in zip(gradients, weights)],
-                          lr_scale)
+        self._tell_shards(m.APPLY, [(g[0], g[1], w) for g, w in zip(gradients, weights)], lr_scale)
         self.parts.step.apply_gradients(torch.tensor(objective), lr_scale=lr_scale)
         self.record.updates += 1
 
-    # --- other shards ------------------------------------------------------------------------------
-    def _tell_shards(self, kind: int, entries: list = (), value: float = 0.0,
-                     only: int | None = None) -> None:
+    # --- other shards ---------------------------------------------------------------------------
+    def _tell_shards(
+        self, kind: int, entries: list = (), value: float = 0.0, only: int | None = None
+    ) -> None:
         """A control message to every other shard (or shard ``only``)."""
         if self.servers == 1:
             return
         body = torch.zeros(3 * self.layout.workers + 1)
         for i, (rank, version, weight) in enumerate(entries):
-            body[3 * i:3 * i + 3] = torch.tensor([rank, version, weight], dtype=torch.float64)
+            body[3 * i : 3 * i + 3] = torch.tensor([rank, version, weight], dtype=torch.float64)
         body[-1] = value
         head = m.header(kind, 0, self.version, 0, len(entries))
         for j in [only] if only is not None else range(1, self.servers):
@@ -448,4 +475,3 @@ class Coordinator(Mode):
                 self.busy.pop(self.lost_queue.get_nowait(), None)
         except queue.Empty:
             pass
-

@@ -32,8 +32,7 @@ def setup(cfg: Config, port: int, rank: int, world: int):
     init_group(rank, world, d.address, port, d.timeout)
     splits = build.load_data(cfg, "cpu")
     parts = build.parts(server_config(cfg), splits)
-    layout = Layout(parts.model, d.servers, batch_cap(cfg, len(splits.x_train)),
-                    world - d.servers)
+    layout = Layout(parts.model, d.servers, batch_cap(cfg, len(splits.x_train)), world - d.servers)
     return splits, parts, layout
 
 
@@ -71,7 +70,9 @@ def work(cfg: Config, port: int, rank: int, world: int) -> None:
 def _pull(layout: Layout, j: int, version: int, rank: int) -> None:
     """Shard j's weights at ``version`` or later (async: the shard may be ahead) into the
     model."""
-    ask = torch.cat([m.header(m.PULL, rank, version), torch.zeros(layout.control_size() - m.HEADER)])
+    ask = torch.cat(
+        [m.header(m.PULL, rank, version), torch.zeros(layout.control_size() - m.HEADER)]
+    )
     m.send(ask, j, m.CONTROL_TAG)
     reply = m.receive(layout.reply_size(j), j, m.REPLY_TAG)
     layout.load_reply(j, reply)
@@ -88,8 +89,7 @@ class Shard:
         self.applies: list[tuple[list, float]] = []  # decisions waiting for their gradients
         self.pulls: list[tuple[int, int]] = []  # (worker, version) waiting for that version
         self.inbox: queue.Queue = queue.Queue()
-        m.Receiver(self.layout.gradient_size(rank), m.GRADIENT_TAG, self.inbox,
-                   self.layout.workers)
+        m.Receiver(self.layout.gradient_size(rank), m.GRADIENT_TAG, self.inbox, self.layout.workers)
         m.Receiver(self.layout.control_size(), m.CONTROL_TAG, self.inbox, self.layout.workers)
         self.report_at: int | None = None  # server 0 asked for the state at this version
         self.timeout = cfg.distributed.timeout
@@ -101,7 +101,7 @@ class Shard:
                 raise RuntimeError(f"server shard {self.j}: {message}")
             h = m.read_header(message)
             if h["kind"] == m.GRADIENT:
-                self.gradients[sender] = (h["version"], message[m.HEADER:].clone())
+                self.gradients[sender] = (h["version"], message[m.HEADER :].clone())
             elif h["kind"] == m.PULL:
                 self.pulls.append((sender, h["version"]))
             elif h["kind"] == m.APPLY:
@@ -119,9 +119,10 @@ class Shard:
 
     @staticmethod
     def _entries(message: torch.Tensor, count: int) -> list[tuple[int, int, float]]:
-        body = message[m.HEADER:]
-        return [(int(body[3 * i]), int(body[3 * i + 1]), body[3 * i + 2].item())
-                for i in range(count)]
+        body = message[m.HEADER :]
+        return [
+            (int(body[3 * i]), int(body[3 * i + 1]), body[3 * i + 2].item()) for i in range(count)
+        ]
 
     def _progress(self) -> None:
         """Apply the decisions whose gradients are here, in order; answer the pulls that can
@@ -152,9 +153,12 @@ class Shard:
     def _report(self) -> None:
         import torch.distributed as dist
 
-        state = {"params": m.flat(self.layout.owned[self.j]), "version": self.version,
-                 "optimizer": self.parts.optimizer.state_dict(),
-                 "schedule": self.parts.schedule.state_dict()}
+        state = {
+            "params": m.flat(self.layout.owned[self.j]),
+            "version": self.version,
+            "optimizer": self.parts.optimizer.state_dict(),
+            "schedule": self.parts.schedule.state_dict(),
+        }
         dist.send_object_list([state], dst=0)
 
     def _load(self) -> None:

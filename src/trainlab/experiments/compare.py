@@ -44,10 +44,13 @@ from ..runs.rundir import RunDir
 from . import grid
 from .grid import parse_axes, parse_vary, split_values, variant_name  # noqa: F401 (as before)
 
-METRICS = {"test_accuracy": ("test accuracy", False), "test_loss": ("test loss", True),
-           "best_val_accuracy": ("best validation accuracy", False),
-           "epochs_to_target": ("epochs to target", True),
-           "time_to_target": ("seconds to target", True)}
+METRICS = {
+    "test_accuracy": ("test accuracy", False),
+    "test_loss": ("test loss", True),
+    "best_val_accuracy": ("best validation accuracy", False),
+    "epochs_to_target": ("epochs to target", True),
+    "time_to_target": ("seconds to target", True),
+}
 TARGET_METRICS = ("epochs_to_target", "time_to_target")
 
 
@@ -100,8 +103,17 @@ def run_value(metric: Metric, summary: dict, history: list[dict]) -> float | Non
     return summary[metric.name]
 
 
-def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | None, out: Path,
-        log=print, metric: str = "test_accuracy", target: float | None = None) -> list[dict]:
+def run(
+    base,
+    overrides: list[str],
+    vary: list[str],
+    seeds: int,
+    jobs: int | None,
+    out: Path,
+    log=print,
+    metric: str = "test_accuracy",
+    target: float | None = None,
+) -> list[dict]:
     """Run (or continue) the grid into ``out``; returns the summary rows."""
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
@@ -112,15 +124,24 @@ def run(base, overrides: list[str], vary: list[str], seeds: int, jobs: int | Non
     if regression:
         chosen = chosen._replace(label="test mean squared error")
     variants = parse_vary(vary, base, overrides)
-    grid.check_manifest(out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds},
-                        "comparison")
-    tasks = grid.seed_tasks(base, grid.with_threads(base, overrides, threads_per_process(jobs)),
-                            variants, seeds, out / "runs")
+    grid.check_manifest(
+        out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds}, "comparison"
+    )
+    tasks = grid.seed_tasks(
+        base,
+        grid.with_threads(base, overrides, threads_per_process(jobs)),
+        variants,
+        seeds,
+        out / "runs",
+    )
 
     def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:
         name, k = task.key
-        result = (f"test mse {summary['test_loss']:.4f}" if regression
-                  else f"test accuracy {summary['test_accuracy']:.4f}")
+        result = (
+            f"test mse {summary['test_loss']:.4f}"
+            if regression
+            else f"test accuracy {summary['test_accuracy']:.4f}"
+        )
         log(f"[{done}/{total}] {name} seed {k}: " + ("diverged" if summary["diverged"] else result))
 
     summaries = grid.run_tasks(tasks, jobs, on_result=progress)
@@ -136,8 +157,10 @@ def regression_metric(name: str) -> str:
     if name == "test_accuracy":  # the default
         return "test_loss"
     if name != "test_loss":
-        raise UserError(f"--metric {name}: the data is a regression task (no accuracy); "
-                        "expected test_loss (its mean squared error)")
+        raise UserError(
+            f"--metric {name}: the data is a regression task (no accuracy); "
+            "expected test_loss (its mean squared error)"
+        )
     return name
 
 
@@ -154,16 +177,25 @@ def _columns(name: str, variant: dict, seeds: int, summaries: list[dict]) -> dic
     loss, loss_ci = stats.mean_ci([r["test_loss"] for r in ok])
     best_epoch, _ = stats.mean_ci([r["best_epoch"] for r in ok])
     per_epoch = [r["wall_time_s"] / r["epochs_run"] for r in summaries if r["epochs_run"]]
-    baseline = ({"baseline_test_loss_mean": stats.mean_ci([r["baseline_test_loss"]
-                                                           for r in ok])[0]}
-                if summaries and summaries[0].get("task") == "regression" else {})
-    return {"variant": name, **variant, "seeds": seeds,
-            "test_accuracy_mean": acc, "test_accuracy_ci95": acc_ci,
-            "test_loss_mean": loss, "test_loss_ci95": loss_ci,
-            "best_epoch_mean": best_epoch,
-            "time_per_epoch_s": sum(per_epoch) / len(per_epoch) if per_epoch else math.nan,
-            "diverged": len(summaries) - len(ok),
-            "accuracies": [r["test_accuracy"] for r in ok], **baseline}
+    baseline = (
+        {"baseline_test_loss_mean": stats.mean_ci([r["baseline_test_loss"] for r in ok])[0]}
+        if summaries and summaries[0].get("task") == "regression"
+        else {}
+    )
+    return {
+        "variant": name,
+        **variant,
+        "seeds": seeds,
+        "test_accuracy_mean": acc,
+        "test_accuracy_ci95": acc_ci,
+        "test_loss_mean": loss,
+        "test_loss_ci95": loss_ci,
+        "best_epoch_mean": best_epoch,
+        "time_per_epoch_s": sum(per_epoch) / len(per_epoch) if per_epoch else math.nan,
+        "diverged": len(summaries) - len(ok),
+        "accuracies": [r["test_accuracy"] for r in ok],
+        **baseline,
+    }
 
 
 def summarize(variants: list[dict], seeds: int, runs: dict, metric: Metric) -> list[dict]:
@@ -176,19 +208,22 @@ def summarize(variants: list[dict], seeds: int, runs: dict, metric: Metric) -> l
         name = variant_name(variant)
         pairs = [runs[(name, k)] for k in range(seeds)]
         row = _columns(name, variant, seeds, [summary for summary, _ in pairs])
-        values = {k: value for k, (summary, history) in enumerate(pairs)
-                  if (value := run_value(metric, summary, history)) is not None}
+        values = {
+            k: value
+            for k, (summary, history) in enumerate(pairs)
+            if (value := run_value(metric, summary, history)) is not None
+        }
         mean, ci = stats.mean_ci(list(values.values()))
-        row.update({"metric": metric.name, f"{metric.name}_mean": mean,
-                    f"{metric.name}_ci95": ci})
+        row.update({"metric": metric.name, f"{metric.name}_mean": mean, f"{metric.name}_ci95": ci})
         if metric.target is not None:
             row["reached"] = len(values)
         rows.append({**row, "values": values})
     return rows
 
 
-def write_outputs(out: Path, rows: list[dict], runs: dict, base: dict, seeds: int,
-                  metric: Metric) -> None:
+def write_outputs(
+    out: Path, rows: list[dict], runs: dict, base: dict, seeds: int, metric: Metric
+) -> None:
     """summary.csv, curves.png, final.png and report.html."""
     from ..analysis.report import compare_report
 
@@ -203,8 +238,9 @@ def write_outputs(out: Path, rows: list[dict], runs: dict, base: dict, seeds: in
         curves.setdefault(name, []).append(history)
     plot_curves(out / "curves.png", curves)
     plot_final(out / "final.png", rows, metric)
-    tests = stats.pairwise({r["variant"]: r["values"] for r in rows},
-                           higher_is_better=not metric.lower_is_better)
+    tests = stats.pairwise(
+        {r["variant"]: r["values"] for r in rows}, higher_is_better=not metric.lower_is_better
+    )
     compare_report(out / "report.html", rows, tests, base, seeds, metric)
 
 
@@ -213,8 +249,12 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
     up to their last epoch)."""
     from ..analysis.plots import figure, palette
 
-    metrics = [("train_loss", "train loss"), ("val_loss", "validation loss"),
-               ("train_accuracy", "train accuracy"), ("val_accuracy", "validation accuracy")]
+    metrics = [
+        ("train_loss", "train loss"),
+        ("val_loss", "validation loss"),
+        ("train_accuracy", "train accuracy"),
+        ("val_accuracy", "validation accuracy"),
+    ]
     first = next((h[0] for runs in curves.values() for h in runs if h), {})
     if "val_accuracy" not in first and "val_loss" in first:  # regression: losses only (MSE)
         metrics = [("train_loss", "train loss (MSE)"), ("val_loss", "validation loss (MSE)")]
@@ -248,10 +288,18 @@ def plot_final(path: Path, rows: list[dict], metric: Metric) -> None:
         values = list(r["values"].values())
         ax.scatter([i] * len(values), values, color=color, alpha=0.5, s=18)
         ci = r[f"{metric.name}_ci95"]
-        ax.errorbar(i + 0.15, r[f"{metric.name}_mean"], yerr=0 if math.isnan(ci) else ci,
-                    fmt="o", color="black", capsize=4, markersize=5)
-    ax.set_xticks(range(len(rows)), [r["variant"] for r in rows], rotation=20, ha="right",
-                  fontsize=8)
+        ax.errorbar(
+            i + 0.15,
+            r[f"{metric.name}_mean"],
+            yerr=0 if math.isnan(ci) else ci,
+            fmt="o",
+            color="black",
+            capsize=4,
+            markersize=5,
+        )
+    ax.set_xticks(
+        range(len(rows)), [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8
+    )
     ax.set_ylabel(metric.label)
     ax.set_title(f"{metric.label}: seeds (dots), mean and 95% CI (black)")
     fig.savefig(path, dpi=120)

@@ -45,6 +45,7 @@ from ..runs.rundir import RunDir
 
 # --- variants and seeds ------------------------------------------------------------------------
 
+
 def split_values(text: str) -> list[str]:
     """``"a,[1,2],'x,y'"`` -> ``["a", "[1,2]", "'x,y'"]``: commas inside brackets or quotes
     do not split."""
@@ -94,8 +95,9 @@ def as_overrides(variant: dict[str, Any]) -> list[str]:
     return [f"{k}={json.dumps(v)}" for k, v in variant.items()]
 
 
-def parse_vary(items: list[str], base=None, overrides: list[str] | None = None,
-               flag: str = "--vary") -> list[dict[str, Any]]:
+def parse_vary(
+    items: list[str], base=None, overrides: list[str] | None = None, flag: str = "--vary"
+) -> list[dict[str, Any]]:
     """Every combination of :func:`parse_axes`, each as ``{"optimizer.name": "sgd", ...}``;
     every one is validated as a config."""
     axes = parse_axes(items, flag)
@@ -133,16 +135,18 @@ def variant_folder(variant: dict[str, Any]) -> str:
     return safe.replace(",", "__")
 
 
-def seed_configs(base, overrides: list[str], variant: dict[str, Any],
-                 seeds: int) -> list[Config]:
+def seed_configs(base, overrides: list[str], variant: dict[str, Any], seeds: int) -> list[Config]:
     """The variant's configs for seeds ``seed``, ``seed + 1``, ... (``seed`` of base and
     overrides)."""
     first = resolve(base, overrides).seed
-    return [variant_config(base, overrides, as_overrides(variant) + [f"seed={first + k}"])
-            for k in range(seeds)]
+    return [
+        variant_config(base, overrides, as_overrides(variant) + [f"seed={first + k}"])
+        for k in range(seeds)
+    ]
 
 
 # --- tasks ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Task:
@@ -159,13 +163,21 @@ class Task:
     cost: float = 1.0  # relative; :func:`run_tasks` starts the costliest first
 
 
-def seed_tasks(base, overrides: list[str], variants: list[dict], seeds: int,
-               runs: Path) -> list[Task]:
+def seed_tasks(
+    base, overrides: list[str], variants: list[dict], seeds: int, runs: Path
+) -> list[Task]:
     """One run per variant and seed, in ``runs/<variant folder>/seed-<k>``; key
     ``(variant name, k)``."""
-    return [Task((variant_name(v), k), runs / variant_folder(v) / f"seed-{k}", config=cfg,
-                 cost=run_cost(cfg))
-            for v in variants for k, cfg in enumerate(seed_configs(base, overrides, v, seeds))]
+    return [
+        Task(
+            (variant_name(v), k),
+            runs / variant_folder(v) / f"seed-{k}",
+            config=cfg,
+            cost=run_cost(cfg),
+        )
+        for v in variants
+        for k, cfg in enumerate(seed_configs(base, overrides, v, seeds))
+    ]
 
 
 FULL_BATCH_COST = 1024  # batch GD: one update per epoch, counted as a batch of this size
@@ -184,8 +196,9 @@ def run_cost(cfg: Config) -> float:
 
 def plain(manifest: dict) -> dict:
     """A manifest as JSON reads it back: configs as nested dicts, tuples as lists."""
-    return json.loads(json.dumps({k: v.to_dict() if isinstance(v, Config) else v
-                                  for k, v in manifest.items()}))
+    return json.loads(
+        json.dumps({k: v.to_dict() if isinstance(v, Config) else v for k, v in manifest.items()})
+    )
 
 
 def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
@@ -199,10 +212,13 @@ def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
     if stored.is_file():
         found = json.loads(stored.read_text())
         if found != wanted:
-            differ = sorted(k for k in wanted.keys() | found.keys()
-                            if found.get(k) != wanted.get(k))
-            raise UserError(f"--out {str(out)!r} holds a different {what} (its {filename} differs "
-                            f"in: {', '.join(differ)}); choose a new --out")
+            differ = sorted(
+                k for k in wanted.keys() | found.keys() if found.get(k) != wanted.get(k)
+            )
+            raise UserError(
+                f"--out {str(out)!r} holds a different {what} (its {filename} differs "
+                f"in: {', '.join(differ)}); choose a new --out"
+            )
         return
     if out.exists() and any(out.iterdir()):
         raise UserError(f"--out {str(out)!r} is not empty and holds no {what}")
@@ -246,8 +262,10 @@ def train_or_resume(config: Config, folder: Path, *, test: bool = True, on_epoch
     run = RunDir(folder)
     differ = other_config(folder, config)
     if differ is not None:
-        raise UserError(f"{str(run.path)!r} holds a run of another configuration (differs in: "
-                        f"{', '.join(differ) or 'keys'}); move it away or choose a new --out")
+        raise UserError(
+            f"{str(run.path)!r} holds a run of another configuration (differs in: "
+            f"{', '.join(differ) or 'keys'}); move it away or choose a new --out"
+        )
     if run.config.exists():
         done = run.read_summary()
         if done is not None:
@@ -259,8 +277,9 @@ def train_or_resume(config: Config, folder: Path, *, test: bool = True, on_epoch
 def _signature(task: Task) -> dict:
     """What a measurement is: function and arguments, as they are stored in result.json."""
     name = f"{task.function.__module__}.{task.function.__qualname__}"
-    return json.loads(json.dumps({"function": name, "args": list(task.args),
-                                  "kwargs": task.kwargs}, default=str))
+    return json.loads(
+        json.dumps({"function": name, "args": list(task.args), "kwargs": task.kwargs}, default=str)
+    )
 
 
 def measure(task: Task) -> dict:
@@ -271,8 +290,10 @@ def measure(task: Task) -> dict:
     if stored.is_file():
         found = json.loads(stored.read_text())
         if {k: found.get(k) for k in signature} != signature:
-            raise UserError(f"{str(stored)!r} holds the result of another measurement; move it "
-                            "away or choose a new --out")
+            raise UserError(
+                f"{str(stored)!r} holds the result of another measurement; move it "
+                "away or choose a new --out"
+            )
         return found["result"]
     result = task.function(*task.args, **task.kwargs)
     if not isinstance(result, dict):
@@ -313,8 +334,9 @@ def workers(jobs: int | None) -> int:
     return jobs
 
 
-def run_tasks(tasks: list[Task], jobs: int,
-              on_result: Callable[[Task, dict, int, int], None] | None = None) -> list[dict]:
+def run_tasks(
+    tasks: list[Task], jobs: int, on_result: Callable[[Task, dict, int, int], None] | None = None
+) -> list[dict]:
     """Every task's result, in the order given. Finished tasks are read here; the others run
     ``jobs`` at a time with ``cores // jobs`` threads each: in this process and in ``jobs - 1``
     spawned worker processes. A worker takes ~2 s to start (imports: torch, and torch._dynamo,
@@ -324,8 +346,9 @@ def run_tasks(tasks: list[Task], jobs: int,
     idles at the end while one long task runs. ``on_result(task, result, done, total)`` is
     called, in this thread, as each result arrives."""
     results = [finished(t) for t in tasks]
-    queue = deque(sorted((i for i, r in enumerate(results) if r is None),
-                         key=lambda i: -tasks[i].cost))
+    queue = deque(
+        sorted((i for i, r in enumerate(results) if r is None), key=lambda i: -tasks[i].cost)
+    )
     done = 0
     for task, result in zip(tasks, results):
         if result is not None:

@@ -25,9 +25,17 @@ import torch
 from ..training.step import Step
 
 
-def range_test(step: Step, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-               start_lr: float = 1e-7, end_lr: float = 10.0, steps: int = 200,
-               beta: float = 0.9, seed: int = 0) -> dict:
+def range_test(
+    step: Step,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    steps: int = 200,
+    beta: float = 0.9,
+    seed: int = 0,
+) -> dict:
     """Run the test with ``step`` (the run's own training step: augmentation, noise, auxiliary
     heads and penalties included; its schedule is not used, the test sets the rate); returns
     ``{"lr", "loss", "smoothed", "suggestion"}`` (lists and a float). The loss recorded is the
@@ -50,7 +58,7 @@ def range_test(step: Step, x: torch.Tensor, y: torch.Tensor, batch_size: int,
             if start + batch_size > len(x):
                 order = torch.randperm(len(x), generator=generator).to(x.device)
                 start = 0
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             step(x[idx], y[idx])
             value = step.loss.item()
             average = beta * average + (1 - beta) * value
@@ -74,8 +82,10 @@ def suggest(lrs: list[float], smoothed: list[float]) -> float | None:
     w = max(1, len(finite) // 20)
     if low < w + 1:
         return None
-    slopes = [(finite[i + w] - finite[i]) / (math.log(lrs[i + w]) - math.log(lrs[i]))
-              for i in range(low - w + 1)]
+    slopes = [
+        (finite[i + w] - finite[i]) / (math.log(lrs[i + w]) - math.log(lrs[i]))
+        for i in range(low - w + 1)
+    ]
     i = min(range(len(slopes)), key=slopes.__getitem__)
     return math.sqrt(lrs[i] * lrs[i + w])
 
@@ -92,8 +102,12 @@ def write(out: Path, result: dict) -> None:
     ax.plot(result["lr"], result["loss"], color="lightgrey", lw=1, label="loss")
     ax.plot(result["lr"], result["smoothed"], color="tab:blue", lw=2, label="smoothed loss")
     if result["suggestion"]:
-        ax.axvline(result["suggestion"], color="tab:red", ls="--",
-                   label=f"suggested lr {result['suggestion']:.2g} (steepest descent)")
+        ax.axvline(
+            result["suggestion"],
+            color="tab:red",
+            ls="--",
+            label=f"suggested lr {result['suggestion']:.2g} (steepest descent)",
+        )
     ax.set_xscale("log")
     top = min(max(result["smoothed"][:3] + [0]) * 1.5, max(result["loss"]))
     ax.set_ylim(min(result["smoothed"]) * 0.9, top if math.isfinite(top) else None)

@@ -53,8 +53,9 @@ from .grid import (
 SAMPLERS = ("grid", "random", "tpe")
 
 
-def _check(base, overrides: list[str], grid: list[str], sampler: str, trials: int | None,
-           seeds: int) -> tuple[list, dict, int]:
+def _check(
+    base, overrides: list[str], grid: list[str], sampler: str, trials: int | None, seeds: int
+) -> tuple[list, dict, int]:
     """Validate the arguments before anything is written; returns the searched axes, the base
     config and the number of trials to run in all."""
     if sampler not in SAMPLERS:
@@ -68,11 +69,15 @@ def _check(base, overrides: list[str], grid: list[str], sampler: str, trials: in
     config = resolve(base, overrides)
     monitor = config.early_stopping.monitor
     if config.data.val_fraction == 0:
-        raise UserError("data.val_fraction = 0: a search scores trials on the validation split; "
-                        "hold one out (e.g. data.val_fraction = 0.1)")
+        raise UserError(
+            "data.val_fraction = 0: a search scores trials on the validation split; "
+            "hold one out (e.g. data.val_fraction = 0.1)"
+        )
     if not monitor.startswith("val_"):
-        raise UserError(f"early_stopping.monitor = {monitor!r}: a search scores trials on the "
-                        "validation split; use val_accuracy or val_loss")
+        raise UserError(
+            f"early_stopping.monitor = {monitor!r}: a search scores trials on the "
+            "validation split; use val_accuracy or val_loss"
+        )
     total = trials or (len(combos) if sampler == "grid" else None)
     if total is None:
         raise UserError(f"--sampler {sampler} needs --trials N")
@@ -101,25 +106,38 @@ def _storage(url: str | None, out: Path):
     from optuna.storages.journal import JournalFileBackend
 
     if url and url.startswith("journal:"):
-        return JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        return JournalStorage(JournalFileBackend(url[len("journal:") :]))
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return RDBStorage(url or f"sqlite:///{out / 'study.db'}",
-                              heartbeat_interval=int(HEARTBEAT_S), grace_period=int(GRACE_S),
-                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                                  max_retry=3))
+            return RDBStorage(
+                url or f"sqlite:///{out / 'study.db'}",
+                heartbeat_interval=int(HEARTBEAT_S),
+                grace_period=int(GRACE_S),
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
+            )
         except ImportError:
-            raise UserError(f"--storage {url!r} needs its database driver: pip install "
-                            "'psycopg[binary]' (PostgreSQL) or pymysql (MySQL)") from None
+            raise UserError(
+                f"--storage {url!r} needs its database driver: pip install "
+                "'psycopg[binary]' (PostgreSQL) or pymysql (MySQL)"
+            ) from None
         except Exception as e:  # sqlalchemy's: a bad URL, no server, or processes that
             if attempt == OPEN_ATTEMPTS - 1:  # create the same new database at once
-                raise UserError(f"--storage {url!r} cannot be opened: "
-                                f"{str(e).splitlines()[0]}") from None
+                raise UserError(
+                    f"--storage {url!r} cannot be opened: {str(e).splitlines()[0]}"
+                ) from None
             time.sleep(0.5 * (attempt + 1))
 
 
-def _study(out: Path, choices: dict, sampler: str, seed: int, maximize: bool,
-           storage: str | None = None, name: str = "trainlab", manifest: dict | None = None):
+def _study(
+    out: Path,
+    choices: dict,
+    sampler: str,
+    seed: int,
+    maximize: bool,
+    storage: str | None = None,
+    name: str = "trainlab",
+    manifest: dict | None = None,
+):
     """The Optuna study ``name`` in ``storage`` (created, or loaded to continue it). Trials
     keep a heartbeat: one whose process was killed is failed once its heartbeat is
     ``GRACE_S`` old and retried with the same parameters (Optuna's
@@ -135,21 +153,29 @@ def _study(out: Path, choices: dict, sampler: str, seed: int, maximize: bool,
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if storage:
         seed = seed + os.getpid()
-    samplers = {"grid": lambda: optuna.samplers.GridSampler(choices, seed=seed),
-                "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-                "tpe": lambda: optuna.samplers.TPESampler(seed=seed)}
+    samplers = {
+        "grid": lambda: optuna.samplers.GridSampler(choices, seed=seed),
+        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+    }
     study = optuna.create_study(
-        study_name=name, storage=_storage(storage, out), sampler=samplers[sampler](),
+        study_name=name,
+        storage=_storage(storage, out),
+        sampler=samplers[sampler](),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-        direction="maximize" if maximize else "minimize", load_if_exists=True)
+        direction="maximize" if maximize else "minimize",
+        load_if_exists=True,
+    )
     if manifest is not None:
         wanted = plain(manifest)
         found = study.user_attrs.get("trainlab_search")
         if found is None:
             study.set_user_attr("trainlab_search", wanted)
         elif found != wanted:
-            raise UserError(f"study {name!r} in --storage holds another search (its grid, "
-                            "sampler, seeds or config differ); choose another --study")
+            raise UserError(
+                f"study {name!r} in --storage holds another search (its grid, "
+                "sampler, seeds or config differ); choose another --study"
+            )
     return study
 
 
@@ -168,8 +194,12 @@ def _earlier_twin(trial):
 def _seed_run(config: dict, folder: str, seed: int, events) -> None:
     """In a worker process: one seed's run of a trial, its epochs and summary sent to
     ``events``."""
-    summary = train_or_resume(config, Path(folder), test=False,
-                              on_epoch=lambda metrics: events.put(("epoch", seed, metrics)))
+    summary = train_or_resume(
+        config,
+        Path(folder),
+        test=False,
+        on_epoch=lambda metrics: events.put(("epoch", seed, metrics)),
+    )
     events.put(("done", seed, summary))
     events.close()
     events.join_thread()
@@ -188,17 +218,21 @@ def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, repor
     reported = 0
     with Processes() as procs:
         for s, (config, folder) in enumerate(zip(configs, folders)):
-            procs.start(_seed_run, (config, str(folder), s, events),
-                        threads=threads_per_process(len(configs)))
+            procs.start(
+                _seed_run,
+                (config, str(folder), s, events),
+                threads=threads_per_process(len(configs)),
+            )
         while any(x is None for x in summaries):
             try:
                 kind, s, value = events.get(timeout=0.5)
             except queue.Empty:
                 procs.raise_errors()
                 if procs.lost():
-                    raise UserError(f"a seed's run of the trial ended without a result "
-                                    f"(processes {procs.lost()}); run the search again"
-                                    ) from None
+                    raise UserError(
+                        f"a seed's run of the trial ended without a result "
+                        f"(processes {procs.lost()}); run the search again"
+                    ) from None
                 continue
             if kind == "done":
                 summaries[s] = value
@@ -216,8 +250,17 @@ def _seeds_at_once(configs: list[dict], folders: list[Path], monitor: str, repor
     return summaries
 
 
-def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: str, out: Path,
-               log, grid: bool = True, shared: bool = False):
+def _objective(
+    base,
+    overrides: list[str],
+    choices: dict,
+    seeds: int,
+    monitor: str,
+    out: Path,
+    log,
+    grid: bool = True,
+    shared: bool = False,
+):
     """A trial: its parameters' runs for every seed, in ``trials/<parameters>/seed-<s>`` (a
     retried trial resumes them), never evaluated on the test split; the score is the mean of
     their best ``monitor``. The pruner sees, after every epoch, the mean over the seeds (seeds
@@ -228,8 +271,9 @@ def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: s
     best_key = "best_val_accuracy" if maximizes(monitor) else "best_val_loss"
 
     def objective(trial) -> float:
-        params = {k: json.loads(trial.suggest_categorical(k, values))
-                  for k, values in choices.items()}
+        params = {
+            k: json.loads(trial.suggest_categorical(k, values)) for k, values in choices.items()
+        }
         if shared:  # let a twin another process created just before this trial write its
             time.sleep(SETTLE_S)  # parameters, so that the check below sees it
         twin = _earlier_twin(trial)
@@ -244,15 +288,23 @@ def _objective(base, overrides: list[str], choices: dict, seeds: int, monitor: s
         def report(epoch: int, value: float) -> None:
             trial.report(value, epoch)
             if trial.should_prune():
-                log(f"trial {trial.number}: {params} pruned after epoch {epoch} "
-                    f"({monitor} {value:.4f}, mean over seeds)")
+                log(
+                    f"trial {trial.number}: {params} pruned after epoch {epoch} "
+                    f"({monitor} {value:.4f}, mean over seeds)"
+                )
                 raise optuna.TrialPruned()
 
         configs = seed_configs(base, overrides, params, seeds)
         folders = [out / "trials" / variant_folder(params) / f"seed-{s}" for s in range(seeds)]
         if seeds == 1:
-            summaries = [train_or_resume(configs[0], folders[0], test=False,
-                                         on_epoch=lambda m: report(m["epoch"], m[monitor]))]
+            summaries = [
+                train_or_resume(
+                    configs[0],
+                    folders[0],
+                    test=False,
+                    on_epoch=lambda m: report(m["epoch"], m[monitor]),
+                )
+            ]
         else:
             summaries = _seeds_at_once(configs, folders, monitor, report)
         value = sum(x[best_key] for x in summaries) / len(summaries)
@@ -289,9 +341,18 @@ def _optimize(study, objective, total: int, grid: bool = True) -> None:
             time.sleep(HEARTBEAT_S)
 
 
-def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int | None,
-        seeds: int, out: Path, log=print, storage: str | None = None,
-        study_name: str = "trainlab") -> dict:
+def run(
+    base,
+    overrides: list[str],
+    grid: list[str],
+    sampler: str,
+    trials: int | None,
+    seeds: int,
+    out: Path,
+    log=print,
+    storage: str | None = None,
+    study_name: str = "trainlab",
+) -> dict:
     """Run (or continue) the search into ``out``, then train the best configuration once more
     into ``out/best`` and evaluate it on the test split; returns what was found. ``storage``
     and ``study_name``: a study shared with other ``trainlab search`` processes, on this
@@ -303,12 +364,26 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
     check_manifest(out, "search.json", manifest, "search")
     monitor = config.early_stopping.monitor
     choices = {k: [json.dumps(v) for v in values] for k, values in axes}
-    study = _study(out, choices, sampler, config.seed, maximizes(monitor), storage,
-                   study_name, manifest if storage else None)
+    study = _study(
+        out,
+        choices,
+        sampler,
+        config.seed,
+        maximizes(monitor),
+        storage,
+        study_name,
+        manifest if storage else None,
+    )
     threads = with_threads(base, overrides, threads_per_process(seeds))
     is_grid = sampler == "grid"
-    _optimize(study, _objective(base, threads, choices, seeds, monitor, out, log, is_grid,
-                                shared=storage is not None), total, is_grid)
+    _optimize(
+        study,
+        _objective(
+            base, threads, choices, seeds, monitor, out, log, is_grid, shared=storage is not None
+        ),
+        total,
+        is_grid,
+    )
     if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise UserError("no trial completed (all were pruned); widen the --grid values")
     best = study.best_trial
@@ -319,18 +394,30 @@ def run(base, overrides: list[str], grid: list[str], sampler: str, trials: int |
         folder = out / f"best-trial-{best.number}"
     final = train_or_resume(config, folder)
     write_results(out, study, axes, monitor)
-    return {"best_params": params, "best_value": best.value, "monitor": monitor,
-            "test_accuracy": final["test_accuracy"], "test_loss": final["test_loss"],
-            "trials": len(study.trials), "best_run": str(folder)}
+    return {
+        "best_params": params,
+        "best_value": best.value,
+        "monitor": monitor,
+        "test_accuracy": final["test_accuracy"],
+        "test_loss": final["test_loss"],
+        "trials": len(study.trials),
+        "best_run": str(folder),
+    }
 
 
 def write_results(out: Path, study, axes: list, monitor: str) -> None:
     """results.csv (trial, state, score, parameters) and search.png (score against each
     searched parameter)."""
     keys = [k for k, _ in axes]
-    rows = [{"trial": t.number, "state": t.state.name.lower(),
-             "value": t.value if t.value is not None else "",
-             **{k: t.params.get(k, "") for k in keys}} for t in study.trials]
+    rows = [
+        {
+            "trial": t.number,
+            "state": t.state.name.lower(),
+            "value": t.value if t.value is not None else "",
+            **{k: t.params.get(k, "") for k in keys},
+        }
+        for t in study.trials
+    ]
     with (out / "results.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=["trial", "state", "value", *keys])
         w.writeheader()
@@ -349,5 +436,3 @@ def write_results(out: Path, study, axes: list, monitor: str) -> None:
         ax.set_xlabel(key)
         ax.set_ylabel(f"{monitor} (mean over seeds)")
     fig.savefig(out / "search.png", dpi=120)
-
-

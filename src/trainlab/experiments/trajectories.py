@@ -46,17 +46,32 @@ class Surface:
 
 # Every 2-D test function, once: ``build(x, y)`` -> f(x, y); ``surface``: its Surface.
 FUNCTIONS = Registry("2-D function", "--function")
-FUNCTIONS.add("beale", lambda x, y: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y ** 2) ** 2
-              + (2.625 - x + x * y ** 3) ** 2, "Beale's function",
-              surface=Surface(((3.0, 0.5),), (1.0, 1.5), (-0.5, 4.0, -1.0, 2.0)))
-FUNCTIONS.add("long_valley", lambda x, y: x ** 2 / 100 + y ** 2, "a ravine with curvatures 100x "
-              "apart", surface=Surface(((0.0, 0.0),), (-9.0, 1.0), (-10.0, 2.0, -2.0, 2.0)))
-FUNCTIONS.add("saddle", lambda x, y: x ** 2 - y ** 2 + y ** 4 / 4, "a saddle at (0, 0)",
-              surface=Surface(((0.0, math.sqrt(2)), (0.0, -math.sqrt(2))), (1.5, 1e-3),
-                              (-2.0, 2.0, -2.0, 2.0)))
-FUNCTIONS.add("rosenbrock", lambda x, y: (1 - x) ** 2 + 100 * (y - x ** 2) ** 2,
-              "Rosenbrock's banana", surface=Surface(((1.0, 1.0),), (-1.5, 2.0),
-                                                     (-2.0, 2.0, -1.0, 3.0)))
+FUNCTIONS.add(
+    "beale",
+    lambda x, y: (1.5 - x + x * y) ** 2 + (2.25 - x + x * y**2) ** 2 + (2.625 - x + x * y**3) ** 2,
+    "Beale's function",
+    surface=Surface(((3.0, 0.5),), (1.0, 1.5), (-0.5, 4.0, -1.0, 2.0)),
+)
+FUNCTIONS.add(
+    "long_valley",
+    lambda x, y: x**2 / 100 + y**2,
+    "a ravine with curvatures 100x apart",
+    surface=Surface(((0.0, 0.0),), (-9.0, 1.0), (-10.0, 2.0, -2.0, 2.0)),
+)
+FUNCTIONS.add(
+    "saddle",
+    lambda x, y: x**2 - y**2 + y**4 / 4,
+    "a saddle at (0, 0)",
+    surface=Surface(
+        ((0.0, math.sqrt(2)), (0.0, -math.sqrt(2))), (1.5, 1e-3), (-2.0, 2.0, -2.0, 2.0)
+    ),
+)
+FUNCTIONS.add(
+    "rosenbrock",
+    lambda x, y: (1 - x) ** 2 + 100 * (y - x**2) ** 2,
+    "Rosenbrock's banana",
+    surface=Surface(((1.0, 1.0),), (-1.5, 2.0), (-2.0, 2.0, -1.0, 3.0)),
+)
 
 # The rates that show each optimizer at its typical behaviour on these scales (the lecture's
 # pictures): each optimizer's ``trajectory_lr``; override with --lrs name=value.
@@ -70,8 +85,7 @@ class Point(nn.Module):
     def __init__(self, function: str):
         super().__init__()
         self.f = FUNCTIONS[function].build
-        self.xy = nn.Parameter(torch.tensor(FUNCTIONS[function].surface.start,
-                                            dtype=torch.float64))
+        self.xy = nn.Parameter(torch.tensor(FUNCTIONS[function].surface.start, dtype=torch.float64))
 
     def forward(self, _: torch.Tensor | None = None) -> torch.Tensor:
         return self.f(self.xy[0], self.xy[1])
@@ -84,14 +98,17 @@ class Trajectory:
     diverged: bool
 
 
-def run(function: str, name: str, steps: int, lr: float, base=None,
-        overrides: list[str] | None = None) -> Trajectory:
+def run(
+    function: str, name: str, steps: int, lr: float, base=None, overrides: list[str] | None = None
+) -> Trajectory:
     """``steps`` full-gradient steps of optimizer ``name`` on ``function`` from its start; other
     optimizer settings (momentum, betas, ...) from the config ``base`` and ``overrides``. The
     objective is f itself, so the training step's divergence is the identity."""
-    config = resolve(base, list(overrides or []) + [f"optimizer.name={name}",
-                                                     f"optimizer.lr={lr}",
-                                                     "optimizer.weight_decay=0"])
+    config = resolve(
+        base,
+        list(overrides or [])
+        + [f"optimizer.name={name}", f"optimizer.lr={lr}", "optimizer.weight_decay=0"],
+    )
     point = Point(function)
     step = Step(point, lambda value, _: value, build.optimizer(config, [point.xy]))
     points, diverged = [], False
@@ -120,15 +137,23 @@ def parse_lrs(text: str | None) -> dict[str, float]:
     return out
 
 
-def run_all(function: str, names: list[str], steps: int, lrs: dict[str, float], base=None,
-            overrides: list[str] | None = None) -> list[Trajectory]:
+def run_all(
+    function: str,
+    names: list[str],
+    steps: int,
+    lrs: dict[str, float],
+    base=None,
+    overrides: list[str] | None = None,
+) -> list[Trajectory]:
     FUNCTIONS[function]  # an unknown name is a UserError listing the known ones
     if steps < 1:
         raise UserError(f"--steps {steps}: expected an integer >= 1")
     unknown = [n for n in names if n not in OPTIMIZERS]
     if unknown or not names:
-        raise UserError(f"--optimizers {','.join(names) or '(empty)'}: expected names from "
-                        f"{', '.join(OPTIMIZERS)}")
+        raise UserError(
+            f"--optimizers {','.join(names) or '(empty)'}: expected names from "
+            f"{', '.join(OPTIMIZERS)}"
+        )
     for n in lrs:
         if n not in names:
             raise UserError(f"--lrs names {n!r}, which is not in --optimizers")
@@ -169,11 +194,20 @@ def plot(path: Path, function: str, trajectories: list[Trajectory]) -> None:
     _background(ax, function)
     for t, color in zip(trajectories, palette(len(trajectories))):
         xs, ys = [p[0] for p in t.points], [p[1] for p in t.points]
-        ax.plot(xs, ys, "-", color=color, lw=1.6,
-                label=f"{t.optimizer}{' (diverged)' if t.diverged else ''}")
+        ax.plot(
+            xs,
+            ys,
+            "-",
+            color=color,
+            lw=1.6,
+            label=f"{t.optimizer}{' (diverged)' if t.diverged else ''}",
+        )
         ax.plot(xs[-1], ys[-1], "o", color=color, markersize=5)
     ax.legend(loc="best", fontsize=8)
-    ax.set_title(f"{function}, {len(trajectories[0].points) - 1} steps from {FUNCTIONS[function].surface.start}")
+    ax.set_title(
+        f"{function}, {len(trajectories[0].points) - 1} steps from "
+        f"{FUNCTIONS[function].surface.start}"
+    )
     fig.savefig(path, dpi=150, bbox_inches="tight")
     fig.clear()
 
@@ -187,8 +221,10 @@ def animate(path: Path, function: str, trajectories: list[Trajectory], frames: i
     fig, ax = figure(6, 4.5)
     _background(ax, function)
     ax.set_title(function)
-    lines = [ax.plot([], [], "-", color=c, lw=1.6, label=t.optimizer)[0]
-             for t, c in zip(trajectories, palette(len(trajectories)))]
+    lines = [
+        ax.plot([], [], "-", color=c, lw=1.6, label=t.optimizer)[0]
+        for t, c in zip(trajectories, palette(len(trajectories)))
+    ]
     ax.legend(loc="best", fontsize=7)
     longest = max(len(t.points) for t in trajectories)
 
@@ -198,5 +234,7 @@ def animate(path: Path, function: str, trajectories: list[Trajectory], frames: i
             line.set_data([p[0] for p in t.points[:upto]], [p[1] for p in t.points[:upto]])
         return lines
 
-    FuncAnimation(fig, draw, frames=frames, blit=True).save(path, writer=PillowWriter(fps=12), dpi=80)
+    FuncAnimation(fig, draw, frames=frames, blit=True).save(
+        path, writer=PillowWriter(fps=12), dpi=80
+    )
     fig.clear()

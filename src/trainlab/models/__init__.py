@@ -32,55 +32,110 @@ class ModelInfo:
     recurrent: bool = False
 
 
-_BLOCK_KEYS = ("activation", "norm", "dropout", "dropout_mode", "input_dropout", "hidden_noise",
-               "bn_momentum")
-_RECURRENT_KEYS = ("hidden", "dropout", "dropout_mode", "recurrent_norm", "recurrent_dropout",
-                   "recurrent_dropout_mode", "bn_time_steps", "bn_momentum", "bidirectional",
-                   "readout")
+_BLOCK_KEYS = (
+    "activation",
+    "norm",
+    "dropout",
+    "dropout_mode",
+    "input_dropout",
+    "hidden_noise",
+    "bn_momentum",
+)
+_RECURRENT_KEYS = (
+    "hidden",
+    "dropout",
+    "dropout_mode",
+    "recurrent_norm",
+    "recurrent_dropout",
+    "recurrent_dropout_mode",
+    "bn_time_steps",
+    "bn_momentum",
+    "bidirectional",
+    "readout",
+)
 
 
 def _recurrent(kind: str):
     return lambda shape, classes, *, aux_heads, hidden, **options: RecurrentClassifier(
-        kind, shape, hidden, classes, **options)
+        kind, shape, hidden, classes, **options
+    )
 
 
 def _cnn(dims: int):
-    return lambda shape, classes, *, channels, **options: CNN(dims, shape, channels, classes,
-                                                              **options)
+    return lambda shape, classes, *, channels, **options: CNN(
+        dims, shape, channels, classes, **options
+    )
 
 
 # Every architecture, once: ``build(input_shape, num_classes, aux_heads=..., **{key: value for
 # key in reads})`` -> nn.Module.
 MODELS = Registry("model", "model.name", ModelInfo, config_key=True)
-MODELS.add("cnn1d", _cnn(1), "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
-           "`model.stride`, `model.padding`, `model.pool`, `model.layer`), then a linear head",
-           reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
-           convolutional=True)
-MODELS.add("cnn2d", _cnn(2), "2-D convolutional blocks for images, as cnn1d",
-           reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
-           convolutional=True)
-MODELS.add("mlp", lambda shape, classes, *, hidden, **options: MLP(shape, hidden, classes,
-                                                                    **options),
-           "multi-layer perceptron (`model.hidden`, `model.activation`, `model.residual`)",
-           reads=("hidden", "residual", *_BLOCK_KEYS))
-MODELS.add("linear", lambda shape, classes, *, aux_heads: MLP(shape, [], classes),
-           "logistic regression: one linear layer")
-MODELS.add("rnn", _recurrent("rnn"), "Elman RNN (tanh or relu: `model.rnn_activation`), one "
-           "layer per `model.hidden` entry, "
-           "reads MNIST-1D as a sequence (`model.bidirectional`, `model.readout`)",
-           reads=(*_RECURRENT_KEYS, "rnn_activation"), recurrent=True)
+MODELS.add(
+    "cnn1d",
+    _cnn(1),
+    "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
+    "`model.stride`, `model.padding`, `model.pool`, `model.layer`), then a linear head",
+    reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
+    convolutional=True,
+)
+MODELS.add(
+    "cnn2d",
+    _cnn(2),
+    "2-D convolutional blocks for images, as cnn1d",
+    reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
+    convolutional=True,
+)
+MODELS.add(
+    "mlp",
+    lambda shape, classes, *, hidden, **options: MLP(shape, hidden, classes, **options),
+    "multi-layer perceptron (`model.hidden`, `model.activation`, `model.residual`)",
+    reads=("hidden", "residual", *_BLOCK_KEYS),
+)
+MODELS.add(
+    "linear",
+    lambda shape, classes, *, aux_heads: MLP(shape, [], classes),
+    "logistic regression: one linear layer",
+)
+MODELS.add(
+    "rnn",
+    _recurrent("rnn"),
+    "Elman RNN (tanh or relu: `model.rnn_activation`), one "
+    "layer per `model.hidden` entry, "
+    "reads MNIST-1D as a sequence (`model.bidirectional`, `model.readout`)",
+    reads=(*_RECURRENT_KEYS, "rnn_activation"),
+    recurrent=True,
+)
 MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", reads=_RECURRENT_KEYS, recurrent=True)
 MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn", reads=_RECURRENT_KEYS, recurrent=True)
 
 
-def make(name: str, input_shape: tuple[int, ...], num_classes: int, options: dict, *,
-         aux_heads: bool = False) -> nn.Module:
+def make(
+    name: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    options: dict,
+    *,
+    aux_heads: bool = False,
+) -> nn.Module:
     """The architecture ``name`` for samples of ``input_shape``: of ``options`` (``model.*``
     keys), the ones its registry entry reads are its keyword arguments."""
     entry = MODELS[name]
-    return entry.build(input_shape, num_classes, aux_heads=aux_heads,
-                       **{key: options[key] for key in entry.reads})
+    return entry.build(
+        input_shape, num_classes, aux_heads=aux_heads, **{key: options[key] for key in entry.reads}
+    )
 
 
-__all__ = ["MODELS", "LAYERS", "CNN", "LocallyConnected1d", "LocallyConnected2d", "MLP",
-           "ModelInfo", "RecurrentClassifier", "freeze", "initialize", "load_pretrained", "make"]
+__all__ = [
+    "MODELS",
+    "LAYERS",
+    "CNN",
+    "LocallyConnected1d",
+    "LocallyConnected2d",
+    "MLP",
+    "ModelInfo",
+    "RecurrentClassifier",
+    "freeze",
+    "initialize",
+    "load_pretrained",
+    "make",
+]

@@ -32,18 +32,36 @@ from .layers import (
 from .local import LocallyConnected1d, LocallyConnected2d
 
 
-def _conv(dims: int, in_ch: int, out_ch: int, kernel_size: int, size: list[int],
-          bias: bool, stride: int = 1, padding: int | None = None) -> nn.Module:
+def _conv(
+    dims: int,
+    in_ch: int,
+    out_ch: int,
+    kernel_size: int,
+    size: list[int],
+    bias: bool,
+    stride: int = 1,
+    padding: int | None = None,
+) -> nn.Module:
     padding = kernel_size // 2 if padding is None else padding
-    return (nn.Conv1d, nn.Conv2d)[dims - 1](in_ch, out_ch, kernel_size, stride=stride,
-                                            padding=padding, bias=bias)
+    return (nn.Conv1d, nn.Conv2d)[dims - 1](
+        in_ch, out_ch, kernel_size, stride=stride, padding=padding, bias=bias
+    )
 
 
-def _local(dims: int, in_ch: int, out_ch: int, kernel_size: int, size: list[int],
-           bias: bool, stride: int = 1, padding: int | None = None) -> nn.Module:
+def _local(
+    dims: int,
+    in_ch: int,
+    out_ch: int,
+    kernel_size: int,
+    size: list[int],
+    bias: bool,
+    stride: int = 1,
+    padding: int | None = None,
+) -> nn.Module:
     padding = kernel_size // 2 if padding is None else padding
     return (LocallyConnected1d, LocallyConnected2d)[dims - 1](
-        in_ch, out_ch, kernel_size, tuple(size), stride=stride, padding=padding, bias=bias)
+        in_ch, out_ch, kernel_size, tuple(size), stride=stride, padding=padding, bias=bias
+    )
 
 
 def per_block(value: int | str | list, blocks: int) -> list:
@@ -60,11 +78,19 @@ def conv_length(size: int, kernel_size: int, stride: int, padding: int) -> int:
 # in_channels, out_channels, kernel_size, input size, bias, stride, padding)``; padding None =
 # 'same' (k // 2, kernel odd).
 LAYERS = Registry("layer", "model.layer", config_key=True)
-LAYERS.add("conv", _conv, "convolution (`nn.Conv1d` / `nn.Conv2d`): one filter shared by every "
-           "position, C k O weights (lecture 004: assumes the input is stationary)")
-LAYERS.add("local", _local, "locally connected (`trainlab.models.local`): a filter of its own at "
-           "every position, positions times a conv's weights (lecture 004: good when the input "
-           "is registered)")
+LAYERS.add(
+    "conv",
+    _conv,
+    "convolution (`nn.Conv1d` / `nn.Conv2d`): one filter shared by every "
+    "position, C k O weights (lecture 004: assumes the input is stationary)",
+)
+LAYERS.add(
+    "local",
+    _local,
+    "locally connected (`trainlab.models.local`): a filter of its own at "
+    "every position, positions times a conv's weights (lecture 004: good when the input "
+    "is registered)",
+)
 
 
 class CNN(TappedSequential):
@@ -75,46 +101,71 @@ class CNN(TappedSequential):
     none; ``norm``, ``bn_momentum``, ``activation``, ``hidden_noise``, ``dropout``,
     ``dropout_mode``, ``input_dropout`` and ``aux_heads`` as for the MLP."""
 
-    def __init__(self, dims: int, input_shape: tuple[int, ...], channels: Sequence[int],
-                 num_classes: int, *, kernel_size: int | Sequence[int] = 5,
-                 stride: int | Sequence[int] = 1, padding: int | str | Sequence = "same",
-                 pool: str = "max", layer: str = "conv", activation: str = "relu",
-                 norm: str = "batch", dropout: float = 0.0, dropout_mode: str = "inverted",
-                 input_dropout: float = 0.0, hidden_noise: float = 0.0,
-                 bn_momentum: float = 0.1, aux_heads: bool = False):
+    def __init__(
+        self,
+        dims: int,
+        input_shape: tuple[int, ...],
+        channels: Sequence[int],
+        num_classes: int,
+        *,
+        kernel_size: int | Sequence[int] = 5,
+        stride: int | Sequence[int] = 1,
+        padding: int | str | Sequence = "same",
+        pool: str = "max",
+        layer: str = "conv",
+        activation: str = "relu",
+        norm: str = "batch",
+        dropout: float = 0.0,
+        dropout_mode: str = "inverted",
+        input_dropout: float = 0.0,
+        hidden_noise: float = 0.0,
+        bn_momentum: float = 0.1,
+        aux_heads: bool = False,
+    ):
         super().__init__()
         channels = list(channels)
         blocks = len(channels)
         if len(input_shape) not in (dims, dims + 1):
             want = "(length,) or (channels, length)" if dims == 1 else "(channels, height, width)"
-            raise UserError(f"model.name = 'cnn{dims}d' needs samples shaped {want}; the data's "
-                            f"are {tuple(input_shape)} (try model.name = "
-                            f"{'cnn1d' if len(input_shape) <= 2 else 'cnn2d'} or mlp)")
+            raise UserError(
+                f"model.name = 'cnn{dims}d' needs samples shaped {want}; the data's "
+                f"are {tuple(input_shape)} (try model.name = "
+                f"{'cnn1d' if len(input_shape) <= 2 else 'cnn2d'} or mlp)"
+            )
         self.add_channel = len(input_shape) == dims
         in_ch = 1 if self.add_channel else input_shape[0]
         spatial = list(input_shape[-dims:])
         if pool != "none" and min(spatial) >> (blocks - 1) < 1:
-            raise UserError(f"model.channels = {channels}: {blocks - 1} pooling steps "
-                            f"halve the input size {tuple(spatial)} below 1; use fewer blocks")
+            raise UserError(
+                f"model.channels = {channels}: {blocks - 1} pooling steps "
+                f"halve the input size {tuple(spatial)} below 1; use fewer blocks"
+            )
         kernels, strides = per_block(kernel_size, blocks), per_block(stride, blocks)
         paddings = [None if p == "same" else p for p in per_block(padding, blocks)]
         make_layer = LAYERS[layer].build
-        pooling = {"max": (nn.MaxPool1d, nn.MaxPool2d), "avg": (nn.AvgPool1d, nn.AvgPool2d),
-                   "none": None}[pool]
+        pooling = {
+            "max": (nn.MaxPool1d, nn.MaxPool2d),
+            "avg": (nn.AvgPool1d, nn.AvgPool2d),
+            "none": None,
+        }[pool]
         layers: list[nn.Module] = [*make_dropout(input_dropout, dropout_mode)]
         taps = []
         for i, (out_ch, k, s, p) in enumerate(zip(channels, kernels, strides, paddings)):
-            layers += [make_layer(dims, in_ch, out_ch, k, spatial, norm == "none", s, p),
-                       make_norm(norm, out_ch, dims, bn_momentum),
-                       make_activation(activation)]
+            layers += [
+                make_layer(dims, in_ch, out_ch, k, spatial, norm == "none", s, p),
+                make_norm(norm, out_ch, dims, bn_momentum),
+                make_activation(activation),
+            ]
             spatial = [conv_length(n, k, s, k // 2 if p is None else p) for n in spatial]
             if i > 0 and pooling is not None:
                 layers.append(pooling[dims - 1](2))
                 spatial = [n // 2 for n in spatial]
             if min(spatial) < 1:
-                raise UserError(f"model.channels = {channels}: block {i + 1} (kernel {k}, stride "
-                                f"{s}) leaves the input size below 1; use fewer blocks, smaller "
-                                f"strides or more padding")
+                raise UserError(
+                    f"model.channels = {channels}: block {i + 1} (kernel {k}, stride "
+                    f"{s}) leaves the input size below 1; use fewer blocks, smaller "
+                    f"strides or more padding"
+                )
             layers += regularizers(hidden_noise, dropout, dropout_mode)
             taps.append((len(layers) - 1, out_ch))
             in_ch = out_ch
@@ -122,9 +173,13 @@ class CNN(TappedSequential):
         self.net = nn.Sequential(*layers)
         if aux_heads and blocks > 1:  # after the network: its initialization stays the same
             pool_all = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d)[dims - 1]
-            self.set_heads([i for i, _ in taps[:-1]],
-                           [nn.Sequential(pool_all(1), nn.Flatten(), nn.Linear(c, num_classes))
-                            for _, c in taps[:-1]])
+            self.set_heads(
+                [i for i, _ in taps[:-1]],
+                [
+                    nn.Sequential(pool_all(1), nn.Flatten(), nn.Linear(c, num_classes))
+                    for _, c in taps[:-1]
+                ],
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x.unsqueeze(1) if self.add_channel else x)

@@ -29,25 +29,31 @@ def build_callable(path: str, input_shape: tuple, num_classes: int, args: dict) 
     args = dict(args or {})
     for name in PASSED:
         if name in args:
-            raise UserError(f"model.args.{name} = {args[name]!r}: trainlab passes {name} itself "
-                            f"(from the data) to {path!r}; remove it from model.args")
+            raise UserError(
+                f"model.args.{name} = {args[name]!r}: trainlab passes {name} itself "
+                f"(from the data) to {path!r}; remove it from model.args"
+            )
     fn = load_callable(path, KEY)
-    net = call_user(fn, KEY, path, input_shape=tuple(input_shape), num_classes=num_classes,
-                    **args)
+    net = call_user(fn, KEY, path, input_shape=tuple(input_shape), num_classes=num_classes, **args)
     if not isinstance(net, nn.Module):
         what = "None" if net is None else f"a {type(net).__module__}.{type(net).__qualname__}"
-        raise UserError(f"{where}: returned {what.replace('builtins.', '')}; expected a "
-                        "torch.nn.Module")
+        raise UserError(
+            f"{where}: returned {what.replace('builtins.', '')}; expected a torch.nn.Module"
+        )
     params = list(net.named_parameters())
     if not any(p.requires_grad for _, p in params):
         state = "none" if not params else "all with requires_grad=False"
-        raise UserError(f"{where}: returned a {type(net).__name__} with no trainable parameters "
-                        f"({state}); there is nothing to train")
+        raise UserError(
+            f"{where}: returned a {type(net).__name__} with no trainable parameters "
+            f"({state}); there is nothing to train"
+        )
     for name, p in params:
         if p.is_floating_point() and p.dtype != torch.float32:
-            raise UserError(f"{where}: returned a {type(net).__name__} whose parameter {name!r} "
-                            f"is {str(p.dtype).removeprefix('torch.')}; expected float32 (the "
-                            "data's dtype; train.precision gives bf16/fp16 compute)")
+            raise UserError(
+                f"{where}: returned a {type(net).__name__} whose parameter {name!r} "
+                f"is {str(p.dtype).removeprefix('torch.')}; expected float32 (the "
+                "data's dtype; train.precision gives bf16/fp16 compute)"
+            )
     return net
 
 

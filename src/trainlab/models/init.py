@@ -30,8 +30,15 @@ from ..registry import Registry
 from .local import LocallyConnected1d, LocallyConnected2d
 from .recurrent import RecurrentLayer
 
-WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.RNNBase, RecurrentLayer, LocallyConnected1d,
-            LocallyConnected2d)
+WEIGHTED = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.RNNBase,
+    RecurrentLayer,
+    LocallyConnected1d,
+    LocallyConnected2d,
+)
 LOCAL = (LocallyConnected1d, LocallyConnected2d)
 
 
@@ -39,6 +46,7 @@ def per_position(rule):
     """A rule for a locally connected weight (*positions, *kernel, C, O): applied to each
     position's filter laid out as a convolution's weight (O, C, *kernel), so that fan_in =
     C * kernel and fan_out = O * kernel, as for the convolution it replaces."""
+
     def fill(w: torch.Tensor) -> torch.Tensor:
         k = (w.dim() - 2) // 2  # as many kernel dimensions as position dimensions
         with torch.no_grad():
@@ -48,6 +56,7 @@ def per_position(rule):
                 rule(fresh)
                 as_conv.copy_(fresh)
         return w
+
     return fill
 
 
@@ -61,10 +70,8 @@ def _identity(w: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         rows, cols = w.shape
         for start in range(0, rows, cols):
-            nn.init.eye_(w[start:start + cols])
+            nn.init.eye_(w[start : start + cols])
     return w
-
-
 
 
 # Every weight initialization, once: ``build(std, a, value)`` -> a function that fills a weight
@@ -73,25 +80,53 @@ def _identity(w: torch.Tensor) -> torch.Tensor:
 INITS = Registry("initialization", "model.init", config_key=True)
 INITS.add("default", lambda std, a, value: None, "PyTorch's own initialization of each layer")
 INITS.add("zeros", lambda std, a, value: nn.init.zeros_, "W = 0: symmetry is never broken")
-INITS.add("constant", lambda std, a, value: lambda w: nn.init.constant_(w, value),
-          "W = model.init_value")
-INITS.add("normal", lambda std, a, value: lambda w: nn.init.normal_(w, 0.0, std),
-          "W ~ N(0, model.init_std^2)")
-INITS.add("uniform", lambda std, a, value: lambda w: nn.init.uniform_(w, -a, a),
-          "W ~ U(-a, a), a = model.init_range")
+INITS.add(
+    "constant", lambda std, a, value: lambda w: nn.init.constant_(w, value), "W = model.init_value"
+)
+INITS.add(
+    "normal",
+    lambda std, a, value: lambda w: nn.init.normal_(w, 0.0, std),
+    "W ~ N(0, model.init_std^2)",
+)
+INITS.add(
+    "uniform",
+    lambda std, a, value: lambda w: nn.init.uniform_(w, -a, a),
+    "W ~ U(-a, a), a = model.init_range",
+)
 INITS.add("lecun", lambda std, a, value: _lecun, "W ~ N(0, 1 / fan_in) (LeCun et al. 1998)")
-INITS.add("glorot_uniform", lambda std, a, value: nn.init.xavier_uniform_,
-          "U(-b, b), b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)")
-INITS.add("glorot_normal", lambda std, a, value: nn.init.xavier_normal_,
-          "N(0, 2 / (fan_in + fan_out)) (Glorot & Bengio 2010)")
-INITS.add("he_normal", lambda std, a, value: lambda w: nn.init.kaiming_normal_(
-    w, nonlinearity="relu"), "N(0, 2 / fan_in) (He et al. 2015)")
-INITS.add("he_uniform", lambda std, a, value: lambda w: nn.init.kaiming_uniform_(
-    w, nonlinearity="relu"), "U with variance 2 / fan_in (He et al. 2015)")
-INITS.add("orthogonal", lambda std, a, value: nn.init.orthogonal_,
-          "a (semi-)orthogonal matrix (Saxe et al. 2014)", recurrent=True)
-INITS.add("identity", lambda std, a, value: _identity, "W_hh = I, a block per gate (Le et al. "
-          "2015); recurrent weights only", recurrent=True, recurrent_only=True)
+INITS.add(
+    "glorot_uniform",
+    lambda std, a, value: nn.init.xavier_uniform_,
+    "U(-b, b), b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)",
+)
+INITS.add(
+    "glorot_normal",
+    lambda std, a, value: nn.init.xavier_normal_,
+    "N(0, 2 / (fan_in + fan_out)) (Glorot & Bengio 2010)",
+)
+INITS.add(
+    "he_normal",
+    lambda std, a, value: lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    "N(0, 2 / fan_in) (He et al. 2015)",
+)
+INITS.add(
+    "he_uniform",
+    lambda std, a, value: lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+    "U with variance 2 / fan_in (He et al. 2015)",
+)
+INITS.add(
+    "orthogonal",
+    lambda std, a, value: nn.init.orthogonal_,
+    "a (semi-)orthogonal matrix (Saxe et al. 2014)",
+    recurrent=True,
+)
+INITS.add(
+    "identity",
+    lambda std, a, value: _identity,
+    "W_hh = I, a block per gate (Le et al. 2015); recurrent weights only",
+    recurrent=True,
+    recurrent_only=True,
+)
 
 
 def weight_rule(name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0):
@@ -99,8 +134,15 @@ def weight_rule(name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0)
     return INITS[name].build(std, a, value)
 
 
-def initialize(model: nn.Module, name: str, std: float = 1.0, a: float = 0.1, value: float = 0.0,
-               bias: float = 0.0, recurrent: str = "same") -> nn.Module:
+def initialize(
+    model: nn.Module,
+    name: str,
+    std: float = 1.0,
+    a: float = 0.1,
+    value: float = 0.0,
+    bias: float = 0.0,
+    recurrent: str = "same",
+) -> nn.Module:
     """Initialize ``model``'s weights by rule ``name`` (see the module docstring)."""
     fill = weight_rule(name, std, a, value)
     fill_hh = fill if recurrent == "same" else weight_rule(recurrent, std, a, value)

@@ -32,10 +32,18 @@ def _layer_norm(width: int, dims: int, momentum: float) -> nn.Module:
 # for conv layers.
 NORMS = Registry("normalization", "model.norm", config_key=True)
 NORMS.add("none", lambda width, dims, momentum: nn.Identity(), "no normalization")
-NORMS.add("batch", _batch_norm, "batch norm over (N[, length...]) per feature/channel (lecture "
-          "000), running averages with model.bn_momentum")
-NORMS.add("layer", _layer_norm, "layer norm over each sample's features (Ba et al. 2016; for conv "
-          "layers over channels and positions, i.e. one-group GroupNorm)")
+NORMS.add(
+    "batch",
+    _batch_norm,
+    "batch norm over (N[, length...]) per feature/channel (lecture "
+    "000), running averages with model.bn_momentum",
+)
+NORMS.add(
+    "layer",
+    _layer_norm,
+    "layer norm over each sample's features (Ba et al. 2016; for conv "
+    "layers over channels and positions, i.e. one-group GroupNorm)",
+)
 
 
 def norm(name: str, width: int, dims: int, momentum: float = 0.1) -> nn.Module:
@@ -134,7 +142,7 @@ def population_statistics(model: nn.Module, x: torch.Tensor, batch_size: int) ->
         m.train()
     full = len(x) - len(x) % batch_size or len(x)  # whole batches only: each of size B
     for i in range(0, full, batch_size):
-        model(x[i:i + batch_size])
+        model(x[i : i + batch_size])
     for m, momentum in zip(layers, saved):
         m.momentum = momentum
     model.train(training)

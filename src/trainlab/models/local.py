@@ -61,23 +61,34 @@ class _LocallyConnectedNd(nn.Module):
 
     dims: int
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
-                 input_size: int | tuple[int, ...], stride: int | tuple[int, ...] = 1,
-                 padding: int | tuple[int, ...] = 0, bias: bool = True):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, ...],
+        input_size: int | tuple[int, ...],
+        stride: int | tuple[int, ...] = 1,
+        padding: int | tuple[int, ...] = 0,
+        bias: bool = True,
+    ):
         super().__init__()
         d = self.dims
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.input_size = _tuple(kernel_size, d), _tuple(input_size, d)
         self.stride, self.padding = _tuple(stride, d), _tuple(padding, d)
-        self.output_size = tuple((n + 2 * p - k) // s + 1 for n, p, k, s in zip(
-            self.input_size, self.padding, self.kernel_size, self.stride))
+        self.output_size = tuple(
+            (n + 2 * p - k) // s + 1
+            for n, p, k, s in zip(self.input_size, self.padding, self.kernel_size, self.stride)
+        )
         if min(self.output_size) < 1:
-            raise ValueError(f"kernel_size {self.kernel_size} with padding {self.padding} does "
-                             f"not fit input_size {self.input_size}")
-        self.weight = nn.Parameter(torch.empty(*self.output_size, *self.kernel_size,
-                                               in_channels, out_channels))
-        self.bias = (nn.Parameter(torch.empty(*self.output_size, out_channels)) if bias
-                     else None)
+            raise ValueError(
+                f"kernel_size {self.kernel_size} with padding {self.padding} does "
+                f"not fit input_size {self.input_size}"
+            )
+        self.weight = nn.Parameter(
+            torch.empty(*self.output_size, *self.kernel_size, in_channels, out_channels)
+        )
+        self.bias = nn.Parameter(torch.empty(*self.output_size, out_channels)) if bias else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -92,8 +103,10 @@ class _LocallyConnectedNd(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != self.dims + 2 or tuple(x.shape[1:]) != (self.in_channels, *self.input_size):
-            raise ValueError(f"{type(self).__name__} expects input (N, {self.in_channels}, "
-                             f"{', '.join(map(str, self.input_size))}); got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects input (N, {self.in_channels}, "
+                f"{', '.join(map(str, self.input_size))}); got {tuple(x.shape)}"
+            )
         columns = self.windows(x)  # (P, N, K C)
         w = self.weight.view(len(columns), -1, self.out_channels)  # (P, K C, O)
         if self.bias is None:
@@ -114,16 +127,24 @@ class _LocallyConnectedNd(nn.Module):
         pads = [0, 0, 0, 0] + [q for p in reversed(self.padding) for q in (p, p)]
         x = F.pad(x.permute(*range(2, 2 + d), 0, 1), pads)  # (*padded size, N, C)
         ranges = [range(k) for k in self.kernel_size]
-        slices = [x[tuple(slice(k, k + s * (p - 1) + 1, s) for k, s, p in
-                          zip(offset, self.stride, self.output_size))]
-                  for offset in itertools.product(*ranges)]
+        slices = [
+            x[
+                tuple(
+                    slice(k, k + s * (p - 1) + 1, s)
+                    for k, s, p in zip(offset, self.stride, self.output_size)
+                )
+            ]
+            for offset in itertools.product(*ranges)
+        ]
         columns = math.prod(self.kernel_size) * self.in_channels
         return torch.stack(slices, d + 1).view(math.prod(self.output_size), x.shape[d], columns)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"input_size={self.input_size}, stride={self.stride}, padding={self.padding}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"input_size={self.input_size}, stride={self.stride}, padding={self.padding}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class LocallyConnected1d(_LocallyConnectedNd):

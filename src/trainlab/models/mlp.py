@@ -40,24 +40,39 @@ class MLP(TappedSequential):
     ``activation``, ``hidden_noise`` std, ``dropout`` in ``dropout_mode`` (inverted, original),
     ``input_dropout``, ``residual`` shortcuts, and ``aux_heads``."""
 
-    def __init__(self, input_shape: tuple[int, ...], hidden: Sequence[int], num_classes: int, *,
-                 activation: str = "relu", norm: str = "none", dropout: float = 0.0,
-                 dropout_mode: str = "inverted", input_dropout: float = 0.0,
-                 hidden_noise: float = 0.0, bn_momentum: float = 0.1, residual: bool = False,
-                 aux_heads: bool = False):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        hidden: Sequence[int],
+        num_classes: int,
+        *,
+        activation: str = "relu",
+        norm: str = "none",
+        dropout: float = 0.0,
+        dropout_mode: str = "inverted",
+        input_dropout: float = 0.0,
+        hidden_noise: float = 0.0,
+        bn_momentum: float = 0.1,
+        residual: bool = False,
+        aux_heads: bool = False,
+    ):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten(), *make_dropout(input_dropout, dropout_mode)]
         width = math.prod(input_shape)
         taps = []
         for h in hidden:
-            block = [nn.Linear(width, h, bias=norm == "none"),
-                     make_norm(norm, h, 0, bn_momentum), make_activation(activation),
-                     *regularizers(hidden_noise, dropout, dropout_mode)]
+            block = [
+                nn.Linear(width, h, bias=norm == "none"),
+                make_norm(norm, h, 0, bn_momentum),
+                make_activation(activation),
+                *regularizers(hidden_noise, dropout, dropout_mode),
+            ]
             layers += [Residual(*block)] if residual and h == width else block
             taps.append((len(layers) - 1, h))
             width = h
         layers.append(nn.Linear(width, num_classes))
         self.net = nn.Sequential(*layers)
         if aux_heads and len(hidden) > 1:  # after the network: its initialization stays the same
-            self.set_heads([i for i, _ in taps[:-1]],
-                           [nn.Linear(h, num_classes) for _, h in taps[:-1]])
+            self.set_heads(
+                [i for i, _ in taps[:-1]], [nn.Linear(h, num_classes) for _, h in taps[:-1]]
+            )

@@ -24,14 +24,17 @@ def load_pretrained(model: nn.Module, path: str) -> list[str]:
     if source.is_dir():
         source = source / "best.pt"
     if not source.is_file():
-        raise UserError(f"model.pretrained = {path!r}: no such run folder (with best.pt) or "
-                        "checkpoint file")
+        raise UserError(
+            f"model.pretrained = {path!r}: no such run folder (with best.pt) or checkpoint file"
+        )
     weights = checkpoint.load(source)["model"]
     own = model.state_dict()
     matching = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
     if not matching:
-        raise UserError(f"model.pretrained = {path!r}: none of its tensors fits this model "
-                        "(different architecture?)")
+        raise UserError(
+            f"model.pretrained = {path!r}: none of its tensors fits this model "
+            "(different architecture?)"
+        )
     model.load_state_dict(matching, strict=False)
     return sorted(set(own) - set(matching))
 
@@ -42,8 +45,10 @@ def freeze(model: nn.Module, prefixes: list[str]) -> int:
     for prefix in prefixes:
         if not any(n == prefix or n.startswith(prefix + ".") for n in names):
             layers = sorted({n.rsplit(".", 1)[0] for n in names})
-            raise UserError(f"model.freeze: no parameter is named {prefix!r}; the layers are "
-                            f"{', '.join(layers)}")
+            raise UserError(
+                f"model.freeze: no parameter is named {prefix!r}; the layers are "
+                f"{', '.join(layers)}"
+            )
     count = 0
     for n, p in model.named_parameters():
         if any(n == prefix or n.startswith(prefix + ".") for prefix in prefixes):

@@ -30,9 +30,18 @@ from .recurrent_norm import NoNorm, StepBatchNorm, step_norm
 class RecurrentLayer(nn.Module):
     """One recurrent layer of ``kind`` (lstm | gru | rnn): (N, T, input_size) -> (N, T, hidden)."""
 
-    def __init__(self, kind: str, input_size: int, hidden_size: int, norm: str = "none",
-                 bn_time_steps: int = 100, bn_momentum: float = 0.1, dropout: float = 0.0,
-                 dropout_mode: str = "zaremba", activation: str = "tanh"):
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        norm: str = "none",
+        bn_time_steps: int = 100,
+        bn_momentum: float = 0.1,
+        dropout: float = 0.0,
+        dropout_mode: str = "zaremba",
+        activation: str = "tanh",
+    ):
         super().__init__()
         self.kind, self.input_size, self.hidden_size = kind, input_size, hidden_size
         self.activation = activation  # rnn only: tanh or relu
@@ -46,8 +55,11 @@ class RecurrentLayer(nn.Module):
             nn.init.uniform_(p, -k, k)
         self.norm_x = step_norm(norm, gates, False, bn_time_steps, bn_momentum)
         self.norm_h = step_norm(norm, gates, False, bn_time_steps, bn_momentum)
-        self.norm_c = (step_norm(norm, hidden_size, True, bn_time_steps, bn_momentum)
-                       if kind == "lstm" else NoNorm())
+        self.norm_c = (
+            step_norm(norm, hidden_size, True, bn_time_steps, bn_momentum)
+            if kind == "lstm"
+            else NoNorm()
+        )
         self.recurrent_p = dropout if dropout_mode == "variational" else 0.0
         self.candidate_p = dropout if dropout_mode == "semeniuta" else 0.0
 
@@ -63,8 +75,11 @@ class RecurrentLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, wt = x.shape[0], self.weight_hh.t()
         h = c = x.new_zeros(n, self.hidden_size)
-        drop_h = (mask((n, self.hidden_size), self.recurrent_p, x)
-                  if self.training and self.recurrent_p else None)  # one mask per sequence
+        drop_h = (
+            mask((n, self.hidden_size), self.recurrent_p, x)
+            if self.training and self.recurrent_p
+            else None
+        )  # one mask per sequence
         p = self.candidate_p if self.training else 0.0
 
         def candidate(g: torch.Tensor) -> torch.Tensor:

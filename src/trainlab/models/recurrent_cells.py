@@ -4,9 +4,10 @@ put between them (lecture 003, slides 80, 95-100).
 
 ``gx`` is the input-to-hidden term W_ih x_t + b_ih and ``gh`` the hidden-to-hidden term
 W_hh h_{t-1} + b_hh, each stacked by gate in PyTorch's order; the LSTM and the RNN only need
-their sum ``gates`` = gx + gh (one ``addmm`` per step when nothing sits between them). ``candidate`` is applied to the
-candidate update (Semeniuta et al. 2016's dropout; identity otherwise) and ``cell_norm`` to the
-LSTM's cell before its output tanh (Ba et al. 2016, Cooijmans et al. 2016; identity otherwise).
+their sum ``gates`` = gx + gh (one ``addmm`` per step when nothing sits between them).
+``candidate`` is applied to the candidate update (Semeniuta et al. 2016's dropout; identity
+otherwise) and ``cell_norm`` to the LSTM's cell before its output tanh (Ba et al. 2016,
+Cooijmans et al. 2016; identity otherwise).
 
 - LSTM (Hochreiter & Schmidhuber 1997, with a forget gate): i, f, g, o = sigma, sigma, tanh,
   sigma of gates; c_t = f * c_{t-1} + i * g; h_t = o * tanh(c_t).
@@ -25,8 +26,9 @@ Fn = Callable[[torch.Tensor], torch.Tensor]
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # blocks stacked in weight_ih / weight_hh
 
 
-def lstm_cell(gates: torch.Tensor, c: torch.Tensor, candidate: Fn,
-              cell_norm: Fn) -> tuple[torch.Tensor, torch.Tensor]:
+def lstm_cell(
+    gates: torch.Tensor, c: torch.Tensor, candidate: Fn, cell_norm: Fn
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(h_t, c_t) from gx + gh and c_{t-1}."""
     i, f, g, o = gates.chunk(4, 1)
     c = f.sigmoid() * c + i.sigmoid() * candidate(g.tanh())

@@ -29,8 +29,15 @@ class StepBatchNorm(nn.Module):
 
     batch_statistics = True  # needs at least 2 samples per batch (the loop checks)
 
-    def __init__(self, features: int, steps: int, shift: bool, momentum: float = 0.1,
-                 gamma: float = 0.1, eps: float = 1e-5):
+    def __init__(
+        self,
+        features: int,
+        steps: int,
+        shift: bool,
+        momentum: float = 0.1,
+        gamma: float = 0.1,
+        eps: float = 1e-5,
+    ):
         super().__init__()
         self.steps, self.momentum, self.eps = steps, momentum, eps
         self.gamma = nn.Parameter(torch.full((features,), gamma))
@@ -40,8 +47,16 @@ class StepBatchNorm(nn.Module):
 
     def forward(self, a: torch.Tensor, t: int) -> torch.Tensor:
         s = min(t, self.steps - 1)  # a row view: F.batch_norm updates it in place
-        return F.batch_norm(a, self.running_mean[s], self.running_var[s], self.gamma, self.beta,
-                            self.training, self.momentum, self.eps)
+        return F.batch_norm(
+            a,
+            self.running_mean[s],
+            self.running_var[s],
+            self.gamma,
+            self.beta,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 
     def extra_repr(self) -> str:
         return f"{self.gamma.numel()}, steps={self.steps}, momentum={self.momentum}"
@@ -67,8 +82,9 @@ class NoNorm(nn.Module):
         return a
 
 
-def step_norm(name: str, features: int, shift: bool, steps: int = 1,
-              momentum: float = 0.1) -> nn.Module:
+def step_norm(
+    name: str, features: int, shift: bool, steps: int = 1, momentum: float = 0.1
+) -> nn.Module:
     """``none`` | ``batch`` | ``layer`` for a term of ``features`` values."""
     if name == "batch":
         return StepBatchNorm(features, steps, shift, momentum)

@@ -78,26 +78,49 @@ class RecurrentClassifier(nn.Module):
     ``recurrent_dropout_mode``, ``bidirectional`` layers, the head's ``readout`` (last, all,
     mean) and the Elman cell's ``rnn_activation`` (tanh, relu)."""
 
-    def __init__(self, kind: str, input_shape: tuple[int, ...], hidden: Sequence[int],
-                 num_classes: int, *, dropout: float = 0.0, dropout_mode: str = "inverted",
-                 recurrent_norm: str = "none", recurrent_dropout: float = 0.0,
-                 recurrent_dropout_mode: str = "zaremba", bn_time_steps: int = 100,
-                 bn_momentum: float = 0.1, bidirectional: bool = False, readout: str = "last",
-                 rnn_activation: str = "tanh"):
+    def __init__(
+        self,
+        kind: str,
+        input_shape: tuple[int, ...],
+        hidden: Sequence[int],
+        num_classes: int,
+        *,
+        dropout: float = 0.0,
+        dropout_mode: str = "inverted",
+        recurrent_norm: str = "none",
+        recurrent_dropout: float = 0.0,
+        recurrent_dropout_mode: str = "zaremba",
+        bn_time_steps: int = 100,
+        bn_momentum: float = 0.1,
+        bidirectional: bool = False,
+        readout: str = "last",
+        rnn_activation: str = "tanh",
+    ):
         super().__init__()
         norm = recurrent_norm
         if readout not in READOUTS:
             raise ValueError(f"readout {readout!r}: expected one of {', '.join(READOUTS)}")
         if len(input_shape) not in (1, 2):
-            raise UserError(f"model.name = {kind!r} needs samples shaped (length,) or (channels, "
-                            f"length); the data's are {tuple(input_shape)}")
+            raise UserError(
+                f"model.name = {kind!r} needs samples shaped (length,) or (channels, "
+                f"length); the data's are {tuple(input_shape)}"
+            )
         width = 1 if len(input_shape) == 1 else input_shape[0]
         own = needs_own_cell(norm, recurrent_dropout, recurrent_dropout_mode)
         self.directions, self.readout_mode = 1 + bidirectional, readout
 
         def own_layer(width: int, h: int) -> RecurrentLayer:
-            return RecurrentLayer(kind, width, h, norm, bn_time_steps, bn_momentum,
-                                  recurrent_dropout, recurrent_dropout_mode, rnn_activation)
+            return RecurrentLayer(
+                kind,
+                width,
+                h,
+                norm,
+                bn_time_steps,
+                bn_momentum,
+                recurrent_dropout,
+                recurrent_dropout_mode,
+                rnn_activation,
+            )
 
         # nn.RNN's nonlinearity: tanh or relu (the IRNN of Le et al. 2015); gates keep theirs
         fused = {"nonlinearity": rnn_activation} if kind == "rnn" else {}
@@ -105,19 +128,26 @@ class RecurrentClassifier(nn.Module):
         self.layers = nn.ModuleList()
         for h in hidden:
             if not own:
-                layer = CELLS[kind](width, h, batch_first=True, bidirectional=bidirectional,
-                                    **fused)
+                layer = CELLS[kind](
+                    width, h, batch_first=True, bidirectional=bidirectional, **fused
+                )
             else:
-                layer = (Bidirectional(own_layer(width, h), own_layer(width, h))
-                         if bidirectional else own_layer(width, h))
+                layer = (
+                    Bidirectional(own_layer(width, h), own_layer(width, h))
+                    if bidirectional
+                    else own_layer(width, h)
+                )
             self.layers.append(layer)
             width = h * self.directions
         if readout == "all":
             width *= input_shape[-1]  # every step's outputs
         self.dropout = nn.Sequential(*make_dropout(dropout, dropout_mode))
         # on every layer's input and on the last output (slide 80's non-recurrent connections)
-        self.sequence_dropout = (SequenceDropout(recurrent_dropout, recurrent_dropout_mode)
-                                 if recurrent_dropout else None)
+        self.sequence_dropout = (
+            SequenceDropout(recurrent_dropout, recurrent_dropout_mode)
+            if recurrent_dropout
+            else None
+        )
         self.head = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -62,12 +62,15 @@ def _sgd(*, momentum, nesterov, weight_decay) -> tuple[type, dict]:
 
 def _adam_like(cls: type) -> Callable[..., tuple[type, dict]]:
     return lambda *, betas, eps, weight_decay, sgd_lr=0.0: (
-        cls, dict(betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        cls,
+        dict(betas=tuple(betas), eps=eps, weight_decay=weight_decay),
+    )
 
 
 def _momentum(nesterov: bool) -> Callable[[dict], None]:
     def expand(o: dict) -> None:
         o["name"], o["momentum"], o["nesterov"] = "sgd", o["momentum"] or 0.9, nesterov
+
     return expand
 
 
@@ -76,64 +79,164 @@ _SGD_READS = ("momentum", "nesterov", "weight_decay")
 # Every optimizer, once: ``build(**{key: value for key in reads})`` -> (class, keyword
 # arguments); its facts are an :class:`OptimizerInfo`.
 OPTIMIZERS = Registry("optimizer", "optimizer.name", OptimizerInfo, config_key=True)
-OPTIMIZERS.add("sgd", _sgd, "w -= lr g; momentum mu: v = mu v + g, w -= lr v (torch's form; the lecture's "
-               "dW = mu dW - lr g up to the scale of v); Nesterov: the gradient at the look-ahead "
-               "point (lecture 000)",
-               usual_lr=0.01, trajectory_lr=0.002, nesterov=True, reads=_SGD_READS)
-OPTIMIZERS.add("momentum", _sgd, "sgd with momentum 0.9 unless optimizer.momentum is set",
-               usual_lr=0.01, trajectory_lr=0.002, expand=_momentum(False), reads=_SGD_READS)
-OPTIMIZERS.add("nesterov", _sgd, "sgd with Nesterov momentum, 0.9 unless optimizer.momentum is "
-               "set", usual_lr=0.01, trajectory_lr=0.002, expand=_momentum(True),
-               reads=_SGD_READS)
-OPTIMIZERS.add("adagrad", lambda *, eps, weight_decay: (torch.optim.Adagrad, dict(
-    eps=eps, weight_decay=weight_decay)),
-               "w -= lr g / (sqrt(sum of g^2) + eps) (Duchi et al. 2011)",
-               usual_lr=0.01, trajectory_lr=0.5, reads=("eps", "weight_decay"))
-OPTIMIZERS.add("rmsprop", lambda *, alpha, eps, momentum, weight_decay: (torch.optim.RMSprop, dict(
-    alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay)),
+OPTIMIZERS.add(
+    "sgd",
+    _sgd,
+    "w -= lr g; momentum mu: v = mu v + g, w -= lr v (torch's form; the lecture's "
+    "dW = mu dW - lr g up to the scale of v); Nesterov: the gradient at the look-ahead "
+    "point (lecture 000)",
+    usual_lr=0.01,
+    trajectory_lr=0.002,
+    nesterov=True,
+    reads=_SGD_READS,
+)
+OPTIMIZERS.add(
+    "momentum",
+    _sgd,
+    "sgd with momentum 0.9 unless optimizer.momentum is set",
+    usual_lr=0.01,
+    trajectory_lr=0.002,
+    expand=_momentum(False),
+    reads=_SGD_READS,
+)
+OPTIMIZERS.add(
+    "nesterov",
+    _sgd,
+    "sgd with Nesterov momentum, 0.9 unless optimizer.momentum is set",
+    usual_lr=0.01,
+    trajectory_lr=0.002,
+    expand=_momentum(True),
+    reads=_SGD_READS,
+)
+OPTIMIZERS.add(
+    "adagrad",
+    lambda *, eps, weight_decay: (torch.optim.Adagrad, dict(eps=eps, weight_decay=weight_decay)),
+    "w -= lr g / (sqrt(sum of g^2) + eps) (Duchi et al. 2011)",
+    usual_lr=0.01,
+    trajectory_lr=0.5,
+    reads=("eps", "weight_decay"),
+)
+OPTIMIZERS.add(
+    "rmsprop",
+    lambda *, alpha, eps, momentum, weight_decay: (
+        torch.optim.RMSprop,
+        dict(alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay),
+    ),
     "w -= lr g / (sqrt(E[g^2]) + eps), E[g^2] a running average (Hinton)",
-    usual_lr=0.01, trajectory_lr=0.01, reads=("alpha", "eps", "momentum", "weight_decay"))
-OPTIMIZERS.add("adadelta", lambda *, rho, eps, weight_decay: (torch.optim.Adadelta, dict(
-    rho=rho, eps=eps, weight_decay=weight_decay)),
+    usual_lr=0.01,
+    trajectory_lr=0.01,
+    reads=("alpha", "eps", "momentum", "weight_decay"),
+)
+OPTIMIZERS.add(
+    "adadelta",
+    lambda *, rho, eps, weight_decay: (
+        torch.optim.Adadelta,
+        dict(rho=rho, eps=eps, weight_decay=weight_decay),
+    ),
     "rate-free step sqrt(E[dw^2] + eps) / sqrt(E[g^2] + eps) g, times lr (Zeiler 2012)",
-    usual_lr=1.0, trajectory_lr=1.0, reads=("rho", "eps", "weight_decay"))
-OPTIMIZERS.add("adam", _adam_like(torch.optim.Adam),
-               "bias-corrected first and second moments (Kingma & Ba 2015)",
-               usual_lr=0.001, trajectory_lr=0.05, switches_to_sgd=True,
-               reads=("betas", "eps", "weight_decay", "sgd_lr"))
-OPTIMIZERS.add("adamw", _adam_like(torch.optim.AdamW),
-               "adam with decoupled weight decay (Loshchilov & Hutter 2019)",
-               usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False,
-               reads=("betas", "eps", "weight_decay"))
-OPTIMIZERS.add("rprop", lambda *, etas, step_sizes, variant, weight_decay: (Rprop, dict(
-    etas=tuple(etas), step_sizes=tuple(step_sizes), variant=variant,
-    weight_decay=weight_decay)),
+    usual_lr=1.0,
+    trajectory_lr=1.0,
+    reads=("rho", "eps", "weight_decay"),
+)
+OPTIMIZERS.add(
+    "adam",
+    _adam_like(torch.optim.Adam),
+    "bias-corrected first and second moments (Kingma & Ba 2015)",
+    usual_lr=0.001,
+    trajectory_lr=0.05,
+    switches_to_sgd=True,
+    reads=("betas", "eps", "weight_decay", "sgd_lr"),
+)
+OPTIMIZERS.add(
+    "adamw",
+    _adam_like(torch.optim.AdamW),
+    "adam with decoupled weight decay (Loshchilov & Hutter 2019)",
+    usual_lr=0.001,
+    trajectory_lr=0.05,
+    in_trajectories=False,
+    reads=("betas", "eps", "weight_decay"),
+)
+OPTIMIZERS.add(
+    "rprop",
+    lambda *, etas, step_sizes, variant, weight_decay: (
+        Rprop,
+        dict(
+            etas=tuple(etas),
+            step_sizes=tuple(step_sizes),
+            variant=variant,
+            weight_decay=weight_decay,
+        ),
+    ),
     "sign-based per-weight step sizes, four variants (Riedmiller & Braun 1993; Igel & Huesken "
-    "2000)", usual_lr=0.01, trajectory_lr=0.01,
+    "2000)",
+    usual_lr=0.01,
+    trajectory_lr=0.01,
     reads=("etas", "step_sizes", "variant", "weight_decay"),
-    needs_loss=lambda options: options["variant"] == "irprop+")
-OPTIMIZERS.add("quickprop", lambda *, max_growth, weight_decay: (QuickProp, dict(
-    max_growth=max_growth, weight_decay=weight_decay)),
-               "per-weight secant (diagonal Newton) steps (Fahlman 1988)",
-               usual_lr=0.01, trajectory_lr=0.002, reads=("max_growth", "weight_decay"))
-OPTIMIZERS.add("swats", lambda *, betas, eps, weight_decay, sgd_lr: (SWATS, dict(
-    betas=tuple(betas), eps=eps, weight_decay=weight_decay, sgd_lr=sgd_lr or None)),
+    needs_loss=lambda options: options["variant"] == "irprop+",
+)
+OPTIMIZERS.add(
+    "quickprop",
+    lambda *, max_growth, weight_decay: (
+        QuickProp,
+        dict(max_growth=max_growth, weight_decay=weight_decay),
+    ),
+    "per-weight secant (diagonal Newton) steps (Fahlman 1988)",
+    usual_lr=0.01,
+    trajectory_lr=0.002,
+    reads=("max_growth", "weight_decay"),
+)
+OPTIMIZERS.add(
+    "swats",
+    lambda *, betas, eps, weight_decay, sgd_lr: (
+        SWATS,
+        dict(betas=tuple(betas), eps=eps, weight_decay=weight_decay, sgd_lr=sgd_lr or None),
+    ),
     "Adam, then SGD at the projected rate (Keskar & Socher 2017)",
-    usual_lr=0.001, trajectory_lr=0.05, in_trajectories=False, switches_to_sgd=True,
-    switches=True, reads=("betas", "eps", "weight_decay", "sgd_lr"))
-OPTIMIZERS.add("newton", lambda *, damping, adapt_damping, max_params, weight_decay: (Newton, dict(
-    damping=damping, adapt_damping=adapt_damping, max_params=max_params,
-    weight_decay=weight_decay)), "w -= lr (H + lambda I)^-1 g, the exact Hessian of the "
+    usual_lr=0.001,
+    trajectory_lr=0.05,
+    in_trajectories=False,
+    switches_to_sgd=True,
+    switches=True,
+    reads=("betas", "eps", "weight_decay", "sgd_lr"),
+)
+OPTIMIZERS.add(
+    "newton",
+    lambda *, damping, adapt_damping, max_params, weight_decay: (
+        Newton,
+        dict(
+            damping=damping,
+            adapt_damping=adapt_damping,
+            max_params=max_params,
+            weight_decay=weight_decay,
+        ),
+    ),
+    "w -= lr (H + lambda I)^-1 g, the exact Hessian of the "
     "batch loss (lecture 003); lambda = optimizer.damping; up to optimizer.max_params parameters",
-    usual_lr=1.0, trajectory_lr=1.0, reevaluates_loss=True, elementwise=False,
-    reads=("damping", "adapt_damping", "max_params", "weight_decay"))
-OPTIMIZERS.add("diag_newton", lambda *, damping, max_params, hutchinson_samples, weight_decay: (
-    DiagNewton, dict(damping=damping, max_params=max_params,
-                     hutchinson_samples=hutchinson_samples, weight_decay=weight_decay)),
+    usual_lr=1.0,
+    trajectory_lr=1.0,
+    reevaluates_loss=True,
+    elementwise=False,
+    reads=("damping", "adapt_damping", "max_params", "weight_decay"),
+)
+OPTIMIZERS.add(
+    "diag_newton",
+    lambda *, damping, max_params, hutchinson_samples, weight_decay: (
+        DiagNewton,
+        dict(
+            damping=damping,
+            max_params=max_params,
+            hutchinson_samples=hutchinson_samples,
+            weight_decay=weight_decay,
+        ),
+    ),
     "w_i -= lr g_i / (|h_ii| + mu), the Hessian's diagonal exact or by Hutchinson's estimate "
-    "(Becker & LeCun 1988); mu = optimizer.damping", usual_lr=1.0, trajectory_lr=1.0,
-    reevaluates_loss=True, elementwise=False,
-    reads=("damping", "max_params", "hutchinson_samples", "weight_decay"))
+    "(Becker & LeCun 1988); mu = optimizer.damping",
+    usual_lr=1.0,
+    trajectory_lr=1.0,
+    reevaluates_loss=True,
+    elementwise=False,
+    reads=("damping", "max_params", "hutchinson_samples", "weight_decay"),
+)
 
 
 def expand_alias(options: dict) -> dict:
@@ -158,8 +261,14 @@ def fastest(cls: type, params: list, **kwargs) -> torch.optim.Optimizer:
     return cls(params, **kwargs)
 
 
-def make(name: str, params: Iterable[torch.nn.Parameter], *, lr: float, options: dict,
-         switch_at: int | None = None) -> torch.optim.Optimizer:
+def make(
+    name: str,
+    params: Iterable[torch.nn.Parameter],
+    *,
+    lr: float,
+    options: dict,
+    switch_at: int | None = None,
+) -> torch.optim.Optimizer:
     """The optimizer ``name`` over ``params`` at rate ``lr``; of ``options`` (``optimizer.*``
     keys), the ones its registry entry reads are its arguments. ``switch_at``: SWATS that
     switches to SGD after this many updates instead (Adam first, then SGD; lecture 003)."""
@@ -174,9 +283,15 @@ def make(name: str, params: Iterable[torch.nn.Parameter], *, lr: float, options:
         raise UserError(f"optimizer.name = {name}: {e}") from None
 
 
-def with_transforms(optimizer: torch.optim.Optimizer, *, noise_eta: float = 0.0,
-                    noise_gamma: float = 0.55, seed: int = 0, clip_norm: float = 0.0,
-                    clip_value: float = 0.0) -> torch.optim.Optimizer:
+def with_transforms(
+    optimizer: torch.optim.Optimizer,
+    *,
+    noise_eta: float = 0.0,
+    noise_gamma: float = 0.55,
+    seed: int = 0,
+    clip_norm: float = 0.0,
+    clip_value: float = 0.0,
+) -> torch.optim.Optimizer:
     """``optimizer`` inside the gradient transforms asked for: :class:`GradientNoise` of variance
     ``noise_eta / (1 + t)^noise_gamma`` (seeded), then outside it :class:`GradientClipping` to
     the global norm ``clip_norm`` and each element to ``[-clip_value, clip_value]`` (0 = off),
@@ -223,7 +338,23 @@ def describe(optimizer: torch.optim.Optimizer) -> dict:
     return {}
 
 
-__all__ = ["DiagNewton", "Newton", "GradientClipping", "expand_alias", "reevaluates_loss",
-           "GradientNoise", "GradientTransform", "OPTIMIZERS", "OptimizerInfo", "QuickProp",
-           "Rprop", "SWATS", "describe", "fastest", "innermost", "make", "needs_loss",
-           "with_transforms"]
+__all__ = [
+    "DiagNewton",
+    "Newton",
+    "GradientClipping",
+    "expand_alias",
+    "reevaluates_loss",
+    "GradientNoise",
+    "GradientTransform",
+    "OPTIMIZERS",
+    "OptimizerInfo",
+    "QuickProp",
+    "Rprop",
+    "SWATS",
+    "describe",
+    "fastest",
+    "innermost",
+    "make",
+    "needs_loss",
+    "with_transforms",
+]

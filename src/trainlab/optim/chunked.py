@@ -22,10 +22,14 @@ class Workspace:
         self.count, self.buffers = count, None
 
     def get(self, like: torch.Tensor, length: int) -> list[torch.Tensor]:
-        if self.buffers is None or self.buffers[0].dtype != like.dtype or \
-                self.buffers[0].device != like.device:
-            self.buffers = [torch.empty(CHUNK, dtype=like.dtype, device=like.device)
-                            for _ in range(self.count)]
+        if (
+            self.buffers is None
+            or self.buffers[0].dtype != like.dtype
+            or self.buffers[0].device != like.device
+        ):
+            self.buffers = [
+                torch.empty(CHUNK, dtype=like.dtype, device=like.device) for _ in range(self.count)
+            ]
         return [b[:length] for b in self.buffers]
 
 

@@ -17,8 +17,9 @@ from .transform import GradientTransform
 
 
 class GradientClipping(GradientTransform):
-    def __init__(self, optimizer: Optimizer, max_norm: float | None = None,
-                 max_value: float | None = None):
+    def __init__(
+        self, optimizer: Optimizer, max_norm: float | None = None, max_value: float | None = None
+    ):
         if max_norm is None and max_value is None:
             raise ValueError("GradientClipping needs max_norm, max_value or both")
         for name, v in (("max_norm", max_norm), ("max_value", max_value)):

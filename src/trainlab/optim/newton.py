@@ -36,8 +36,9 @@ from torch.overrides import TorchFunctionMode
 
 
 def _flat(tensors: list[torch.Tensor | None], like: list[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([(t if t is not None else torch.zeros_like(p)).reshape(-1)
-                      for t, p in zip(tensors, like)])
+    return torch.cat(
+        [(t if t is not None else torch.zeros_like(p)).reshape(-1) for t, p in zip(tensors, like)]
+    )
 
 
 def gradient_with_graph(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
@@ -55,20 +56,37 @@ def hessian(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
     if not g.requires_grad:  # the loss is linear in the parameters
         return torch.zeros_like(eye)
     try:
-        rows = torch.autograd.grad(g, params, eye, is_grads_batched=True, allow_unused=True,
-                                   retain_graph=True)
-        h = torch.cat([(r if r is not None else torch.zeros(n, *p.shape, dtype=g.dtype,
-                                                            device=g.device)).reshape(n, -1)
-                       for r, p in zip(rows, params)], 1)
+        rows = torch.autograd.grad(
+            g, params, eye, is_grads_batched=True, allow_unused=True, retain_graph=True
+        )
+        h = torch.cat(
+            [
+                (
+                    r if r is not None else torch.zeros(n, *p.shape, dtype=g.dtype, device=g.device)
+                ).reshape(n, -1)
+                for r, p in zip(rows, params)
+            ],
+            1,
+        )
     except RuntimeError:  # an op without a batching rule: one row at a time
-        h = torch.stack([_flat(list(torch.autograd.grad(g, params, e, allow_unused=True,
-                                                        retain_graph=True)), params)
-                         for e in eye])
+        h = torch.stack(
+            [
+                _flat(
+                    list(torch.autograd.grad(g, params, e, allow_unused=True, retain_graph=True)),
+                    params,
+                )
+                for e in eye
+            ]
+        )
     return (h + h.T) / 2
 
 
-def hutchinson_diagonal(loss: torch.Tensor, params: list[torch.Tensor], samples: int,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
+def hutchinson_diagonal(
+    loss: torch.Tensor,
+    params: list[torch.Tensor],
+    samples: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Hutchinson's estimate of diag(H): the mean over ``samples`` Rademacher vectors z of
     z * (H z). Unbiased; the variance of one draw's entry i is sum_{j != i} H_ij^2."""
     g = gradient_with_graph(loss, params)
@@ -77,8 +95,9 @@ def hutchinson_diagonal(loss: torch.Tensor, params: list[torch.Tensor], samples:
     total = torch.zeros_like(g)
     for _ in range(samples):
         z = torch.randint(0, 2, g.shape, generator=generator, device=g.device).to(g.dtype) * 2 - 1
-        hz = _flat(list(torch.autograd.grad(g, params, z, allow_unused=True, retain_graph=True)),
-                   params)
+        hz = _flat(
+            list(torch.autograd.grad(g, params, z, allow_unused=True, retain_graph=True)), params
+        )
         total += z * hz
     return total / samples
 
@@ -121,8 +140,10 @@ class _SecondOrder(Optimizer):
     def __init__(self, params, defaults: dict, max_params: int):
         for name in ("lr", "damping", "weight_decay"):
             if not 0.0 <= defaults[name]:
-                raise ValueError(f"Invalid {'learning rate' if name == 'lr' else name + ' value'}: "
-                                 f"{defaults[name]}")
+                raise ValueError(
+                    f"Invalid {'learning rate' if name == 'lr' else name + ' value'}: "
+                    f"{defaults[name]}"
+                )
         if max_params < 1:
             raise ValueError(f"Invalid max_params value: {max_params}")
         super().__init__(params, defaults)
@@ -131,8 +152,10 @@ class _SecondOrder(Optimizer):
     def _loss(self, closure) -> torch.Tensor:
         """The closure's loss, with its graph even if the closure ran backward on it."""
         if closure is None:
-            raise RuntimeError(f"{type(self).__name__} needs step(closure) with a closure that "
-                               "re-evaluates the loss with its graph")
+            raise RuntimeError(
+                f"{type(self).__name__} needs step(closure) with a closure that "
+                "re-evaluates the loss with its graph"
+            )
         with torch.enable_grad(), _RetainGraph():
             return closure()
 
@@ -166,7 +189,7 @@ class _SecondOrder(Optimizer):
             d = group["lr"] * self._direction(curvature, g, group, params)
             offset = 0
             for p in params:
-                p.sub_(d[offset:offset + p.numel()].view_as(p))
+                p.sub_(d[offset : offset + p.numel()].view_as(p))
                 offset += p.numel()
             self._after(group, closure, loss, g, curvature, d)
         return loss.detach()  # the graph was only for the curvature: free it with this step
@@ -180,15 +203,27 @@ class Newton(_SecondOrder):
     rho > 3/4 (one more evaluation of the closure per step). Weight decay wd adds wd w to g and
     wd to the damping. ``state[first parameter]["solves"]`` counts how each step was solved."""
 
-    def __init__(self, params, lr: float = 1.0, damping: float = 1e-4,
-                 adapt_damping: bool = False, max_params: int = 5000, weight_decay: float = 0.0):
-        super().__init__(params, dict(lr=lr, damping=damping, adapt_damping=adapt_damping,
-                                      weight_decay=weight_decay), max_params)
+    def __init__(
+        self,
+        params,
+        lr: float = 1.0,
+        damping: float = 1e-4,
+        adapt_damping: bool = False,
+        max_params: int = 5000,
+        weight_decay: float = 0.0,
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, damping=damping, adapt_damping=adapt_damping, weight_decay=weight_decay),
+            max_params,
+        )
         if self.size > max_params:
-            raise ValueError(f"Newton forms the full Hessian: the model has {self.size:,} "
-                             f"parameters, more than max_params = {max_params:,} "
-                             f"({self.size ** 2:.2g} Hessian entries); use diag_newton or a "
-                             "smaller model")
+            raise ValueError(
+                f"Newton forms the full Hessian: the model has {self.size:,} "
+                f"parameters, more than max_params = {max_params:,} "
+                f"({self.size**2:.2g} Hessian entries); use diag_newton or a "
+                "smaller model"
+            )
 
     def _curvature(self, loss, params, group):
         return hessian(loss, params)
@@ -219,12 +254,27 @@ class DiagNewton(_SecondOrder):
     ``hutchinson_samples`` Rademacher draws (from PyTorch's global generator, which trainlab's
     checkpoints save). Weight decay wd adds wd w to g and wd to h_ii."""
 
-    def __init__(self, params, lr: float = 1.0, damping: float = 1e-4, max_params: int = 5000,
-                 hutchinson_samples: int = 1, weight_decay: float = 0.0):
+    def __init__(
+        self,
+        params,
+        lr: float = 1.0,
+        damping: float = 1e-4,
+        max_params: int = 5000,
+        hutchinson_samples: int = 1,
+        weight_decay: float = 0.0,
+    ):
         if hutchinson_samples < 1:
             raise ValueError(f"Invalid hutchinson_samples value: {hutchinson_samples}")
-        super().__init__(params, dict(lr=lr, damping=damping, weight_decay=weight_decay,
-                                      hutchinson_samples=hutchinson_samples), max_params)
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                damping=damping,
+                weight_decay=weight_decay,
+                hutchinson_samples=hutchinson_samples,
+            ),
+            max_params,
+        )
         self.exact = self.size <= max_params
 
     def _curvature(self, loss, params, group):

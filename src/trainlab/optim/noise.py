@@ -20,8 +20,9 @@ from .transform import GradientTransform
 
 
 class GradientNoise(GradientTransform):
-    def __init__(self, optimizer: Optimizer, eta: float = 0.3, gamma: float = 0.55,
-                 seed: int | None = None):
+    def __init__(
+        self, optimizer: Optimizer, eta: float = 0.3, gamma: float = 0.55, seed: int | None = None
+    ):
         if not 0.0 <= eta:
             raise ValueError(f"Invalid eta value: {eta}")
         if not 0.0 <= gamma:
@@ -37,8 +38,10 @@ class GradientNoise(GradientTransform):
 
     def transform(self, params: list[torch.Tensor]) -> None:
         grads = [p.grad for p in params]
-        noise = [torch.randn(g.shape, generator=self.generator, dtype=g.dtype, device=g.device)
-                 for g in grads]
+        noise = [
+            torch.randn(g.shape, generator=self.generator, dtype=g.dtype, device=g.device)
+            for g in grads
+        ]
         torch._foreach_add_(grads, noise, alpha=self.sigma())
         self.t += 1
 

@@ -41,16 +41,23 @@ TINY = 1e-12
 
 
 class QuickProp(Optimizer):
-    def __init__(self, params, lr: float = 0.01, max_growth: float = 1.75,
-                 weight_decay: float = 0.0, foreach: bool | None = None):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        max_growth: float = 1.75,
+        weight_decay: float = 0.0,
+        foreach: bool | None = None,
+    ):
         if not 0.0 < lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 1.0 < max_growth:
             raise ValueError(f"Invalid max_growth value: {max_growth} (must be > 1)")
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        super().__init__(params, dict(lr=lr, max_growth=max_growth, weight_decay=weight_decay,
-                                      foreach=foreach))
+        super().__init__(
+            params, dict(lr=lr, max_growth=max_growth, weight_decay=weight_decay, foreach=foreach)
+        )
         self._work = Workspace(6)
 
     @torch.no_grad()
@@ -67,8 +74,12 @@ class QuickProp(Optimizer):
                     state["prev_slope"] = torch.zeros_like(p)
                     state["prev_update"] = torch.zeros_like(p)
                 state["step"] += 1
-                fast = group["foreach"] is not False and p.is_contiguous() and \
-                    p.grad.is_contiguous() and state["prev_slope"].is_contiguous()
+                fast = (
+                    group["foreach"] is not False
+                    and p.is_contiguous()
+                    and p.grad.is_contiguous()
+                    and state["prev_slope"].is_contiguous()
+                )
                 if fast:
                     self._chunked(p, state, lr, mu, wd)
                 else:
@@ -80,12 +91,12 @@ class QuickProp(Optimizer):
         """The readable per-parameter reference."""
         slope = p.grad if wd == 0 else p.grad.add(p, alpha=wd)
         prev_slope, prev_update = state["prev_slope"], state["prev_update"]
-        gradient_step = -lr * slope                                          # rules 1, 4
+        gradient_step = -lr * slope  # rules 1, 4
         limit = mu * prev_update.abs()
         secant = slope / (prev_slope - slope) * prev_update
         usable = torch.isfinite(secant) & (secant * slope < 0) & (secant.abs() <= limit)
         same_sign = slope * prev_slope > 0
-        grown = -slope.sign() * limit + gradient_step                        # rule 3
+        grown = -slope.sign() * limit + gradient_step  # rule 3
         update = torch.where(usable, secant, torch.where(same_sign, grown, gradient_step))
         update = torch.where(prev_update.abs() <= TINY, gradient_step, update)
         p.add_(update)
@@ -100,18 +111,18 @@ class QuickProp(Optimizer):
             a, b, c, d, e, s = self._work.get(p, end - start)
             S = g[start:end] if wd == 0 else torch.add(g[start:end], w[start:end], alpha=wd, out=s)
             Ps, Ds = P[start:end], D[start:end]
-            torch.abs(Ds, out=a).mul_(mu)                        # a = limit = mu |dw_prev|
+            torch.abs(Ds, out=a).mul_(mu)  # a = limit = mu |dw_prev|
             torch.sub(Ps, S, out=b)
             torch.div(S, b, out=c).mul_(Ds).nan_to_num_(0.0, 0.0, 0.0)  # c = secant (0: none)
-            torch.lt(torch.mul(c, S, out=b), 0, out=b)           # b = [downhill]
-            b.mul_(torch.le(torch.abs(c, out=d), a, out=d))      # b = usable (rule 2)
-            torch.gt(torch.mul(S, Ps, out=d), 0, out=d)          # d = [slope kept its sign]
+            torch.lt(torch.mul(c, S, out=b), 0, out=b)  # b = [downhill]
+            b.mul_(torch.le(torch.abs(c, out=d), a, out=d))  # b = usable (rule 2)
+            torch.gt(torch.mul(S, Ps, out=d), 0, out=d)  # d = [slope kept its sign]
             torch.sign(S, out=e).mul_(a).mul_(d).add_(S, alpha=lr)  # e = -(rules 3/4 step)
-            torch.mul(c, b, out=d)                               # d = usable * secant
+            torch.mul(c, b, out=d)  # d = usable * secant
             b.neg_().add_(1.0)
-            d.sub_(e.mul_(b))                                    # + (1 - usable) * rules 3/4
-            torch.le(torch.abs(Ds, out=a), TINY, out=a)          # a = [no previous step]
-            torch.mul(S, a, out=e).mul_(-lr)                     # e = rule 1 where it applies
+            d.sub_(e.mul_(b))  # + (1 - usable) * rules 3/4
+            torch.le(torch.abs(Ds, out=a), TINY, out=a)  # a = [no previous step]
+            torch.mul(S, a, out=e).mul_(-lr)  # e = rule 1 where it applies
             d.mul_(a.neg_().add_(1.0)).add_(e)
             w[start:end].add_(d)
             Ds.copy_(d)

@@ -45,9 +45,16 @@ VARIANTS = ("rprop+", "rprop-", "irprop+", "irprop-")
 
 
 class Rprop(Optimizer):
-    def __init__(self, params, lr: float = 0.01, etas: tuple[float, float] = (0.5, 1.2),
-                 step_sizes: tuple[float, float] = (1e-6, 50.0), variant: str = "irprop-",
-                 weight_decay: float = 0.0, foreach: bool | None = None):
+    def __init__(
+        self,
+        params,
+        lr: float = 0.01,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-6, 50.0),
+        variant: str = "irprop-",
+        weight_decay: float = 0.0,
+        foreach: bool | None = None,
+    ):
         if not 0.0 < lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 < etas[0] < 1.0 < etas[1]:
@@ -55,11 +62,19 @@ class Rprop(Optimizer):
         if not 0.0 <= step_sizes[0] <= step_sizes[1]:
             raise ValueError(f"Invalid step sizes: {step_sizes[0]}, {step_sizes[1]}")
         if variant not in VARIANTS:
-            raise ValueError(f"Invalid variant: {variant!r} (expected one of {', '.join(VARIANTS)})")
+            raise ValueError(
+                f"Invalid variant: {variant!r} (expected one of {', '.join(VARIANTS)})"
+            )
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), variant=variant,
-                        weight_decay=weight_decay, foreach=foreach)
+        defaults = dict(
+            lr=lr,
+            etas=tuple(etas),
+            step_sizes=tuple(step_sizes),
+            variant=variant,
+            weight_decay=weight_decay,
+            foreach=foreach,
+        )
         super().__init__(params, defaults)
         self._flat: dict[int, dict] = {}  # group index -> flat buffers of the fast path
         self._work = Workspace(2)
@@ -94,18 +109,23 @@ class Rprop(Optimizer):
                 raise RuntimeError("Rprop does not support sparse gradients")
             if group["variant"] == "irprop+":
                 if loss is None:
-                    raise RuntimeError("Rprop variant 'irprop+' needs the loss: call "
-                                       "step(closure) with a closure that returns it")
+                    raise RuntimeError(
+                        "Rprop variant 'irprop+' needs the loss: call "
+                        "step(closure) with a closure that returns it"
+                    )
                 previous_loss = group.get("previous_loss")
                 group["previous_loss"] = float(loss)
                 loss_went_up = previous_loss is not None and float(loss) > previous_loss
             else:
                 loss_went_up = False
-            use_flat = (group["variant"] == "irprop-" and group["foreach"] is not False
-                        and group["weight_decay"] == 0
-                        and len(params) == len(group["params"])
-                        and len({(p.device, p.dtype) for p in params}) == 1
-                        and all(p.is_contiguous() and p.grad.is_contiguous() for p in params))
+            use_flat = (
+                group["variant"] == "irprop-"
+                and group["foreach"] is not False
+                and group["weight_decay"] == 0
+                and len(params) == len(group["params"])
+                and len({(p.device, p.dtype) for p in params}) == 1
+                and all(p.is_contiguous() and p.grad.is_contiguous() for p in params)
+            )
             if use_flat:
                 self._flat_irprop_minus(index, group, params)
             else:
@@ -132,8 +152,11 @@ class Rprop(Optimizer):
 
         update = -grad.sign() * step_size
         if variant in ("rprop+", "irprop+"):
-            backtrack = decrease if variant == "rprop+" else (decrease if loss_went_up else
-                                                              torch.zeros_like(decrease))
+            backtrack = (
+                decrease
+                if variant == "rprop+"
+                else (decrease if loss_went_up else torch.zeros_like(decrease))
+            )
             update[decrease] = 0.0
             update[backtrack] = -state["prev_update"][backtrack]
             state["prev_update"].copy_(update)
@@ -153,20 +176,26 @@ class Rprop(Optimizer):
         small = [p for p in params if p.numel() < SMALL]
         for p in big:
             state = self._init_state(p, group)
-            g, prev, step_size, w = (p.grad.reshape(-1), state["prev"].view(-1),
-                                     state["step_size"].view(-1), p.view(-1))
+            g, prev, step_size, w = (
+                p.grad.reshape(-1),
+                state["prev"].view(-1),
+                state["step_size"].view(-1),
+                p.view(-1),
+            )
             for start, end in spans(len(g)):
                 a, b = self._work.get(p, end - start)
-                sign = _irprop_minus(g[start:end], prev[start:end], step_size[start:end], a, b,
-                                     etas, bounds)
+                sign = _irprop_minus(
+                    g[start:end], prev[start:end], step_size[start:end], a, b, etas, bounds
+                )
                 w[start:end].addcmul_(sign, step_size[start:end], value=-1.0)
         if small:
             flat = self._flat.get(index)
             if flat is None or flat["params"] != [id(p) for p in small]:
                 flat = self._flat[index] = self._make_flat(group, small)
             torch.cat([p.grad.reshape(-1) for p in small], out=flat["grad"])
-            _irprop_minus(flat["grad"], flat["prev"], flat["step_size"], flat["a"], flat["b"],
-                          etas, bounds)
+            _irprop_minus(
+                flat["grad"], flat["prev"], flat["step_size"], flat["a"], flat["b"], etas, bounds
+            )
             torch._foreach_addcmul_(small, flat["sign_views"], flat["step_views"], value=-1.0)
         torch._foreach_add_([self.state[p]["step"] for p in params], 1.0)
 
@@ -196,10 +225,10 @@ def _irprop_minus(g, prev, step_size, a, b, etas, bounds) -> torch.Tensor:
     Updates ``step_size`` and ``prev``; returns sign(g after zeroing), the step's direction."""
     etaminus, etaplus = etas
     torch.mul(g, prev, out=a)
-    torch.gt(a, 0, out=b)                           # b = [g * prev > 0]
-    torch.lt(a, 0, out=a)                           # a = [g * prev < 0]
+    torch.gt(a, 0, out=b)  # b = [g * prev > 0]
+    torch.lt(a, 0, out=a)  # a = [g * prev < 0]
     step_size.addcmul_(step_size, b, value=etaplus - 1.0)
     step_size.addcmul_(step_size, a, value=etaminus - 1.0)
     step_size.clamp_(*bounds)
-    torch.addcmul(g, g, a, value=-1.0, out=prev)    # prev = g, zeroed after a sign change
+    torch.addcmul(g, g, a, value=-1.0, out=prev)  # prev = g, zeroed after a sign change
     return torch.sign(prev, out=b)

@@ -8,7 +8,8 @@ Adam phase, per parameter group, step k (Algorithm 1 of the paper):
     if p_k . g != 0:
         gamma_k  = (p_k . p_k) / (-p_k . g)         # the SGD rate whose step projects onto p_k
         lambda_k = beta2 lambda_{k-1} + (1 - beta2) gamma_k
-        if k > 1 and |lambda_k / (1 - beta2^k) - gamma_k| < eps:  switch, Lambda = lambda_k / (1 - beta2^k)
+        if k > 1 and |lambda_k / (1 - beta2^k) - gamma_k| < eps:
+            switch, Lambda = lambda_k / (1 - beta2^k)
 
 SGD phase (momentum beta1):  v = beta1 v + g,   w -= (1 - beta1) Lambda v.
 
@@ -27,9 +28,16 @@ from .closure import evaluate as closure_loss
 
 
 class SWATS(Optimizer):
-    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-9, weight_decay: float = 0.0, switch_at: int | None = None,
-                 sgd_lr: float | None = None):
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-9,
+        weight_decay: float = 0.0,
+        switch_at: int | None = None,
+        sgd_lr: float | None = None,
+    ):
         if not 0.0 < lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
@@ -38,9 +46,17 @@ class SWATS(Optimizer):
             raise ValueError(f"Invalid epsilon value: {eps}")
         if switch_at is not None and switch_at < 0:
             raise ValueError(f"Invalid switch_at value: {switch_at}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        switch_at=switch_at, sgd_lr=sgd_lr, switched_at=None, estimate=0.0,
-                        step=0)
+        defaults = dict(
+            lr=lr,
+            betas=tuple(betas),
+            eps=eps,
+            weight_decay=weight_decay,
+            switch_at=switch_at,
+            sgd_lr=sgd_lr,
+            switched_at=None,
+            estimate=0.0,
+            step=0,
+        )
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -51,12 +67,17 @@ class SWATS(Optimizer):
             if not params:
                 continue
             beta1, beta2 = group["betas"]
-            grads = [p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
-                     for p in params]
-            if group["switched_at"] is None and group["switch_at"] is not None \
-                    and group["step"] >= group["switch_at"]:
+            grads = [
+                p.grad if group["weight_decay"] == 0 else p.grad.add(p, alpha=group["weight_decay"])
+                for p in params
+            ]
+            if (
+                group["switched_at"] is None
+                and group["switch_at"] is not None
+                and group["step"] >= group["switch_at"]
+            ):
                 k = group["step"]
-                estimate = group["estimate"] / (1 - beta2 ** k) if k else 0.0
+                estimate = group["estimate"] / (1 - beta2**k) if k else 0.0
                 group["sgd_lr"] = group["sgd_lr"] or estimate or group["lr"]
                 group["switched_at"] = k
             group["step"] += 1
@@ -73,24 +94,28 @@ class SWATS(Optimizer):
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
                     state["update"] = torch.zeros_like(p)  # p_k, kept: no allocation per step
-            m, v, update = ([st[key] for st in states] for key in ("exp_avg", "exp_avg_sq", "update"))
-            torch._foreach_lerp_(m, grads, 1 - beta1)             # m = beta1 m + (1 - beta1) g
+            m, v, update = (
+                [st[key] for st in states] for key in ("exp_avg", "exp_avg_sq", "update")
+            )
+            torch._foreach_lerp_(m, grads, 1 - beta1)  # m = beta1 m + (1 - beta1) g
             torch._foreach_mul_(v, beta2)
             torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
-            torch._foreach_copy_(update, v)                          # p_k = -lr m_hat / (sqrt(v_hat) + eps)
+            torch._foreach_copy_(update, v)  # p_k = -lr m_hat / (sqrt(v_hat) + eps)
             torch._foreach_sqrt_(update)
-            torch._foreach_div_(update, (1 - beta2 ** k) ** 0.5)
+            torch._foreach_div_(update, (1 - beta2**k) ** 0.5)
             torch._foreach_add_(update, group["eps"])
             torch._foreach_reciprocal_(update)
             torch._foreach_mul_(update, m)
-            torch._foreach_mul_(update, -group["lr"] / (1 - beta1 ** k))
+            torch._foreach_mul_(update, -group["lr"] / (1 - beta1**k))
             torch._foreach_add_(params, update)
-            pg = sum(torch.dot(u.reshape(-1), g.reshape(-1)).double() for u, g in zip(update, grads))
+            pg = sum(
+                torch.dot(u.reshape(-1), g.reshape(-1)).double() for u, g in zip(update, grads)
+            )
             pp = torch.stack(torch._foreach_norm(update)).double().pow(2).sum()
             if pg.item() != 0:
                 gamma = (pp / -pg).item()
                 group["estimate"] = beta2 * group["estimate"] + (1 - beta2) * gamma
-                corrected = group["estimate"] / (1 - beta2 ** k)
+                corrected = group["estimate"] / (1 - beta2**k)
                 if k > 1 and abs(corrected - gamma) < group["eps"]:
                     group["switched_at"], group["sgd_lr"] = k, corrected
         return loss

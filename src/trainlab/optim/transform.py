@@ -20,9 +20,14 @@ class GradientTransform(Optimizer):
     def __init__(self, optimizer: Optimizer):
         # Optimizer.__init__ is not called: the wrapped optimizer owns the groups and the state.
         self.optimizer = optimizer
-        for hooks in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
-                      "_optimizer_state_dict_pre_hooks", "_optimizer_state_dict_post_hooks",
-                      "_optimizer_load_state_dict_pre_hooks", "_optimizer_load_state_dict_post_hooks"):
+        for hooks in (
+            "_optimizer_step_pre_hooks",
+            "_optimizer_step_post_hooks",
+            "_optimizer_state_dict_pre_hooks",
+            "_optimizer_state_dict_post_hooks",
+            "_optimizer_load_state_dict_pre_hooks",
+            "_optimizer_load_state_dict_post_hooks",
+        ):
             setattr(self, hooks, OrderedDict())
 
     param_groups = property(lambda self: self.optimizer.param_groups)

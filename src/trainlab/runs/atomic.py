@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from ..errors import UserError
 
@@ -42,8 +43,10 @@ def cannot_write(path: Path, e: BaseException) -> UserError:
     """A write the machine refused (disk full, quota, read-only, permissions): one line; what
     was written before stays as it was."""
     reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
-    return UserError(f"{str(path)!r} cannot be written ({reason}); the files written before "
-                     "are intact (free space and continue with trainlab train --resume DIR)")
+    return UserError(
+        f"{str(path)!r} cannot be written ({reason}); the files written before "
+        "are intact (free space and continue with trainlab train --resume DIR)"
+    )
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

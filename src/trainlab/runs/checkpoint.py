@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write
 from ..errors import UserError
+from .atomic import atomic_write
 
 
 def save(path: str | Path, state: dict) -> None:
@@ -36,16 +36,22 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
         raise UserError(f"checkpoint {str(path)!r} does not exist") from None
     except pickle.UnpicklingError:
         # not PyTorch's advice to load with weights_only=False: that would run the file's code
-        raise UserError(f"checkpoint {str(path)!r} cannot be read: it holds more than tensors "
-                        "and numbers (refused: loading it could run code)") from None
+        raise UserError(
+            f"checkpoint {str(path)!r} cannot be read: it holds more than tensors "
+            "and numbers (refused: loading it could run code)"
+        ) from None
     except (OSError, zipfile.BadZipFile) as e:
         raise UserError(f"checkpoint {str(path)!r} cannot be read ({_first_line(e)})") from None
     except Exception as e:  # noqa: BLE001 - any failure of the reader on a damaged file
-        raise UserError(f"checkpoint {str(path)!r} cannot be read: damaged, or not a "
-                        f"checkpoint ({type(e).__name__}: {_first_line(e)})") from None
+        raise UserError(
+            f"checkpoint {str(path)!r} cannot be read: damaged, or not a "
+            f"checkpoint ({type(e).__name__}: {_first_line(e)})"
+        ) from None
     if not isinstance(state, dict):
-        raise UserError(f"checkpoint {str(path)!r} cannot be read: it holds a "
-                        f"{type(state).__name__}, not a checkpoint")
+        raise UserError(
+            f"checkpoint {str(path)!r} cannot be read: it holds a "
+            f"{type(state).__name__}, not a checkpoint"
+        )
     return state
 
 

@@ -20,9 +20,9 @@ import json
 import time
 from pathlib import Path
 
-from .atomic import atomic_write_text, cannot_write
 from ..config import dumps, resolve
 from ..errors import UserError
+from .atomic import atomic_write_text, cannot_write
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -68,7 +68,7 @@ class RunDir:
     diagnostics = property(lambda self: self.path / "diagnostics.jsonl")
 
     @classmethod
-    def create(cls, out: str | Path | None, config: dict) -> "RunDir":
+    def create(cls, out: str | Path | None, config: dict) -> RunDir:
         """A new run folder (``runs/<timestamp>`` by default); refuses one that holds files."""
         if out is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -81,10 +81,14 @@ class RunDir:
             if not run.path.is_dir():
                 raise UserError(f"--out {str(run.path)!r} is a file, not a folder")
             if run.config.exists():
-                raise UserError(f"--out {str(run.path)!r} is an existing run; refusing to overwrite "
-                                f"it (continue it with --resume {run.path}, or choose a new --out)")
+                raise UserError(
+                    f"--out {str(run.path)!r} is an existing run; refusing to overwrite "
+                    f"it (continue it with --resume {run.path}, or choose a new --out)"
+                )
             if any(run.path.iterdir()):
-                raise UserError(f"--out {str(run.path)!r} is not empty; choose a new or empty folder")
+                raise UserError(
+                    f"--out {str(run.path)!r} is not empty; choose a new or empty folder"
+                )
         try:
             run.path.mkdir(parents=True, exist_ok=True)
             atomic_write_text(run.config, dumps(config))
@@ -93,7 +97,7 @@ class RunDir:
         return run
 
     @classmethod
-    def open(cls, path: str | Path) -> "RunDir":
+    def open(cls, path: str | Path) -> RunDir:
         """An existing run folder (for --resume and evaluate)."""
         run = cls(path)
         if not run.path.is_dir():

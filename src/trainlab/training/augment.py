@@ -37,15 +37,21 @@ def shift_stretch_1d(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) 
     return warp(x.unsqueeze(2), theta).squeeze(2)
 
 
-def rotate_zoom_shift(x: torch.Tensor, degrees: torch.Tensor, scale: torch.Tensor,
-                      shift: torch.Tensor) -> torch.Tensor:
+def rotate_zoom_shift(
+    x: torch.Tensor, degrees: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor
+) -> torch.Tensor:
     """Images (N, C, H, W): rotate by ``degrees`` (positive: counter-clockwise as displayed,
     row 0 at the top, like ``torch.rot90(x, 1, (2, 3))``), zoom by ``scale``, shift by ``shift``
     (N, 2) fractions of (width, height)."""
     r = torch.deg2rad(degrees)
     cos, sin = torch.cos(r) / scale, torch.sin(r) / scale
-    theta = torch.stack([torch.stack([cos, -sin, -2 * shift[:, 0]], 1),
-                         torch.stack([sin, cos, -2 * shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin, -2 * shift[:, 0]], 1),
+            torch.stack([sin, cos, -2 * shift[:, 1]], 1),
+        ],
+        1,
+    )
     return warp(x, theta.to(x.dtype))
 
 
@@ -54,8 +60,15 @@ class Augmentation:
     per sample: ``shift`` (1-D: positions; images: fraction of the size), ``stretch`` s (scale
     in [1 - s, 1 + s]), ``rotate`` (images: degrees), then Gaussian ``noise`` (std); 0 = off."""
 
-    def __init__(self, input_shape: tuple[int, ...], *, shift: float = 0.0,
-                 stretch: float = 0.0, rotate: float = 0.0, noise: float = 0.0):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        *,
+        shift: float = 0.0,
+        stretch: float = 0.0,
+        rotate: float = 0.0,
+        noise: float = 0.0,
+    ):
         self.shift, self.stretch, self.rotate, self.noise = shift, stretch, rotate, noise
         self.image = len(input_shape) == 3
         self.geometric = bool(self.shift or self.stretch or (self.rotate and self.image))
@@ -69,8 +82,12 @@ class Augmentation:
         if self.geometric:
             scale = 1 + self._uniform(n, self.stretch, x.device)
             if self.image:
-                x = rotate_zoom_shift(x, self._uniform(n, self.rotate, x.device), scale,
-                                      self._uniform(n, self.shift, x.device, 2))
+                x = rotate_zoom_shift(
+                    x,
+                    self._uniform(n, self.rotate, x.device),
+                    scale,
+                    self._uniform(n, self.shift, x.device, 2),
+                )
             else:
                 flat = x.unsqueeze(1) if x.dim() == 2 else x
                 flat = shift_stretch_1d(flat, self._uniform(n, self.shift, x.device), scale)

@@ -19,8 +19,9 @@ def batch_count(n: int, batch_size: int, min_size: int = 1) -> int:
     return count
 
 
-def epoch_order(x: torch.Tensor, y: torch.Tensor, shuffle: bool,
-                generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def epoch_order(
+    x: torch.Tensor, y: torch.Tensor, shuffle: bool, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The samples in the order an epoch presents them: a fresh permutation, or as they are.
 
     The permutation is drawn on the CPU by ``generator`` (the same order on every device, and
@@ -37,12 +38,13 @@ def epoch_order(x: torch.Tensor, y: torch.Tensor, shuffle: bool,
     return x[order], y[order]
 
 
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
-            min_size: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, min_size: int = 1
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``batch_count(len(x), ...)`` consecutive (x, y) batches (views) covering every
     sample once, in order."""
     n = len(x)
     count = batch_count(n, batch_size, min_size)
     for i in range(count):
         end = n if i == count - 1 else (i + 1) * batch_size
-        yield x[i * batch_size:end], y[i * batch_size:end]
+        yield x[i * batch_size : end], y[i * batch_size : end]

@@ -100,12 +100,17 @@ class CallbackList:
 def last_checkpoint(state: FitState) -> dict:
     """Everything needed to continue the run exactly after the current epoch."""
     p = state.parts
-    saved = {"epoch": state.history[-1]["epoch"], "model": p.model.state_dict(),
-             "optimizer": p.optimizer.state_dict(), "schedule": p.schedule.state_dict(),
-             "early_stopping": state.stopper.state_dict(),
-             "rng": checkpoint.rng_state(state.shuffle), "history": state.history,
-             "elapsed": state.elapsed + time.perf_counter() - state.epoch_started,
-             "extra": state.extra}
+    saved = {
+        "epoch": state.history[-1]["epoch"],
+        "model": p.model.state_dict(),
+        "optimizer": p.optimizer.state_dict(),
+        "schedule": p.schedule.state_dict(),
+        "early_stopping": state.stopper.state_dict(),
+        "rng": checkpoint.rng_state(state.shuffle),
+        "history": state.history,
+        "elapsed": state.elapsed + time.perf_counter() - state.epoch_started,
+        "extra": state.extra,
+    }
     if p.step.scaler is not None:  # train.precision = fp16: the loss scale and its counter
         saved["scaler"] = p.step.scaler.state_dict()
     return saved
@@ -147,8 +152,9 @@ class Diagnostics(Callback):
 
         path = state.run.diagnostics
         write_jsonl(path, diagnostics.read(path, upto_epoch=state.start - 1))
-        self.recorder = diagnostics.Diagnostics(state.parts.model, state.data.x_train,
-                                                state.data.y_train, state.parts.loss_fn, path)
+        self.recorder = diagnostics.Diagnostics(
+            state.parts.model, state.data.x_train, state.data.y_train, state.parts.loss_fn, path
+        )
 
     def on_epoch_end(self, state: FitState, metrics: dict) -> None:
         self.recorder.record(metrics["epoch"])
@@ -158,8 +164,9 @@ class Diagnostics(Callback):
 
         if state.history:
             path = state.run.diagnostics
-            diagnostics.plot(diagnostics.read(path), state.run.path / "diagnostics.png",
-                             str(state.run.path))
+            diagnostics.plot(
+                diagnostics.read(path), state.run.path / "diagnostics.png", str(state.run.path)
+            )
 
 
 class ModelSelection(Callback):
@@ -222,8 +229,9 @@ class TensorBoard(Callback):
         except ImportError:
             from ..errors import UserError
 
-            raise UserError("logging.tensorboard = true needs the tensorboard package: "
-                            "pip install tensorboard") from None
+            raise UserError(
+                "logging.tensorboard = true needs the tensorboard package: pip install tensorboard"
+            ) from None
         self.writer = SummaryWriter(str(state.run.path / "tensorboard"), purge_step=state.start)
 
     def on_epoch_end(self, state: FitState, metrics: dict) -> None:
@@ -258,8 +266,9 @@ class Checkpoint(Callback):
 
     def _write_best(self, state: FitState) -> None:
         if state.pending_best:
-            checkpoint.save(state.run.best, {"epoch": state.stopper.best_epoch,
-                                             "model": state.best_weights})
+            checkpoint.save(
+                state.run.best, {"epoch": state.stopper.best_epoch, "model": state.best_weights}
+            )
             state.pending_best = False
 
     def on_epoch_end(self, state: FitState, metrics: dict) -> None:
@@ -287,15 +296,23 @@ class Divergence(Callback):
         good = checkpoint.load(run.last, state.data.x_train.device) if run.last.exists() else None
         self.progress.message(
             f"training diverged at epoch {state.diverged_at} (loss is NaN or infinite); "
-            + (f"kept the last good checkpoint (epoch {good['epoch']})" if good else
-               "no checkpoint was written before it"))
+            + (
+                f"kept the last good checkpoint (epoch {good['epoch']})"
+                if good
+                else "no checkpoint was written before it"
+            )
+        )
         if good:
             state.parts.model.load_state_dict(good["model"])
 
 
-def standard_callbacks(options: FitOptions, progress: Progress,
-                       on_epoch: Callable[[dict], None] | None = None, writes: bool = True,
-                       extra: list[Callback] = ()) -> list[Callback]:
+def standard_callbacks(
+    options: FitOptions,
+    progress: Progress,
+    on_epoch: Callable[[dict], None] | None = None,
+    writes: bool = True,
+    extra: list[Callback] = (),
+) -> list[Callback]:
     """The callbacks of a run, in the order the module docstring gives; ``extra`` (the
     caller's) after ``on_epoch``."""
     chosen: list[Callback | None] = [
@@ -314,7 +331,18 @@ def standard_callbacks(options: FitOptions, progress: Progress,
     return [c for c in chosen if c is not None]
 
 
-__all__ = ["Callback", "CallbackList", "Checkpoint", "Diagnostics", "Divergence", "EpochHook",
-           "EpochTime",
-           "MetricsFile", "ModelSelection", "ProgressReport", "Resume", "TensorBoard",
-           "standard_callbacks"]
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "Checkpoint",
+    "Diagnostics",
+    "Divergence",
+    "EpochHook",
+    "EpochTime",
+    "MetricsFile",
+    "ModelSelection",
+    "ProgressReport",
+    "Resume",
+    "TensorBoard",
+    "standard_callbacks",
+]

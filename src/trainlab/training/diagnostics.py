@@ -48,20 +48,30 @@ class Diagnostics:
         self.previous = self._weights()
 
     def _weights(self) -> dict[str, torch.Tensor]:
-        return {n: torch.cat([p.detach().reshape(-1) for p in m.parameters(recurse=False)
-                              if p.dim() > 1]).clone() for n, m in self.weighted}
+        return {
+            n: torch.cat(
+                [p.detach().reshape(-1) for p in m.parameters(recurse=False) if p.dim() > 1]
+            ).clone()
+            for n, m in self.weighted
+        }
 
     def record(self, epoch: int) -> list[dict]:
         outputs: dict[str, torch.Tensor] = {}
-        hooks = [m.register_forward_hook(lambda mod, inp, out, name=n: outputs.__setitem__(name, out.detach()))
-                 for n, m in self.activations]
+        hooks = [
+            m.register_forward_hook(
+                lambda mod, inp, out, name=n: outputs.__setitem__(name, out.detach())
+            )
+            for n, m in self.activations
+        ]
         training = self.model.training
         self.model.eval()
         try:
             with torch.enable_grad():
                 loss = self.loss_fn(self.model(self.x), self.y)
-                params = [[p for p in m.parameters(recurse=False) if p.dim() > 1 and p.requires_grad]
-                          for _, m in self.weighted]
+                params = [
+                    [p for p in m.parameters(recurse=False) if p.dim() > 1 and p.requires_grad]
+                    for _, m in self.weighted
+                ]
                 flat = [p for group in params for p in group]
                 grads = torch.autograd.grad(loss, flat, allow_unused=True) if flat else []
         finally:
@@ -71,20 +81,31 @@ class Diagnostics:
         rows, k = [], 0
         current = self._weights()
         for (name, _), group in zip(self.weighted, params):
-            g = [gr for gr in grads[k:k + len(group)] if gr is not None]
+            g = [gr for gr in grads[k : k + len(group)] if gr is not None]
             k += len(group)
             w, w0 = current[name], self.previous[name]
-            rows.append({"epoch": epoch, "layer": name, "kind": "weights",
-                         "grad_norm": float(torch.sqrt(sum((x ** 2).sum() for x in g))) if g else 0.0,
-                         "weight_norm": float(w.norm()),
-                         "update_ratio": float((w - w0).norm() / w0.norm().clamp_min(1e-12))})
+            rows.append(
+                {
+                    "epoch": epoch,
+                    "layer": name,
+                    "kind": "weights",
+                    "grad_norm": float(torch.sqrt(sum((x**2).sum() for x in g))) if g else 0.0,
+                    "weight_norm": float(w.norm()),
+                    "update_ratio": float((w - w0).norm() / w0.norm().clamp_min(1e-12)),
+                }
+            )
         self.previous = current
         for name, module in self.activations:
             a = outputs.get(name)
             if a is None:
                 continue
-            row = {"epoch": epoch, "layer": name, "kind": type(module).__name__,
-                   "act_mean": float(a.mean()), "act_std": float(a.std())}
+            row = {
+                "epoch": epoch,
+                "layer": name,
+                "kind": type(module).__name__,
+                "act_mean": float(a.mean()),
+                "act_std": float(a.std()),
+            }
             if isinstance(module, nn.Sigmoid):
                 row["saturated"] = float(((a < 0.05) | (a > 0.95)).float().mean())
             elif isinstance(module, nn.Tanh):
@@ -97,11 +118,15 @@ class Diagnostics:
         return rows
 
 
-MEASURES = [("grad_norm", "gradient norm ||dL/dW||", True), ("weight_norm", "weight norm ||W||", True),
-            ("update_ratio", "update / weight ratio per epoch", True),
-            ("act_mean", "activation mean", False), ("act_std", "activation std", False),
-            ("saturated", "fraction saturated (sigmoid / tanh)", False),
-            ("dead", "fraction of dead ReLUs", False)]
+MEASURES = [
+    ("grad_norm", "gradient norm ||dL/dW||", True),
+    ("weight_norm", "weight norm ||W||", True),
+    ("update_ratio", "update / weight ratio per epoch", True),
+    ("act_mean", "activation mean", False),
+    ("act_std", "activation std", False),
+    ("saturated", "fraction saturated (sigmoid / tanh)", False),
+    ("dead", "fraction of dead ReLUs", False),
+]
 
 
 def plot(rows: list[dict], path: Path, title: str = "") -> None:
@@ -122,11 +147,19 @@ def plot(rows: list[dict], path: Path, title: str = "") -> None:
             if key in r:
                 grid[layers.index(r["layer"]), epochs.index(r["epoch"])] = r[key]
         positive = grid[np.isfinite(grid) & (grid > 0)]
-        norm = LogNorm(positive.min(), positive.max()) if log and positive.size and \
-            positive.min() < positive.max() else None
-        image = ax.imshow(np.where(grid > 0, grid, np.nan) if norm else grid, aspect="auto",
-                          cmap="viridis", norm=norm, interpolation="nearest",
-                          extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(layers) - 0.5, -0.5))
+        norm = (
+            LogNorm(positive.min(), positive.max())
+            if log and positive.size and positive.min() < positive.max()
+            else None
+        )
+        image = ax.imshow(
+            np.where(grid > 0, grid, np.nan) if norm else grid,
+            aspect="auto",
+            cmap="viridis",
+            norm=norm,
+            interpolation="nearest",
+            extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(layers) - 0.5, -0.5),
+        )
         ax.set_yticks(range(len(layers)), layers, fontsize=7)
         ax.set_xlabel("epoch")
         ax.set_title(label, fontsize=10)

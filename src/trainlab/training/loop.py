@@ -40,8 +40,9 @@ from .state import FitOptions, FitState, Parts
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
-             batch_size: int = 4096) -> tuple[float, float | None]:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, batch_size: int = 4096
+) -> tuple[float, float | None]:
     """Mean loss and accuracy of ``model`` (in evaluation mode) on ``(x, y)``; the accuracy is
     None for real-valued targets (regression: the loss is the mean squared error)."""
     training = model.training
@@ -49,10 +50,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
     for i in range(0, len(x), batch_size):
-        z = model(x[i:i + batch_size])
-        loss_sum += loss_fn(z, y[i:i + batch_size]) * len(z)
+        z = model(x[i : i + batch_size])
+        loss_sum += loss_fn(z, y[i : i + batch_size]) * len(z)
         if not y.is_floating_point():
-            correct += (z.argmax(1) == y[i:i + batch_size]).sum()
+            correct += (z.argmax(1) == y[i : i + batch_size]).sum()
     model.train(training)
     accuracy = None if y.is_floating_point() else correct.item() / len(x)
     return loss_sum.item() / len(x), accuracy
@@ -85,8 +86,9 @@ def epoch_updates(state: FitState, updates: list[Callable[[], None]] = ()) -> Ru
     return running
 
 
-def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: float | None,
-              lr: float) -> dict | None:
+def end_epoch(
+    state: FitState, epoch: int, train_loss: float, train_accuracy: float | None, lr: float
+) -> dict | None:
     """After an epoch's updates: [population statistics], validation and the per-epoch
     schedule; the epoch's metrics, or None when a loss is NaN or infinite. Every way of
     computing the updates (one process, or the distributed modes) ends its epochs here.
@@ -117,9 +119,19 @@ def end_epoch(state: FitState, epoch: int, train_loss: float, train_accuracy: fl
 EpochFn = Callable[[FitState, int, list[Callable[[], None]]], "dict | None"]
 
 
-def fit(parts: Parts, data: Splits, run: RunDir, options: FitOptions, progress: Progress, *,
-        test: bool = True, on_epoch: Callable[[dict], None] | None = None, writes: bool = True,
-        callbacks: list[Callback] = (), epoch_fn: EpochFn = train_epoch) -> tuple[nn.Module, dict]:
+def fit(
+    parts: Parts,
+    data: Splits,
+    run: RunDir,
+    options: FitOptions,
+    progress: Progress,
+    *,
+    test: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+    writes: bool = True,
+    callbacks: list[Callback] = (),
+    epoch_fn: EpochFn = train_epoch,
+) -> tuple[nn.Module, dict]:
     """Train ``parts`` on ``data`` (or continue, if ``run`` has a checkpoint) as ``options``
     say; returns the model in its final state (best epoch's weights if ``restore_best``) and
     the summary. ``test=False`` never evaluates the test split (hyper-parameter search);
@@ -133,16 +145,22 @@ def fit(parts: Parts, data: Splits, run: RunDir, options: FitOptions, progress: 
     if options.threads:
         torch.set_num_threads(options.threads)
     try:
-        return _fit(parts, data, run, options, progress, test, on_epoch, writes, callbacks,
-                    epoch_fn)
+        return _fit(
+            parts, data, run, options, progress, test, on_epoch, writes, callbacks, epoch_fn
+        )
     finally:
         torch.set_num_threads(threads)
 
 
 def _fit(parts, data, run, options, progress, test, on_epoch, writes, callbacks, epoch_fn):
-    state = FitState(options, data, parts, run,
-                     EarlyStopping(options.monitor, options.patience, options.min_delta),
-                     torch.Generator().manual_seed(options.seed))
+    state = FitState(
+        options,
+        data,
+        parts,
+        run,
+        EarlyStopping(options.monitor, options.patience, options.min_delta),
+        torch.Generator().manual_seed(options.seed),
+    )
     hooks = CallbackList(standard_callbacks(options, progress, on_epoch, writes, list(callbacks)))
     try:
         hooks.on_fit_start(state)
@@ -193,23 +211,31 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
         model.load_state_dict(weights)
     test_loss = test_accuracy = None
     if state.history and test:
-        test_loss, test_accuracy = evaluate(model, state.data.x_test, state.data.y_test,
-                                            state.parts.loss_fn)
+        test_loss, test_accuracy = evaluate(
+            model, state.data.x_test, state.data.y_test, state.parts.loss_fn
+        )
     best = state.history[stopper.best_epoch - 1] if stopper.best_epoch else {}
     return {
-        "test_loss": test_loss, "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "test_accuracy": test_accuracy,
         "best_epoch": stopper.best_epoch or None,
-        "best_val_accuracy": best.get("val_accuracy"), "best_val_loss": best.get("val_loss"),
-        "monitor": stopper.monitor, "epochs_run": len(state.history),
+        "best_val_accuracy": best.get("val_accuracy"),
+        "best_val_loss": best.get("val_loss"),
+        "monitor": stopper.monitor,
+        "epochs_run": len(state.history),
         "wall_time_s": state.elapsed + time.perf_counter() - tic,
         "stopped_early": stopper.should_stop and len(state.history) < options.epochs,
-        "diverged": state.diverged_at is not None, "diverged_at_epoch": state.diverged_at,
+        "diverged": state.diverged_at is not None,
+        "diverged_at_epoch": state.diverged_at,
         "evaluated": ("best" if use_best else "last") if state.history else None,
         "parameters": sum(p.numel() for p in model.parameters()),
-        "optimizer": options.optimizer, "lr": options.lr,
+        "optimizer": options.optimizer,
+        "lr": options.lr,
         **optim.describe(state.parts.optimizer),
-        "device": str(device), "threads": torch.get_num_threads(),
-        "torch_version": torch.__version__, "run_dir": str(run.path),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "run_dir": str(run.path),
         **(regression_baseline(state.data) if state.data.task == "regression" else {}),
     }
 
@@ -217,8 +243,12 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
 def regression_baseline(data: Splits) -> dict:
     """The trivial baseline of a regression task: the mean squared error of always predicting
     the training targets' mean, on the validation and test splits."""
+
     def mse(y: torch.Tensor) -> float:
         return float(((y.double() - data.target_mean) ** 2).mean())
-    return {"task": "regression",
-            "baseline_val_loss": mse(data.y_val) if len(data.y_val) else None,
-            "baseline_test_loss": mse(data.y_test)}
+
+    return {
+        "task": "regression",
+        "baseline_val_loss": mse(data.y_val) if len(data.y_val) else None,
+        "baseline_test_loss": mse(data.y_test),
+    }

@@ -68,19 +68,41 @@ class LossInfo:
 
 
 LOSSES = Registry("loss", "loss.name", LossInfo, config_key=True)
-LOSSES.add("cross_entropy", lambda eps, target: lambda z, y: F.cross_entropy(
-    z, y, label_smoothing=eps), "-sum_k q_k log softmax(z)_k", soft_targets=False, smooths=True)
-LOSSES.add("mse", _soft(lambda z, q: F.mse_loss(z.softmax(1), q)),
-           "||softmax(z) - q||^2 / C, the L2 divergence (saturates, lecture 002)",
-           soft_targets=True, smooths=True)
-LOSSES.add("binary_cross_entropy", _soft(F.binary_cross_entropy_with_logits),
-           "one sigmoid per class against q, averaged over classes", soft_targets=True,
-           smooths=True)
-LOSSES.add("kl", _soft(lambda z, q: F.kl_div(z.log_softmax(1), q, reduction="batchmean")),
-           "KL(q || softmax(z))", soft_targets=True, smooths=True)
-LOSSES.add("hinge", lambda eps, target: lambda z, y: F.multi_margin_loss(z, y, margin=1.0),
-           "sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins)", soft_targets=False,
-           smooths=False)
+LOSSES.add(
+    "cross_entropy",
+    lambda eps, target: lambda z, y: F.cross_entropy(z, y, label_smoothing=eps),
+    "-sum_k q_k log softmax(z)_k",
+    soft_targets=False,
+    smooths=True,
+)
+LOSSES.add(
+    "mse",
+    _soft(lambda z, q: F.mse_loss(z.softmax(1), q)),
+    "||softmax(z) - q||^2 / C, the L2 divergence (saturates, lecture 002)",
+    soft_targets=True,
+    smooths=True,
+)
+LOSSES.add(
+    "binary_cross_entropy",
+    _soft(F.binary_cross_entropy_with_logits),
+    "one sigmoid per class against q, averaged over classes",
+    soft_targets=True,
+    smooths=True,
+)
+LOSSES.add(
+    "kl",
+    _soft(lambda z, q: F.kl_div(z.log_softmax(1), q, reduction="batchmean")),
+    "KL(q || softmax(z))",
+    soft_targets=True,
+    smooths=True,
+)
+LOSSES.add(
+    "hinge",
+    lambda eps, target: lambda z, y: F.multi_margin_loss(z, y, margin=1.0),
+    "sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins)",
+    soft_targets=False,
+    smooths=False,
+)
 SOFT_TARGETS = LOSSES.names(soft_targets=True)
 
 
@@ -89,9 +111,15 @@ def squared_error(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(z.squeeze(1), y)
 
 
-def make(name: str = "cross_entropy", *, label_smoothing: float = 0.0,
-         confidence_penalty: float = 0.0, target_noise: float = 0.0,
-         task: str = "classification", generator: torch.Generator | None = None) -> LossFn:
+def make(
+    name: str = "cross_entropy",
+    *,
+    label_smoothing: float = 0.0,
+    confidence_penalty: float = 0.0,
+    target_noise: float = 0.0,
+    task: str = "classification",
+    generator: torch.Generator | None = None,
+) -> LossFn:
     """The divergence ``name`` (see above) as ``fn(logits, labels) -> scalar``, with label
     smoothing eps = ``label_smoothing``, confidence penalty beta = ``confidence_penalty`` and
     target noise sigma = ``target_noise`` (drawn from ``generator``); for ``task`` =
@@ -100,13 +128,17 @@ def make(name: str = "cross_entropy", *, label_smoothing: float = 0.0,
         return squared_error
     eps, beta, sigma = label_smoothing, confidence_penalty, target_noise
     if sigma and name not in SOFT_TARGETS:
-        raise UserError(f"loss.target_noise = {sigma}: needs a soft-target loss "
-                        f"({', '.join(SOFT_TARGETS)}), not {name}")
+        raise UserError(
+            f"loss.target_noise = {sigma}: needs a soft-target loss "
+            f"({', '.join(SOFT_TARGETS)}), not {name}"
+        )
 
     def target(z, y):
         q = soft_targets(y, z.shape[1], eps, z.dtype)
         if sigma and torch.is_grad_enabled():  # training only
-            q = q + sigma * torch.randn(q.shape, generator=generator, device=q.device, dtype=q.dtype)
+            q = q + sigma * torch.randn(
+                q.shape, generator=generator, device=q.device, dtype=q.dtype
+            )
         return q
 
     base = LOSSES[name].build(eps, target)

@@ -47,7 +47,7 @@ class RunningMetrics:
         if not self._logits:
             return
         z = torch.cat(self._logits)
-        y = self.labels[self.count:self.count + len(z)]
+        y = self.labels[self.count : self.count + len(z)]
         self.loss_sum += self.loss_fn(z, y).double() * len(z)
         if not y.is_floating_point():  # real targets (regression) have no accuracy
             self.correct += (z.argmax(1) == y).sum()

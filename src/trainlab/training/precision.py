@@ -94,8 +94,11 @@ def scheduler_after_skipped_step():
     ones included (as PyTorch's AMP examples step their schedulers), so that warning is silenced
     here and nowhere else."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` "
-                                r"before `optimizer\.step\(\)`")
+        warnings.filterwarnings(
+            "ignore",
+            message=r"Detected call of `lr_scheduler\.step\(\)` "
+            r"before `optimizer\.step\(\)`",
+        )
         yield
 
 
@@ -110,6 +113,7 @@ def compiler_unavailable(device: torch.device) -> str | None:
         return None if has_triton() else "Triton is not installed (pip install triton)"
     try:
         from torch._inductor.cpp_builder import get_cpp_compiler
+
         get_cpp_compiler()
     except Exception as e:  # noqa: BLE001 - any failure means: no usable compiler
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
@@ -124,20 +128,28 @@ def check(name: str, compile: bool, device: torch.device, mode: str = "none") ->
     """One line (UserError) when ``device`` cannot run the precision ``name`` or compilation
     (``compile``), or the distributed ``mode`` is asked to use them."""
     if mode != "none" and (name != "fp32" or compile):
-        raise UserError(f"train.precision = {name} / train.compile = {str(compile).lower()} "
-                        f"with distributed.mode = {mode}: the distributed modes train in fp32 "
-                        "without compilation (use train.precision = fp32, train.compile = false)")
+        raise UserError(
+            f"train.precision = {name} / train.compile = {str(compile).lower()} "
+            f"with distributed.mode = {mode}: the distributed modes train in fp32 "
+            "without compilation (use train.precision = fp32, train.compile = false)"
+        )
     if name == "fp16" and device.type != "cuda":
-        raise UserError(f"train.precision = fp16 on {device.type}: float16 autocast with a "
-                        "gradient scaler is for CUDA GPUs; on CPU use bf16 (or fp32)")
+        raise UserError(
+            f"train.precision = fp16 on {device.type}: float16 autocast with a "
+            "gradient scaler is for CUDA GPUs; on CPU use bf16 (or fp32)"
+        )
     if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise UserError(f"train.precision = bf16: this GPU ({torch.cuda.get_device_name(device)}) "
-                        "does not support bfloat16; use fp16 (or fp32)")
+        raise UserError(
+            f"train.precision = bf16: this GPU ({torch.cuda.get_device_name(device)}) "
+            "does not support bfloat16; use fp16 (or fp32)"
+        )
     if compile:
         why = compiler_unavailable(device)
         if why:
-            raise UserError(f"train.compile = true: the compiler is unavailable here ({why}); "
-                            "use train.compile = false")
+            raise UserError(
+                f"train.compile = true: the compiler is unavailable here ({why}); "
+                "use train.compile = false"
+            )
 
 
 def compiled(model: nn.Module, device: torch.device) -> Callable[..., torch.Tensor]:
@@ -148,5 +160,12 @@ def compiled(model: nn.Module, device: torch.device) -> Callable[..., torch.Tens
     return torch.compile(model)
 
 
-__all__ = ["CUDA_MODE", "DTYPES", "Precision", "check", "compiled", "compiler_unavailable",
-           "scheduler_after_skipped_step"]
+__all__ = [
+    "CUDA_MODE",
+    "DTYPES",
+    "Precision",
+    "check",
+    "compiled",
+    "compiler_unavailable",
+    "scheduler_after_skipped_step",
+]

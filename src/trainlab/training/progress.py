@@ -18,13 +18,16 @@ def format_epoch(m: dict, epochs: int) -> str:
     for split in ("train", "val"):
         if f"{split}_loss" in m:
             accuracy = m.get(f"{split}_accuracy")
-            parts.append(f"{split} {name} {m[f'{split}_loss']:.4f}"
-                         + (f" acc {accuracy:.4f}" if accuracy is not None else ""))
+            parts.append(
+                f"{split} {name} {m[f'{split}_loss']:.4f}"
+                + (f" acc {accuracy:.4f}" if accuracy is not None else "")
+            )
     return "  ".join(parts + [f"lr {m['lr']:.3g}", f"{m['time_s']:.2f}s"])
 
 
 class Progress:
-    """``mode``: ``auto`` (a bar if stderr is a terminal, else lines), ``bar``, ``lines``, ``quiet``."""
+    """``mode``: ``auto`` (a bar if stderr is a terminal, else lines), ``bar``, ``lines``,
+    ``quiet``."""
 
     def __init__(self, epochs: int, mode: str = "auto"):
         if mode == "auto":
@@ -33,8 +36,14 @@ class Progress:
 
     def start_epoch(self, epoch: int, updates: int) -> None:
         if self.mode == "bar":
-            self.bar = tqdm(total=updates, desc=f"epoch {epoch}/{self.epochs}", leave=False,
-                            unit="batch", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=updates,
+                desc=f"epoch {epoch}/{self.epochs}",
+                leave=False,
+                unit="batch",
+                file=sys.stderr,
+                dynamic_ncols=True,
+            )
 
     def update(self) -> None:
         if self.bar is not None:

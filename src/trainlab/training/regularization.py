@@ -25,10 +25,13 @@ def penalized(model: nn.Module, exclude_bias_and_norm: bool) -> list[nn.Paramete
     """Trainable parameters that penalties and weight decay act on."""
     if not exclude_bias_and_norm:
         return [p for p in model.parameters() if p.requires_grad]
-    return [p for m in model.modules()
-            if not isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm))
-            for name, p in m.named_parameters(recurse=False)
-            if p.requires_grad and name.startswith("weight")]
+    return [
+        p
+        for m in model.modules()
+        if not isinstance(m, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm))
+        for name, p in m.named_parameters(recurse=False)
+        if p.requires_grad and name.startswith("weight")
+    ]
 
 
 def decay_groups(model: nn.Module, exclude_bias_and_norm: bool) -> list[dict]:
@@ -45,9 +48,16 @@ class Regularization:
     ``exclude_bias_and_norm``), Gaussian ``input_noise`` on every training input and
     ``weight_noise`` on the weights for each forward/backward pass (standard deviations)."""
 
-    def __init__(self, model: nn.Module, *, l1: float = 0.0, l2: float = 0.0,
-                 input_noise: float = 0.0, weight_noise: float = 0.0,
-                 exclude_bias_and_norm: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        l1: float = 0.0,
+        l2: float = 0.0,
+        input_noise: float = 0.0,
+        weight_noise: float = 0.0,
+        exclude_bias_and_norm: bool = False,
+    ):
         self.l1, self.l2 = l1, l2
         self.input_noise, self.weight_noise = input_noise, weight_noise
         self.params = penalized(model, exclude_bias_and_norm)

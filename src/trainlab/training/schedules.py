@@ -45,8 +45,12 @@ class Span:
 
 def _plateau(opt, span: Span, *, factor: float, patience: int, min_lr: float):
     return lr_scheduler.ReduceLROnPlateau(
-        opt, mode="max" if maximizes(span.monitor) else "min", factor=factor,
-        patience=patience, min_lr=min_lr)
+        opt,
+        mode="max" if maximizes(span.monitor) else "min",
+        factor=factor,
+        patience=patience,
+        min_lr=min_lr,
+    )
 
 
 @dataclass(frozen=True)
@@ -62,26 +66,58 @@ class ScheduleInfo:
 # scheduler (or None).
 SCHEDULES = Registry("schedule", "schedule.name", ScheduleInfo, config_key=True)
 SCHEDULES.add("constant", lambda opt, span: None, "lr", per_update=False)
-SCHEDULES.add("step", lambda opt, span, *, step_size, gamma: lr_scheduler.StepLR(
-    opt, step_size, gamma), "lr gamma^floor(epoch / step_size)", per_update=False,
-    reads=("step_size", "gamma"))
-SCHEDULES.add("exponential", lambda opt, span, *, gamma: lr_scheduler.ExponentialLR(opt, gamma),
-              "lr gamma^epoch (= lr e^(-kt), k = -ln gamma)", per_update=False, reads=("gamma",))
-SCHEDULES.add("inverse_time", lambda opt, span, *, decay: lr_scheduler.LambdaLR(
-    opt, lambda e: 1.0 / (1.0 + decay * e)), "lr / (1 + decay epoch) (Robbins-Monro)",
-    per_update=False, reads=("decay",))
-SCHEDULES.add("linear", lambda opt, span, *, end_factor, decay_epochs: lr_scheduler.LinearLR(
-    opt, 1.0, end_factor, decay_epochs or span.epochs),
-    "lr -> end_factor lr linearly over decay_epochs, then constant", per_update=False,
-    reads=("end_factor", "decay_epochs"))
-SCHEDULES.add("plateau", _plateau, "lr factor when the monitored metric stalls for more than "
-              "patience epochs", per_update=False, reads=("factor", "patience", "min_lr"))
-SCHEDULES.add("cosine", lambda opt, span, *, min_lr: lr_scheduler.CosineAnnealingLR(
-    opt, span.updates, min_lr), "min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2",
-    per_update=True, reads=("min_lr",))
-SCHEDULES.add("one_cycle", lambda opt, span: lr_scheduler.OneCycleLR(
-    opt, max_lr=span.lr, total_steps=span.updates, cycle_momentum=False),  # momentum as set
-    "warm up to lr, then anneal (Smith & Topin 2019)", per_update=True)
+SCHEDULES.add(
+    "step",
+    lambda opt, span, *, step_size, gamma: lr_scheduler.StepLR(opt, step_size, gamma),
+    "lr gamma^floor(epoch / step_size)",
+    per_update=False,
+    reads=("step_size", "gamma"),
+)
+SCHEDULES.add(
+    "exponential",
+    lambda opt, span, *, gamma: lr_scheduler.ExponentialLR(opt, gamma),
+    "lr gamma^epoch (= lr e^(-kt), k = -ln gamma)",
+    per_update=False,
+    reads=("gamma",),
+)
+SCHEDULES.add(
+    "inverse_time",
+    lambda opt, span, *, decay: lr_scheduler.LambdaLR(opt, lambda e: 1.0 / (1.0 + decay * e)),
+    "lr / (1 + decay epoch) (Robbins-Monro)",
+    per_update=False,
+    reads=("decay",),
+)
+SCHEDULES.add(
+    "linear",
+    lambda opt, span, *, end_factor, decay_epochs: lr_scheduler.LinearLR(
+        opt, 1.0, end_factor, decay_epochs or span.epochs
+    ),
+    "lr -> end_factor lr linearly over decay_epochs, then constant",
+    per_update=False,
+    reads=("end_factor", "decay_epochs"),
+)
+SCHEDULES.add(
+    "plateau",
+    _plateau,
+    "lr factor when the monitored metric stalls for more than patience epochs",
+    per_update=False,
+    reads=("factor", "patience", "min_lr"),
+)
+SCHEDULES.add(
+    "cosine",
+    lambda opt, span, *, min_lr: lr_scheduler.CosineAnnealingLR(opt, span.updates, min_lr),
+    "min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2",
+    per_update=True,
+    reads=("min_lr",),
+)
+SCHEDULES.add(
+    "one_cycle",
+    lambda opt, span: lr_scheduler.OneCycleLR(
+        opt, max_lr=span.lr, total_steps=span.updates, cycle_momentum=False
+    ),  # momentum as set
+    "warm up to lr, then anneal (Smith & Topin 2019)",
+    per_update=True,
+)
 PER_UPDATE = SCHEDULES.names(per_update=True)
 
 
@@ -92,9 +128,18 @@ class Schedule:
     warm-up of ``warmup_epochs``; ``monitor``: the metric ``plateau`` watches. Say when to step:
     :meth:`after_update`, :meth:`after_epoch`."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, name: str = "constant", *,
-                 updates_per_epoch: int, epochs: int = 1, lr: float | None = None,
-                 monitor: str = "val_loss", warmup_epochs: float = 0.0, **options):
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        name: str = "constant",
+        *,
+        updates_per_epoch: int,
+        epochs: int = 1,
+        lr: float | None = None,
+        monitor: str = "val_loss",
+        warmup_epochs: float = 0.0,
+        **options,
+    ):
         entry = SCHEDULES[name]
         self.per_update = entry.per_update
         self.watches = monitor
@@ -103,12 +148,16 @@ class Schedule:
         self.updates = 0
         total = max(1, epochs * updates_per_epoch - self.warmup_updates)
         lr = optimizer.param_groups[0]["lr"] if lr is None else lr
-        self.scheduler = entry.build(optimizer, Span(total, epochs, lr, self.watches),
-                                     **{key: options[key] for key in entry.reads})
+        self.scheduler = entry.build(
+            optimizer,
+            Span(total, epochs, lr, self.watches),
+            **{key: options[key] for key in entry.reads},
+        )
         self.warmup = None
         if self.warmup_updates:  # built last: it sets the starting rate
-            self.warmup = lr_scheduler.LinearLR(optimizer, 1.0 / self.warmup_updates, 1.0,
-                                                self.warmup_updates - 1)
+            self.warmup = lr_scheduler.LinearLR(
+                optimizer, 1.0 / self.warmup_updates, 1.0, self.warmup_updates - 1
+            )
 
     @property
     def warming_up(self) -> bool:
@@ -127,8 +176,9 @@ class Schedule:
         self.updates += 1
 
     def after_epoch(self, metrics: dict) -> None:
-        began_warming_up = (self.warmup_updates > 0 and
-                            self.updates - self.updates_per_epoch < self.warmup_updates)
+        began_warming_up = (
+            self.warmup_updates > 0 and self.updates - self.updates_per_epoch < self.warmup_updates
+        )
         if self.per_update or self.scheduler is None or began_warming_up:
             return  # per-epoch schedules count the epochs after the warm-up
         if isinstance(self.scheduler, lr_scheduler.ReduceLROnPlateau):

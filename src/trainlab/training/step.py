@@ -51,12 +51,20 @@ class Step:
     ``augmentation``, ``schedule``, ``precision`` (None: fp32) and ``forward`` (None: the
     model) are optional."""
 
-    def __init__(self, model: nn.Module, loss_fn: LossFn, optimizer: torch.optim.Optimizer, *,
-                 regularization: Regularization | None = None,
-                 augmentation: Augmentation | None = None, schedule: Schedule | None = None,
-                 aux_weight: float = 0.0, precision: Precision | None = None,
-                 forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 clone_logits: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        optimizer: torch.optim.Optimizer,
+        *,
+        regularization: Regularization | None = None,
+        augmentation: Augmentation | None = None,
+        schedule: Schedule | None = None,
+        aux_weight: float = 0.0,
+        precision: Precision | None = None,
+        forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        clone_logits: bool = False,
+    ):
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.forward = model if forward is None else forward
         # A CUDA graph's outputs are overwritten by its next replay (torch.compile's
@@ -66,7 +74,9 @@ class Step:
         self.scaler = None if self.precision is None else self.precision.scaler
         self.schedule, self.aux_weight = schedule, aux_weight
         # Decided once: per-update branches cost more than the work for online GD on a small net.
-        self.augmentation = augmentation if augmentation is not None and augmentation.active else None
+        self.augmentation = (
+            augmentation if augmentation is not None and augmentation.active else None
+        )
         active = regularization is not None
         self.regularization = regularization
         self.noisy = active and regularization.noisy
@@ -77,9 +87,11 @@ class Step:
         self.per_update_schedule = schedule is not None and schedule.acts_per_update
         self.loss: torch.Tensor | None = None  # the last objective (graph freed after backward)
         if self.scaler is not None and (self.needs_loss or self.reevaluates):
-            raise UserError("train.precision = fp16 with an optimizer that needs the loss "
-                            "(irprop+, newton, diag_newton): the gradient scaler cannot step "
-                            "it; use bf16 or fp32")
+            raise UserError(
+                "train.precision = fp16 with an optimizer that needs the loss "
+                "(irprop+, newton, diag_newton): the gradient scaler cannot step "
+                "it; use bf16 or fp32"
+            )
         # unscale_ before the transforms (clipping); a plain optimizer is unscaled by step()
         self.unscale_first = isinstance(optimizer, GradientTransform)
 
@@ -123,8 +135,9 @@ class Step:
         logits = logits.detach()
         return logits.clone() if self.clone_logits else logits
 
-    def apply_gradients(self, loss: torch.Tensor | float | None = None,
-                        lr_scale: float = 1.0) -> None:
+    def apply_gradients(
+        self, loss: torch.Tensor | float | None = None, lr_scale: float = 1.0
+    ) -> None:
         """Gradient transforms, optimizer step and per-update schedule, from the ``.grad`` there
         is. ``loss``: the objective those gradients belong to, for optimizers that need it
         (irprop+); default: the last one :meth:`compute_gradients` computed. Optimizers that
