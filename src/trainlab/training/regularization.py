@@ -1,6 +1,6 @@
 """Regularization around one update (lectures 000, 002, 003): penalties added to the loss, and
 noise on the inputs and weights. Dropout, hidden-activation noise and batch-norm statistics live
-in the models (``trainlab.models.layers``); target noise in ``trainlab.losses``.
+in the models (``trainlab.models.layers``); target noise in ``trainlab.training.losses``.
 
 - L2 penalty: lambda/2 * sum w^2, gradient lambda * w. With plain SGD this is the same step as
   ``weight_decay = lambda``; with adaptive optimizers it is not: the penalty's gradient is
