@@ -215,3 +215,15 @@ def test_random_bytes_as_a_checkpoint_are_always_one_user_error(tmp_path):
         with pytest.raises(trainlab.UserError) as e:
             checkpoint.load(path)
         assert str(path) in str(e.value) and "weights_only" not in str(e.value), k
+
+
+def test_a_run_written_before_keys_were_refused_still_resumes(tmp_path, fast_run):
+    """Earlier versions ignored a key the optimizer does not read (momentum with adam): such a
+    run's config.toml still resumes and evaluates."""
+    _, run = fast_run("optimizer.name=adam", "optimizer.lr=0.01", "train.epochs=2")
+    config = (run / "config.toml").read_text().replace("momentum = 0.0", "momentum = 0.9")
+    assert "momentum = 0.9" in config
+    (run / "config.toml").write_text(config)
+    (run / "summary.json").unlink()
+    summary = trainlab.resume(run, progress="quiet")
+    assert summary["epochs_run"] == 2 and trainlab.evaluate(run)["test_accuracy"] is not None

@@ -20,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from ..config import dumps, resolve
+from ..config import Config, dumps, flatten, read_file, resolve
 from ..errors import UserError
 from .atomic import atomic_write_text, cannot_write
 
@@ -106,8 +106,11 @@ class RunDir:
             raise UserError(f"{str(run.path)!r} is not a trainlab run (it has no config.toml)")
         return run
 
-    def read_config(self) -> dict:
-        return resolve(self.config)
+    def read_config(self) -> Config:
+        """The run's config. Read as presets: a key its model or optimizer does not read (a
+        run written before such keys were refused, where it was ignored) is left out, so that
+        every earlier run can still be resumed and evaluated."""
+        return resolve(None, presets=flatten(read_file(self.config)))
 
     def write_metrics(self, history: list[dict]) -> None:
         """Rewrite metrics.jsonl from the full history (on resume, to match the checkpoint)."""
