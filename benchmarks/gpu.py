@@ -39,10 +39,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 import trainlab  # noqa: E402
-from trainlab import data  # noqa: E402
+from trainlab import build  # noqa: E402
 from trainlab.config import resolve  # noqa: E402
 from trainlab.training.early_stopping import EarlyStopping  # noqa: E402
-from trainlab.training.loop import FitState, build, epoch_updates  # noqa: E402
+from trainlab.training.loop import epoch_updates  # noqa: E402
+from trainlab.training.state import FitState  # noqa: E402
 
 from loop_overhead import CASES, bare_loop, trainlab_loop  # noqa: E402
 
@@ -78,7 +79,7 @@ def loop_against_bare(device: torch.device, rounds: int, epochs: int, cases: dic
     for name, overrides in cases.items():
         e = max(1, epochs // 5) if "online" in name else epochs
         cfg = resolve(None, overrides + [f"train.epochs={e}", f"device={device.type}"])
-        s = data.load(cfg, device)
+        s = build.load_data(cfg, device)
         samples = len(s.x_train) * e
 
         def timed(fn):
@@ -102,10 +103,10 @@ def loop_against_bare(device: torch.device, rounds: int, epochs: int, cases: dic
 def throughput(device: torch.device, overrides: list[str], epochs: int, warmup: int = 2) -> float:
     """(c) Training samples per second of ``epochs`` epochs of updates, after ``warmup``."""
     cfg = resolve(None, overrides + [f"device={device.type}"])
-    s = data.load(cfg, device)
-    parts = build(cfg, s)
-    state = FitState(cfg, s, parts, None, EarlyStopping("val_accuracy", 0, 0.0),
-                     torch.Generator().manual_seed(0))
+    s = build.load_data(cfg, device)
+    parts = build.parts(cfg, s)
+    state = FitState(build.fit_options(cfg), s, parts, None,
+                     EarlyStopping("val_accuracy", 0, 0.0), torch.Generator().manual_seed(0))
     for _ in range(warmup):
         epoch_updates(state).result()
     sync(device)

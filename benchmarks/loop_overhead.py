@@ -22,11 +22,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from trainlab import data, models, optim
-from trainlab.config import resolve
+from trainlab import build
+from trainlab.config import Config, resolve
+from trainlab.data import Splits
+from trainlab.runs.rundir import RunDir
 from trainlab.training.loop import fit
 from trainlab.training.progress import Progress
-from trainlab.runs.rundir import RunDir
 
 CASES = {
     "default CNN on MNIST-1D, minibatch 64": [],
@@ -37,21 +38,21 @@ CASES = {
 }
 
 
-def bare_loop(cfg: dict, s: data.Splits, result: dict | None = None) -> float:
+def bare_loop(cfg: Config, s: Splits, result: dict | None = None) -> float:
     """What a careful person writes by hand, on the data's device (benchmarks/gpu.py uses it
     on CUDA). Returns seconds; ``result`` (if given) receives
     the last epoch's validation accuracy."""
     tic = time.perf_counter()
-    torch.manual_seed(cfg["seed"])
-    model = models.build(cfg, s.input_shape, s.num_classes).to(s.x_train.device)
-    opt = optim.build(cfg, model.parameters())
-    n, b, epochs = len(s.x_train), cfg["train"]["batch_size"], cfg["train"]["epochs"]
+    torch.manual_seed(cfg.seed)
+    model = build.model(cfg, s.input_shape, s.num_classes).to(s.x_train.device)
+    opt = build.optimizer(cfg, model.parameters())
+    n, b, epochs = len(s.x_train), cfg.train.batch_size, cfg.train.epochs
     sched = None
-    if cfg["schedule"]["name"] == "one_cycle":
+    if cfg.schedule.name == "one_cycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg["optimizer"]["lr"], total_steps=epochs * -(-n // b),
+            opt, max_lr=cfg.optimizer.lr, total_steps=epochs * -(-n // b),
             cycle_momentum=False)
-    g = torch.Generator().manual_seed(cfg["seed"])
+    g = torch.Generator().manual_seed(cfg.seed)
     for _ in range(epochs):
         model.train()
         perm = torch.randperm(n, generator=g).to(s.x_train.device)  # CPU: a no-op
@@ -75,12 +76,13 @@ def bare_loop(cfg: dict, s: data.Splits, result: dict | None = None) -> float:
     return seconds
 
 
-def trainlab_loop(cfg: dict, s: data.Splits, result: dict | None = None) -> float:
-    """trainlab's ``fit``, run folder and all. Returns seconds; ``result`` (if given) receives
-    the last epoch's validation accuracy."""
+def trainlab_loop(cfg: Config, s: Splits, result: dict | None = None) -> float:
+    """trainlab's ``build.parts`` and ``fit``, run folder and all. Returns seconds; ``result``
+    (if given) receives the last epoch's validation accuracy."""
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
-        fit(cfg, s, RunDir.create(f"{tmp}/run", cfg), Progress(cfg["train"]["epochs"], "quiet"))
+        fit(build.parts(cfg, s), s, RunDir.create(f"{tmp}/run", cfg), build.fit_options(cfg),
+            Progress(cfg.train.epochs, "quiet"))
         seconds = time.perf_counter() - tic
         if result is not None:
             with open(f"{tmp}/run/metrics.jsonl") as f:
@@ -102,7 +104,7 @@ def main() -> None:
     for name, overrides in CASES.items():
         epochs = args.online_epochs if "online" in name else args.epochs
         cfg = resolve(None, overrides + [f"train.epochs={epochs}", "device=cpu"])
-        s = data.load(cfg)
+        s = build.load_data(cfg)
         samples = len(s.x_train) * epochs
         bare_loop(cfg, s), trainlab_loop(cfg, s)  # warm-up
         bare, ours = [], []

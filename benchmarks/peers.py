@@ -45,6 +45,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
+import functools  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
@@ -62,14 +63,21 @@ import torch.nn.functional as F  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent))
 from loop_overhead import bare_loop, trainlab_loop  # noqa: E402
 
-from trainlab import data, models, optim  # noqa: E402
-from trainlab.config import resolve  # noqa: E402
+from trainlab import build  # noqa: E402
+from trainlab.config import Config, resolve  # noqa: E402
+from trainlab.data import Splits  # noqa: E402
 
+# The peers are optional: without them the module still imports, and the hand-written loop and
+# trainlab still run (--contenders hand-written,trainlab); a contender that needs one says so.
+MISSING: dict[str, str] = {}  # package -> why it did not import
 try:
     import keras
+except ImportError as e:
+    keras, MISSING["keras"] = None, str(e)
+try:
     import lightning as L
 except ImportError as e:
-    sys.exit(f"peers.py: {e}; install the peers with  pip install -e '.[peers]'")
+    L, MISSING["lightning"] = None, str(e)
 
 RESULTS = Path(__file__).parent / "results" / "peers.json"
 COMMON = ["device=cpu", "schedule.name=constant"]
@@ -86,35 +94,42 @@ CASES = {
 
 # ----------------------------------------------------------------------------- Lightning
 
-class LitModel(L.LightningModule):
-    """The trainlab-built model and optimizer in a LightningModule, written as its docs show."""
+@functools.cache
+def lit_model() -> type:
+    """``LitModel`` (defined on first use: Lightning is optional)."""
 
-    def __init__(self, cfg: dict, s: data.Splits, log_metrics: bool):
-        super().__init__()
-        self.cfg, self.log_metrics, self.val_accuracy = cfg, log_metrics, None
-        self.model = models.build(cfg, s.input_shape, s.num_classes)
+    class LitModel(L.LightningModule):
+        """The trainlab-built model and optimizer in a LightningModule, written as its docs
+        show."""
 
-    def forward(self, x):
-        return self.model(x)
+        def __init__(self, cfg: Config, s: Splits, log_metrics: bool):
+            super().__init__()
+            self.cfg, self.log_metrics, self.val_accuracy = cfg, log_metrics, None
+            self.model = build.model(cfg, s.input_shape, s.num_classes)
 
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = F.cross_entropy(self(x), y)
-        if self.log_metrics:
-            self.log("train_loss", loss)
-        return loss
+        def forward(self, x):
+            return self.model(x)
 
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        logits = self(x)
-        acc = (logits.argmax(1) == y).float().mean()
-        if self.log_metrics:
-            self.log("val_loss", F.cross_entropy(logits, y))
-            self.log("val_acc", acc)
-        self.val_accuracy = acc.item()
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = F.cross_entropy(self(x), y)
+            if self.log_metrics:
+                self.log("train_loss", loss)
+            return loss
 
-    def configure_optimizers(self):
-        return optim.build(self.cfg, self.parameters())
+        def validation_step(self, batch, batch_idx):
+            x, y = batch
+            logits = self(x)
+            acc = (logits.argmax(1) == y).float().mean()
+            if self.log_metrics:
+                self.log("val_loss", F.cross_entropy(logits, y))
+                self.log("val_acc", acc)
+            self.val_accuracy = acc.item()
+
+        def configure_optimizers(self):
+            return build.optimizer(self.cfg, self.parameters())
+
+    return LitModel
 
 
 class Slices:
@@ -137,16 +152,16 @@ class Slices:
             yield x[i:i + self.b], y[i:i + self.b]
 
 
-def lightning_run(cfg: dict, s: data.Splits, result: dict, lean: bool) -> float:
+def lightning_run(cfg: Config, s: Splits, result: dict, lean: bool) -> float:
     from torch.utils.data import DataLoader, TensorDataset
-    b, epochs, n_val = cfg["train"]["batch_size"], cfg["train"]["epochs"], len(s.x_val)
+    b, epochs, n_val = cfg.train.batch_size, cfg.train.epochs, len(s.x_val)
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
-        torch.manual_seed(cfg["seed"])
-        lit = LitModel(cfg, s, log_metrics=not lean)
+        torch.manual_seed(cfg.seed)
+        lit = lit_model()(cfg, s, log_metrics=not lean)
         if lean:
-            train = Slices(s.x_train, s.y_train, b, True, cfg["seed"])
-            val = Slices(s.x_val, s.y_val, n_val, False, cfg["seed"])
+            train = Slices(s.x_train, s.y_train, b, True, cfg.seed)
+            val = Slices(s.x_val, s.y_val, n_val, False, cfg.seed)
             trainer = L.Trainer(max_epochs=epochs, barebones=True, default_root_dir=tmp)
         else:
             train = DataLoader(TensorDataset(s.x_train, s.y_train), batch_size=b, shuffle=True)
@@ -169,60 +184,59 @@ def lightning_run(cfg: dict, s: data.Splits, result: dict, lean: bool) -> float:
 
 # ----------------------------------------------------------------------------- Keras
 
-def keras_model(cfg: dict, s: data.Splits):
+def keras_model(cfg: Config, s: Splits):
     """The layers trainlab builds for ``cfg``, in Keras (channels last)."""
     from keras import layers
-    m = cfg["model"]
-    bn = dict(momentum=1 - m["bn_momentum"], epsilon=1e-5)  # torch's running-average convention
-    norm = m["norm"] == "batch"
-    assert m["norm"] in ("batch", "none") and m["activation"] == "relu"
+    m = cfg.model
+    bn = dict(momentum=1 - m.bn_momentum, epsilon=1e-5)  # torch's running-average convention
+    norm = m.norm == "batch"
+    assert m.norm in ("batch", "none") and m.activation == "relu"
     stack = [keras.Input(s.input_shape)]
-    if m["name"] == "mlp":
-        for width in m["hidden"]:
+    if m.name == "mlp":
+        for width in m.hidden:
             stack += [layers.Dense(width, use_bias=not norm)]
             stack += [layers.BatchNormalization(**bn)] if norm else []
-            stack += [layers.ReLU(), layers.Dropout(m["dropout"])]
-    elif m["name"] == "cnn1d":
-        assert m["padding"] == "same" and m["stride"] == 1 and m["pool"] == "max"
+            stack += [layers.ReLU(), layers.Dropout(m.dropout)]
+    elif m.name == "cnn1d":
+        assert m.padding == "same" and m.stride == 1 and m.pool == "max"
         stack += [layers.Reshape((*s.input_shape, 1))]
-        for i, c in enumerate(m["channels"]):
-            stack += [layers.Conv1D(c, m["kernel_size"], padding="same", use_bias=not norm)]
+        for i, c in enumerate(m.channels):
+            stack += [layers.Conv1D(c, m.kernel_size, padding="same", use_bias=not norm)]
             stack += [layers.BatchNormalization(**bn)] if norm else []
             stack += [layers.ReLU()]
             stack += [layers.MaxPooling1D(2)] if i > 0 else []  # as trainlab's cnn1d: not after the first
-            stack += [layers.Dropout(m["dropout"])]
+            stack += [layers.Dropout(m.dropout)]
         stack += [layers.Flatten()]
     else:
-        raise ValueError(m["name"])
+        raise ValueError(m.name)
     return keras.Sequential(stack + [layers.Dense(s.num_classes)])
 
 
-def keras_optimizer(cfg: dict):
-    o = cfg["optimizer"]
-    if o["name"] == "adamw":
-        return keras.optimizers.AdamW(learning_rate=o["lr"], weight_decay=o["weight_decay"],
-                                      beta_1=o["betas"][0], beta_2=o["betas"][1],
-                                      epsilon=o["eps"])
-    assert o["name"] == "sgd" and not o["momentum"]
+def keras_optimizer(cfg: Config):
+    o = cfg.optimizer
+    if o.name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=o.lr, weight_decay=o.weight_decay,
+                                      beta_1=o.betas[0], beta_2=o.betas[1], epsilon=o.eps)
+    assert o.name == "sgd" and not o.momentum
     # Keras decouples the decay (w -= lr wd w); for plain SGD that is torch's L2 term exactly.
-    return keras.optimizers.SGD(learning_rate=o["lr"], weight_decay=o["weight_decay"] or None)
+    return keras.optimizers.SGD(learning_rate=o.lr, weight_decay=o.weight_decay or None)
 
 
-def keras_run(cfg: dict, s: data.Splits, result: dict) -> float:
+def keras_run(cfg: Config, s: Splits, result: dict) -> float:
     arrays = [t.numpy() for t in (s.x_train, s.y_train, s.x_val, s.y_val, s.x_test)]
     x, y, xv, yv, xt = arrays
     tic = time.perf_counter()
-    keras.utils.set_random_seed(cfg["seed"])
+    keras.utils.set_random_seed(cfg.seed)
     model = keras_model(cfg, s)
     model.compile(optimizer=keras_optimizer(cfg), metrics=["accuracy"],
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = model.fit(x, y, batch_size=cfg["train"]["batch_size"],
-                        epochs=cfg["train"]["epochs"], validation_data=(xv, yv),
+    history = model.fit(x, y, batch_size=cfg.train.batch_size,
+                        epochs=cfg.train.epochs, validation_data=(xv, yv),
                         validation_batch_size=len(xv), shuffle=True, verbose=0)
     with torch.no_grad():
         test = model(xt, training=False)
     seconds = time.perf_counter() - tic
-    assert len(history.history["val_accuracy"]) == cfg["train"]["epochs"] and len(test) == len(xt)
+    assert len(history.history["val_accuracy"]) == cfg.train.epochs and len(test) == len(xt)
     result["val_accuracy"] = history.history["val_accuracy"][-1]
     return seconds
 
@@ -236,6 +250,7 @@ CONTENDERS = {
     "Lightning lean": lambda cfg, s, r: lightning_run(cfg, s, r, lean=True),
     "Keras": keras_run,
 }
+NEEDS = {"Lightning": "lightning", "Lightning lean": "lightning", "Keras": "keras"}
 
 
 def quiet() -> None:
@@ -271,10 +286,17 @@ def main() -> None:
     for c in names:
         if c not in CONTENDERS:
             ap.error(f"unknown contender {c!r}; one of {', '.join(CONTENDERS)}")
-    assert keras.backend.backend() == "torch", keras.backend.backend()
+    for c in names:
+        if NEEDS.get(c) in MISSING:
+            sys.exit(f"peers.py: contender {c!r} needs {NEEDS[c]} ({MISSING[NEEDS[c]]}); install "
+                     "the peers with  pip install -e '.[peers]'  (or leave it out: --contenders "
+                     "hand-written,trainlab)")
+    if "Keras" in names:
+        assert keras.backend.backend() == "torch", keras.backend.backend()
     quiet()
     torch.set_num_threads(args.threads)
-    env = {"torch": torch.__version__, "lightning": L.__version__, "keras": keras.__version__,
+    env = {"torch": torch.__version__, "lightning": L.__version__ if L else None,
+           "keras": keras.__version__ if keras else None,
            "python": platform.python_version(), "threads": args.threads,
            "cpus": os.cpu_count(), "rounds": args.rounds, "epochs": args.epochs,
            "online_epochs": args.online_epochs, "online_samples": args.online_samples,
@@ -288,7 +310,7 @@ def main() -> None:
         epochs = args.online_epochs if online else args.epochs
         cfg = resolve(None, overrides + COMMON + [f"train.epochs={epochs}",
                                                   f"train.threads={args.threads}"])
-        s = data.load(cfg)
+        s = build.load_data(cfg)
         if online:
             n = args.online_samples
             s = dataclasses.replace(s, x_train=s.x_train[:n], y_train=s.y_train[:n])
@@ -316,7 +338,7 @@ def main() -> None:
                 rows[c]["ratio_median"] = statistics.median(
                     x / y for x, y in zip(rates[c], base))
         out["cases"][title] = {"key": key, "epochs": epochs, "train_samples": len(s.x_train),
-                               "batch_size": cfg["train"]["batch_size"], "contenders": rows}
+                               "batch_size": cfg.train.batch_size, "contenders": rows}
         print(f"{title}: done", flush=True)
     print()
     print(table(out))

@@ -4,7 +4,7 @@ paper's reference recipe, side by side in one process, alternating which goes fi
 - **reference**: the paper's CNN (``examples/mnist1d_paper_cnn.toml``: 3 strided convolutions,
   25 channels, 5,210 parameters; Greydanus 2020, arXiv:2011.14439), Adam at 1e-2, minibatches of
   100 taken in order as the paper's ``train.py`` does, raw inputs, trained in a hand-written
-  PyTorch loop (no trainlab code in the loop; the module is built by ``trainlab.models``).
+  PyTorch loop (no trainlab code in the loop; the module is built by ``trainlab.build.model``).
 - **fast**: ``trainlab train examples/fast.toml`` (the lectures' advice: batch norm, a higher rate,
   a one-cycle schedule, standardized inputs; see the file).
 
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 import trainlab
-from trainlab import data, models
+from trainlab import build
 from trainlab.config import resolve
 from trainlab.experiments.compare import to_target
 from trainlab.runs.rundir import RunDir
@@ -53,9 +53,9 @@ def reference(seed: int, epochs: int, threads: int) -> dict:
     ``val_accuracy``) and the last epoch's test accuracy."""
     cfg = resolve(REFERENCE, [f"seed={seed}", "data.val_fraction=0.1", f"train.threads={threads}"])
     torch.set_num_threads(threads)
-    s = data.load(cfg)
+    s = build.load_data(cfg)
     torch.manual_seed(seed)
-    model = models.build(cfg, s.input_shape, s.num_classes)
+    model = build.model(cfg, s.input_shape, s.num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     n, b = len(s.x_train), 100
     history = []
