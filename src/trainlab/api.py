@@ -26,15 +26,6 @@ from .training.loop import evaluate as evaluate_model, fit as fit_parts
 from .training.progress import Progress
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("device = 'cuda' but CUDA is not available here (use auto or cpu)")
-    return torch.device(name)
-
-
 def train(
     config: dict | Config | str | Path | None = None,
     overrides: list[str] | dict | None = None,
@@ -284,7 +275,7 @@ def evaluate(
     (``model``: yours, of the run's architecture, instead of one rebuilt from the config)."""
     run = RunDir.open(run_dir)
     cfg = run.read_config()
-    dev = resolve_device(device or cfg.device)
+    dev = build.device(cfg) if device is None else build.device_named(device)
     splits = build.load_data(cfg, dev)
     model = _load(run, cfg, splits, which, dev, model)
     loss, accuracy = evaluate_model(

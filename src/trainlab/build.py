@@ -31,14 +31,18 @@ from .training.state import FitOptions, Parts
 from .training.step import Step
 
 
-def device(config: Config) -> torch.device:
-    """``device``: ``auto`` -> CUDA when present, else CPU."""
-    name = config.device
+def device_named(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda`` only where CUDA is."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("device = 'cuda' but CUDA is not available here (use auto or cpu)")
     return torch.device(name)
+
+
+def device(config: Config) -> torch.device:
+    """The device ``device`` names (:func:`device_named`)."""
+    return device_named(config.device)
 
 
 def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
