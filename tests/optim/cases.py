@@ -217,3 +217,27 @@ WITH_REFERENCE = [c for c in CASES if c.reference is not None]
 
 def usual_lr(case: Case) -> float:
     return OPTIMIZERS[case.name].usual_lr
+
+
+def wide(dtype=torch.float64):
+    """Three seeded tensors, 23,550 parameters (the shared checks' larger problem)."""
+    g = torch.Generator().manual_seed(0)
+    return [
+        torch.randn(70, 50, generator=g, dtype=dtype).requires_grad_(),
+        torch.randn(50, generator=g, dtype=dtype).requires_grad_(),
+        torch.randn(20000, generator=g, dtype=dtype).requires_grad_(),
+    ]
+
+
+def wide_loss(ps):
+    """A smooth loss with curvature on :func:`wide`'s parameters."""
+    w, b, c = ps
+    return (
+        (w.sin() @ b).pow(2).sum()
+        + (w**4).mean()
+        + (b - 0.3).pow(2).sum()
+        + (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
+    )
+
+
+# the non-convex losses a row's reference is compared on: (parameters, loss)

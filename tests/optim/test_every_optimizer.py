@@ -12,7 +12,7 @@ from trainlab.config import resolve
 from trainlab.optim import OPTIMIZERS, innermost
 from trainlab.training.step import Step
 
-from tests.optim.cases import CASES, REGISTERED, WITH_REFERENCE, usual_lr
+from tests.optim.cases import CASES, REGISTERED, WITH_REFERENCE, usual_lr, wide, wide_loss
 
 
 def test_the_table_covers_every_registered_optimizer():
@@ -48,27 +48,7 @@ def _small_loss(ps):
     return (w.sin() @ b).pow(2).sum() + (w**4).mean() + b.abs().sum()
 
 
-def _wide(dtype=torch.float64):
-    g = torch.Generator().manual_seed(0)
-    return [
-        torch.randn(70, 50, generator=g, dtype=dtype).requires_grad_(),
-        torch.randn(50, generator=g, dtype=dtype).requires_grad_(),
-        torch.randn(20000, generator=g, dtype=dtype).requires_grad_(),
-    ]
-
-
-def _wide_loss(ps):
-    w, b, c = ps
-    return (
-        (w.sin() @ b).pow(2).sum()
-        + (w**4).mean()
-        + (b - 0.3).pow(2).sum()
-        + (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
-    )
-
-
-# the non-convex losses a row's reference is compared on: (parameters, loss)
-PROBLEMS = {"small": (_small, _small_loss), "wide": (_wide, _wide_loss)}
+PROBLEMS = {"small": (_small, _small_loss), "wide": (wide, wide_loss)}
 
 
 class Net(torch.nn.Module):
@@ -77,7 +57,7 @@ class Net(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.ps = torch.nn.ParameterList(_wide(torch.float32))
+        self.ps = torch.nn.ParameterList(wide(torch.float32))
 
     def forward(self, _=None):
         w, b, c = self.ps

@@ -8,24 +8,10 @@ import torch
 
 from trainlab.optim import SWATS, GradientClipping, GradientNoise, QuickProp, Rprop
 
+from tests.optim.cases import wide, wide_loss
 
-def _params(dtype=torch.float64):
-    g = torch.Generator().manual_seed(0)
-    return [
-        torch.randn(70, 50, generator=g, dtype=dtype).requires_grad_(),
-        torch.randn(50, generator=g, dtype=dtype).requires_grad_(),
-        torch.randn(20000, generator=g, dtype=dtype).requires_grad_(),
-    ]
-
-
-def _loss(ps):
-    w, b, c = ps
-    return (
-        (w.sin() @ b).pow(2).sum()
-        + (w**4).mean()
-        + (b - 0.3).pow(2).sum()
-        + (c.cos() * torch.linspace(-1, 1, len(c), dtype=c.dtype)).sum()
-    )
+# a 23,550-parameter problem with curvature, also used by the shared checks
+_params, _loss = wide, wide_loss
 
 
 def lockstep(*pairs, loss=_loss):
