@@ -116,11 +116,6 @@ SOURCES.add(
 )
 
 
-def task(name: str) -> str:
-    """``classification`` or ``regression``: what data source ``name`` asks of a model."""
-    return SOURCES[name].task
-
-
 def read(name: str, seed: int, options: dict) -> Arrays:
     """The arrays of source ``name``: its builder called with ``seed`` and, of ``options``
     (``data.*`` keys), the ones its registry entry reads."""
@@ -128,4 +123,4 @@ def read(name: str, seed: int, options: dict) -> Arrays:
     return entry.build(seed=seed, **{key: options[key] for key in entry.reads})
 
 
-__all__ = ["Arrays", "SourceInfo", "Splits", "SOURCES", "prepare", "read", "task"]
+__all__ = ["Arrays", "SourceInfo", "Splits", "SOURCES", "prepare", "read"]

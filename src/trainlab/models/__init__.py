@@ -23,13 +23,11 @@ from .rnn import RecurrentClassifier
 @dataclass(frozen=True)
 class ModelInfo:
     """What the rest of trainlab needs to know of an architecture: the ``model.*`` keys its
-    builder takes as keyword arguments (``reads``), whether it is built of conv blocks whose layer
-    ``model.layer`` chooses (``convolutional``), and whether it reads the sample as a sequence
-    (``recurrent``: the model.recurrent_* keys apply)."""
+    builder takes as keyword arguments (``reads``), and whether it is built of conv blocks
+    (``convolutional``: its width is ``model.channels``)."""
 
     reads: tuple[str, ...] = ()
     convolutional: bool = False
-    recurrent: bool = False
 
 
 _BLOCK_KEYS = (
@@ -103,10 +101,9 @@ MODELS.add(
     "layer per `model.hidden` entry, "
     "reads MNIST-1D as a sequence (`model.bidirectional`, `model.readout`)",
     reads=(*_RECURRENT_KEYS, "rnn_activation"),
-    recurrent=True,
 )
-MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", reads=_RECURRENT_KEYS, recurrent=True)
-MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn", reads=_RECURRENT_KEYS, recurrent=True)
+MODELS.add("gru", _recurrent("gru"), "GRU, as rnn", reads=_RECURRENT_KEYS)
+MODELS.add("lstm", _recurrent("lstm"), "LSTM, as rnn", reads=_RECURRENT_KEYS)
 
 
 def make(
