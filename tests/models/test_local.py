@@ -195,13 +195,18 @@ def test_layers_registry_builds_both_with_one_signature():
 
 
 def test_local_without_convolutions_is_one_line_exit_2(capsys):
-    with pytest.raises(UserError, match=r"model.layer = 'local': .* cnn1d or cnn2d; 'mlp' has"):
+    # which models read model.layer comes from their registry entries (the generic refusal)
+    with pytest.raises(
+        UserError,
+        match=r'model.layer = "local": only for model.name = cnn1d or '
+        r"cnn2d \(got 'mlp'\)",
+    ):
         resolve(None, ["model.name=mlp", "model.layer=local"])
     assert resolve(None, ["model.name=mlp"])["model"]["layer"] == "conv"  # the default is fine
     code = main(["train", "model.name=rnn", "model.layer=local"])
     out, err = capsys.readouterr()
     assert code == 2 and out == "" and err.count("\n") == 1
-    assert err.startswith("trainlab: error: model.layer = 'local'") and "'rnn' has none" in err
+    assert err.startswith('trainlab: error: model.layer = "local"') and "(got 'rnn')" in err
 
 
 def test_the_config_key_reads_the_registry():

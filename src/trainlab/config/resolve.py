@@ -218,7 +218,7 @@ def _usual_rate(config: dict, lr_given: bool) -> None:
 
 
 def _check_combinations(c: dict[str, Any]) -> None:
-    optimizers, models = for_key("optimizer.name"), for_key("model.name")
+    optimizers = for_key("optimizer.name")
     name, nesterov = c["optimizer.name"], optimizers.names(nesterov=True)
     if c["optimizer.nesterov"] and (name not in nesterov or c["optimizer.momentum"] == 0):
         raise UserError(
@@ -235,12 +235,6 @@ def _check_combinations(c: dict[str, Any]) -> None:
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")
-    convolutional = models.names(convolutional=True)  # other models have no layer to replace
-    if c["model.layer"] != SCHEMA["model.layer"].default and c["model.name"] not in convolutional:
-        raise UserError(
-            f"model.layer = {c['model.layer']!r}: replaces the convolutions of "
-            f"model.name = {' or '.join(convolutional)}; {c['model.name']!r} has none"
-        )
 
 
 REGRESSION_DEFAULTS = {"loss.name": "mse", "early_stopping.monitor": "val_loss"}
