@@ -52,6 +52,7 @@ def make_data(samples: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray
 
 def main(out: str | None = None) -> dict:
     x, y = make_data(800)
+    torch.manual_seed(0)  # the network's initial weights, so that every run gives the same numbers
     net = TwoLayerNet(2, 32, 2)
     summary = trainlab.fit(net, train=(x, y), out=out, progress="quiet",
                            overrides=["optimizer.name=adam", "optimizer.lr=0.01",
