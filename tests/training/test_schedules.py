@@ -83,3 +83,12 @@ def test_warmup_then_cosine_spans_the_remaining_updates():
     assert lrs[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     # as in SequentialLR, the cosine starts at its own step 0 (the peak rate again)
     assert lrs[4:] == pytest.approx([(1 + math.cos(math.pi * t / T)) / 2 for t in range(T)])
+
+
+def test_a_schedule_without_an_option_it_reads_names_it():
+    from trainlab.training.schedules import Schedule
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
+    with pytest.raises(TypeError, match="'cosine' needs the options min_lr"):
+        Schedule(opt, "cosine", updates_per_epoch=2)
+    Schedule(opt, "cosine", updates_per_epoch=2, min_lr=0.0)  # the library form

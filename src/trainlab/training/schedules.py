@@ -141,6 +141,9 @@ class Schedule:
         **options,
     ):
         entry = SCHEDULES[name]
+        missing = [key for key in entry.reads if key not in options]
+        if missing:
+            raise TypeError(f"Schedule {name!r} needs the options {', '.join(missing)}")
         self.per_update = entry.per_update
         self.watches = monitor
         self.warmup_updates = round(warmup_epochs * updates_per_epoch)
