@@ -175,10 +175,8 @@ def resolve(
     layers: list[dict[str, Any]] = []
     if presets:
         layers.append(_pairs(presets))
-    if isinstance(base, Config):
-        base = base.to_dict()
     if base is not None:
-        layers.append(flatten(read_file(base) if isinstance(base, (str, Path)) else base))
+        layers.append(pairs_of(base))
     if overrides:
         layers.append(_pairs(overrides))
     for layer in layers:
@@ -202,6 +200,13 @@ def resolve(
     _check_distributed(flatten(config))
     _check_validation(flatten(config))
     return from_dict(config)
+
+
+def pairs_of(base: dict | Config | str | Path) -> dict[str, Any]:
+    """A config given as a nested dict, a :class:`Config` or a TOML file, as dotted pairs."""
+    if isinstance(base, Config):
+        base = base.to_dict()
+    return flatten(read_file(base) if isinstance(base, (str, Path)) else base)
 
 
 def _pairs(pairs: list[str] | dict) -> dict[str, Any]:

@@ -36,7 +36,8 @@ from queue import SimpleQueue
 from typing import Any
 
 from .. import api
-from ..config import Config, flatten, parse_override, read_file, resolve
+from ..config import Config, parse_override, resolve
+from ..config.resolve import pairs_of
 from ..errors import UserError
 from ..models import MODELS
 from ..processes import threads_per_process
@@ -113,13 +114,8 @@ def variant_config(base, overrides: list[str], variant: list[str]) -> Config:
     ``overrides``, which act as presets: a shared key that the variant's model, optimizer,
     schedule, data source or mode does not read is left out of that variant (the base of a
     comparison of sgd with momentum against adam keeps its momentum for sgd alone)."""
-    if isinstance(base, Config):
-        tree = base.to_dict()
-    elif isinstance(base, (str, Path)):
-        tree = read_file(base)
-    else:
-        tree = base or {}
-    presets = {**flatten(tree), **dict(map(parse_override, overrides))}
+    shared = pairs_of(base) if base is not None else {}
+    presets = {**shared, **dict(map(parse_override, overrides))}
     return resolve(None, variant, presets=presets)
 
 

@@ -20,7 +20,8 @@ import json
 import time
 from pathlib import Path
 
-from ..config import Config, dumps, flatten, read_file, resolve
+from ..config import Config, dumps, resolve
+from ..config.resolve import pairs_of
 from ..errors import UserError
 from .atomic import atomic_write_text, cannot_write
 
@@ -110,7 +111,7 @@ class RunDir:
         """The run's config. Read as presets: a key its model or optimizer does not read (a
         run written before such keys were refused, where it was ignored) is left out, so that
         every earlier run can still be resumed and evaluated."""
-        return resolve(None, presets=flatten(read_file(self.config)))
+        return resolve(None, presets=pairs_of(self.config))
 
     def write_metrics(self, history: list[dict]) -> None:
         """Rewrite metrics.jsonl from the full history (on resume, to match the checkpoint)."""
