@@ -51,6 +51,7 @@ def assert_same_run(a, b):
 def test_run_folder_holds_what_it_promises(fast_run):
     summary, run = fast_run()
     assert {p.name for p in run.iterdir()} == {
+        ".lock",
         "config.toml",
         "metrics.jsonl",
         "summary.json",

@@ -53,15 +53,14 @@ def train(
         cfg.distributed.mode
     ].torchrun:  # every rank gets here; rank 0 makes the folder
         return distributed.train(cfg, splits, out, progress, test=test, on_epoch=on_epoch)
-    return _run(
-        cfg,
-        splits,
-        RunDir.create(out, cfg),
-        progress,
-        test=test,
-        on_epoch=on_epoch,
-        callbacks=callbacks,
-    )
+    with RunDir.create(out, cfg) as run:
+        try:
+            return _run(
+                cfg, splits, run, progress, test=test, on_epoch=on_epoch, callbacks=callbacks
+            )
+        except Exception:
+            run.discard_if_unstarted()  # a mistake found while building the run leaves nothing
+            raise
 
 
 def resume(
@@ -70,14 +69,13 @@ def resume(
     """Continue an interrupted run from its last checkpoint (or from the start if it has none).
     The result equals that of a run that was never interrupted (on CPU). A finished run's
     summary is returned as it is. ``test`` and ``on_epoch`` as for :func:`train`."""
-    run = RunDir.open(run_dir)
-    done = run.read_summary()
-    if done is not None:
-        return done
-    cfg = run.read_config()
-    return _run(
-        cfg, build.load_data(cfg, build.device(cfg)), run, progress, test=test, on_epoch=on_epoch
-    )
+    with RunDir.open(run_dir, write=True) as run:
+        done = run.read_summary()
+        if done is not None:
+            return done
+        cfg = run.read_config()
+        splits = build.load_data(cfg, build.device(cfg))
+        return _run(cfg, splits, run, progress, test=test, on_epoch=on_epoch)
 
 
 def _run(cfg: Config, splits, run: RunDir, progress: str, *, callbacks=(), **options) -> dict:
@@ -130,9 +128,10 @@ def fit(
     >>> summary = trainlab.fit(net, train=(x, y), overrides=["optimizer.name=sgd"])
     """
     if resume:
-        run = RunDir.open(out)
+        run = RunDir.open(out, write=True)
         done = run.read_summary()
         if done is not None:
+            run.close()
             return done
         cfg = run.read_config()
     else:
@@ -142,6 +141,11 @@ def fit(
             raise UserError(
                 f"data.name = {cfg.data.name!r}: trainlab.fit trains on the arrays "
                 "it is given (train=, val=, test=); leave data.name unset"
+            )
+        if cfg.distributed.mode != "none":
+            raise UserError(
+                f"distributed.mode = {cfg.distributed.mode!r}: trainlab.fit trains in one "
+                "process (use trainlab train for the distributed modes)"
             )
         cfg = resolve(
             cfg.to_dict(),
@@ -165,29 +169,30 @@ def fit(
             )
         )  # bad data leaves no folder behind
         run = RunDir.create(out, cfg)
-        path = str((run.path / "data.npz").resolve())
-        _save_arrays(run.path / "data.npz", arrays)
-        cfg = replace(cfg, **{"data.path": path})
-        atomic_write_text(run.config, dumps(cfg))
-    device = build.device(cfg)
-    build.check_device(cfg, device)
-    splits = build.load_data(cfg, device)
-    if cfg.distributed.mode != "none":
-        raise UserError(
-            f"distributed.mode = {cfg.distributed.mode!r}: trainlab.fit trains in one "
-            "process (use trainlab train for the distributed modes)"
+        try:
+            path = str((run.path / "data.npz").resolve())
+            _save_arrays(run.path / "data.npz", arrays)
+            cfg = replace(cfg, **{"data.path": path})
+            atomic_write_text(run.config, dumps(cfg))
+        except BaseException:
+            (run.path / "data.npz").unlink(missing_ok=True)
+            run.discard_if_unstarted()
+            raise
+    with run:
+        device = build.device(cfg)
+        build.check_device(cfg, device)
+        splits = build.load_data(cfg, device)
+        parts = build.parts(cfg, splits, net=model)
+        _, summary = fit_parts(
+            parts,
+            splits,
+            run,
+            build.fit_options(cfg),
+            Progress(cfg.train.epochs, progress),
+            callbacks=list(callbacks),
+            on_epoch=on_epoch,
         )
-    parts = build.parts(cfg, splits, net=model)
-    _, summary = fit_parts(
-        parts,
-        splits,
-        run,
-        build.fit_options(cfg),
-        Progress(cfg.train.epochs, progress),
-        callbacks=list(callbacks),
-        on_epoch=on_epoch,
-    )
-    run.write_summary(summary)
+        run.write_summary(summary)
     return summary
 
 
@@ -255,12 +260,12 @@ def _load(
     path = run.best if which == "best" else run.last
     if not path.exists():
         raise UserError(f"{str(run.path)!r} has no {path.name} (no epoch has finished)")
+    saved = checkpoint.load(path, device)
     try:
-        model.load_state_dict(checkpoint.load(path, device)["model"])
-    except RuntimeError as e:  # the weights are of another architecture
-        raise UserError(
-            f"{str(path)!r} holds weights of another architecture than model.name = "
-            f"{cfg.model.name!r} builds ({str(e).splitlines()[0] if str(e) else e})"
+        model.load_state_dict(saved["model"])
+    except checkpoint.MISMATCH as e:  # weights of another architecture than the config's
+        raise checkpoint.mismatch(
+            path, e, f"restore config.toml, or pass model= (model.name = {cfg.model.name!r})"
         ) from None
     return model
 

@@ -12,6 +12,8 @@ the same numbers.
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch import nn
 
@@ -21,6 +23,7 @@ from .config.resolve import task as task_of
 from .data import Splits, prepare
 from .errors import UserError
 from .imports import is_import_path
+from .registry import for_key
 from .training import losses, precision
 from .training.augment import Augmentation
 from .training.batches import batch_count
@@ -187,10 +190,41 @@ def check_device(config: Config, on: torch.device) -> None:
     mode is asked to use them), or when ``model.name`` names a callable that cannot be imported:
     both before anything is written."""
     precision.check(config.train.precision, config.train.compile, on, config.distributed.mode)
+    check_machine(config)
     if is_import_path(config.model.name):
         from .imports import load_callable
 
         load_callable(config.model.name, "model.name")
+
+
+# A process of a distributed mode is a Python interpreter with PyTorch (~300 MB): more than a
+# few per core only waits, and thousands exhaust the machine.
+PROCESSES_PER_CORE = 4
+
+
+def check_machine(config: Config) -> None:
+    """The counts this machine can honour: ``train.threads`` up to its cores (PyTorch's OpenMP
+    crashes far above), and a distributed mode's processes up to
+    :data:`PROCESSES_PER_CORE` per core (at least 8). Checked here rather than with the
+    config's values, so that a run made on a larger machine still evaluates on this one."""
+    cores = os.cpu_count() or 1
+    if config.train.threads > cores:
+        raise UserError(
+            f"train.threads = {config.train.threads}: this machine has {cores} cores; "
+            f"expected 0 (PyTorch's default) to {cores}"
+        )
+    d = config.distributed
+    if d.mode == "none":
+        return
+    limit = max(8, PROCESSES_PER_CORE * cores)
+    servers = d.servers if "servers" in for_key("distributed.mode")[d.mode].reads else 0
+    count = d.workers + d.backup_workers + servers
+    if count > limit:
+        raise UserError(
+            f"distributed.workers = {d.workers} (with {d.backup_workers} backup workers and "
+            f"the servers: {count} processes): this machine has {cores} cores; expected at "
+            f"most {limit} processes"
+        )
 
 
 def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:

@@ -63,6 +63,11 @@ def check_value(name: str, value: Any) -> Any:
     if not _accepts(key, value):
         allowed = " or ".join(_type_name(t) for t in (key.types or (type(key.default),)))
         raise UserError(f"{name} = {_fmt(value)}: expected {allowed}")
+    if not _within_64_bits(value):
+        raise UserError(
+            f"{name} = {_fmt(value)}: expected integers within 64 bits "
+            "(-9223372036854775808 to 9223372036854775807)"
+        )
     if isinstance(key.default, float) and not isinstance(value, bool):
         value = float(value)
         if not math.isfinite(value):
@@ -72,12 +77,37 @@ def check_value(name: str, value: Any) -> Any:
         and value not in key.choices
         and not (name in IMPORTABLE and is_import_path(value))
     ):
-        raise UserError(f"{name} = {_fmt(value)}: expected one of {', '.join(key.choices)}")
+        raise UserError(
+            f"{name} = {_fmt(value)}: expected one of {', '.join(key.choices)}"
+            + _did_you_mean(value, key.choices)
+        )
     if key.check is not None:
         problem = key.check(value)
         if problem:
             raise UserError(f"{name} = {_fmt(value)}: expected {problem}")
     return value
+
+
+def _within_64_bits(value: Any) -> bool:
+    """Every integer in ``value`` (lists and tables too) fits an int64, as PyTorch needs."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, (list, tuple)):
+        return all(map(_within_64_bits, value))
+    if isinstance(value, dict):
+        return all(map(_within_64_bits, value.values()))
+    return True
+
+
+def _did_you_mean(value: Any, choices) -> str:
+    """ "; did you mean adam?" for a name that differs from one of ``choices`` in case or by a
+    typo."""
+    if not isinstance(value, str):
+        return ""
+    names = [str(c) for c in choices]
+    same = [c for c in names if c.lower() == value.lower()]
+    close = same or difflib.get_close_matches(value, names, n=1, cutoff=0.75)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 IMPORTABLE = ("model.name", "data.name")  # may name the user's own callable, package.module:name
@@ -145,7 +175,7 @@ def read_file(path: str | Path) -> dict:
     """Read a TOML config file into a nested dict (not yet validated)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is no TOML
     except FileNotFoundError:
         raise UserError(f"config file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as e:

@@ -65,6 +65,10 @@ def _non_negative(v):
     return None if v >= 0 else "a number >= 0"
 
 
+def _seed(v):
+    return None if 0 <= v < 2**63 else "an integer from 0 to 9223372036854775807 (2**63 - 1)"
+
+
 def _unit_open(v):
     return None if 0 <= v < 1 else "a number in [0, 1)"
 
@@ -136,9 +140,7 @@ def _betas(v):
 
 
 SCHEMA: dict[str, Key] = {
-    "seed": Key(
-        0, "seed for weights, data split, toy data, shuffling and dropout", check=_non_negative
-    ),
+    "seed": Key(0, "seed for weights, data split, toy data, shuffling and dropout", check=_seed),
     "device": Key("auto", "auto = CUDA when present, else CPU", choices=("auto", "cpu", "cuda")),
     "diagnostics": Key(
         False,

@@ -44,8 +44,7 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
         raise UserError(f"checkpoint {str(path)!r} cannot be read ({_first_line(e)})") from None
     except Exception as e:  # noqa: BLE001 - any failure of the reader on a damaged file
         raise UserError(
-            f"checkpoint {str(path)!r} cannot be read: damaged, or not a "
-            f"checkpoint ({type(e).__name__}: {_first_line(e)})"
+            f"checkpoint {str(path)!r} cannot be read: damaged, or not a checkpoint ({_named(e)})"
         ) from None
     if not isinstance(state, dict):
         raise UserError(
@@ -53,6 +52,26 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> dict:
             f"{type(state).__name__}, not a checkpoint"
         )
     return state
+
+
+# What restoring a state of another shape raises: load_state_dict's size or key mismatch
+# (RuntimeError), a missing entry (KeyError), an optimizer's group mismatch (ValueError), ...
+MISMATCH = (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError)
+
+
+def mismatch(path: str | Path, error: BaseException, advice: str) -> UserError:
+    """The one line for a checkpoint that was read but does not fit the model, optimizer or
+    schedule the run's config.toml builds (either file damaged, or edited)."""
+    return UserError(
+        f"checkpoint {str(path)!r} does not fit what the run's config.toml builds "
+        f"({_named(error)}): one of the two is damaged or was edited; {advice}"
+    )
+
+
+def _named(error: BaseException) -> str:
+    """``Type: first line of the message``, or the type alone when the message is empty."""
+    name, lines = type(error).__name__, str(error).strip().splitlines()
+    return f"{name}: {lines[0]}" if lines and lines[0] != name else name
 
 
 def _first_line(error: BaseException) -> str:

@@ -9,6 +9,7 @@
     best.pt          weights of the best epoch
     summary.json     written when the run ends: test_loss, test_accuracy, best_epoch,
                      best_val_accuracy, epochs_run, wall_time_s, stopped_early, diverged, ...
+    .lock            one writer at a time (trainlab.runs.lock): who last wrote the run
 
 A new run never writes into a folder that already holds files; resuming needs a folder with
 ``config.toml``.
@@ -19,16 +20,56 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from shlex import quote
 
 from ..config import Config, dumps, resolve
 from ..config.resolve import pairs_of
 from ..errors import UserError
 from .atomic import atomic_write_text, cannot_write
+from .lock import LOCK_NAME, FolderLock
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """The rows of a JSON-lines file (metrics.jsonl, diagnostics.jsonl); [] if it is missing."""
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def read_jsonl(path: Path, advice: str) -> list[dict]:
+    """The rows of a JSON-lines file (metrics.jsonl, diagnostics.jsonl); [] if it is missing.
+    A damaged file is one line naming it and the damaged line, with ``advice`` (what to do)."""
+    if not path.exists():
+        return []
+    rows = []
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{str(path)!r} cannot be read ({_reason(e)}); {advice}") from None
+    for number, line in enumerate(lines, 1):
+        try:
+            row = json.loads(line)
+        except ValueError as e:
+            row = e
+        if not isinstance(row, dict):
+            raise UserError(f"{str(path)!r} line {number} is damaged (not a JSON object); {advice}")
+        rows.append(row)
+    return rows
+
+
+def read_json(path: Path, advice: str) -> dict | None:
+    """The JSON object in ``path`` (summary.json, a manifest); None if it is missing. A damaged
+    file is one line naming it, with ``advice``."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{str(path)!r} cannot be read ({_reason(e)}); {advice}") from None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        raise UserError(f"{str(path)!r} is damaged (not a JSON object); {advice}")
+    return found
+
+
+def _reason(e: BaseException) -> str:
+    return e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
 
 
 def write_jsonl(path: Path, rows: list[dict], append: bool = False) -> None:
@@ -58,8 +99,14 @@ def output_folder(out: str | Path | None, prefix: str) -> Path:
 
 
 class RunDir:
+    """A run's folder. :meth:`create` and :meth:`open` with ``write=True`` hold its
+    :class:`~trainlab.runs.lock.FolderLock` (one writer at a time) until :meth:`close`; use the
+    run as a context manager to close it."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock: FolderLock | None = None
+        self._created: list[Path] = []  # folders create() made, deepest first
 
     config = property(lambda self: self.path / "config.toml")
     metrics = property(lambda self: self.path / "metrics.jsonl")
@@ -69,8 +116,9 @@ class RunDir:
     diagnostics = property(lambda self: self.path / "diagnostics.jsonl")
 
     @classmethod
-    def create(cls, out: str | Path | None, config: dict) -> RunDir:
-        """A new run folder (``runs/<timestamp>`` by default); refuses one that holds files."""
+    def create(cls, out: str | Path | None, config: dict | Config) -> RunDir:
+        """A new run folder (``runs/<timestamp>`` by default) holding ``config.toml``, locked;
+        refuses one that holds files."""
         if out is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = Path("runs") / stamp
@@ -78,34 +126,76 @@ class RunDir:
             while out.exists():
                 out, n = Path("runs") / f"{stamp}-{n}", n + 1
         run = cls(out)
-        if run.path.exists():
-            if not run.path.is_dir():
-                raise UserError(f"--out {str(run.path)!r} is a file, not a folder")
-            if run.config.exists():
-                raise UserError(
-                    f"--out {str(run.path)!r} is an existing run; refusing to overwrite "
-                    f"it (continue it with --resume {run.path}, or choose a new --out)"
-                )
-            if any(run.path.iterdir()):
-                raise UserError(
-                    f"--out {str(run.path)!r} is not empty; choose a new or empty folder"
-                )
+        run._refuse_existing()
+        run._created = [p for p in (run.path, *run.path.parents) if not p.exists()]
         try:
             run.path.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(run.config, dumps(config))
         except OSError as e:
-            raise UserError(f"--out {str(run.path)!r} cannot be written ({e.strerror})") from None
+            raise UserError(f"--out {str(run.path)!r} cannot be created ({e.strerror})") from None
+        try:
+            run._lock = FolderLock(run.path).acquire()
+            run._refuse_existing()  # again, holding the lock: another process may have begun
+            atomic_write_text(run.config, dumps(config))
+        except BaseException:
+            run.discard_if_unstarted()
+            raise
         return run
 
+    def _refuse_existing(self) -> None:
+        if not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise UserError(f"--out {str(self.path)!r} is a file, not a folder")
+        if self.config.exists():
+            raise UserError(
+                f"--out {str(self.path)!r} is an existing run; refusing to overwrite "
+                f"it (continue it with trainlab train --resume {quote(str(self.path))}, or "
+                "choose a new --out)"
+            )
+        if any(p.name != LOCK_NAME for p in self.path.iterdir()):
+            raise UserError(f"--out {str(self.path)!r} is not empty; choose a new or empty folder")
+
     @classmethod
-    def open(cls, path: str | Path) -> RunDir:
-        """An existing run folder (for --resume and evaluate)."""
+    def open(cls, path: str | Path, *, write: bool = False) -> RunDir:
+        """An existing run folder (for --resume and evaluate); ``write=True`` locks it."""
         run = cls(path)
         if not run.path.is_dir():
             raise UserError(f"{str(run.path)!r} is not a folder (expected a trainlab run folder)")
         if not run.config.is_file():
             raise UserError(f"{str(run.path)!r} is not a trainlab run (it has no config.toml)")
+        if write:
+            run._lock = FolderLock(run.path).acquire()
         return run
+
+    def close(self) -> None:
+        """Release the folder's lock (if this object holds it)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> RunDir:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def discard_if_unstarted(self) -> None:
+        """Remove what :meth:`create` wrote when the run then failed before writing anything
+        else (a mistake found while building it): the config and lock, and the folders it made.
+        A folder holding anything more is left as it is."""
+        self.close()
+        if not self._created or not self.path.is_dir():
+            return
+        if any(p.name not in ("config.toml", LOCK_NAME) for p in self.path.iterdir()):
+            return
+        for name in ("config.toml", LOCK_NAME):
+            (self.path / name).unlink(missing_ok=True)
+        for folder in self._created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        self._created = []
 
     def read_config(self) -> Config:
         """The run's config. Read as presets: a key its model or optimizer does not read (a
@@ -119,7 +209,7 @@ class RunDir:
 
     def read_metrics(self) -> list[dict]:
         """metrics.jsonl: one dict per epoch."""
-        return read_jsonl(self.metrics)
+        return read_jsonl(self.metrics, self._rewrite_advice)
 
     def append_metrics(self, row: dict) -> None:
         write_jsonl(self.metrics, [row], append=True)
@@ -128,4 +218,13 @@ class RunDir:
         atomic_write_text(self.summary, json.dumps(summary, indent=2) + "\n")
 
     def read_summary(self) -> dict | None:
-        return json.loads(self.summary.read_text()) if self.summary.exists() else None
+        """summary.json, or None while the run is unfinished."""
+        return read_json(self.summary, self._rewrite_advice)
+
+    @property
+    def _rewrite_advice(self) -> str:
+        # last.pt holds every epoch's metrics: resuming from it rewrites both files
+        return (
+            f"delete {str(self.summary)!r} and run the command again: the run is then "
+            "finished from last.pt, which rewrites metrics.jsonl and summary.json"
+        )

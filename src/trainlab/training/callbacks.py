@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..errors import UserError
 from ..runs import checkpoint
 from ..runs.rundir import write_jsonl
 from .progress import Progress
@@ -126,21 +127,46 @@ class Resume(Callback):
     def on_fit_start(self, state: FitState) -> None:
         run, p = state.run, state.parts
         if run.last.exists():
-            saved = checkpoint.load(run.last, state.data.x_train.device)
-            p.model.load_state_dict(saved["model"])
-            p.optimizer.load_state_dict(saved["optimizer"])
-            p.schedule.load_state_dict(saved["schedule"])
-            if p.step.scaler is not None and "scaler" in saved:
-                p.step.scaler.load_state_dict(saved["scaler"])
-            state.stopper.load_state_dict(saved["early_stopping"])
-            checkpoint.set_rng_state(saved["rng"], state.shuffle)
-            state.history, state.elapsed = saved["history"], saved["elapsed"]
-            state.extra = saved.get("extra", {})
-            state.start = saved["epoch"] + 1
+            device = state.data.x_train.device
+            try:
+                saved = checkpoint.load(run.last, device)
+            except UserError as e:
+                raise UserError(f"{e}; {_restart_advice(run, device)}") from None
+            try:
+                p.model.load_state_dict(saved["model"])
+                p.optimizer.load_state_dict(saved["optimizer"])
+                p.schedule.load_state_dict(saved["schedule"])
+                if p.step.scaler is not None and "scaler" in saved:
+                    p.step.scaler.load_state_dict(saved["scaler"])
+                state.stopper.load_state_dict(saved["early_stopping"])
+                checkpoint.set_rng_state(saved["rng"], state.shuffle)
+                state.history, state.elapsed = list(saved["history"]), float(saved["elapsed"])
+                state.extra = dict(saved.get("extra", {}))
+                state.start = int(saved["epoch"]) + 1
+            except checkpoint.MISMATCH as e:
+                raise checkpoint.mismatch(run.last, e, _restart_advice(run, device)) from None
             state.stop = state.stopper.should_stop
             self.progress.message(f"resuming {run.path} after epoch {saved['epoch']}")
         if self.writes:
             run.write_metrics(state.history)
+
+
+def _restart_advice(run, device) -> str:
+    """What to do when ``last.pt`` cannot be restored: delete it to train the run from its start;
+    and whether ``best.pt`` is intact (then evaluate still works on it)."""
+    from shlex import quote
+
+    advice = f"delete it to train the run again from its first epoch ({str(run.last)!r})"
+    if run.best.exists():
+        try:
+            epoch = checkpoint.load(run.best, device).get("epoch")
+        except UserError:
+            return advice
+        advice += (
+            f"; best.pt (the weights of epoch {epoch}) is intact: trainlab evaluate "
+            f"{quote(str(run.path))} still works"
+        )
+    return advice
 
 
 class Diagnostics(Callback):

@@ -173,4 +173,6 @@ def plot(rows: list[dict], path: Path, title: str = "") -> None:
 
 def read(path: Path, upto_epoch: int | None = None) -> list[dict]:
     """The rows of diagnostics.jsonl, those of epochs up to ``upto_epoch`` if given."""
-    return [r for r in read_jsonl(path) if upto_epoch is None or r["epoch"] <= upto_epoch]
+    advice = f"delete it and run trainlab diagnose {str(path.parent)!r} again (it records anew)"
+    rows = read_jsonl(path, advice)
+    return [r for r in rows if upto_epoch is None or r.get("epoch", 0) <= upto_epoch]
