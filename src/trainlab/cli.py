@@ -492,7 +492,17 @@ def _trajectories(ns: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it ends as after Ctrl-C: children stopped,
+    checkpoints intact, one line, exit status 143."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     p = parser()
     ns, extra = p.parse_known_args(argv)
     # key=value overrides may follow the flags (trainlab train a.toml --out x seed=1)
@@ -501,39 +511,120 @@ def main(argv: list[str] | None = None) -> int:
         p.parse_args(argv)  # argparse's own one-line error (exit 2) for what is left
     if late:
         ns.args = [*ns.args, *late]
+    _default_out(ns, argv)
+    previous = _on_sigterm(_terminate)
     try:
-        if ns.command == "train":
-            return _train(ns)
-        if ns.command == "evaluate":
-            r = api.evaluate(ns.run_dir, ns.checkpoint, ns.device)
-            print(
-                f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
-                f"({r['checkpoint']} checkpoint, {r['samples']} samples)"
-            )
-            return 0
-        if ns.command == "trajectories":
-            return _trajectories(ns)
-        if ns.command == "compare":
-            return _compare(ns)
-        if ns.command == "lr-find":
-            return _lr_find(ns)
-        if ns.command == "search":
-            return _search(ns)
-        if ns.command == "diagnose":
-            return _diagnose(ns)
-        if ns.command == "claims":
-            return _claims(ns)
-        if ns.args:
-            print(dumps(resolve(*split_args(ns.args))), end="")
-        else:
-            print(documented_defaults(), end="")
-        return 0
+        return _command(ns)
     except UserError as e:
         print(f"trainlab: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("trainlab: interrupted (continue with trainlab train --resume DIR)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"trainlab: {_how_to_continue(ns, argv)}", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    except MemoryError:
+        print(f"trainlab: error: {_out_of_memory(ns)}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # PyTorch's allocator says so in a RuntimeError
+        if not _is_out_of_memory(e):
+            raise
+        print(f"trainlab: error: {_out_of_memory(ns)}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `trainlab config | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        _on_sigterm(previous)
+
+
+def _on_sigterm(handler):
+    """Install ``handler`` for SIGTERM (only the main thread may); returns the previous one."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or handler is None:
+        return None
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _default_out(ns: argparse.Namespace, argv: list[str]) -> None:
+    """Fix the folder a writing command will use when --out is not given, and add it to
+    ``argv``, so that the line after an interruption names the exact command that continues."""
+    import time
+
+    from .runs.rundir import RunDir
+
+    if not hasattr(ns, "out") or ns.out or ns.command in ("diagnose",):
+        return
+    if ns.command == "train":
+        if ns.resume:
+            return
+        ns.out = str(RunDir.default_path())
+    elif ns.command in ("compare", "search", "lr-find", "trajectories"):
+        ns.out = f"runs/{ns.command}-{time.strftime('%Y%m%d-%H%M%S')}"
+    else:
+        return
+    argv += ["--out", ns.out]
+
+
+def _how_to_continue(ns: argparse.Namespace, argv: list[str]) -> str:
+    """The line after Ctrl-C or SIGTERM: the exact command that continues, or that nothing
+    was written."""
+    import shlex
+    from pathlib import Path
+
+    again = "interrupted; continue with: " + shlex.join(["trainlab", *argv])
+    if ns.command == "train":
+        folder = ns.resume or ns.out
+        if not (Path(folder) / "config.toml").is_file():
+            return "interrupted before the run began; nothing was written"
+        return "interrupted; continue with: " + shlex.join(
+            ["trainlab", "train", "--resume", folder]
+        )
+    if ns.command in ("compare", "search", "claims"):
+        return again + " (finished runs are kept, unfinished ones resume)"
+    return "interrupted; run the command again (it keeps nothing part-way)"
+
+
+def _is_out_of_memory(e: RuntimeError) -> bool:
+    import torch
+
+    text = str(e)
+    return isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in text
+
+
+def _out_of_memory(ns: argparse.Namespace) -> str:
+    return (
+        f"trainlab {ns.command}: out of memory: the model or data is larger than this machine "
+        "can hold; use smaller sizes (model.hidden, model.channels, data.samples, "
+        "data.seq_len, train.batch_size)"
+    )
+
+
+def _command(ns: argparse.Namespace) -> int:
+    """Run the parsed command; its return value is the exit status."""
+    if ns.command == "train":
+        return _train(ns)
+    if ns.command == "evaluate":
+        r = api.evaluate(ns.run_dir, ns.checkpoint, ns.device)
+        print(
+            f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
+            f"({r['checkpoint']} checkpoint, {r['samples']} samples)"
+        )
+        return 0
+    if ns.command == "trajectories":
+        return _trajectories(ns)
+    if ns.command == "compare":
+        return _compare(ns)
+    if ns.command == "lr-find":
+        return _lr_find(ns)
+    if ns.command == "search":
+        return _search(ns)
+    if ns.command == "diagnose":
+        return _diagnose(ns)
+    if ns.command == "claims":
+        return _claims(ns)
+    if ns.args:
+        print(dumps(resolve(*split_args(ns.args))), end="")
+    else:
+        print(documented_defaults(), end="")
+    return 0

@@ -21,10 +21,13 @@ def power(x: int, exponent: int = 2) -> dict:
 
 def test_manifest_is_written_once_and_guards_the_folder(tmp_path):
     out = tmp_path / "exp"
-    grid.check_manifest(out, "claims.json", {"seeds": 2, "vary": ("a", "b")}, "claim")
+    with grid.check_manifest(out, "claims.json", {"seeds": 2, "vary": ("a", "b")}, "claim"):
+        # held: a second writer of the folder (here or in another process) is refused
+        with pytest.raises(UserError, match="being written by another process .*pid"):
+            grid.check_manifest(out, "claims.json", {"seeds": 2, "vary": ("a", "b")}, "claim")
     assert json.loads((out / "claims.json").read_text()) == {"seeds": 2, "vary": ["a", "b"]}
     (out / "result.csv").write_text("x\n")
-    grid.check_manifest(out, "claims.json", {"seeds": 2, "vary": ["a", "b"]}, "claim")  # the same
+    grid.check_manifest(out, "claims.json", {"seeds": 2, "vary": ["a", "b"]}, "claim").release()
     with pytest.raises(UserError, match="holds a different claim .*differs in: seeds"):
         grid.check_manifest(out, "claims.json", {"seeds": 3, "vary": ["a", "b"]}, "claim")
     other = tmp_path / "other"

@@ -107,30 +107,30 @@ def run(
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = workers(jobs)
-    check_manifest(out, "claims-manifest.json", MANIFEST, "claims experiment")
-    asked = min(seeds or FAST_SEEDS, FAST_SEEDS) if fast else seeds
-    plan = [(c, tasks_for(c, c.seed_count(asked), offset, out)) for c in claims]
+    with check_manifest(out, "claims-manifest.json", MANIFEST, "claims experiment"):
+        asked = min(seeds or FAST_SEEDS, FAST_SEEDS) if fast else seeds
+        plan = [(c, tasks_for(c, c.seed_count(asked), offset, out)) for c in claims]
 
-    def arrived(task, result, done, total):
-        if log:
-            log(f"[{done}/{total}] {task.key[0]} seed {task.key[1]}")
+        def arrived(task, result, done, total):
+            if log:
+                log(f"[{done}/{total}] {task.key[0]} seed {task.key[1]}")
 
-    flat = [t for _, ts in plan for t in ts]
-    by_task = {t.key: r for t, r in zip(flat, run_tasks(flat, jobs, arrived))}
-    rows, measured = [], {}
-    for c, ts in plan:
-        results = [dict(by_task[t.key]) for t in ts]
-        wall = sum(r.pop(WALL, 0.0) for r in results)
-        measured[c.id] = results
-        rows.append(_judge(c, results, wall))
-    apply_holm(rows, [c.family for c in claims])
-    compare_seed_sets(out, rows, offset)
-    write(out, rows)
-    for c, row in zip(claims, rows):
-        plot(c, measured[c.id], row, out / f"{c.id}.png")
-    write_markdown(out / "claims.md", rows)
-    write_html(out / "claims.html", rows, claims, out)
-    return rows
+        flat = [t for _, ts in plan for t in ts]
+        by_task = {t.key: r for t, r in zip(flat, run_tasks(flat, jobs, arrived))}
+        rows, measured = [], {}
+        for c, ts in plan:
+            results = [dict(by_task[t.key]) for t in ts]
+            wall = sum(r.pop(WALL, 0.0) for r in results)
+            measured[c.id] = results
+            rows.append(_judge(c, results, wall))
+        apply_holm(rows, [c.family for c in claims])
+        compare_seed_sets(out, rows, offset)
+        write(out, rows)
+        for c, row in zip(claims, rows):
+            plot(c, measured[c.id], row, out / f"{c.id}.png")
+        write_markdown(out / "claims.md", rows)
+        write_html(out / "claims.html", rows, claims, out)
+        return rows
 
 
 def compare_seed_sets(out: Path, rows: list[dict], offset: int) -> None:

@@ -124,31 +124,34 @@ def run(
     if regression:
         chosen = chosen._replace(label="test mean squared error")
     variants = parse_vary(vary, base, overrides)
-    grid.check_manifest(
+    with grid.check_manifest(
         out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds}, "comparison"
-    )
-    tasks = grid.seed_tasks(
-        base,
-        grid.with_threads(base, overrides, threads_per_process(jobs)),
-        variants,
-        seeds,
-        out / "runs",
-    )
-
-    def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:
-        name, k = task.key
-        result = (
-            f"test mse {summary['test_loss']:.4f}"
-            if regression
-            else f"test accuracy {summary['test_accuracy']:.4f}"
+    ):
+        tasks = grid.seed_tasks(
+            base,
+            grid.with_threads(base, overrides, threads_per_process(jobs)),
+            variants,
+            seeds,
+            out / "runs",
         )
-        log(f"[{done}/{total}] {name} seed {k}: " + ("diverged" if summary["diverged"] else result))
 
-    summaries = grid.run_tasks(tasks, jobs, on_result=progress)
-    runs = {t.key: (s, _history(Path(t.folder))) for t, s in zip(tasks, summaries)}
-    rows = summarize(variants, seeds, runs, chosen)
-    write_outputs(out, rows, runs, base_config, seeds, chosen)
-    return rows
+        def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:
+            name, k = task.key
+            result = (
+                f"test mse {summary['test_loss']:.4f}"
+                if regression
+                else f"test accuracy {summary['test_accuracy']:.4f}"
+            )
+            log(
+                f"[{done}/{total}] {name} seed {k}: "
+                + ("diverged" if summary["diverged"] else result)
+            )
+
+        summaries = grid.run_tasks(tasks, jobs, on_result=progress)
+        runs = {t.key: (s, _history(Path(t.folder))) for t, s in zip(tasks, summaries)}
+        rows = summarize(variants, seeds, runs, chosen)
+        write_outputs(out, rows, runs, base_config, seeds, chosen)
+        return rows
 
 
 def regression_metric(name: str) -> str:

@@ -42,7 +42,8 @@ from ..errors import UserError
 from ..models import MODELS
 from ..processes import threads_per_process
 from ..runs.atomic import atomic_write_text
-from ..runs.rundir import RunDir
+from ..runs.lock import LOCK_NAME, FolderLock
+from ..runs.rundir import RunDir, read_json
 
 # --- variants and seeds ------------------------------------------------------------------------
 
@@ -197,32 +198,48 @@ def plain(manifest: dict) -> dict:
     )
 
 
-def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> None:
-    """Check or write the manifest of an experiment folder: a new or empty ``out`` gets
-    ``out/filename``; one that holds the same manifest is continued; one that holds another
-    manifest, or files but no manifest, is refused (``what`` names the experiment)."""
-    manifest, wanted = plain(manifest), plain(manifest)
+def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> FolderLock:
+    """Check or write the manifest of an experiment folder, and lock the folder: a new or empty
+    ``out`` gets ``out/filename``; one that holds the same manifest is continued; one that holds
+    another manifest, or files but no manifest, is refused (``what`` names the experiment), and
+    so is one that another process is writing. Returns the held lock (release it, or use it as a
+    context manager)."""
+    wanted = plain(manifest)
     stored = out / filename
+    _check_stored(out, stored, wanted, what)  # before anything is created
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {str(out)!r} cannot be written ({e.strerror})") from None
+    lock = FolderLock(out).acquire()
+    try:
+        if not _check_stored(out, stored, wanted, what):  # again, holding the lock
+            atomic_write_text(stored, json.dumps(wanted, indent=2) + "\n")
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _check_stored(out: Path, stored: Path, wanted: dict, what: str) -> bool:
+    """True if ``out`` holds the manifest ``wanted``; False if it is new or empty; otherwise
+    one line saying why it cannot be used."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {str(out)!r} is a file, not a folder")
-    if stored.is_file():
-        found = json.loads(stored.read_text())
+    found = read_json(stored, f"it is {what}'s manifest: restore it, or choose a new --out")
+    if found is not None:
         if found != wanted:
             differ = sorted(
                 k for k in wanted.keys() | found.keys() if found.get(k) != wanted.get(k)
             )
             raise UserError(
-                f"--out {str(out)!r} holds a different {what} (its {filename} differs "
+                f"--out {str(out)!r} holds a different {what} (its {stored.name} differs "
                 f"in: {', '.join(differ)}); choose a new --out"
             )
-        return
-    if out.exists() and any(out.iterdir()):
+        return True
+    if out.exists() and any(p.name != LOCK_NAME for p in out.iterdir()):
         raise UserError(f"--out {str(out)!r} is not empty and holds no {what}")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(stored, json.dumps(manifest, indent=2) + "\n")
-    except OSError as e:
-        raise UserError(f"--out {str(out)!r} cannot be written ({e.strerror})") from None
+    return False
 
 
 def with_threads(base, overrides: list[str], threads: int) -> list[str]:
@@ -380,7 +397,7 @@ def run_tasks(
         while (i := feeder.take()) is not None:  # handed back by a pool that broke
             deliver(i, _in_process(tasks[i], threads))
     except BaseException:
-        feeder.close(wait=True)  # nothing left running behind us
+        feeder.close(wait=True, stop=True)  # nothing left running behind us
         raise
     feeder.close(wait=False)  # a worker still starting exits on its own once imported
     return results
@@ -443,7 +460,14 @@ class _Feeder:
                 self.returned += 1
                 yield item
 
-    def close(self, wait: bool) -> None:
+    def close(self, wait: bool, stop: bool = False) -> None:
+        """Shut the pool down; ``stop``: terminate the workers' runs now (Ctrl-C, SIGTERM, an
+        error in another run) instead of letting them finish: their checkpoints are written
+        atomically, so each resumes where it stopped."""
+        if stop:
+            workers = getattr(self.pool, "_processes", None) or {}  # pid -> Process
+            for process in list(workers.values()):
+                process.terminate()
         self.pool.shutdown(wait=wait, cancel_futures=True)
 
 

@@ -361,48 +361,56 @@ def run(
 
     axes, config, total = _check(base, overrides, grid, sampler, trials, seeds)
     manifest = {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}
-    check_manifest(out, "search.json", manifest, "search")
-    monitor = config.early_stopping.monitor
-    choices = {k: [json.dumps(v) for v in values] for k, values in axes}
-    study = _study(
-        out,
-        choices,
-        sampler,
-        config.seed,
-        maximizes(monitor),
-        storage,
-        study_name,
-        manifest if storage else None,
-    )
-    threads = with_threads(base, overrides, threads_per_process(seeds))
-    is_grid = sampler == "grid"
-    _optimize(
-        study,
-        _objective(
-            base, threads, choices, seeds, monitor, out, log, is_grid, shared=storage is not None
-        ),
-        total,
-        is_grid,
-    )
-    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
-        raise UserError("no trial completed (all were pruned); widen the --grid values")
-    best = study.best_trial
-    params = {k: json.loads(v) for k, v in best.params.items()}
-    config = variant_config(base, list(overrides), as_overrides(params))
-    folder = out / "best"
-    if other_config(folder, config) is not None:  # more trials found a new best: keep the old
-        folder = out / f"best-trial-{best.number}"
-    final = train_or_resume(config, folder)
-    write_results(out, study, axes, monitor)
-    return {
-        "best_params": params,
-        "best_value": best.value,
-        "monitor": monitor,
-        "test_accuracy": final["test_accuracy"],
-        "test_loss": final["test_loss"],
-        "trials": len(study.trials),
-        "best_run": str(folder),
-    }
+    with check_manifest(out, "search.json", manifest, "search"):
+        monitor = config.early_stopping.monitor
+        choices = {k: [json.dumps(v) for v in values] for k, values in axes}
+        study = _study(
+            out,
+            choices,
+            sampler,
+            config.seed,
+            maximizes(monitor),
+            storage,
+            study_name,
+            manifest if storage else None,
+        )
+        threads = with_threads(base, overrides, threads_per_process(seeds))
+        is_grid = sampler == "grid"
+        _optimize(
+            study,
+            _objective(
+                base,
+                threads,
+                choices,
+                seeds,
+                monitor,
+                out,
+                log,
+                is_grid,
+                shared=storage is not None,
+            ),
+            total,
+            is_grid,
+        )
+        if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+            raise UserError("no trial completed (all were pruned); widen the --grid values")
+        best = study.best_trial
+        params = {k: json.loads(v) for k, v in best.params.items()}
+        config = variant_config(base, list(overrides), as_overrides(params))
+        folder = out / "best"
+        if other_config(folder, config) is not None:  # more trials found a new best: keep the old
+            folder = out / f"best-trial-{best.number}"
+        final = train_or_resume(config, folder)
+        write_results(out, study, axes, monitor)
+        return {
+            "best_params": params,
+            "best_value": best.value,
+            "monitor": monitor,
+            "test_accuracy": final["test_accuracy"],
+            "test_loss": final["test_loss"],
+            "trials": len(study.trials),
+            "best_run": str(folder),
+        }
 
 
 def write_results(out: Path, study, axes: list, monitor: str) -> None:

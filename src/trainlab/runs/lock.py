@@ -36,7 +36,8 @@ class FolderLock:
         self._fd: int | None = None
 
     def acquire(self) -> FolderLock:
-        if fcntl is None:
+        """Take the lock (already held by this object: nothing to do)."""
+        if fcntl is None or self._fd is not None:
             return self
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)

@@ -119,13 +119,7 @@ class RunDir:
     def create(cls, out: str | Path | None, config: dict | Config) -> RunDir:
         """A new run folder (``runs/<timestamp>`` by default) holding ``config.toml``, locked;
         refuses one that holds files."""
-        if out is None:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            out = Path("runs") / stamp
-            n = 2
-            while out.exists():
-                out, n = Path("runs") / f"{stamp}-{n}", n + 1
-        run = cls(out)
+        run = cls(cls.default_path() if out is None else out)
         run._refuse_existing()
         run._created = [p for p in (run.path, *run.path.parents) if not p.exists()]
         try:
@@ -140,6 +134,15 @@ class RunDir:
             run.discard_if_unstarted()
             raise
         return run
+
+    @staticmethod
+    def default_path() -> Path:
+        """``runs/<timestamp>``, with ``-2``, ``-3``, ... when that exists."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out, n = Path("runs") / stamp, 2
+        while out.exists():
+            out, n = Path("runs") / f"{stamp}-{n}", n + 1
+        return out
 
     def _refuse_existing(self) -> None:
         if not self.path.exists():
