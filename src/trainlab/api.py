@@ -166,7 +166,8 @@ def fit(
                 str(arrays["task"]),
                 arrays.get("x_val"),
                 arrays.get("y_val"),
-            )
+            ),
+            cfg.data.remap_labels,
         )  # bad data leaves no folder behind
         run = RunDir.create(out, cfg)
         try:

@@ -66,6 +66,7 @@ def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
         test_fraction=d.test_fraction,
         normalize=d.normalize,
         device=on,
+        remap_labels=d.remap_labels,
     )
 
 

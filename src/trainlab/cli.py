@@ -11,7 +11,7 @@ import sys
 
 from . import api
 from .config import SCHEMA, documented_defaults, dumps, replace, resolve
-from .errors import UserError
+from .errors import CannotWrite, UserError
 from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS
 from .optim import OPTIMIZERS
 
@@ -516,10 +516,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _command(ns)
     except UserError as e:
-        print(f"trainlab: error: {e}", file=sys.stderr)
+        command = _continuing_command(ns, argv) if isinstance(e, CannotWrite) else None
+        then = f", then continue with: {command}" if command else ""
+        print(f"trainlab: error: {e}{then}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        print(f"trainlab: {_how_to_continue(ns, argv)}", file=sys.stderr)
+        command = _continuing_command(ns, argv)
+        if command:
+            print(f"trainlab: interrupted; continue with: {command}", file=sys.stderr)
+        elif ns.command == "train":
+            print(
+                "trainlab: interrupted before the run began; nothing was written", file=sys.stderr
+            )
+        else:
+            print("trainlab: interrupted; run the command again", file=sys.stderr)
         return 143 if isinstance(e, Terminated) else 130
     except MemoryError:
         print(f"trainlab: error: {_out_of_memory(ns)}", file=sys.stderr)
@@ -566,23 +576,22 @@ def _default_out(ns: argparse.Namespace, argv: list[str]) -> None:
     argv += ["--out", ns.out]
 
 
-def _how_to_continue(ns: argparse.Namespace, argv: list[str]) -> str:
-    """The line after Ctrl-C or SIGTERM: the exact command that continues, or that nothing
-    was written."""
+def _continuing_command(ns: argparse.Namespace, argv: list[str]) -> str | None:
+    """The exact command that continues an interrupted or failed command: ``train --resume``
+    of the run folder (None if it was not made yet), the same command line for compare,
+    search and claims (finished runs are kept, unfinished ones resume); None for the commands
+    that keep nothing part-way."""
     import shlex
     from pathlib import Path
 
-    again = "interrupted; continue with: " + shlex.join(["trainlab", *argv])
     if ns.command == "train":
         folder = ns.resume or ns.out
         if not (Path(folder) / "config.toml").is_file():
-            return "interrupted before the run began; nothing was written"
-        return "interrupted; continue with: " + shlex.join(
-            ["trainlab", "train", "--resume", folder]
-        )
+            return None
+        return shlex.join(["trainlab", "train", "--resume", folder])
     if ns.command in ("compare", "search", "claims"):
-        return again + " (finished runs are kept, unfinished ones resume)"
-    return "interrupted; run the command again (it keeps nothing part-way)"
+        return shlex.join(["trainlab", *argv])
+    return None
 
 
 def _is_out_of_memory(e: RuntimeError) -> bool:

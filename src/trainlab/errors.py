@@ -7,3 +7,9 @@ else that escapes is a bug in trainlab and keeps its traceback.
 
 class UserError(Exception):
     """A bad value, file or data set given by the user; the message names it and what is allowed."""
+
+
+class CannotWrite(UserError):
+    """A write the machine refused part-way through a command (disk full, read-only, no
+    permission): what was written before is intact, and the command can be continued once the
+    cause is fixed; the CLI adds the command that continues."""

@@ -1,4 +1,5 @@
 import gzip
+import re
 
 import numpy as np
 import pytest
@@ -193,8 +194,13 @@ def test_bad_files(tmp_path):
         load("data.name=npz", f"data.path={tmp_path / 'nope.npz'}")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip file")
-    with pytest.raises(UserError, match="not a readable .npz"):
+    with pytest.raises(UserError, match="not a .npz archive") as e:
         load("data.name=npz", f"data.path={junk}")
+    assert "allow_pickle" not in str(e.value)  # NumPy's advice would unpickle the file
+    single = tmp_path / "single.npy"
+    np.save(single, np.zeros((10, 3)))
+    with pytest.raises(UserError, match="holds a single array"):
+        load("data.name=npz", f"data.path={single}")
     csv = tmp_path / "d.csv"
     csv.write_text("a,label\n1,0\nx,1\n")
     with pytest.raises(UserError, match=r"line 3, column 'a': 'x' is not a number"):
@@ -211,3 +217,27 @@ def test_bad_files(tmp_path):
         load("data.name=mnist", f"data.path={tmp_path}")
     with pytest.raises(UserError, match="too few"):
         load("data.name=moons", "data.samples=10", "data.val_fraction=0.01")
+
+
+@pytest.mark.parametrize(
+    "labels, named",
+    [([0, 1000], "{0, 1000}"), ([0, 5, 1000000], "{0, 5, 1000000}"), ([1, 2], "{1, 2}")],
+)
+def test_labels_that_are_not_0_to_c_minus_1_are_named_or_remapped(tmp_path, labels, named):
+    """A CSV whose labels are {0, 1000} would train a 1001-way output layer: refused, naming
+    the labels; data.remap_labels numbers them 0..C-1 in sorted order, test split too."""
+    y = np.array(labels * 10)
+    with pytest.raises(UserError, match=re.escape(named)):
+        load(*_npz(tmp_path, x=np.arange(len(y) * 2.0).reshape(-1, 2), y=y))
+    test = np.array(labels[::-1])
+    s = load(
+        *_npz(tmp_path, x=np.ones((len(y), 2)), y=y, x_test=np.ones((len(test), 2)), y_test=test),
+        "data.remap_labels=true",
+    )
+    assert s.num_classes == len(labels)
+    assert s.y_test.tolist() == list(range(len(labels)))[::-1]
+    with pytest.raises(UserError, match="y_test holds label 7, which y does not"):
+        load(
+            *_npz(tmp_path, x=np.ones((len(y), 2)), y=y, x_test=np.ones((1, 2)), y_test=[7]),
+            "data.remap_labels=true",
+        )

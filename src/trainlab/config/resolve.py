@@ -426,7 +426,7 @@ def documented_defaults() -> str:
 # The keys of a section that do not depend on which entry its name chooses; every other key of
 # the section applies only to the entries whose ``reads`` name it.
 SHARED = {
-    "data": ("name", "val_fraction", "test_fraction", "normalize"),
+    "data": ("name", "val_fraction", "test_fraction", "normalize", "remap_labels"),
     "model": (
         "name",
         "init",

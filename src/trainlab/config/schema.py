@@ -181,6 +181,11 @@ SCHEMA: dict[str, Key] = {
         "scalar = one mean and std for all features, none",
         choices=("standard", "scalar", "none"),
     ),
+    "data.remap_labels": Key(
+        False,
+        "number the distinct class labels 0..C-1 in sorted order (labels must otherwise be "
+        "0..C-1 with every class present)",
+    ),
     "data.samples": Key(
         1000,
         "toy sets (moons, circles, spirals, xor), adding: number of samples",

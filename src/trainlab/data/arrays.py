@@ -12,7 +12,9 @@ class Arrays:
     """Samples ``x`` (N, ...) and integer labels ``y`` (N,), with an optional test split.
 
     ``origin`` names where they came from (a file, a folder, a generator) for error messages;
-    ``task`` is ``classification`` (integer labels) or ``regression`` (real targets ``y``).
+    ``task`` is ``classification`` (integer labels) or ``regression`` (real targets ``y``);
+    ``classes``: the number of classes a source defines (MNIST's 10: labels 0..9, of which a
+    small subset may miss some), None where the labels found define them.
     """
 
     x: np.ndarray
@@ -23,3 +25,4 @@ class Arrays:
     task: str = "classification"
     x_val: np.ndarray | None = None  # a validation split of the caller's (else one is held out)
     y_val: np.ndarray | None = None
+    classes: int | None = None

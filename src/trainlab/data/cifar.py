@@ -48,4 +48,4 @@ def read_cifar10(folder: str) -> Arrays:
         )
     x, y = read_batches(train)
     x_test, y_test = read_batches([test])
-    return Arrays(x, y, x_test, y_test, origin=folder)
+    return Arrays(x, y, x_test, y_test, origin=folder, classes=10)

@@ -23,13 +23,34 @@ def _existing_file(path: str) -> Path:
     return p
 
 
+def _reason(e: BaseException) -> str:
+    """A reader's error in a few words, without advice to load pickled objects."""
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if "pickle" in text.lower():
+        return "it is neither a .npz nor a .npy file (NumPy would unpickle it, which can run code)"
+    return text
+
+
 def read_npz(path: str) -> Arrays:
     p = _existing_file(path)
     try:
-        with np.load(p, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        loaded = np.load(p, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise UserError(f"data.path {path!r} is not a readable .npz file ({e})") from None
+        # not NumPy's advice to allow pickles: that would run code from the file
+        raise UserError(
+            f"data.path {path!r} is not a .npz archive of arrays x, y, ... (np.savez writes "
+            f"one): {_reason(e)}"
+        ) from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise UserError(
+            f"data.path {path!r} holds a single array (a .npy file); expected a .npz "
+            "archive of arrays x, y, ... (np.savez(path, x=x, y=y) writes one)"
+        )
+    try:
+        with loaded as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as e:
+        raise UserError(f"data.path {path!r} is a damaged .npz archive ({_reason(e)})") from None
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
         raise UserError(

@@ -74,4 +74,5 @@ def read_idx_folder(folder: str, name: str) -> Arrays:
         arrays["x_test"],
         arrays["y_test"].astype(np.int64),
         origin=folder,
+        classes=10,
     )

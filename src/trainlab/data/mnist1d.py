@@ -57,4 +57,5 @@ def read_mnist1d() -> Arrays:
         arrays["x_test"].astype(np.float32),
         arrays["y_test"].astype(np.int64),
         origin="mnist1d",
+        classes=10,
     )

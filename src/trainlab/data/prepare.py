@@ -83,9 +83,13 @@ def _check_targets(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def check(a: Arrays) -> tuple[Arrays, int]:
+def check(a: Arrays, remap_labels: bool = False) -> tuple[Arrays, int]:
     """Validate a source's arrays; returns them with int64 labels (float32 targets for a
-    regression source), and the number of classes (1 output for regression)."""
+    regression source), and the number of classes (1 output for regression).
+
+    Class labels must be 0..C-1 with every class present in ``y`` (labels {0, 1000} would
+    otherwise ask for a 1001-way output layer); ``remap_labels`` numbers the distinct labels of
+    ``y`` 0..C-1 in sorted order instead, in every split."""
     origin = a.origin or "data"
     _check_x("x", a.x, origin)
     if a.task == "regression":
@@ -109,9 +113,25 @@ def check(a: Arrays) -> tuple[Arrays, int]:
             checked["val"],
         ), 1
     y = _check_y("y", a.y, len(a.x), origin)
-    num_classes = int(y.max()) + 1
-    if num_classes < 2:
+    labels = np.unique(y)
+    num_classes = len(labels) if a.classes is None else a.classes
+    if len(labels) < 2:
         raise UserError(f"{origin}: y holds a single class; classification needs at least 2")
+    if a.classes is not None:
+        if labels[-1] >= a.classes:
+            raise UserError(
+                f"{origin}: y holds label {int(labels[-1])}; this source's labels are "
+                f"0..{a.classes - 1}"
+            )
+        remap_labels = False  # the source's own numbering
+    elif remap_labels:
+        y = np.searchsorted(labels, y)
+    elif labels[-1] != num_classes - 1:
+        raise UserError(
+            f"{origin}: y holds the {num_classes} labels {_listed(labels)}; expected 0.."
+            f"{num_classes - 1} with every class present (data.remap_labels = true numbers "
+            "them so, in sorted order)"
+        )
     checked = {}
     for split in ("test", "val"):
         x_s, y_s = getattr(a, f"x_{split}"), getattr(a, f"y_{split}")
@@ -121,7 +141,15 @@ def check(a: Arrays) -> tuple[Arrays, int]:
         _check_x(f"x_{split}", x_s, origin)
         _check_shape(f"x_{split}", x_s, a.x, origin)
         checked[split] = _check_y(f"y_{split}", y_s, len(x_s), origin)
-        if checked[split].max() >= num_classes:
+        if remap_labels:
+            unknown = np.setdiff1d(checked[split], labels)
+            if len(unknown):
+                raise UserError(
+                    f"{origin}: y_{split} holds label {int(unknown[0])}, which y does not "
+                    f"(its labels: {_listed(labels)})"
+                )
+            checked[split] = np.searchsorted(labels, checked[split])
+        if len(checked[split]) and checked[split].max() >= num_classes:
             raise UserError(
                 f"{origin}: y_{split} holds label {int(checked[split].max())}, but "
                 f"the training labels are 0..{num_classes - 1}"
@@ -129,6 +157,14 @@ def check(a: Arrays) -> tuple[Arrays, int]:
     return Arrays(
         a.x, y, a.x_test, checked["test"], origin, a.task, a.x_val, checked["val"]
     ), num_classes
+
+
+def _listed(values: np.ndarray, most: int = 8) -> str:
+    """``{0, 5, 1000000}``, or the first and last few of many."""
+    shown = [str(int(v)) for v in values]
+    if len(shown) > most:
+        shown = [*shown[: most // 2], "...", *shown[-(most // 2) :]]
+    return "{" + ", ".join(shown) + "}"
 
 
 def _check_shape(name: str, x: np.ndarray, reference: np.ndarray, origin: str) -> None:
@@ -157,8 +193,9 @@ def prepare(
     test_fraction: float,
     normalize: str,
     device: torch.device | str = "cpu",
+    remap_labels: bool = False,
 ) -> Splits:
-    a, num_classes = check(arrays)
+    a, num_classes = check(arrays, remap_labels)
     rng = np.random.default_rng([seed, 2])
     x, y = a.x, a.y
     if a.x_test is None:

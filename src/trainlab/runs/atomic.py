@@ -3,13 +3,15 @@ never a half-written one."""
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import UserError
+from ..errors import CannotWrite
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
@@ -21,6 +23,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
     except OSError as e:
         raise cannot_write(path, e) from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide the run from the group
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -28,25 +31,53 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         os.replace(tmp, path)
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError) or _failed_write(e):
-            raise cannot_write(path, e) from None
+        refused = _os_error(e)
+        if refused is not None:
+            raise cannot_write(path, refused) from None
         raise
     _fsync_dir(path.parent)
 
 
-def _failed_write(e: BaseException) -> bool:
-    """torch.save reports a failed write of its archive as a RuntimeError."""
-    return isinstance(e, RuntimeError) and "write" in str(e).lower() and "fail" in str(e).lower()
+def _os_error(e: BaseException | None) -> OSError | None:
+    """The OSError behind ``e``: itself, or the one it was raised while handling (torch.save's
+    zip writer answers a full disk with a RuntimeError, "enforce fail at inline_container.cc",
+    raised while handling the OSError of the write)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
 
 
-def cannot_write(path: Path, e: BaseException) -> UserError:
-    """A write the machine refused (disk full, quota, read-only, permissions): one line; what
-    was written before stays as it was."""
-    reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0]
-    return UserError(
-        f"{str(path)!r} cannot be written ({reason}); the files written before "
-        "are intact (free space and continue with trainlab train --resume DIR)"
+FIXES = {
+    errno.ENOSPC: "free some space",
+    errno.EDQUOT: "free some space (the disk quota is full)",
+    errno.EROFS: "make the file system writable",
+    errno.EFBIG: "raise the file size limit (ulimit -f)",
+    errno.EACCES: "get permission to write there",
+    errno.EPERM: "get permission to write there",
+}
+
+
+def cannot_write(path: Path, e: BaseException) -> CannotWrite:
+    """A write the machine refused (disk full, quota, read-only, permissions): one line saying
+    what to fix; what was written before stays as it was."""
+    lines = str(e).strip().splitlines()
+    reason = e.strerror if isinstance(e, OSError) and e.strerror else (lines or ["failed"])[0]
+    fix = FIXES.get(getattr(e, "errno", None), "fix the cause")
+    return CannotWrite(
+        f"{str(path)!r} cannot be written ({reason}); the files written before are intact: {fix}"
     )
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask (read once: reading it means setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
