@@ -73,6 +73,7 @@ def resume(
         done = run.read_summary()
         if done is not None:
             return done
+        run.check_config(run.last)
         cfg = run.read_config()
         splits = build.load_data(cfg, build.device(cfg))
         return _run(cfg, splits, run, progress, test=test, on_epoch=on_epoch)
@@ -133,6 +134,7 @@ def fit(
         if done is not None:
             run.close()
             return done
+        run.check_config(run.last)
         cfg = run.read_config()
     else:
         cls = type(model)
@@ -232,6 +234,7 @@ def load_model(
     """The model of a run, with the weights of its ``best`` or ``last`` checkpoint: rebuilt from
     the run's config, or ``model`` (yours, of the run's architecture) with them loaded."""
     run = RunDir.open(run_dir)
+    run.check_config(run.best if which == "best" else run.last)
     cfg = run.read_config()
     splits = build.load_data(cfg, "cpu")
     return _load(run, cfg, splits, which, torch.device(device), model)
@@ -280,6 +283,7 @@ def evaluate(
     """Test loss and accuracy of a run's ``best`` (or ``last``) checkpoint on its test split
     (``model``: yours, of the run's architecture, instead of one rebuilt from the config)."""
     run = RunDir.open(run_dir)
+    run.check_config(run.best if which == "best" else run.last)
     cfg = run.read_config()
     dev = build.device(cfg) if device is None else build.device_named(device)
     splits = build.load_data(cfg, dev)

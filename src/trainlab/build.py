@@ -237,6 +237,12 @@ def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
     if net is None:
         net = model(config, data.input_shape, data.num_classes)
     net = net.to(on)
+    if config.loss.aux_weight and not hasattr(net, "aux_outputs"):
+        raise UserError(
+            f"loss.aux_weight = {config.loss.aux_weight}: the model has no auxiliary heads "
+            "(they go on every hidden block but the last: mlp with 2+ model.hidden layers, "
+            "cnn1d/cnn2d with 2+ model.channels blocks)"
+        )
     n = len(data.x_train)
     size = batch_size(config, n)
     min_size = 2 if uses_batch_norm(net) else 1  # batch statistics need 2 samples

@@ -6,6 +6,7 @@ A mistake the user can make ends in one line on stderr and exit status 2, never 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 
@@ -37,6 +38,38 @@ def _keys_help() -> str:
 
 
 CONFIG_ARGS = "[CONFIG.toml] [key=value ...]"
+MANY = 10**6  # steps, trials, seeds: more is a day's work on these models, most likely a typo
+
+
+def _integer(low: int, high: int):
+    """An argparse type: an integer from ``low`` to ``high``, else argparse's one-line error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value}: expected an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _rate(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text}: expected a finite number > 0")
+    return value
+
+
+def _jobs() -> int:
+    """The most processes a grid may run at once: 4 per core, at least 8."""
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
 def _run_commands(sub) -> None:
@@ -83,9 +116,13 @@ def _grid_commands(sub) -> None:
         metavar="KEY=V1,V2,...",
         help="values of one key to compare (repeat for a grid)",
     )
-    cp.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
     cp.add_argument(
-        "--jobs", type=int, help="parallel runs (default: the number of cores, 1 thread each)"
+        "--seeds", type=_integer(1, MANY), default=3, help="seeds per variant (default 3)"
+    )
+    cp.add_argument(
+        "--jobs",
+        type=_integer(1, _jobs()),
+        help="parallel runs (default: the number of cores, 1 thread each)",
     )
     cp.add_argument(
         "--out",
@@ -126,9 +163,13 @@ def _grid_commands(sub) -> None:
     )
     se.add_argument("--sampler", default="grid", help="grid (default), random or tpe")
     se.add_argument(
-        "--trials", type=int, help="number of trials (default for grid: all combinations)"
+        "--trials",
+        type=_integer(1, MANY),
+        help="number of trials (default for grid: all combinations)",
     )
-    se.add_argument("--seeds", type=int, default=1, help="seeds per trial, averaged (default 1)")
+    se.add_argument(
+        "--seeds", type=_integer(1, MANY), default=1, help="seeds per trial, averaged (default 1)"
+    )
     se.add_argument(
         "--out",
         help="folder (default runs/search-<timestamp>); re-running with "
@@ -153,9 +194,9 @@ def _look_commands(sub) -> None:
         "exponentially rising rate, plot and suggestion",
     )
     lf.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
-    lf.add_argument("--start-lr", type=float, default=1e-7)
-    lf.add_argument("--end-lr", type=float, default=10.0)
-    lf.add_argument("--steps", type=int, default=200)
+    lf.add_argument("--start-lr", type=_rate, default=1e-7)
+    lf.add_argument("--end-lr", type=_rate, default=10.0)
+    lf.add_argument("--steps", type=_integer(3, MANY), default=200)
     lf.add_argument("--out", help="folder to create (default runs/lr-find-<timestamp>)")
     dg = sub.add_parser(
         "diagnose",
@@ -180,7 +221,7 @@ def _look_commands(sub) -> None:
         default=",".join(DEFAULT_OPTIMIZERS),
         help=f"comma-separated names from {', '.join(OPTIMIZERS)}",
     )
-    tr.add_argument("--steps", type=int, default=1000)
+    tr.add_argument("--steps", type=_integer(1, MANY), default=1000)
     tr.add_argument(
         "--lrs",
         help="learning rates per optimizer, e.g. sgd=0.001,adam=0.1 "
@@ -202,13 +243,21 @@ def _claims_command(sub) -> None:
     cl.add_argument("--lecture", metavar="FILE", help="only claims from this seed file (or prefix)")
     cl.add_argument(
         "--seeds",
-        type=int,
+        type=_integer(1, MANY),
         help="seeds per claim (default: each claim's own; exact claims keep theirs)",
     )
     cl.add_argument(
-        "--seed-offset", type=int, default=0, metavar="K", help="first seed (default 0)"
+        "--seed-offset",
+        type=_integer(0, 2**62),
+        default=0,
+        metavar="K",
+        help="first seed (default 0)",
     )
-    cl.add_argument("--jobs", type=int, help="parallel processes (default: the number of cores)")
+    cl.add_argument(
+        "--jobs",
+        type=_integer(1, _jobs()),
+        help="parallel processes (default: the number of cores)",
+    )
     cl.add_argument(
         "--fast", action="store_true", help="the subset with robust verdicts, at most 3 seeds"
     )
@@ -248,10 +297,16 @@ def _claims(ns: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with trainlab's errors: one line naming the command's help, exit status 2
+    (instead of argparse's usage block above the message)."""
+
+    def error(self, message: str):
+        self.exit(2, f"trainlab: error: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="trainlab", description="Train neural networks with the lectures' techniques."
-    )
+    p = _Parser(prog="trainlab", description="Train neural networks with the lectures' techniques.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _run_commands(sub)
     _grid_commands(sub)

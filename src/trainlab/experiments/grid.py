@@ -198,27 +198,63 @@ def plain(manifest: dict) -> dict:
     )
 
 
-def check_manifest(out: Path, filename: str, manifest: dict, what: str) -> FolderLock:
+def check_manifest(
+    out: Path, filename: str, manifest: dict, what: str, scratch: tuple[str, ...] = ()
+) -> Experiment:
     """Check or write the manifest of an experiment folder, and lock the folder: a new or empty
     ``out`` gets ``out/filename``; one that holds the same manifest is continued; one that holds
     another manifest, or files but no manifest, is refused (``what`` names the experiment), and
-    so is one that another process is writing. Returns the held lock (release it, or use it as a
-    context manager)."""
+    so is one that another process is writing. Returns the folder held (a context manager);
+    ``scratch``: the experiment's own bookkeeping files (not work to keep if it fails at once)."""
     wanted = plain(manifest)
     stored = out / filename
     _check_stored(out, stored, wanted, what)  # before anything is created
+    created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"--out {str(out)!r} cannot be written ({e.strerror})") from None
-    lock = FolderLock(out).acquire()
+    held = Experiment(FolderLock(out).acquire(), stored, created, scratch)
     try:
         if not _check_stored(out, stored, wanted, what):  # again, holding the lock
             atomic_write_text(stored, json.dumps(wanted, indent=2) + "\n")
     except BaseException:
-        lock.release()
+        held.release()
         raise
-    return lock
+    return held
+
+
+class Experiment:
+    """An experiment folder this process holds (:func:`check_manifest`). As a context manager:
+    releases the lock when left; left by an error before anything but the manifest was written
+    into a folder it created (a variant that cannot be built), it removes what it made."""
+
+    def __init__(
+        self, lock: FolderLock, manifest: Path, created: list[Path], scratch: tuple[str, ...]
+    ):
+        self.lock, self.manifest, self.created = lock, manifest, created
+        self.made = (manifest.name, LOCK_NAME, *scratch)
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> Experiment:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        self.release()
+        if kind is None or not issubclass(kind, Exception) or not self.created:
+            return
+        folder = self.manifest.parent
+        if any(p.name not in self.made for p in folder.iterdir()):
+            return
+        for name in self.made:
+            (folder / name).unlink(missing_ok=True)
+        for made in self.created:
+            try:
+                made.rmdir()
+            except OSError:
+                break
 
 
 def _check_stored(out: Path, stored: Path, wanted: dict, what: str) -> bool:

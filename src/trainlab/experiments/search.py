@@ -264,7 +264,8 @@ def _objective(
     """A trial: its parameters' runs for every seed, in ``trials/<parameters>/seed-<s>`` (a
     retried trial resumes them), never evaluated on the test split; the score is the mean of
     their best ``monitor``. The pruner sees, after every epoch, the mean over the seeds (seeds
-    run at once, one process each; a single seed runs in this process)."""
+    run at once, one process each; a single seed runs in this process). A trial whose runs
+    diverged before any epoch could be scored counts as pruned."""
     import optuna
     from optuna.trial import TrialState
 
@@ -307,6 +308,9 @@ def _objective(
             ]
         else:
             summaries = _seeds_at_once(configs, folders, monitor, report)
+        if any(x[best_key] is None for x in summaries):  # diverged before any good epoch
+            log(f"trial {trial.number}: {params} diverged (counted as pruned)")
+            raise optuna.TrialPruned()
         value = sum(x[best_key] for x in summaries) / len(summaries)
         log(f"trial {trial.number}: {params} -> {monitor} {value:.4f}")
         return value
@@ -361,7 +365,7 @@ def run(
 
     axes, config, total = _check(base, overrides, grid, sampler, trials, seeds)
     manifest = {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}
-    with check_manifest(out, "search.json", manifest, "search"):
+    with check_manifest(out, "search.json", manifest, "search", scratch=("study.db",)):
         monitor = config.early_stopping.monitor
         choices = {k: [json.dumps(v) for v in values] for k, values in axes}
         study = _study(

@@ -17,6 +17,7 @@ A new run never writes into a folder that already holds files; resuming needs a 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -107,6 +108,7 @@ class RunDir:
         self.path = Path(path)
         self._lock: FolderLock | None = None
         self._created: list[Path] = []  # folders create() made, deepest first
+        self._digest: str | None = None
 
     config = property(lambda self: self.path / "config.toml")
     metrics = property(lambda self: self.path / "metrics.jsonl")
@@ -200,11 +202,45 @@ class RunDir:
                 break
         self._created = []
 
+    def config_digest(self) -> str | None:
+        """SHA-256 of config.toml as it was written (None without one). Checkpoints record it,
+        so that a config.toml damaged or edited after them is noticed before it is used."""
+        if self._digest is None:
+            try:
+                self._digest = hashlib.sha256(self.config.read_bytes()).hexdigest()
+            except OSError:
+                return None
+        return self._digest
+
+    def check_config(self, saved: Path) -> None:
+        """One line when config.toml is not the one the checkpoint ``saved`` was written with.
+        A checkpoint that cannot be read, or one from before checkpoints recorded it, is not
+        checked here (reading it reports the former)."""
+        from . import checkpoint
+
+        if not saved.is_file():
+            return
+        try:
+            recorded = checkpoint.load(saved).get("config_sha256")
+        except UserError:
+            return
+        if recorded is not None and recorded != self.config_digest():
+            raise UserError(
+                f"{str(self.config)!r} is not the config {saved.name} was trained with: it was "
+                "damaged or edited since; restore it (or start the run over with a new --out)"
+            )
+
     def read_config(self) -> Config:
         """The run's config. Read as presets: a key its model or optimizer does not read (a
         run written before such keys were refused, where it was ignored) is left out, so that
         every earlier run can still be resumed and evaluated."""
-        return resolve(None, presets=pairs_of(self.config))
+        try:
+            return resolve(None, presets=pairs_of(self.config))
+        except UserError as e:  # trainlab wrote a valid one: it was damaged or edited since
+            where = "" if str(self.config) in str(e) else f"{str(self.config)!r}: "
+            raise UserError(
+                f"{where}{e} (the run's config.toml is damaged or was edited; restore it)"
+            ) from None
 
     def write_metrics(self, history: list[dict]) -> None:
         """Rewrite metrics.jsonl from the full history (on resume, to match the checkpoint)."""

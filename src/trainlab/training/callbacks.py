@@ -103,6 +103,7 @@ def last_checkpoint(state: FitState) -> dict:
     p = state.parts
     saved = {
         "epoch": state.history[-1]["epoch"],
+        "config_sha256": state.run.config_digest(),
         "model": p.model.state_dict(),
         "optimizer": p.optimizer.state_dict(),
         "schedule": p.schedule.state_dict(),
@@ -293,7 +294,12 @@ class Checkpoint(Callback):
     def _write_best(self, state: FitState) -> None:
         if state.pending_best:
             checkpoint.save(
-                state.run.best, {"epoch": state.stopper.best_epoch, "model": state.best_weights}
+                state.run.best,
+                {
+                    "epoch": state.stopper.best_epoch,
+                    "config_sha256": state.run.config_digest(),
+                    "model": state.best_weights,
+                },
             )
             state.pending_best = False
 

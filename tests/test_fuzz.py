@@ -1,0 +1,34 @@
+"""The command surface fuzzed inside the suite (tests/fuzzing.py): command lines drawn from the
+config schema, each ending in exit 0 with its files or exit 2 with one line, never a traceback,
+and no folder left behind by a refused command. Derandomized: the same cases every run.
+``benchmarks/fuzz.py`` runs thousands more."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from tests import fuzzing
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=300,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(case=fuzzing.cases())
+def test_every_command_line_exits_0_or_2_with_one_line(case):
+    folder = Path(tempfile.mkdtemp(prefix="trainlab-fuzz-"))
+    try:
+        outcome = fuzzing.run(case, folder)
+        found = fuzzing.problems(case, outcome, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    assert not found, f"{' '.join(case.argv(Path('F')))}: {'; '.join(found)}"
