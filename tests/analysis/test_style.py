@@ -127,7 +127,8 @@ def test_trajectories_panels_and_overlay(tmp_path, capsys, saved):
     assert not any(e.startswith("adam") for e in legend_texts(overlay))  # only those asked
     check(panels)
     titles = [ax.get_title() for ax in panels.axes if ax.get_visible()]
-    assert [t.split("\n")[0] for t in titles] == ["sgd", "momentum", "adam", "diag_newton"]
+    names = [t.split(",")[0] for t in titles]
+    assert names == ["sgd", "momentum", "adam", "diag_newton"]
     assert "left the view at step 1" in titles[3]  # it jumps to x = -13
     assert all("ends at (" in t for t in titles)
 

@@ -98,6 +98,7 @@ class Trajectory:
     optimizer: str
     points: list[tuple[float, float, float]]  # (x, y, f) after 0, 1, ... steps
     diverged: bool
+    lr: float | None = None
 
 
 def run(
@@ -123,7 +124,7 @@ def run(
             break
         if i < steps:
             step.apply_gradients()
-    return Trajectory(name, points, diverged)
+    return Trajectory(name, points, diverged, lr)
 
 
 def parse_lrs(text: str | None) -> dict[str, float]:
@@ -211,6 +212,11 @@ def leaves(points: list[tuple[float, float, float]], box) -> tuple[int, float, f
     return None
 
 
+def _coordinate(v: float) -> str:
+    """A coordinate to 2 decimals, as short as it goes: 3, 0.5, -8.65, 0 (not -1.5e-161)."""
+    return f"{round(v, 2) + 0.0:g}"
+
+
 def ending(t: Trajectory, box) -> str:
     """The end of a path in words: diverged, or the point reached (and when it left the view)."""
     steps = len(t.points) - 1
@@ -218,7 +224,7 @@ def ending(t: Trajectory, box) -> str:
         return f"diverged at step {steps}"
     x, y, value = t.points[-1]
     out = leaves(t.points, box)
-    where = f"ends at ({x:.3g}, {y:.3g}), f = {value:.2g}"
+    where = f"ends at ({_coordinate(x)}, {_coordinate(y)}), f = {value:.2g}"
     return where if out is None else f"left the view at step {out[0]};\n{where}"
 
 
@@ -289,13 +295,13 @@ def plot(path: Path, function: str, trajectories: list[Trajectory]):
 
 
 def plot_panels(path: Path, function: str, trajectories: list[Trajectory], cols: int = 4):
-    """Small multiples: one panel per optimizer on the same view of the function, each titled
-    with the optimizer, its rate and where its path ends (an x marks where it leaves the view).
-    Returns the figure."""
+    """Small multiples: one panel per optimizer on the same view of the function (at most
+    ``cols`` across, as square a grid as the count allows), each titled with the optimizer and
+    where its path ends (an x marks where it leaves the view). Returns the figure."""
     from ..analysis import style
 
     box = FUNCTIONS[function].surface.box
-    cols = min(cols, len(trajectories))
+    cols = min(cols, math.ceil(math.sqrt(len(trajectories))))
     rows = math.ceil(len(trajectories) / cols)
     fig, axes = style.figure(
         2.6 * cols + 0.6, 2.5 * rows + 0.6, rows, cols, sharex=True, sharey=True, squeeze=False
@@ -305,7 +311,10 @@ def plot_panels(path: Path, function: str, trajectories: list[Trajectory], cols:
     for ax, t in zip(axes.flat, trajectories):
         _background(ax, function, surface)
         _path(ax, t, look[t.optimizer], box)
-        ax.set_title(f"{t.optimizer}\n{ending(t, box)}", fontsize=8, color=look[t.optimizer].color)
+        rate = "" if t.lr is None else f", lr {t.lr:g}"
+        ax.set_title(
+            f"{t.optimizer}{rate}\n{ending(t, box)}", fontsize=8, color=look[t.optimizer].color
+        )
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(trajectories) :]:
         ax.set_visible(False)
