@@ -13,7 +13,7 @@ import sys
 from . import api
 from .config import SCHEMA, documented_defaults, dumps, replace, resolve
 from .errors import CannotWrite, UserError
-from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS
+from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS, OVERLAY
 from .optim import OPTIMIZERS
 
 TRAIN_HELP = """\
@@ -227,6 +227,13 @@ def _look_commands(sub) -> None:
         help="learning rates per optimizer, e.g. sgd=0.001,adam=0.1 "
         "(defaults: each optimizer's trajectory_lr in trainlab.optim.OPTIMIZERS)",
     )
+    tr.add_argument(
+        "--only",
+        metavar="NAME,...",
+        help="the few optimizers drawn together in trajectories.png and the GIF "
+        f"(default: those of {','.join(OVERLAY)} that run); "
+        "trajectories_panels.png shows every one",
+    )
     tr.add_argument("--no-gif", action="store_true", help="skip the animation")
     tr.add_argument("--out", help="folder to create (default runs/trajectories-<timestamp>)")
 
@@ -293,7 +300,8 @@ def _claims(ns: argparse.Namespace) -> int:
             f"{r['id']:<{width}}  {r['verdict']:<14}  {r['estimate']:.4g} "
             f"[{r['ci'][0]:.4g}, {r['ci'][1]:.4g}]  p={r['p']:.3g}  ({r['statistic']})"
         )
-    print(f"written to {ns.out}/claims.json, claims.csv")
+    print(f"written to {ns.out}: claims.json, claims.csv, claims.md and a plot per claim")
+    print(f"open: {Path(ns.out) / 'claims.html'}")
     return 0
 
 
@@ -341,8 +349,10 @@ def _train(ns: argparse.Namespace) -> int:
                 "--resume DIR takes no config, overrides or --out: the run continues "
                 "with its own config.toml"
             )
+        finished = os.path.isfile(os.path.join(ns.resume, "summary.json"))
         summary = api.resume(ns.resume, progress=ns.progress)
     else:
+        finished = False
         config, overrides = split_args(ns.args)
         summary = api.train(config, overrides, out=ns.out, progress=ns.progress)
     if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 speaks for the run
@@ -350,12 +360,9 @@ def _train(ns: argparse.Namespace) -> int:
     if summary["diverged"]:
         print(f"diverged at epoch {summary['diverged_at_epoch']}")
     if summary["test_accuracy"] is not None:
-        best = summary["evaluated"] == "best"
-        epoch = summary["best_epoch"] if best else summary["epochs_run"]
         print(
             f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
-            f"  ({summary['evaluated']} epoch {epoch} of {summary['epochs_run']}, "
-            f"{summary['wall_time_s']:.1f}s)"
+            f"  ({_epochs_line(summary)}, {summary['wall_time_s']:.1f}s)"
         )
     elif summary.get("task") == "regression" and summary["test_loss"] is not None:
         print(
@@ -364,8 +371,23 @@ def _train(ns: argparse.Namespace) -> int:
         )
     if summary.get("distributed"):
         print(_distributed_line(summary["distributed"]))
-    print(f"run written to {summary['run_dir']}")
+    if finished:
+        print(f"{summary['run_dir']} had already finished: nothing was trained or written")
+    else:
+        print(f"run written to {summary['run_dir']}")
     return 0
+
+
+def _epochs_line(summary: dict) -> str:
+    """Which epoch's weights were tested, and whether training stopped before its last epoch:
+    "stopped early at epoch 10 of 30; best epoch 8" or "best epoch 8 of 10"."""
+    best = summary["evaluated"] == "best"
+    epoch = summary["best_epoch"] if best else summary["epochs_run"]
+    which = f"{summary['evaluated']} epoch {epoch}"
+    if not summary.get("stopped_early"):
+        return f"{which} of {summary['epochs_run']}"
+    planned = resolve(os.path.join(summary["run_dir"], "config.toml")).train.epochs
+    return f"stopped early at epoch {summary['epochs_run']} of {planned}; {which}"
 
 
 def _distributed_line(d: dict) -> str:
@@ -426,7 +448,8 @@ def _compare(ns: argparse.Namespace) -> int:
             + ("" if ci != ci else f" ± {ci:.4f}")
             + f"  ({count})"
         )
-    print(f"report: {out / 'report.html'}")
+    print(f"written to {out}: summary.csv, curves.png, final.png, the runs")
+    print(f"open: {out / 'report.html'}")
     return 0
 
 
@@ -458,7 +481,8 @@ def _search(ns: argparse.Namespace) -> int:
         f"trained again and evaluated once on the test split: test accuracy "
         f"{r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  ({r['best_run']})"
     )
-    print(f"results: {out / 'results.csv'}, {out / 'search.png'}")
+    print(f"written to {out}: results.csv, the trials' runs")
+    print(f"open: {out / 'search.png'}")
     return 0
 
 
@@ -494,7 +518,8 @@ def _lr_find(ns: argparse.Namespace) -> int:
         if s
         else "no suggestion: the loss did not fall (try a lower --start-lr or more --steps)"
     )
-    print(f"written to {out}")
+    print(f"written to {out}: lr_find.csv")
+    print(f"open: {out / 'lr_find.png'}")
     return 0
 
 
@@ -520,7 +545,7 @@ def _diagnose(ns: argparse.Namespace) -> int:
     except OSError as e:
         raise UserError(f"--out {str(target)!r} cannot be created ({e.strerror})") from None
     diagnostics.plot(diagnostics.read(run.diagnostics), target / "diagnostics.png", str(run.path))
-    print(f"heat maps: {target / 'diagnostics.png'}")
+    print(f"open: {target / 'diagnostics.png'}")
     return 0
 
 
@@ -531,19 +556,24 @@ def _trajectories(ns: argparse.Namespace) -> int:
     config, overrides = split_args(ns.args)
     resolve(config, overrides)  # validate before running anything
     names = [n.strip() for n in ns.optimizers.split(",") if n.strip()]
+    picked = tj.chosen(names, ns.only)
     paths = tj.run_all(ns.function, names, ns.steps, tj.parse_lrs(ns.lrs), config, overrides)
+    few = [t for t in paths if t.optimizer in picked]
     out = output_folder(ns.out, "trajectories")
     tj.write_csv(out / "trajectories.csv", paths)
-    tj.plot(out / "trajectories.png", ns.function, paths)
+    tj.plot(out / "trajectories.png", ns.function, few)
+    tj.plot_panels(out / "trajectories_panels.png", ns.function, paths)
     if not ns.no_gif:
-        tj.animate(out / "trajectories.gif", ns.function, paths)
+        tj.animate(out / "trajectories.gif", ns.function, few)
     for t in paths:
         x, y, value = t.points[-1]
         print(
             f"{t.optimizer:>10}: ({x:.4f}, {y:.4f}) f = {value:.3g}"
             f"{'  diverged' if t.diverged else ''}"
         )
-    print(f"written to {out}")
+    drawn = ", ".join(t.optimizer for t in few)
+    print(f"written to {out} (trajectories.png and the GIF draw {drawn}; --only chooses)")
+    print(f"open: {out / 'trajectories_panels.png'}")
     return 0
 
 

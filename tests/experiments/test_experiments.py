@@ -397,6 +397,7 @@ def test_trajectories_command(tmp_path, capsys):
     assert {p.name for p in out.iterdir()} == {
         "trajectories.csv",
         "trajectories.png",
+        "trajectories_panels.png",
         "trajectories.gif",
     }
     rows = list(csv.DictReader((out / "trajectories.csv").open()))

@@ -20,7 +20,7 @@ import torch
 
 from trainlab import build
 from trainlab.config import resolve
-from trainlab.optim import OPTIMIZERS, Rprop
+from trainlab.optim import OPTIMIZERS, LectureAdam, LectureRMSprop, Rprop
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,57 @@ CASES = [
         lambda p: torch.optim.AdamW(
             p, lr=0.05, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, foreach=False
         ),
+    ),
+    # the slides' forms: where they coincide with PyTorch's (a constant rate; eps outside the
+    # root; bias correction on), equal to torch.optim; the rest in test_lecture_forms.py
+    _torch(
+        "sgd momentum, lecture 000's form at a constant rate,",
+        ["optimizer.name=sgd", "optimizer.momentum=0.9", "optimizer.momentum_form=lecture"],
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=0.01, foreach=False),
+    ),
+    _torch(
+        "sgd nesterov, lecture 000's form at a constant rate,",
+        [
+            "optimizer.name=sgd",
+            "optimizer.momentum=0.9",
+            "optimizer.nesterov=true",
+            "optimizer.momentum_form=lecture",
+        ],
+        lambda p: torch.optim.SGD(
+            p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01, foreach=False
+        ),
+    ),
+    Case(
+        "rmsprop eps outside the root, trainlab's loop, as torch.optim",
+        make=lambda p: LectureRMSprop(
+            p, lr=0.05, alpha=0.9, eps=1e-8, momentum=0.5, weight_decay=0.01, eps_inside_sqrt=False
+        ),
+        reference=Reference(
+            lambda p: torch.optim.RMSprop(
+                p, lr=0.05, alpha=0.9, eps=1e-8, momentum=0.5, weight_decay=0.01, foreach=False
+            ),
+            state=True,
+        ),
+    ),
+    Case(
+        "adam bias-corrected, trainlab's loop, as torch.optim",
+        make=lambda p: LectureAdam(
+            p, lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.01, bias_correction=True
+        ),
+        reference=Reference(
+            lambda p: torch.optim.Adam(
+                p, lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.01, foreach=False
+            ),
+            state=True,
+        ),
+    ),
+    Case(
+        "rmsprop eps inside the root (lecture 000)",
+        ("optimizer.name=rmsprop", "optimizer.eps_inside_sqrt=true", "optimizer.momentum=0.5"),
+    ),
+    Case(
+        "adam without bias correction (lecture 002)",
+        ("optimizer.name=adam", "optimizer.bias_correction=false"),
     ),
     Case(
         "rprop irprop- as torch.optim",

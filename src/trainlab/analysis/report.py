@@ -201,11 +201,17 @@ def _statement(t: dict, metric) -> tuple:
                 "side, or no variation)",
             ),
         )
-    lo, hi = t["ci"]
+    (lo, hi), t_value = t["ci"], t["t"]
+    first, second = a, b  # the interval and t are of first − second
     if t["better"] is None:
         which = f"{a} and {b} have the same mean {metric.label}"
     else:
         worse = b if t["better"] == a else a
+        # the interval of the difference the sentence states, positive when it holds: better −
+        # worse where higher is better, worse − better (how much lower) where lower is
+        first, second = (worse, t["better"]) if metric.lower_is_better else (t["better"], worse)
+        if first != a:
+            lo, hi, t_value = -hi, -lo, -t_value
         by = (
             f"{'lower' if metric.lower_is_better else 'higher'} {metric.label}, by "
             f"{_difference(metric, abs(t['difference']))}"
@@ -226,8 +232,8 @@ def _statement(t: dict, metric) -> tuple:
         else styled("ns", "not significant: these seeds cannot tell them apart")
     )
     return (
-        f"{which}; 95% CI of {a} − {b}: [{_difference(metric, lo, hi)}]"
-        f"; {test}, t = {t['t']:.2f}, p = {t['p']:.3g}, Holm-adjusted p = "
+        f"{which}; 95% CI of {first} − {second}: [{_difference(metric, lo, hi)}]"
+        f"; {test}, t = {t_value:.2f}, p = {t['p']:.3g}, Holm-adjusted p = "
         f"{t['p_holm']:.3g}: ",
         verdict,
         " at the 5% level.",

@@ -10,6 +10,7 @@ import csv
 import difflib
 import importlib
 import json
+import textwrap
 import time
 from pathlib import Path
 
@@ -186,19 +187,18 @@ def write(out: Path, rows: list[dict]) -> None:
             w.writerow([flat.get(k, "") for k in COLUMNS])
 
 
-def plot(claim: Claim, results: list[dict], row: dict, path: Path) -> None:
-    """One PNG: the claim's own plot, titled with its id and verdict."""
-    import matplotlib
+def plot(claim: Claim, results: list[dict], row: dict, path: Path):
+    """One PNG: the claim's own plot, titled with its id and verdict, in the shared style (plain
+    numbers on log axes, everything inside the figure). Returns the figure."""
+    from ..analysis import style
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=150)
+    fig, ax = style.figure(5.5, 4)
     claim.plot(results, row, ax)
-    ax.set_title(f"{claim.id}: {row['verdict']}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    title = f"{claim.id}: {row['verdict']}"
+    if len(title) > 50:  # the id on its own line, the verdict wrapped to the plot's width
+        title = f"{claim.id}:\n" + textwrap.fill(row["verdict"], 60)
+    ax.set_title(title, fontsize=9)
+    return style.save(fig, path)
 
 
 def listing(claims: list[Claim]) -> list[str]:

@@ -267,6 +267,11 @@ def _check_combinations(c: dict[str, Any]) -> None:
             f"train.switch_to_sgd_at = {c['train.switch_to_sgd_at']}: needs "
             f"optimizer.name = {' or '.join(switching)} (got {name})"
         )
+    if c["train.switch_to_sgd_at"] and not c["optimizer.bias_correction"]:
+        raise UserError(
+            "optimizer.bias_correction = false: not with train.switch_to_sgd_at (the Adam "
+            "phase before the switch is SWATS's, bias-corrected)"
+        )
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")

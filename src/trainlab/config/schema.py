@@ -464,12 +464,29 @@ SCHEMA: dict[str, Key] = {
     ),
     "optimizer.momentum": Key(0.0, "sgd, rmsprop: momentum", check=_unit_open),
     "optimizer.nesterov": Key(False, "sgd: Nesterov's accelerated gradient (needs momentum > 0)"),
+    "optimizer.momentum_form": Key(
+        "torch",
+        "sgd, momentum, nesterov: torch = PyTorch's v = mu v + g, w -= lr v; lecture = lecture "
+        "000's dW = mu dW - lr g, w += dW (s16-18), Nesterov's gradient at w + mu dW (s24-28); "
+        "the same at a constant rate, not when a schedule changes it",
+        choices=("torch", "lecture"),
+    ),
     "optimizer.weight_decay": Key(
         0.05, "L2 weight decay (decoupled for adamw)", check=_non_negative
     ),
     "optimizer.betas": Key([0.9, 0.999], "adam, adamw: (beta1, beta2)", check=_betas),
     "optimizer.eps": Key(1e-8, "adagrad, rmsprop, adadelta, adam, adamw: epsilon", check=_positive),
     "optimizer.alpha": Key(0.99, "rmsprop: smoothing constant", check=_unit_open),
+    "optimizer.eps_inside_sqrt": Key(
+        False,
+        "rmsprop: divide by sqrt(E[g^2] + eps) as lecture 000 (s92) writes it, instead of "
+        "PyTorch's sqrt(E[g^2]) + eps",
+    ),
+    "optimizer.bias_correction": Key(
+        True,
+        "adam: divide the moments by 1 - beta^t (Kingma & Ba 2015; lecture 003 s47 says why); "
+        "false = lecture 002's form without",
+    ),
     "optimizer.rho": Key(0.9, "adadelta: smoothing constant", check=_unit_open),
     "optimizer.variant": Key(
         "irprop-",

@@ -79,35 +79,31 @@ def summarize(cfg: Config, record: Record) -> dict:
     }
 
 
-def plot(record: Record, path: Path) -> None:
-    """distributed.png: the staleness histogram, and gradients per worker per epoch."""
-    import matplotlib
+def plot(record: Record, path: Path):
+    """distributed.png: the staleness histogram, and gradients per worker per epoch (each
+    worker in its own look, by worker number). Returns the figure."""
+    from ..analysis import style
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (a, b) = style.figure(10, 3.8, 1, 2)
     keys = sorted(record.staleness)
-    a.bar(keys, [record.staleness[k] for k in keys], color="tab:blue")
+    a.bar(keys, [record.staleness[k] for k in keys], color=style.look(0).color)
     a.set(
         xlabel="staleness (updates between pull and push)",
         ylabel="gradients",
         title="staleness of every gradient",
     )
-    for w in range(len(record.per_worker)):
+    workers = [f"worker {w}" for w in range(len(record.per_worker))]
+    look = style.looks(workers)
+    for w, name in enumerate(workers):
         counts = [row[w] for row in record.per_epoch]
         b.plot(
             range(1, len(counts) + 1),
             counts,
-            marker="o",
-            label=f"worker {w}" + (" (lost)" if w in record.lost else ""),
+            **{**look[name].line(), "marker": look[name].marker or "o"},
+            label=name + (" (lost)" if w in record.lost else ""),
         )
     b.set(xlabel="epoch", ylabel="gradients received", title="gradients per worker")
     b.set_ylim(bottom=0)
-    for axis in (a.xaxis, b.xaxis, b.yaxis):
-        axis.set_major_locator(MaxNLocator(integer=True))
-    b.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    style.integer_ticks(a.xaxis, a.yaxis, b.xaxis, b.yaxis)
+    style.legend(b)
+    return style.save(fig, path)

@@ -236,9 +236,9 @@ def write_outputs(
         w.writeheader()
         for r in rows:
             w.writerow({k: (json.dumps(v) if isinstance(v, list) else v) for k, v in r.items()})
-    curves: dict[str, list[list[dict]]] = {}
+    curves: dict[str, list[list[dict]]] = {r["variant"]: [] for r in rows}  # variants' order
     for (name, _), (_, history) in runs.items():
-        curves.setdefault(name, []).append(history)
+        curves[name].append(history)
     plot_curves(out / "curves.png", curves)
     plot_final(out / "final.png", rows, metric)
     tests = stats.pairwise(
@@ -247,10 +247,11 @@ def write_outputs(
     compare_report(out / "report.html", rows, tests, base, seeds, metric)
 
 
-def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
+def plot_curves(path: Path, curves: dict[str, list[list[dict]]]):
     """Mean and 95% band across seeds of each metric, per epoch (seeds that stopped early count
-    up to their last epoch)."""
-    from ..analysis.plots import figure, palette
+    up to their last epoch); one legend for all panels, each variant in its own look (by the
+    variants' order, as in final.png). Returns the figure."""
+    from ..analysis import style
 
     metrics = [
         ("train_loss", "train loss"),
@@ -261,9 +262,10 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
     first = next((h[0] for runs in curves.values() for h in runs if h), {})
     if "val_accuracy" not in first and "val_loss" in first:  # regression: losses only (MSE)
         metrics = [("train_loss", "train loss (MSE)"), ("val_loss", "validation loss (MSE)")]
-    fig, axes = figure(11, 3.75 * (len(metrics) // 2), len(metrics) // 2, 2)
+    fig, axes = style.figure(10, 3.4 * (len(metrics) // 2), len(metrics) // 2, 2, squeeze=False)
+    look = style.looks(curves)
     for ax, (key, title) in zip(axes.flat, metrics):
-        for (name, runs), color in zip(curves.items(), palette(len(curves))):
+        for name, runs in curves.items():
             epochs = max(len(h) for h in runs)
             mean, lo, hi, xs = [], [], [], []
             for e in range(epochs):
@@ -272,24 +274,27 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]) -> None:
                     continue
                 ci = 0.0 if math.isnan(ci) else ci
                 xs.append(e + 1), mean.append(m), lo.append(m - ci), hi.append(m + ci)
-            ax.plot(xs, mean, color=color, lw=1.5, label=name)
-            ax.fill_between(xs, lo, hi, color=color, alpha=0.2, lw=0)
+            ax.plot(xs, mean, lw=1.5, label=name, **look[name].line(), markersize=3)
+            ax.fill_between(xs, lo, hi, color=look[name].color, alpha=0.2, lw=0)
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        style.integer_ticks(ax.xaxis)
         if key.endswith("loss"):
-            ax.set_yscale("log")
-    axes.flat[0].legend(fontsize=8)
-    fig.savefig(path, dpi=120)
+            style.plain_log(ax, "y")
+    style.outside_legend(fig, axes.flat[0], title="variant")
+    return style.save(fig, path)
 
 
-def plot_final(path: Path, rows: list[dict], metric: Metric) -> None:
-    """The metric per variant: every seed's value (dots), mean and 95% CI (black)."""
-    from ..analysis.plots import figure, palette
+def plot_final(path: Path, rows: list[dict], metric: Metric):
+    """The metric per variant: every seed's value (dots in the variant's look), mean and 95% CI
+    (black). Returns the figure."""
+    from ..analysis import style
 
-    fig, ax = figure(max(5, 1.2 * len(rows) + 2), 4.5)
-    for i, (r, color) in enumerate(zip(rows, palette(len(rows)))):
+    fig, ax = style.figure(min(10, max(5, 1.1 * len(rows) + 2.5)), 4.5)
+    look = style.looks(r["variant"] for r in rows)
+    for i, r in enumerate(rows):
         values = list(r["values"].values())
-        ax.scatter([i] * len(values), values, color=color, alpha=0.5, s=18)
+        ax.scatter([i] * len(values), values, color=look[r["variant"]].color, alpha=0.6, s=18)
         ci = r[f"{metric.name}_ci95"]
         ax.errorbar(
             i + 0.15,
@@ -303,6 +308,9 @@ def plot_final(path: Path, rows: list[dict], metric: Metric) -> None:
     ax.set_xticks(
         range(len(rows)), [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8
     )
+    ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_ylabel(metric.label)
-    ax.set_title(f"{metric.label}: seeds (dots), mean and 95% CI (black)")
-    fig.savefig(path, dpi=120)
+    if metric.name == "epochs_to_target":
+        style.integer_ticks(ax.yaxis)
+    ax.set_title(f"{metric.label}\nseeds (dots), mean and 95% CI (black)", fontsize=10)
+    return style.save(fig, path)

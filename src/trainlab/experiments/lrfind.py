@@ -90,15 +90,16 @@ def suggest(lrs: list[float], smoothed: list[float]) -> float | None:
     return math.sqrt(lrs[i] * lrs[i + w])
 
 
-def write(out: Path, result: dict) -> None:
+def write(out: Path, result: dict):
+    """lr_find.csv (step, rate, loss, smoothed loss) and lr_find.png; returns the figure."""
     with (out / "lr_find.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["step", "lr", "loss", "smoothed_loss"])
         for i, row in enumerate(zip(result["lr"], result["loss"], result["smoothed"])):
             w.writerow([i, *map(repr, row)])
-    from ..analysis.plots import figure
+    from ..analysis import style
 
-    fig, ax = figure(6.5, 4.5)
+    fig, ax = style.figure(7, 4.5)
     ax.plot(result["lr"], result["loss"], color="lightgrey", lw=1, label="loss")
     ax.plot(result["lr"], result["smoothed"], color="tab:blue", lw=2, label="smoothed loss")
     if result["suggestion"]:
@@ -108,11 +109,11 @@ def write(out: Path, result: dict) -> None:
             ls="--",
             label=f"suggested lr {result['suggestion']:.2g} (steepest descent)",
         )
-    ax.set_xscale("log")
+    style.plain_log(ax, "x")
     top = min(max(result["smoothed"][:3] + [0]) * 1.5, max(result["loss"]))
     ax.set_ylim(min(result["smoothed"]) * 0.9, top if math.isfinite(top) else None)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
     ax.set_title("learning-rate range test")
-    ax.legend()
-    fig.savefig(out / "lr_find.png", dpi=130)
+    style.legend(ax)
+    return style.save(fig, out / "lr_find.png")

@@ -417,9 +417,9 @@ def run(
         }
 
 
-def write_results(out: Path, study, axes: list, monitor: str) -> None:
+def write_results(out: Path, study, axes: list, monitor: str):
     """results.csv (trial, state, score, parameters) and search.png (score against each
-    searched parameter)."""
+    searched parameter); returns the figure."""
     keys = [k for k, _ in axes]
     rows = [
         {
@@ -434,17 +434,18 @@ def write_results(out: Path, study, axes: list, monitor: str) -> None:
         w = csv.DictWriter(f, fieldnames=["trial", "state", "value", *keys])
         w.writeheader()
         w.writerows(rows)
-    from ..analysis.plots import figure
+    from ..analysis import style
 
     scored = [r for r in rows if r["value"] != ""]
-    fig, axs = figure(4.2 * len(keys), 3.8, 1, len(keys))
-    for ax, key in zip(list(axs.flat) if len(keys) > 1 else [axs], keys):
+    fig, axs = style.figure(min(10, 1 + 3.6 * len(keys)), 3.8, 1, len(keys), squeeze=False)
+    for ax, key in zip(axs.flat, keys):
         values = dict(axes)[key]
         labels = [json.dumps(v) if not isinstance(v, str) else v for v in values]
         position = {json.dumps(v): i for i, v in enumerate(values)}
         xs = [position[r[key]] for r in scored]
-        ax.scatter(xs, [r["value"] for r in scored], alpha=0.7)
+        ax.scatter(xs, [r["value"] for r in scored], alpha=0.7, color=style.look(0).color)
         ax.set_xticks(range(len(values)), labels, rotation=20, fontsize=8)
+        ax.set_xlim(-0.5, len(values) - 0.5)
         ax.set_xlabel(key)
         ax.set_ylabel(f"{monitor} (mean over seeds)")
-    fig.savefig(out / "search.png", dpi=120)
+    return style.save(fig, out / "search.png")

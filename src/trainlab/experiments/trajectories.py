@@ -2,7 +2,9 @@
 Beale's function, a long valley and a saddle point).
 
 Every optimizer starts from the same point of the same function and runs the same number of
-full-gradient steps; the paths go to a contour plot, an animated GIF and a CSV.
+full-gradient steps. The paths go to small multiples (:func:`plot_panels`: one panel per
+optimizer on the same view, each saying where its path ends), an overlay of a chosen few on one
+contour plot (:func:`plot`), an animated GIF of those few, and a CSV of every path.
 
 ==============  ==========================================  ===================  ============
 function        f(x, y)                                     minima               start
@@ -96,6 +98,7 @@ class Trajectory:
     optimizer: str
     points: list[tuple[float, float, float]]  # (x, y, f) after 0, 1, ... steps
     diverged: bool
+    lr: float | None = None
 
 
 def run(
@@ -121,7 +124,7 @@ def run(
             break
         if i < steps:
             step.apply_gradients()
-    return Trajectory(name, points, diverged)
+    return Trajectory(name, points, diverged, lr)
 
 
 def parse_lrs(text: str | None) -> dict[str, float]:
@@ -169,63 +172,185 @@ def write_csv(path: Path, trajectories: list[Trajectory]) -> None:
                 w.writerow([t.optimizer, step, repr(x), repr(y), repr(value)])
 
 
-def _background(ax, function: str):
+# The overlay's default few (``--only``): plain gradient descent, momentum and the two adaptive
+# methods whose paths the lecture contrasts with them.
+OVERLAY = ("sgd", "momentum", "rmsprop", "adam")
+
+
+def chosen(names: list[str], only: str | None) -> list[str]:
+    """The optimizers the overlay draws: ``--only`` (comma-separated, each among ``names``), or
+    those of :data:`OVERLAY` that ran (the first four that ran when none of them did)."""
+    if only is None:
+        return [n for n in OVERLAY if n in names] or names[:4]
+    picked = [n.strip() for n in only.split(",") if n.strip()]
+    strangers = [n for n in picked if n not in names]
+    if strangers or not picked:
+        raise UserError(f"--only {only!r}: expected names from --optimizers ({', '.join(names)})")
+    return list(dict.fromkeys(picked))
+
+
+def leaves(points: list[tuple[float, float, float]], box) -> tuple[int, float, float] | None:
+    """Where a path first leaves the plotted ``box`` (x0, x1, y0, y1): the step of the first
+    point outside it and the point where the segment into that step crosses the box's edge (the
+    last point inside if the step is not finite); None if the path stays inside."""
+    x0, x1, y0, y1 = box
+    for i, (x, y, _) in enumerate(points):
+        if x0 <= x <= x1 and y0 <= y <= y1:
+            continue
+        if i == 0:
+            return 0, x, y
+        px, py = points[i - 1][:2]
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return i, px, py
+        t = 1.0  # the fraction of the segment (px, py) -> (x, y) inside the box
+        for p, q, lo, hi in ((px, x, x0, x1), (py, y, y0, y1)):
+            if q < lo:
+                t = min(t, (lo - p) / (q - p))
+            elif q > hi:
+                t = min(t, (hi - p) / (q - p))
+        return i, px + t * (x - px), py + t * (y - py)
+    return None
+
+
+def _coordinate(v: float) -> str:
+    """A coordinate to 2 decimals, as short as it goes: 3, 0.5, -8.65, 0 (not -1.5e-161)."""
+    return f"{round(v, 2) + 0.0:g}"
+
+
+def ending(t: Trajectory, box) -> str:
+    """The end of a path in words: diverged, or the point reached (and when it left the view)."""
+    steps = len(t.points) - 1
+    if t.diverged:
+        return f"diverged at step {steps}"
+    x, y, value = t.points[-1]
+    out = leaves(t.points, box)
+    where = f"ends at ({_coordinate(x)}, {_coordinate(y)}), f = {value:.2g}"
+    return where if out is None else f"left the view at step {out[0]};\n{where}"
+
+
+def _surface(function: str, n: int = 200):
+    """f on an n x n grid of the function's box, as log10(f - min f + 1e-3) (contours need
+    positive values, and the valleys need the log to show)."""
     import numpy as np
 
+    x0, x1, y0, y1 = FUNCTIONS[function].surface.box
+    xs, ys = np.meshgrid(np.linspace(x0, x1, n), np.linspace(y0, y1, n))
+    zs = FUNCTIONS[function].build(torch.as_tensor(xs), torch.as_tensor(ys)).numpy()
+    return xs, ys, np.log10(zs - zs.min() + 1e-3)
+
+
+def _background(ax, function: str, surface) -> None:
+    """The contours of f, its minima (stars) and the start (a hollow circle), on the box."""
     fn = FUNCTIONS[function]
-    x0, x1, y0, y1 = fn.surface.box
-    xs, ys = np.meshgrid(np.linspace(x0, x1, 300), np.linspace(y0, y1, 300))
-    zs = fn.build(torch.as_tensor(xs), torch.as_tensor(ys)).numpy()
-    shifted = zs - zs.min() + 1e-3  # log-spaced contours need positive values
-    ax.contourf(xs, ys, np.log10(shifted), levels=30, cmap="Greys", alpha=0.5)
-    ax.contour(xs, ys, np.log10(shifted), levels=15, colors="grey", linewidths=0.4)
+    xs, ys, zs = surface
+    ax.contourf(xs, ys, zs, levels=30, cmap="Greys", alpha=0.4)
+    ax.contour(xs, ys, zs, levels=15, colors="grey", linewidths=0.4)
     for mx, my in fn.surface.minima:
-        ax.plot(mx, my, marker="*", color="black", markersize=14, zorder=5)
+        ax.plot(mx, my, marker="*", color="black", markersize=12, ls="none", zorder=5)
+    ax.plot(*fn.surface.start, marker="o", mfc="white", mec="black", ls="none", zorder=5)
+    x0, x1, y0, y1 = fn.surface.box
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
 
 
-def plot(path: Path, function: str, trajectories: list[Trajectory]) -> None:
-    from ..analysis.plots import figure, palette
+def _path(ax, t: Trajectory, look, box) -> None:
+    """One optimizer's path in its look, its end point (a dot, when in view) and an x where it
+    first leaves the view."""
+    xs, ys = [p[0] for p in t.points], [p[1] for p in t.points]
+    ax.plot(xs, ys, color=look.color, linestyle=look.linestyle, lw=1.6, label=t.optimizer)
+    out = leaves(t.points, box)
+    if out is not None:
+        ax.plot(out[1], out[2], "X", color=look.color, mec="black", ms=9, zorder=6, clip_on=False)
+    x0, x1, y0, y1 = box
+    if not t.diverged and x0 <= xs[-1] <= x1 and y0 <= ys[-1] <= y1:
+        ax.plot(xs[-1], ys[-1], "o", color=look.color, mec="black", ms=6, zorder=6)
 
-    fig, ax = figure(7, 5.5)
-    _background(ax, function)
-    for t, color in zip(trajectories, palette(len(trajectories))):
-        xs, ys = [p[0] for p in t.points], [p[1] for p in t.points]
-        ax.plot(
-            xs,
-            ys,
-            "-",
-            color=color,
-            lw=1.6,
-            label=f"{t.optimizer}{' (diverged)' if t.diverged else ''}",
-        )
-        ax.plot(xs[-1], ys[-1], "o", color=color, markersize=5)
-    ax.legend(loc="best", fontsize=8)
+
+def _looks(trajectories: list[Trajectory]):
+    from ..analysis import style
+
+    return style.looks([t.optimizer for t in trajectories], order=OPTIMIZERS.names())
+
+
+def plot(path: Path, function: str, trajectories: list[Trajectory]):
+    """The overlay: the given (few) optimizers' paths on one contour plot, each in its fixed
+    look, with an x where a path leaves the view. Returns the figure."""
+    from ..analysis import style
+
+    box = FUNCTIONS[function].surface.box
+    fig, ax = style.figure(8, 5.2)
+    _background(ax, function, _surface(function))
+    look = _looks(trajectories)
+    for t in trajectories:
+        _path(ax, t, look[t.optimizer], box)
+    handles, _ = ax.get_legend_handles_labels()  # one per path, in the given order
+    labels = [f"{t.optimizer}: {' '.join(ending(t, box).split())}" for t in trajectories]
+    fig.legend(handles, labels, loc="outside lower center", fontsize="small")
+    ax.set(xlabel="x", ylabel="y")
     ax.set_title(
-        f"{function}, {len(trajectories[0].points) - 1} steps from "
-        f"{FUNCTIONS[function].surface.start}"
+        f"{function}: {len(trajectories[0].points) - 1} steps from "
+        f"{FUNCTIONS[function].surface.start} (x: leaves the view)"
     )
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    fig.clear()
+    return style.save(fig, path)
+
+
+def plot_panels(path: Path, function: str, trajectories: list[Trajectory], cols: int = 4):
+    """Small multiples: one panel per optimizer on the same view of the function (at most
+    ``cols`` across, as square a grid as the count allows), each titled with the optimizer and
+    where its path ends (an x marks where it leaves the view). Returns the figure."""
+    from ..analysis import style
+
+    box = FUNCTIONS[function].surface.box
+    cols = min(cols, math.ceil(math.sqrt(len(trajectories))))
+    rows = math.ceil(len(trajectories) / cols)
+    fig, axes = style.figure(
+        2.6 * cols + 0.6, 2.5 * rows + 0.6, rows, cols, sharex=True, sharey=True, squeeze=False
+    )
+    surface = _surface(function)
+    look = _looks(trajectories)
+    for ax, t in zip(axes.flat, trajectories):
+        _background(ax, function, surface)
+        _path(ax, t, look[t.optimizer], box)
+        rate = "" if t.lr is None else f", lr {t.lr:g}"
+        ax.set_title(
+            f"{t.optimizer}{rate}\n{ending(t, box)}", fontsize=8, color=look[t.optimizer].color
+        )
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(trajectories) :]:
+        ax.set_visible(False)
+    for ax in axes.flat:
+        ax.label_outer()
+    fig.supxlabel("x", fontsize=9)
+    fig.supylabel("y", fontsize=9)
+    fig.suptitle(
+        f"{function}: {len(trajectories[0].points) - 1} steps from "
+        f"{FUNCTIONS[function].surface.start}, one panel per optimizer"
+    )
+    return style.save(fig, path)
 
 
 def animate(path: Path, function: str, trajectories: list[Trajectory], frames: int = 60) -> None:
-    """An animated GIF of the paths unfolding (``frames`` frames)."""
+    """An animated GIF of the paths unfolding (``frames`` frames), in the overlay's looks."""
     from matplotlib.animation import FuncAnimation, PillowWriter
 
-    from ..analysis.plots import figure, palette
+    from ..analysis import style
 
-    fig, ax = figure(6, 4.5)
-    _background(ax, function)
+    fig, ax = style.figure(6, 4.5)
+    _background(ax, function, _surface(function))
     ax.set_title(function)
+    look = _looks(trajectories)
     lines = [
-        ax.plot([], [], "-", color=c, lw=1.6, label=t.optimizer)[0]
-        for t, c in zip(trajectories, palette(len(trajectories)))
+        ax.plot(
+            [],
+            [],
+            color=look[t.optimizer].color,
+            ls=look[t.optimizer].linestyle,
+            lw=1.6,
+            label=t.optimizer,
+        )[0]
+        for t in trajectories
     ]
-    ax.legend(loc="best", fontsize=7)
+    style.legend(ax)
     longest = max(len(t.points) for t in trajectories)
 
     def draw(frame):

@@ -19,6 +19,7 @@ import torch
 from ..errors import UserError
 from ..registry import Registry
 from .clipping import GradientClipping
+from .lecture import LectureAdam, LectureRMSprop, LectureSGD
 from .newton import DiagNewton, Newton
 from .noise import GradientNoise
 from .quickprop import QuickProp
@@ -56,8 +57,27 @@ class OptimizerInfo:
     elementwise: bool = True
 
 
-def _sgd(*, momentum, nesterov, weight_decay) -> tuple[type, dict]:
-    return torch.optim.SGD, dict(momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+def _sgd(*, momentum, nesterov, weight_decay, momentum_form="torch") -> tuple[type, dict]:
+    """torch.optim.SGD, or with ``momentum_form = "lecture"`` lecture 000's dW form
+    (:class:`LectureSGD`)."""
+    cls = LectureSGD if momentum_form == "lecture" else torch.optim.SGD
+    return cls, dict(momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+
+
+def _rmsprop(*, alpha, eps, momentum, weight_decay, eps_inside_sqrt=False) -> tuple[type, dict]:
+    """torch.optim.RMSprop, or with ``eps_inside_sqrt`` lecture 000's (:class:`LectureRMSprop`)."""
+    kwargs = dict(alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay)
+    if eps_inside_sqrt:
+        return LectureRMSprop, dict(kwargs, eps_inside_sqrt=True)
+    return torch.optim.RMSprop, kwargs
+
+
+def _adam(*, betas, eps, weight_decay, bias_correction=True, sgd_lr=0.0) -> tuple[type, dict]:
+    """torch.optim.Adam, or without ``bias_correction`` lecture 002's (:class:`LectureAdam`)."""
+    kwargs = dict(betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+    if not bias_correction:
+        return LectureAdam, dict(kwargs, bias_correction=False)
+    return torch.optim.Adam, kwargs
 
 
 def _adam_like(cls: type) -> Callable[..., tuple[type, dict]]:
@@ -74,7 +94,7 @@ def _momentum(nesterov: bool) -> Callable[[dict], None]:
     return expand
 
 
-_SGD_READS = ("momentum", "nesterov", "weight_decay")
+_SGD_READS = ("momentum", "nesterov", "weight_decay", "momentum_form")
 
 # Every optimizer, once: ``build(**{key: value for key in reads})`` -> (class, keyword
 # arguments); its facts are an :class:`OptimizerInfo`.
@@ -82,9 +102,9 @@ OPTIMIZERS = Registry("optimizer", "optimizer.name", OptimizerInfo, config_key=T
 OPTIMIZERS.add(
     "sgd",
     _sgd,
-    "w -= lr g; momentum mu: v = mu v + g, w -= lr v (torch's form; the lecture's "
-    "dW = mu dW - lr g up to the scale of v); Nesterov: the gradient at the look-ahead "
-    "point (lecture 000)",
+    "w -= lr g; momentum mu: v = mu v + g, w -= lr v (torch's form), or lecture 000's "
+    "dW = mu dW - lr g, w += dW (optimizer.momentum_form); Nesterov: the gradient at the "
+    "look-ahead point (lecture 000)",
     usual_lr=0.01,
     trajectory_lr=0.002,
     nesterov=True,
@@ -118,14 +138,12 @@ OPTIMIZERS.add(
 )
 OPTIMIZERS.add(
     "rmsprop",
-    lambda *, alpha, eps, momentum, weight_decay: (
-        torch.optim.RMSprop,
-        dict(alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay),
-    ),
-    "w -= lr g / (sqrt(E[g^2]) + eps), E[g^2] a running average (Hinton)",
+    _rmsprop,
+    "w -= lr g / (sqrt(E[g^2]) + eps), E[g^2] a running average (Hinton); "
+    "optimizer.eps_inside_sqrt: lecture 000's sqrt(E[g^2] + eps)",
     usual_lr=0.01,
     trajectory_lr=0.01,
-    reads=("alpha", "eps", "momentum", "weight_decay"),
+    reads=("alpha", "eps", "momentum", "weight_decay", "eps_inside_sqrt"),
 )
 OPTIMIZERS.add(
     "adadelta",
@@ -140,12 +158,13 @@ OPTIMIZERS.add(
 )
 OPTIMIZERS.add(
     "adam",
-    _adam_like(torch.optim.Adam),
-    "bias-corrected first and second moments (Kingma & Ba 2015)",
+    _adam,
+    "bias-corrected first and second moments (Kingma & Ba 2015); "
+    "optimizer.bias_correction=false: lecture 002's form without",
     usual_lr=0.001,
     trajectory_lr=0.05,
     switches_to_sgd=True,
-    reads=("betas", "eps", "weight_decay", "sgd_lr"),
+    reads=("betas", "eps", "weight_decay", "bias_correction", "sgd_lr"),
 )
 OPTIMIZERS.add(
     "adamw",
@@ -346,6 +365,9 @@ __all__ = [
     "reevaluates_loss",
     "GradientNoise",
     "GradientTransform",
+    "LectureAdam",
+    "LectureRMSprop",
+    "LectureSGD",
     "OPTIMIZERS",
     "OptimizerInfo",
     "QuickProp",

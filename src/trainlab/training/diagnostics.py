@@ -18,8 +18,10 @@ and for every activation layer (sigmoid, tanh, ReLU, leaky ReLU):
 - ``dead``: for ReLU, the fraction of units (features, or channels) that output 0 for every probe
   sample.
 
-Rows go to ``diagnostics.jsonl`` (one per epoch and layer); :func:`plot` draws each measure as a
-heat map of layer x epoch.
+Rows go to ``diagnostics.jsonl`` (one per epoch and layer, naming the module by ``layer``, its
+name in the model, and ``position``, its index in ``model.named_modules()``); :func:`plot` draws
+each measure as a heat map of layer x epoch, the layers labelled "layer 1 (Linear)", "layer 1
+(ReLU)", ... from the input.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Diagnostics:
         self.x, self.y = x[:PROBE], y[:PROBE]
         self.weighted = [(n, m) for n, m in model.named_modules() if isinstance(m, WEIGHTED)]
         self.activations = [(n, m) for n, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
+        self.position = {n: i for i, (n, _) in enumerate(model.named_modules())}
         self.previous = self._weights()
 
     def _weights(self) -> dict[str, torch.Tensor]:
@@ -88,7 +91,9 @@ class Diagnostics:
                 {
                     "epoch": epoch,
                     "layer": name,
+                    "position": self.position[name],
                     "kind": "weights",
+                    "module": type(dict(self.weighted)[name]).__name__,
                     "grad_norm": float(torch.sqrt(sum((x**2).sum() for x in g))) if g else 0.0,
                     "weight_norm": float(w.norm()),
                     "update_ratio": float((w - w0).norm() / w0.norm().clamp_min(1e-12)),
@@ -102,6 +107,7 @@ class Diagnostics:
             row = {
                 "epoch": epoch,
                 "layer": name,
+                "position": self.position[name],
                 "kind": type(module).__name__,
                 "act_mean": float(a.mean()),
                 "act_std": float(a.std()),
@@ -129,19 +135,49 @@ MEASURES = [
 ]
 
 
-def plot(rows: list[dict], path: Path, title: str = "") -> None:
-    """Heat maps, layer (rows, input side at the top) x epoch, one per measure present."""
+def _order(rows: list[dict]):
+    """A sort key for module names: their place in the network (``position``, the index in
+    ``model.named_modules()``); for rows recorded without it, the name with numbers compared as
+    numbers ("net.10" after "net.9")."""
+    position = {r["layer"]: r["position"] for r in rows if "position" in r}
+
+    def key(name: str) -> tuple:
+        parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in name.split("."))
+        return (position.get(name, -1), parts)
+
+    return key
+
+
+def layer_labels(rows: list[dict]) -> dict[str, str]:
+    """A reader's name for each module in ``rows``: the weighted layers numbered from the input
+    ("layer 1 (Linear)"), and each activation named after the layer it follows ("layer 1
+    (ReLU)"), in the modules' order; not "net.0", "net.1"."""
+    kinds = {r["layer"]: r.get("module") if r["kind"] == "weights" else r["kind"] for r in rows}
+    labels, k = {}, 0
+    for name in sorted(kinds, key=_order(rows)):
+        weighted = any(r["layer"] == name and r["kind"] == "weights" for r in rows)
+        k += weighted
+        where = f"layer {k}" if k else "input"
+        labels[name] = f"{where} ({kinds[name]})" if kinds[name] else where
+    return labels
+
+
+def plot(rows: list[dict], path: Path, title: str = ""):
+    """Heat maps, layer (rows, input side at the top) x epoch, one per measure present.
+    Returns the figure."""
     import numpy as np
     from matplotlib.colors import LogNorm
 
-    from ..analysis.plots import figure
+    from ..analysis import style
 
     present = [(k, t, log) for k, t, log in MEASURES if any(k in r for r in rows)]
-    fig, axes = figure(12, 2.6 * math.ceil(len(present) / 2), math.ceil(len(present) / 2), 2)
-    axes = np.atleast_1d(axes).flat
+    lines = math.ceil(len(present) / 2)
+    fig, axes = style.figure(10, 2.4 * lines + 0.5, lines, 2, squeeze=False)
+    axes = axes.flat
     epochs = sorted({r["epoch"] for r in rows})
+    names, order = layer_labels(rows), _order(rows)
     for (key, label, log), ax in zip(present, axes):
-        layers = list(dict.fromkeys(r["layer"] for r in rows if key in r))
+        layers = sorted(dict.fromkeys(r["layer"] for r in rows if key in r), key=order)
         grid = np.full((len(layers), len(epochs)), np.nan)
         for r in rows:
             if key in r:
@@ -160,15 +196,16 @@ def plot(rows: list[dict], path: Path, title: str = "") -> None:
             interpolation="nearest",
             extent=(epochs[0] - 0.5, epochs[-1] + 0.5, len(layers) - 0.5, -0.5),
         )
-        ax.set_yticks(range(len(layers)), layers, fontsize=7)
+        ax.set_yticks(range(len(layers)), [names[n] for n in layers], fontsize=7)
         ax.set_xlabel("epoch")
+        style.integer_ticks(ax.xaxis)
         ax.set_title(label, fontsize=10)
         fig.colorbar(image, ax=ax)
     for ax in axes:  # the unused ones
         ax.set_visible(False)
     if title:
-        fig.suptitle(title)
-    fig.savefig(path, dpi=120)
+        fig.suptitle(title, fontsize=10)
+    return style.save(fig, path)
 
 
 def read(path: Path, upto_epoch: int | None = None) -> list[dict]:
