@@ -59,11 +59,23 @@ def test_help_and_config_document_every_key(capsys):
         (["train", "data.name=csv", "data.path=nope.csv"], ["data.path 'nope.csv' does not exist"]),
         (["evaluate", "nowhere"], ["is not a folder"]),
         (["config", "model.name=transformer"], ["model.name", "cnn1d"]),
+        (["config", "optimizer.name=Adam"], ["did you mean adam?"]),
+        (["config", "seed=9223372036854775808"], ["seed", "64 bits"]),
+        (["config", "seed=-1"], ["seed = -1", "from 0 to 9223372036854775807"]),
+        (["config", "model.hidden=[100000000000000000000]"], ["within 64 bits"]),
+        (["train", "train.threads=100000"], ["train.threads = 100000", "cores"]),
+        (["train", "distributed.mode=hogwild", "distributed.workers=5000"], ["5000", "cores"]),
+        (["evaluate", "x", "--checkpoint", "nope"], ["invalid choice: 'nope'", "--help"]),
+        (["compare", "--seeds", "18446744073709551616"], ["--seeds", "from 1 to"]),
+        (["lr-find", "--end-lr", "inf"], ["--end-lr", "finite"]),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(capsys, argv, words, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(capsys, *argv)
+    try:
+        code, out, err = run_cli(capsys, *argv)
+    except SystemExit as e:  # argparse's own refusal of a flag
+        code, (out, err) = e.code, capsys.readouterr()
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("trainlab: error: ")
     for w in words:
@@ -141,3 +153,54 @@ def test_overrides_may_follow_the_flags(tmp_path, capsys):
     assert config["model"]["hidden"] == [4] and config["train"]["epochs"] == 1
     # anything else is still an error: here a config file that does not exist
     assert main(["train", "--progress", "quiet", "not-a-file.toml"]) == 2
+
+
+def test_a_toml_file_with_a_byte_order_mark_reads(capsys, tmp_path):
+    f = tmp_path / "bom.toml"
+    f.write_bytes(b"\xef\xbb\xbfseed = 7\n")  # as some Windows editors save UTF-8
+    code, out, _ = run_cli(capsys, "config", str(f))
+    assert code == 0 and tomllib.loads(out)["seed"] == 7
+
+
+@pytest.mark.parametrize(
+    "name", ["with space", 'quote\'s "double"', "ünï-çødé", "optimizer.name=adam"]
+)
+def test_odd_names_for_run_folders_and_data_work_end_to_end(tmp_path, capsys, name):
+    """Spaces, quotes, non-ASCII letters and '=' in the run folder and the data file's path:
+    train, evaluate, resume, and train <run>/config.toml re-creating the run."""
+    folder = tmp_path / name
+    folder.mkdir()
+    data = folder / f"{name}.csv"
+    rows = [
+        f"{a:.3f},{b:.3f},{int(a > b)}" for a, b in np.random.default_rng(0).normal(size=(60, 2))
+    ]
+    data.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    run = folder / "run"
+    args = [*FAST[2:], "data.name=csv", f"data.path={data}", "--progress", "quiet"]
+    code, out, err = run_cli(capsys, "train", *args, "--out", str(run))
+    assert code == 0, err
+    assert run_cli(capsys, "evaluate", str(run))[0] == 0
+    assert run_cli(capsys, "train", "--resume", str(run))[0] == 0
+    again = folder / "again"
+    code, _, err = run_cli(capsys, "train", str(run / "config.toml"), "--out", str(again))
+    assert code == 0, err
+    first, second = (json.loads((r / "summary.json").read_text()) for r in (run, again))
+    assert first["test_loss"] == second["test_loss"]
+
+
+def test_run_files_follow_the_umask(tmp_path, capsys):
+    """Files are created with the user's umask (group-readable under 022), not mkstemp's
+    0600, so that a run on a shared disk can be read by the group as the user's other files."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        from trainlab.runs import atomic
+
+        atomic._umask.cache_clear()
+        assert run_cli(capsys, "train", *FAST, "--out", str(tmp_path / "r"))[0] == 0
+    finally:
+        os.umask(old)
+        atomic._umask.cache_clear()
+    for name in ("config.toml", "last.pt", "best.pt", "summary.json", "metrics.jsonl"):
+        assert (tmp_path / "r" / name).stat().st_mode & 0o777 == 0o644, name

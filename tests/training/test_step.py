@@ -166,7 +166,7 @@ def _fit(tmp_path, *extra, **options):
 def test_without_writes_nothing_is_written_and_the_numbers_are_the_same(tmp_path):
     written, _ = _fit(tmp_path / "a", "model.dropout=0.2")
     silent, run = _fit(tmp_path / "b", "model.dropout=0.2", writes=False)
-    assert {p.name for p in run.path.iterdir()} == {"config.toml"}
+    assert {p.name for p in run.path.iterdir()} == {".lock", "config.toml"}
     for key in ("test_loss", "test_accuracy", "best_epoch", "evaluated", "epochs_run"):
         assert silent[key] == written[key], key
     assert silent["evaluated"] == "best"

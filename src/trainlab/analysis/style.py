@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatter, MaxNLocator
@@ -104,8 +105,13 @@ class PlainLogFormatter(LogFormatter):
 
 
 def plain_log(ax, which: str = "y") -> None:
-    """Log scale on ``which`` ("x", "y" or "both") of ``ax``, labelled in plain numbers."""
+    """Log scale on ``which`` ("x", "y" or "both") of ``ax``, labelled in plain numbers; an axis
+    with no positive value drawn on it (nothing to show on a log scale: no validation split,
+    every loss 0) stays linear."""
     for name in ("x", "y") if which == "both" else (which,):
+        largest = ax.dataLim.x1 if name == "x" else ax.dataLim.y1
+        if not (np.isfinite(largest) and largest > 0):
+            continue
         getattr(ax, f"set_{name}scale")("log")
         _plain_labels(getattr(ax, f"{name}axis"))
 

@@ -229,6 +229,7 @@ def resolve(
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
     _check_validation(flatten(config))
+    _check_warmup(flatten(config))
     return from_dict(config)
 
 
@@ -365,6 +366,15 @@ def _check_blocks(c: dict[str, Any]) -> None:
                 f"{key} = {_fmt(value)}: expected one value per block, {blocks} "
                 f"(model.channels = {_fmt(c['model.channels'])}), or a single value"
             )
+
+
+def _check_warmup(c: dict[str, Any]) -> None:
+    """A warm-up longer than the run would never reach the rate it warms up to."""
+    if c["schedule.warmup_epochs"] > c["train.epochs"]:
+        raise UserError(
+            f"schedule.warmup_epochs = {_fmt(c['schedule.warmup_epochs'])}: expected at most "
+            f"train.epochs = {c['train.epochs']} (the warm-up would outlast the run)"
+        )
 
 
 def _check_validation(c: dict[str, Any]) -> None:
