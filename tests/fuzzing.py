@@ -188,6 +188,20 @@ FLAGS = {
 FILE_SOURCES = ("npz", "csv", "mnist", "fashion_mnist", "cifar10")
 
 
+FAMILIES = ("optimizer.name", "schedule.name", "model.name", "loss.name", "data.name")
+
+
+@st.composite
+def combination(draw, heavy: bool) -> list[str]:
+    """Valid names for every family at once (optimizer x schedule x model x loss x data source,
+    and now and then a distributed mode): where they may combine the run must train, where not
+    the refusal must be one line."""
+    chosen = [override(name, draw(_valid(name, heavy))) for name in FAMILIES]
+    if draw(st.integers(0, 19)) == 0:
+        chosen.append(override("distributed.mode", draw(_valid("distributed.mode", heavy))))
+    return chosen
+
+
 @st.composite
 def cases(draw, heavy: bool = False) -> Case:
     """A command line: a command, 0-3 keys of any kind (or an unknown key), and flags; for
@@ -200,6 +214,9 @@ def cases(draw, heavy: bool = False) -> Case:
     )
     names = draw(st.lists(st.sampled_from(sorted(SCHEMA)), max_size=3, unique=True))
     overrides = [override(n, draw(value(n, heavy))) for n in names]
+    if draw(st.integers(0, 2)) == 0:
+        overrides = draw(combination(heavy)) + overrides
+        names = [*FAMILIES, *names]
     if draw(st.integers(0, 9)) == 0:
         overrides.append(f"{draw(st.sampled_from(UNKNOWN_KEYS))}=1")
     data = None

@@ -117,3 +117,39 @@ def test_a_config_changed_after_the_checkpoint(tmp_path, pristine):
             code, err = _cli(argv)
             assert code == 2 and len(err.strip().splitlines()) == 1, err
             assert "config.toml' is not the config" in err and "damaged or edited" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command, damaged",
+    [
+        (
+            ["compare", *FAST, "train.epochs=1", "--vary", "optimizer.lr=0.05,0.1", "--seeds", "1"],
+            "runs/optimizer.lr=0.05/seed-0/summary.json",
+        ),
+        (["compare", *FAST, "train.epochs=1", "--vary", "optimizer.lr=0.05"], "compare.json"),
+        (["search", *FAST, "train.epochs=1", "--grid", "optimizer.lr=0.05,0.1"], "study.db"),
+        (["claims", "--only", "bn-variance-unbiased", "--seeds", "1"], "claims-manifest.json"),
+        (
+            ["claims", "--only", "bn-variance-unbiased", "--seeds", "1"],
+            "bn-variance-unbiased-*/seed-0/result.json",
+        ),
+    ],
+)
+def test_continuing_an_experiment_with_a_damaged_file_names_it(tmp_path, command, damaged):
+    """compare, search and claims continued over a damaged file of theirs: one line naming it,
+    exit 2; after deleting it as the line says, the command completes."""
+    out = tmp_path / "exp"
+    one = ["--seeds" if command[0] == "search" else "--jobs", "1", "--out", str(out)]
+    code, err = _cli([*command, *one])
+    assert code == 0, err
+    path = next(out.glob(damaged))  # a claim's folder name ends in its digest
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 3])
+    code, err = _cli([*command, *one])
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[-1].startswith("trainlab: error:"), err
+    assert path.name in lines[-1] and "Traceback" not in err
+    if "delete" in lines[-1]:
+        path.unlink()
+        code, err = _cli([*command, *one])
+        assert code == 0, err

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..experiments.grid import Task, check_manifest, run_tasks, workers
 from ..runs.atomic import atomic_write_text
+from ..runs.rundir import read_json
 from .claim import Claim, all_claims
 from .report import kind, write_html, write_markdown
 from .verdicts import apply_holm
@@ -141,14 +142,14 @@ def compare_seed_sets(out: Path, rows: list[dict], offset: int) -> None:
     folder = out / "seed-sets"
     folder.mkdir(parents=True, exist_ok=True)
     mine = folder / f"offset-{offset}.json"
-    known = json.loads(mine.read_text()) if mine.is_file() else {}
+    known = read_json(mine, "delete it (it records this seed set's verdicts)") or {}
     known.update({r["id"]: {"digest": r["digest"], "verdict": r["verdict"]} for r in rows})
     atomic_write_text(mine, json.dumps(known, indent=2, sort_keys=True) + "\n")
     others = {}
     for path in sorted(folder.glob("offset-*.json")):
         k = int(path.stem.split("-", 1)[1])
         if k != offset:
-            others[k] = json.loads(path.read_text())
+            others[k] = read_json(path, "delete it (it records that seed set's verdicts)")
     for r in rows:
         seen = {
             k: v[r["id"]]["verdict"]

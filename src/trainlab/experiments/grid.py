@@ -336,9 +336,9 @@ def measure(task: Task) -> dict:
     function and arguments), else computed and stored there."""
     stored = Path(task.folder) / "result.json"
     signature = _signature(task)
-    if stored.is_file():
-        found = json.loads(stored.read_text())
-        if {k: found.get(k) for k in signature} != signature:
+    found = read_json(stored, "delete it, and the measurement is made again")
+    if found is not None:
+        if {k: found.get(k) for k in signature} != signature or "result" not in found:
             raise UserError(
                 f"{str(stored)!r} holds the result of another measurement; move it "
                 "away or choose a new --out"

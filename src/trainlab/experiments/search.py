@@ -122,8 +122,12 @@ def _storage(url: str | None, out: Path):
             ) from None
         except Exception as e:  # sqlalchemy's: a bad URL, no server, or processes that
             if attempt == OPEN_ATTEMPTS - 1:  # create the same new database at once
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                if url:
+                    raise UserError(f"--storage {url!r} cannot be opened: {first}") from None
                 raise UserError(
-                    f"--storage {url!r} cannot be opened: {str(e).splitlines()[0]}"
+                    f"the search's study {str(out / 'study.db')!r} cannot be opened ({first}); "
+                    "if it is damaged, delete it: finished trials' runs are kept and read back"
                 ) from None
             time.sleep(0.5 * (attempt + 1))
 
@@ -158,14 +162,24 @@ def _study(
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
     }
-    study = optuna.create_study(
-        study_name=name,
-        storage=_storage(storage, out),
-        sampler=samplers[sampler](),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
-        direction="maximize" if maximize else "minimize",
-        load_if_exists=True,
-    )
+    try:
+        study = optuna.create_study(
+            study_name=name,
+            storage=_storage(storage, out),
+            sampler=samplers[sampler](),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2),
+            direction="maximize" if maximize else "minimize",
+            load_if_exists=True,
+        )
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the storage's own error: a damaged or foreign file
+        where = storage or str(out / "study.db")
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(
+            f"the search's study {where!r} cannot be opened ({first[:200]}); if it is a "
+            "damaged study.db, delete it: finished trials' runs are kept and read back"
+        ) from None
     if manifest is not None:
         wanted = plain(manifest)
         found = study.user_attrs.get("trainlab_search")
