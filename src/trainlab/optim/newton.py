@@ -21,10 +21,11 @@ closure that calls backward should then zero the gradients itself.
 
 - :class:`Newton`: w <- w - lr (H + lambda I)^-1 g with the exact Hessian H of the batch loss,
   or the saddle-free step w <- w - lr (|H| + lambda I)^-1 g (Dauphin et al. 2014), |H| = Q |L| Q'
-  for H = Q L Q'. Near a saddle point H is indefinite and the Newton step heads for it (lecture
-  003, s10-18, derives gradient descent from the same second-order Taylor model; lecture 000,
-  s12-14); the saddle-free step goes downhill along negative curvature instead. Levenberg-
-  Marquardt's rule adapts lambda from 1 (``adapt_damping``).
+  for H = Q L Q'. Near a saddle point H is indefinite and the Newton step heads for it; the
+  saddle-free step goes downhill along negative curvature instead. (Lecture 003, s10-18,
+  derives gradient descent from the same second-order Taylor model, and s61 cites escaping
+  saddle points, Anandkumar & Ge 2016; lecture 000, s96, shows optimizers at a saddle point.)
+  Levenberg-Marquardt's rule adapts lambda from 1 (``adapt_damping``).
 - :class:`DiagNewton` (Becker & LeCun 1988): w_i <- w_i - lr g_i / (|h_ii| + mu), the Hessian's
   diagonal exact up to ``max_params`` parameters, and estimated by Hutchinson's method above:
   diag(H) = E[z * Hz] for Rademacher z (Bekas, Kokiopoulou & Saad 2007), averaged over
@@ -33,12 +34,11 @@ closure that calls backward should then zero the gradients itself.
 Memory: the exact Hessian (or diagonal) is formed row by row, a chunk of k rows per batched
 double-backward pass (``is_grads_batched``). One row's pass costs about 3 S bytes, S the bytes
 autograd saved for the loss and its gradient's graph (counted while they are built; measured on
-CPU: 2.5 S per row for an MLP, 1.9 S for a 1-D CNN); the n x n
-matrix and its solve about 4 n^2 values (the matrix, its damped copy, the factor or
-eigenvectors, a temporary). Within ``memory_mb`` MiB: a model whose 4 n^2 values exceed it is
-refused when the optimizer is made, before anything is allocated; k is the largest number of
-rows whose k 3 S fits in what is left (at least 1: one row costs about what a training step's
-backward does).
+CPU: 2.5 S per row for an MLP, 1.9 S for a 1-D CNN); the n x n matrix and its solve about 4 n^2
+values (the matrix, its damped copy, the factor or eigenvectors, a temporary). Within
+``memory_mb`` MiB: a model whose 4 n^2 values exceed it is refused when the optimizer is made,
+before anything is allocated; k is the largest number of rows whose k 3 S fits in what is left
+(at least 1: one row costs about what a training step's backward does).
 """
 
 from __future__ import annotations
