@@ -42,6 +42,26 @@ CASES = {
     ],
     "adagrad": ["optimizer.name=adagrad", "optimizer.lr=0.03"],
     "rmsprop": ["optimizer.name=rmsprop", "optimizer.lr=0.001"],
+    # the slides' forms (lectures 000 and 002)
+    "momentum, lecture form": [
+        "optimizer.name=sgd",
+        "optimizer.lr=0.05",
+        "optimizer.momentum=0.9",
+        "optimizer.momentum_form=lecture",
+        "schedule.name=cosine",
+    ],
+    "nesterov, lecture form": [
+        "optimizer.name=nesterov",
+        "optimizer.lr=0.05",
+        "optimizer.momentum_form=lecture",
+        "schedule.name=cosine",
+    ],
+    "rmsprop, eps inside the root": [
+        "optimizer.name=rmsprop",
+        "optimizer.lr=0.001",
+        "optimizer.eps_inside_sqrt=true",
+    ],
+    "adam without bias correction": ["optimizer.bias_correction=false"],
     "adadelta": ["optimizer.name=adadelta", "optimizer.lr=1.0"],
     "adamw": ["optimizer.name=adamw", "optimizer.weight_decay=0.01"],
     "irprop-": ["optimizer.name=rprop", "optimizer.lr=0.001", *FULL],

@@ -190,13 +190,30 @@ def _look_commands(sub) -> None:
     """lr-find, diagnose, trajectories."""
     lf = sub.add_parser(
         "lr-find",
-        help="learning-rate range test (lecture 003): loss against an "
-        "exponentially rising rate, plot and suggestion",
+        help="pick a learning rate: Smith's range test (loss against an exponentially "
+        "rising rate, plot and suggestion) or lecture 003's halving (--method halving)",
     )
     lf.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
-    lf.add_argument("--start-lr", type=_rate, default=1e-7)
-    lf.add_argument("--end-lr", type=_rate, default=10.0)
-    lf.add_argument("--steps", type=_integer(3, MANY), default=200)
+    lf.add_argument(
+        "--method",
+        choices=("range", "halving"),
+        default="range",
+        help="range: Smith 2017's range test; halving: lecture 003 (s25), start high and halve "
+        "the rate while a trial diverges (default range)",
+    )
+    lf.add_argument(
+        "--start-lr",
+        type=_rate,
+        default=None,
+        help="range: the lowest rate (default 1e-7); halving: the first rate (default 10)",
+    )
+    lf.add_argument("--end-lr", type=_rate, default=None, help="range: the highest (default 10)")
+    lf.add_argument(
+        "--steps",
+        type=_integer(1, MANY),
+        default=None,
+        help="range: updates in all (default 200); halving: updates per trial (default 50)",
+    )
     lf.add_argument("--out", help="folder to create (default runs/lr-find-<timestamp>)")
     dg = sub.add_parser(
         "diagnose",
@@ -491,6 +508,11 @@ def _lr_find(ns: argparse.Namespace) -> int:
     from .experiments import lrfind
     from .runs.rundir import output_folder
 
+    if ns.method == "halving":
+        return _lr_halving(ns)
+    ns.start_lr = 1e-7 if ns.start_lr is None else ns.start_lr
+    ns.end_lr = 10.0 if ns.end_lr is None else ns.end_lr
+    ns.steps = 200 if ns.steps is None else ns.steps
     if not 0 < ns.start_lr < ns.end_lr:
         raise UserError(
             f"--start-lr {ns.start_lr} / --end-lr {ns.end_lr}: expected 0 < start < end"
@@ -514,12 +536,55 @@ def _lr_find(ns: argparse.Namespace) -> int:
     lrfind.write(out, result)
     s = result["suggestion"]
     print(
-        f"suggested learning rate: {s:.3g} (where the smoothed loss falls fastest)"
+        f"suggested learning rate: {s:.3g} (Smith 2017's range test: where the smoothed loss "
+        "falls fastest)"
         if s
         else "no suggestion: the loss did not fall (try a lower --start-lr or more --steps)"
     )
     print(f"written to {out}: lr_find.csv")
     print(f"open: {out / 'lr_find.png'}")
+    return 0
+
+
+def _lr_halving(ns: argparse.Namespace) -> int:
+    """lr-find --method halving: lecture 003's procedure (trainlab.experiments.lrfind.halving)."""
+    from . import build
+    from .experiments import lrfind
+    from .runs.rundir import output_folder
+
+    start = 10.0 if ns.start_lr is None else ns.start_lr
+    steps = 50 if ns.steps is None else ns.steps
+    if ns.end_lr is not None:
+        raise UserError(f"--end-lr {ns.end_lr}: only for --method range (halving starts high)")
+    if not start > 0:
+        raise UserError(f"--start-lr {start}: expected a number > 0")
+    if steps < 1:
+        raise UserError(f"--steps {steps}: expected an integer >= 1")
+    config = resolve(*split_args(ns.args))
+    splits = build.load_data(config, build.device(config))
+    parts = build.parts(config, splits)
+    result = lrfind.halving(
+        parts.step,
+        splits.x_train,
+        splits.y_train,
+        parts.batch_size,
+        start,
+        steps,
+        seed=config.seed,
+    )
+    out = output_folder(ns.out, "lr-find")
+    lrfind.write_halving(out, result)
+    chosen, halvings = result["chosen"], len(result["lr"]) - 1
+    print(
+        f"learning rate: {chosen:.3g} (lecture 003, slide 25: start high, halve while it "
+        f"diverges; {halvings} halving{'s' if halvings != 1 else ''} from {start:g}, "
+        f"{steps} updates per trial)"
+        if chosen
+        else f"no rate down to {result['lr'][-1]:.3g} kept the loss from rising in {steps} "
+        "updates (lecture 003's halving; try more --steps)"
+    )
+    print(f"written to {out}: lr_halving.csv")
+    print(f"open: {out / 'lr_halving.png'}")
     return 0
 
 

@@ -511,21 +511,32 @@ SCHEMA: dict[str, Key] = {
         check=lambda v: None if v > 1 else "a number > 1",
     ),
     "optimizer.damping": Key(
-        1e-4,
-        "newton: lambda in (H + lambda I)^-1 g; diag_newton: mu in g / (|h_ii| + mu)",
+        1.0,
+        "newton: lambda in (H + lambda I)^-1 g; diag_newton: mu in g / (|h_ii| + mu); the start "
+        "when optimizer.adapt_damping adapts it (from 1e-4 Newton steps onto a saddle of a "
+        "small net)",
         check=_non_negative,
     ),
     "optimizer.adapt_damping": Key(
-        False,
-        "newton: adapt the damping by Levenberg-Marquardt's "
+        True,
+        "newton, diag_newton: adapt the damping by Levenberg-Marquardt's "
         "rule (x 3/2 when the step did worse than its quadratic model "
         "predicted, x 2/3 when it did as well)",
     ),
+    "optimizer.saddle_free": Key(
+        False,
+        "newton: step (|H| + lambda I)^-1 g, |H| with the absolute eigenvalues of H, away from "
+        "saddles (Dauphin et al. 2014; lecture 003 s10-18's second-order model)",
+    ),
+    "optimizer.hessian_memory_mb": Key(
+        1024.0,
+        "newton, diag_newton: MiB for the exact Hessian (about 4 n^2 values with its solve; a "
+        "larger model is refused) and its rows, formed as many per backward pass as fit",
+        check=_positive,
+    ),
     "optimizer.max_params": Key(
         5000,
-        "newton: largest model (in parameters) whose exact Hessian "
-        "(n^2 entries) is formed; diag_newton: exact diagonal up to this "
-        "size, Hutchinson's estimate above",
+        "diag_newton: exact diagonal up to this many parameters, Hutchinson's estimate above",
         check=_at_least_one,
     ),
     "optimizer.hutchinson_samples": Key(

@@ -94,6 +94,19 @@ def _momentum(nesterov: bool) -> Callable[[dict], None]:
     return expand
 
 
+def _diag_newton(
+    *, damping, adapt_damping, max_params, hutchinson_samples, hessian_memory_mb, weight_decay
+) -> tuple[type, dict]:
+    return DiagNewton, dict(
+        damping=damping,
+        adapt_damping=adapt_damping,
+        max_params=max_params,
+        hutchinson_samples=hutchinson_samples,
+        memory_mb=hessian_memory_mb,
+        weight_decay=weight_decay,
+    )
+
+
 _SGD_READS = ("momentum", "nesterov", "weight_decay", "momentum_form")
 
 # Every optimizer, once: ``build(**{key: value for key in reads})`` -> (class, keyword
@@ -220,41 +233,42 @@ OPTIMIZERS.add(
 )
 OPTIMIZERS.add(
     "newton",
-    lambda *, damping, adapt_damping, max_params, weight_decay: (
+    lambda *, damping, adapt_damping, saddle_free, hessian_memory_mb, weight_decay: (
         Newton,
         dict(
             damping=damping,
             adapt_damping=adapt_damping,
-            max_params=max_params,
+            saddle_free=saddle_free,
+            memory_mb=hessian_memory_mb,
             weight_decay=weight_decay,
         ),
     ),
-    "w -= lr (H + lambda I)^-1 g, the exact Hessian of the "
-    "batch loss (lecture 003); lambda = optimizer.damping; up to optimizer.max_params parameters",
+    "w -= lr (H + lambda I)^-1 g, the exact Hessian of the batch loss (lecture 003), "
+    "lambda = optimizer.damping adapted by Levenberg-Marquardt; optimizer.saddle_free: "
+    "(|H| + lambda I)^-1 g (Dauphin et al. 2014); within optimizer.hessian_memory_mb",
     usual_lr=1.0,
     trajectory_lr=1.0,
     reevaluates_loss=True,
     elementwise=False,
-    reads=("damping", "adapt_damping", "max_params", "weight_decay"),
+    reads=("damping", "adapt_damping", "saddle_free", "hessian_memory_mb", "weight_decay"),
 )
 OPTIMIZERS.add(
     "diag_newton",
-    lambda *, damping, max_params, hutchinson_samples, weight_decay: (
-        DiagNewton,
-        dict(
-            damping=damping,
-            max_params=max_params,
-            hutchinson_samples=hutchinson_samples,
-            weight_decay=weight_decay,
-        ),
-    ),
+    _diag_newton,
     "w_i -= lr g_i / (|h_ii| + mu), the Hessian's diagonal exact or by Hutchinson's estimate "
     "(Becker & LeCun 1988); mu = optimizer.damping",
     usual_lr=1.0,
     trajectory_lr=1.0,
     reevaluates_loss=True,
     elementwise=False,
-    reads=("damping", "max_params", "hutchinson_samples", "weight_decay"),
+    reads=(
+        "damping",
+        "adapt_damping",
+        "max_params",
+        "hutchinson_samples",
+        "hessian_memory_mb",
+        "weight_decay",
+    ),
 )
 
 
@@ -343,7 +357,8 @@ def needs_loss(optimizer: torch.optim.Optimizer) -> bool:
 
 def describe(optimizer: torch.optim.Optimizer) -> dict:
     """What a run's summary reports of its optimizer: for SWATS, when it switched and the rate;
-    for Newton, how its steps were solved (cholesky, lu, pinv) and the damping at the end."""
+    for Newton, how its steps were solved (cholesky, lu, pinv, saddle_free); for both Newtons,
+    the damping at the end and the Hessian rows formed per backward pass."""
     optimizer = innermost(optimizer)
     if isinstance(optimizer, SWATS):
         group = optimizer.param_groups[0]
@@ -353,7 +368,16 @@ def describe(optimizer: torch.optim.Optimizer) -> dict:
         for state in optimizer.state.values():
             for method, count in state.get("solves", {}).items():
                 solves[method] = solves.get(method, 0) + count
-        return {"newton_solves": solves, "damping": optimizer.param_groups[0]["damping"]}
+        return {
+            "newton_solves": solves,
+            "damping": optimizer.param_groups[0]["damping"],
+            "hessian_rows_per_pass": optimizer.rows_per_pass,
+        }
+    if isinstance(optimizer, DiagNewton):
+        return {
+            "damping": optimizer.param_groups[0]["damping"],
+            "hessian_rows_per_pass": optimizer.rows_per_pass if optimizer.exact else None,
+        }
     return {}
 
 

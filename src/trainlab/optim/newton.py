@@ -20,15 +20,30 @@ update (for the loss there): as with LBFGS, which also evaluates it several time
 closure that calls backward should then zero the gradients itself.
 
 - :class:`Newton`: w <- w - lr (H + lambda I)^-1 g with the exact Hessian H of the batch loss,
-  formed in one batched double-backward pass (``is_grads_batched``): O(n^2) memory, so only for
-  models up to ``max_params`` parameters.
+  or the saddle-free step w <- w - lr (|H| + lambda I)^-1 g (Dauphin et al. 2014), |H| = Q |L| Q'
+  for H = Q L Q'. Near a saddle point H is indefinite and the Newton step heads for it; the
+  saddle-free step goes downhill along negative curvature instead. (Lecture 003, s10-18,
+  derives gradient descent from the same second-order Taylor model, and s61 cites escaping
+  saddle points, Anandkumar & Ge 2016; lecture 000, s96, shows optimizers at a saddle point.)
+  Levenberg-Marquardt's rule adapts lambda from 1 (``adapt_damping``).
 - :class:`DiagNewton` (Becker & LeCun 1988): w_i <- w_i - lr g_i / (|h_ii| + mu), the Hessian's
   diagonal exact up to ``max_params`` parameters, and estimated by Hutchinson's method above:
   diag(H) = E[z * Hz] for Rademacher z (Bekas, Kokiopoulou & Saad 2007), averaged over
   ``hutchinson_samples`` draws, one Hessian-vector product each.
+
+Memory: the exact Hessian (or diagonal) is formed row by row, a chunk of k rows per batched
+double-backward pass (``is_grads_batched``). One row's pass costs about 3 S bytes, S the bytes
+autograd saved for the loss and its gradient's graph (counted while they are built; measured on
+CPU: 2.5 S per row for an MLP, 1.9 S for a 1-D CNN); the n x n matrix and its solve about 4 n^2
+values (the matrix, its damped copy, the factor or eigenvectors, a temporary). Within
+``memory_mb`` MiB: a model whose 4 n^2 values exceed it is refused when the optimizer is made,
+before anything is allocated; k is the largest number of rows whose k 3 S fits in what is left
+(at least 1: one row costs about what a training step's backward does).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch.optim import Optimizer
@@ -47,38 +62,88 @@ def gradient_with_graph(loss: torch.Tensor, params: list[torch.Tensor]) -> torch
     return _flat(list(grads), params)
 
 
-def hessian(loss: torch.Tensor, params: list[torch.Tensor]) -> torch.Tensor:
-    """The exact Hessian d^2 L / dw dw' (n x n, symmetrized) of ``loss`` in ``params``: one
-    backward pass per row, batched (``is_grads_batched``) where every op allows it."""
-    g = gradient_with_graph(loss, params)
-    n = g.numel()
-    eye = torch.eye(n, dtype=g.dtype, device=g.device)
-    if not g.requires_grad:  # the loss is linear in the parameters
-        return torch.zeros_like(eye)
+class SavedBytes(torch.autograd.graph.saved_tensors_hooks):
+    """While active, counts the bytes of the tensors autograd saves for backward (``total``);
+    the tensors themselves are saved unchanged."""
+
+    def __init__(self):
+        self.total = 0
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            self.total += t.numel() * t.element_size()
+            return t
+
+        super().__init__(pack, lambda t: t)
+
+
+def _rows(g: torch.Tensor, params: list[torch.Tensor], start: int, end: int) -> torch.Tensor:
+    """Rows start..end-1 of the Hessian, d g_i / dw for i in [start, end): one batched
+    double-backward pass (``is_grads_batched``), or one pass per row for an op without a
+    batching rule."""
+    n, k = g.numel(), end - start
+    basis = torch.zeros(k, n, dtype=g.dtype, device=g.device)
+    basis[torch.arange(k), torch.arange(start, end)] = 1
     try:
         rows = torch.autograd.grad(
-            g, params, eye, is_grads_batched=True, allow_unused=True, retain_graph=True
+            g, params, basis, is_grads_batched=True, allow_unused=True, retain_graph=True
         )
-        h = torch.cat(
+        return torch.cat(
             [
                 (
-                    r if r is not None else torch.zeros(n, *p.shape, dtype=g.dtype, device=g.device)
-                ).reshape(n, -1)
+                    r if r is not None else torch.zeros(k, *p.shape, dtype=g.dtype, device=g.device)
+                ).reshape(k, -1)
                 for r, p in zip(rows, params)
             ],
             1,
         )
-    except RuntimeError:  # an op without a batching rule: one row at a time
-        h = torch.stack(
+    except RuntimeError:
+        return torch.stack(
             [
                 _flat(
                     list(torch.autograd.grad(g, params, e, allow_unused=True, retain_graph=True)),
                     params,
                 )
-                for e in eye
+                for e in basis
             ]
         )
-    return (h + h.T) / 2
+
+
+def hessian(
+    loss: torch.Tensor,
+    params: list[torch.Tensor],
+    rows_per_pass: int | None = None,
+    diagonal_only: bool = False,
+) -> torch.Tensor:
+    """The exact Hessian d^2 L / dw dw' (n x n, symmetrized: (H + H') / 2) of ``loss`` in
+    ``params``, formed ``rows_per_pass`` rows per batched backward pass (all at once when None);
+    with ``diagonal_only``, only its diagonal (n values: each chunk of rows is dropped once its
+    diagonal entries are kept)."""
+    return hessian_of(gradient_with_graph(loss, params), params, rows_per_pass, diagonal_only)
+
+
+def hessian_of(
+    g: torch.Tensor,
+    params: list[torch.Tensor],
+    rows_per_pass: int | None = None,
+    diagonal_only: bool = False,
+) -> torch.Tensor:
+    """:func:`hessian` from the flat gradient ``g`` (:func:`gradient_with_graph`)."""
+    n = g.numel()
+    if not g.requires_grad:  # the loss is linear in the parameters
+        return g.new_zeros(n if diagonal_only else (n, n)).detach()
+    k = max(1, min(n, rows_per_pass or n))
+    out = g.new_empty(n if diagonal_only else (n, n)).detach()
+    for start in range(0, n, k):
+        end = min(n, start + k)
+        rows = _rows(g, params, start, end)
+        if diagonal_only:
+            out[start:end] = rows[torch.arange(end - start), torch.arange(start, end)]
+        else:
+            out[start:end] = rows
+        del rows
+    if not diagonal_only:  # in place: one temporary copy
+        out.add_(out.T.contiguous()).mul_(0.5)
+    return out
 
 
 def hutchinson_diagonal(
@@ -100,6 +165,19 @@ def hutchinson_diagonal(
         )
         total += z * hz
     return total / samples
+
+
+def saddle_free(h: torch.Tensor, g: torch.Tensor, damping: float) -> torch.Tensor:
+    """(|H| + damping I)^-1 g, |H| = Q |L| Q' for the eigendecomposition H = Q L Q' (Dauphin et
+    al. 2014, "Identifying and attacking the saddle point problem"): along each eigenvector the
+    step is g's component divided by |curvature| + damping, so it goes downhill along negative
+    curvature instead of up toward a saddle. A direction with |curvature| + damping = 0 (no
+    curvature and no damping) gets no step (pseudo-inverse)."""
+    eigenvalues, q = torch.linalg.eigh(h)
+    scale = eigenvalues.abs_().add_(damping)
+    tiny = scale.max().clamp_min(1e-300) * len(g) * torch.finfo(g.dtype).eps
+    inverse = torch.where(scale > tiny, 1 / scale, torch.zeros_like(scale))
+    return q @ (inverse * (q.T @ g))
 
 
 def solve(a: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, str]:
@@ -132,32 +210,59 @@ class _RetainGraph(TorchFunctionMode):
 
 
 class _SecondOrder(Optimizer):
-    """What both share: argument checks, the closure, the flat gradient, the step loop and the
-    weight update; subclasses give the curvature and the direction."""
+    """What both share: argument checks, the closure, the flat gradient, the memory budget, the
+    step loop, the weight update and Levenberg-Marquardt's damping rule; subclasses give the
+    curvature, the direction and the quadratic model's curvature term."""
 
     reevaluates_loss = True  # the closure must recompute the loss with its graph
+    ROW_COST = 3  # one Hessian row's backward pass, in bytes saved for the graph (measured)
 
-    def __init__(self, params, defaults: dict, max_params: int):
+    def __init__(self, params, defaults: dict, memory_mb: float):
         for name in ("lr", "damping", "weight_decay"):
             if not 0.0 <= defaults[name]:
                 raise ValueError(
                     f"Invalid {'learning rate' if name == 'lr' else name + ' value'}: "
                     f"{defaults[name]}"
                 )
-        if max_params < 1:
-            raise ValueError(f"Invalid max_params value: {max_params}")
+        if not memory_mb > 0:
+            raise ValueError(f"Invalid memory_mb value: {memory_mb}")
         super().__init__(params, defaults)
+        self.memory = memory_mb * 2**20
         self.size = sum(p.numel() for g in self.param_groups for p in g["params"])
+        self.itemsize = max(
+            (p.element_size() for g in self.param_groups for p in g["params"]), default=4
+        )
+        self.rows_per_pass = 1  # the last step's k (describe reports it)
 
     def _loss(self, closure) -> torch.Tensor:
-        """The closure's loss, with its graph even if the closure ran backward on it."""
+        """The closure's loss, with its graph even if the closure ran backward on it; counts the
+        bytes autograd saves for it (``self._saved``)."""
         if closure is None:
             raise RuntimeError(
                 f"{type(self).__name__} needs step(closure) with a closure that "
                 "re-evaluates the loss with its graph"
             )
-        with torch.enable_grad(), _RetainGraph():
-            return closure()
+        saved = SavedBytes()
+        with torch.enable_grad(), _RetainGraph(), saved:
+            loss = closure()
+        self._saved = saved.total
+        return loss
+
+    def _matrix_bytes(self) -> int:
+        """What the curvature's matrices take besides the row passes."""
+        return 0
+
+    def _exact(self, loss, params, diagonal_only: bool = False) -> torch.Tensor:
+        """The exact Hessian (or its diagonal) within the budget: k rows per batched pass, k
+        the most whose cost k ROW_COST S fits in what the matrices leave, S the bytes autograd
+        saved for the loss and its gradient's graph (at least 1 row)."""
+        saved = SavedBytes()
+        with saved:
+            g = gradient_with_graph(loss, params)
+        per_row = max(1, self.ROW_COST * (self._saved + saved.total))
+        left = self.memory - self._matrix_bytes()
+        self.rows_per_pass = max(1, min(self.size, int(left // per_row)))
+        return hessian_of(g, params, self.rows_per_pass, diagonal_only)
 
     @staticmethod
     def _group(group: dict) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -174,8 +279,26 @@ class _SecondOrder(Optimizer):
     def _direction(self, curvature, g, group: dict, params: list[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError
 
-    def _after(self, group: dict, closure, loss, g, curvature, d) -> None:
-        """After the update d was applied (Newton adapts its damping here)."""
+    def _model_curvature(self, curvature, d: torch.Tensor) -> float:
+        """d' C d for the quadratic model's curvature C (H, or its diagonal)."""
+        raise NotImplementedError
+
+    def _adapt(self, group: dict, closure, before, g, curvature, d) -> None:
+        """Levenberg-Marquardt's rule as Martens (2010) uses it, after the update d was applied
+        (w <- w - d): rho = (actual loss decrease) / (decrease the quadratic model predicted,
+        g'd - (d'Cd + wd d'd) / 2); damping *= 3/2 if rho < 1/4, *= 2/3 if rho > 3/4 (one more
+        evaluation of the closure per step)."""
+        if not group["adapt_damping"]:
+            return
+        curve = self._model_curvature(curvature, d) + group["weight_decay"] * (d @ d).item()
+        predicted = (g @ d).item() - curve / 2
+        with torch.enable_grad():
+            after = closure()
+        rho = (before - after).item() / predicted if predicted > 0 else -1.0
+        if not math.isfinite(rho) or rho < 0.25:
+            group["damping"] *= 1.5
+        elif rho > 0.75:
+            group["damping"] *= 2 / 3
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -191,96 +314,117 @@ class _SecondOrder(Optimizer):
             for p in params:
                 p.sub_(d[offset : offset + p.numel()].view_as(p))
                 offset += p.numel()
-            self._after(group, closure, loss, g, curvature, d)
+            self._adapt(group, closure, loss, g, curvature, d)
         return loss.detach()  # the graph was only for the curvature: free it with this step
 
 
 class Newton(_SecondOrder):
     """w <- w - lr (H + lambda I)^-1 g (damped Newton; see the module docstring), with the
-    solve of :func:`solve`. ``adapt_damping``: Levenberg-Marquardt's rule as Martens (2010) uses
-    it: rho = (actual loss decrease) / (decrease the quadratic model predicted,
-    g'd - d'Hd / 2 for the step d taken); lambda *= 3/2 if rho < 1/4, lambda *= 2/3 if
-    rho > 3/4 (one more evaluation of the closure per step). Weight decay wd adds wd w to g and
-    wd to the damping. ``state[first parameter]["solves"]`` counts how each step was solved."""
+    solve of :func:`solve`; with ``saddle_free``, w <- w - lr (|H| + lambda I)^-1 g
+    (:func:`saddle_free`, Dauphin et al. 2014). ``adapt_damping``: Levenberg-Marquardt's rule
+    (:meth:`_SecondOrder._adapt`, the model's curvature H), from ``damping``: from 1 it learns
+    a small non-convex net where lambda = 1e-4 steps onto a saddle. Weight decay wd adds wd w
+    to g and wd to the damping. ``memory_mb``: the budget in MiB for the Hessian, its solve
+    and the row passes (module docstring); a larger model is a ValueError here.
+    ``state[first parameter]["solves"]`` counts how each step was solved."""
+
+    MATRICES = 4  # n x n values: the Hessian, its damped copy, the factor, a temporary
 
     def __init__(
         self,
         params,
         lr: float = 1.0,
-        damping: float = 1e-4,
-        adapt_damping: bool = False,
-        max_params: int = 5000,
+        damping: float = 1.0,
+        adapt_damping: bool = True,
+        saddle_free: bool = False,
+        memory_mb: float = 1024.0,
         weight_decay: float = 0.0,
     ):
-        super().__init__(
-            params,
-            dict(lr=lr, damping=damping, adapt_damping=adapt_damping, weight_decay=weight_decay),
-            max_params,
-        )
-        if self.size > max_params:
-            raise ValueError(
-                f"Newton forms the full Hessian: the model has {self.size:,} "
-                f"parameters, more than max_params = {max_params:,} "
-                f"({self.size**2:.2g} Hessian entries); use diag_newton or a "
-                "smaller model"
-            )
-
-    def _curvature(self, loss, params, group):
-        return hessian(loss, params)
-
-    def _direction(self, h, g, group, params):
-        eye = torch.eye(len(g), dtype=g.dtype, device=g.device)
-        d, method = solve(h + (group["damping"] + group["weight_decay"]) * eye, g)
-        solves = self.state[params[0]].setdefault("solves", {})
-        solves[method] = solves.get(method, 0) + 1
-        return d
-
-    def _after(self, group, closure, before, g, h, d) -> None:
-        if not group["adapt_damping"]:
-            return
-        predicted = (g @ d - d @ h @ d / 2).item()
-        with torch.enable_grad():
-            after = closure()
-        rho = (before - after).item() / predicted if predicted > 0 else -1.0
-        if rho < 0.25:
-            group["damping"] *= 1.5
-        elif rho > 0.75:
-            group["damping"] *= 2 / 3
-
-
-class DiagNewton(_SecondOrder):
-    """w_i <- w_i - lr g_i / (|h_ii| + mu) (Becker & LeCun 1988; see the module docstring).
-    The diagonal is exact for at most ``max_params`` parameters, else Hutchinson's estimate with
-    ``hutchinson_samples`` Rademacher draws (from PyTorch's global generator, which trainlab's
-    checkpoints save). Weight decay wd adds wd w to g and wd to h_ii."""
-
-    def __init__(
-        self,
-        params,
-        lr: float = 1.0,
-        damping: float = 1e-4,
-        max_params: int = 5000,
-        hutchinson_samples: int = 1,
-        weight_decay: float = 0.0,
-    ):
-        if hutchinson_samples < 1:
-            raise ValueError(f"Invalid hutchinson_samples value: {hutchinson_samples}")
         super().__init__(
             params,
             dict(
                 lr=lr,
                 damping=damping,
+                adapt_damping=adapt_damping,
+                saddle_free=saddle_free,
+                weight_decay=weight_decay,
+            ),
+            memory_mb,
+        )
+        if self._matrix_bytes() > self.memory:
+            raise ValueError(
+                f"Newton forms the full Hessian: {self.size:,} parameters need about "
+                f"{self._matrix_bytes() / 2**20:,.1f} MiB ({self.MATRICES} x n^2 values of "
+                f"{self.itemsize} bytes: the Hessian, its damped copy, the factor, a "
+                f"temporary), more than memory_mb = {memory_mb:g}; use diag_newton, a smaller "
+                "model or a larger budget"
+            )
+
+    def _matrix_bytes(self) -> int:
+        return self.MATRICES * self.size**2 * self.itemsize
+
+    def _curvature(self, loss, params, group):
+        return self._exact(loss, params)
+
+    def _direction(self, h, g, group, params):
+        damping = group["damping"] + group["weight_decay"]
+        if group["saddle_free"]:
+            d, method = saddle_free(h, g, damping), "saddle_free"
+        else:
+            eye = torch.eye(len(g), dtype=g.dtype, device=g.device)
+            d, method = solve(h + damping * eye, g)
+        solves = self.state[params[0]].setdefault("solves", {})
+        solves[method] = solves.get(method, 0) + 1
+        return d
+
+    def _model_curvature(self, h, d):
+        return (d @ h @ d).item()
+
+
+class DiagNewton(_SecondOrder):
+    """w_i <- w_i - lr g_i / (|h_ii| + mu) (Becker & LeCun 1988; see the module docstring).
+    The diagonal is exact for at most ``max_params`` parameters (formed row by row within
+    ``memory_mb`` MiB, keeping only the diagonal), else Hutchinson's estimate with
+    ``hutchinson_samples`` Rademacher draws (from PyTorch's global generator, which trainlab's
+    checkpoints save). ``adapt_damping``: Levenberg-Marquardt's rule on mu
+    (:meth:`_SecondOrder._adapt`, the model's curvature |diag(H)|, as the step uses it).
+    Weight decay wd adds wd w to g and wd to h_ii."""
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1.0,
+        damping: float = 1.0,
+        adapt_damping: bool = True,
+        max_params: int = 5000,
+        hutchinson_samples: int = 1,
+        memory_mb: float = 1024.0,
+        weight_decay: float = 0.0,
+    ):
+        if hutchinson_samples < 1:
+            raise ValueError(f"Invalid hutchinson_samples value: {hutchinson_samples}")
+        if max_params < 1:
+            raise ValueError(f"Invalid max_params value: {max_params}")
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                damping=damping,
+                adapt_damping=adapt_damping,
                 weight_decay=weight_decay,
                 hutchinson_samples=hutchinson_samples,
             ),
-            max_params,
+            memory_mb,
         )
         self.exact = self.size <= max_params
 
     def _curvature(self, loss, params, group):
         if self.exact:
-            return hessian(loss, params).diagonal()
+            return self._exact(loss, params, diagonal_only=True)
         return hutchinson_diagonal(loss, params, group["hutchinson_samples"])
 
     def _direction(self, diagonal, g, group, params):
         return g / (diagonal.abs() + group["weight_decay"] + group["damping"])
+
+    def _model_curvature(self, diagonal, d):
+        return (diagonal.abs() * d * d).sum().item()
