@@ -35,7 +35,7 @@ def main() -> int:
     import os
 
     os.environ.setdefault("TRAINLAB_CACHE", tempfile.mkdtemp(prefix="trainlab-fuzz-cache-"))
-    codes, failures = collections.Counter(), []
+    codes, failures, previous = collections.Counter(), [], []
     tic = time.perf_counter()
 
     @hypothesis.seed(ns.seed)
@@ -55,9 +55,14 @@ def main() -> int:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         codes[outcome.code] += 1
-        if found:
+        if found:  # the case before it too: in one process, state a case leaves can matter
             failures.append((case, found))
-            print(f"{' '.join(case.argv(Path('F')))}\n    {'; '.join(found)}", flush=True)
+            before = " ".join(previous[0].argv(Path("F"))) if previous else "-"
+            print(
+                f"{' '.join(case.argv(Path('F')))}\n    {'; '.join(found)}\n    after: {before}",
+                flush=True,
+            )
+        previous[:] = [case]
 
     one()
     seconds = time.perf_counter() - tic

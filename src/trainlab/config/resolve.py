@@ -273,6 +273,13 @@ def _check_combinations(c: dict[str, Any]) -> None:
             "optimizer.bias_correction = false: not with train.switch_to_sgd_at (the Adam "
             "phase before the switch is SWATS's, bias-corrected)"
         )
+    losses = for_key("loss.name")
+    if optimizers[name].second_order and not losses[c["loss.name"]].second_derivatives:
+        raise UserError(
+            f"optimizer.name = {name!r} differentiates the loss twice; loss.name = "
+            f"{c['loss.name']!r} has no second derivatives (use one of "
+            f"{', '.join(losses.names(second_derivatives=True))})"
+        )
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")

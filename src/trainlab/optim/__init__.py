@@ -42,7 +42,9 @@ class OptimizerInfo:
     ``reevaluates_loss``: ``step`` needs a closure that recomputes the loss with its graph
     (second-order methods); ``needs_loss(options)``: ``step`` must be given the loss for these
     options (irprop+ compares objectives); ``elementwise``: the update of each weight depends
-    on that weight's gradient history only (it could run on many models stacked at once)."""
+    on that weight's gradient history only (it could run on many models stacked at once);
+    ``second_order``: differentiates the loss twice (Hessian or Hessian-vector products), so
+    the loss needs second derivatives."""
 
     usual_lr: float
     trajectory_lr: float
@@ -55,6 +57,7 @@ class OptimizerInfo:
     reevaluates_loss: bool = False
     needs_loss: Callable[[dict], bool] = lambda options: False
     elementwise: bool = True
+    second_order: bool = False
 
 
 def _sgd(*, momentum, nesterov, weight_decay, momentum_form="torch") -> tuple[type, dict]:
@@ -249,6 +252,7 @@ OPTIMIZERS.add(
     usual_lr=1.0,
     trajectory_lr=1.0,
     reevaluates_loss=True,
+    second_order=True,
     elementwise=False,
     reads=("damping", "adapt_damping", "saddle_free", "hessian_memory_mb", "weight_decay"),
 )
@@ -260,6 +264,7 @@ OPTIMIZERS.add(
     usual_lr=1.0,
     trajectory_lr=1.0,
     reevaluates_loss=True,
+    second_order=True,
     elementwise=False,
     reads=(
         "damping",

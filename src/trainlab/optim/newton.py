@@ -356,8 +356,8 @@ class Newton(_SecondOrder):
                 f"Newton forms the full Hessian: {self.size:,} parameters need about "
                 f"{self._matrix_bytes() / 2**20:,.1f} MiB ({self.MATRICES} x n^2 values of "
                 f"{self.itemsize} bytes: the Hessian, its damped copy, the factor, a "
-                f"temporary), more than memory_mb = {memory_mb:g}; use diag_newton, a smaller "
-                "model or a larger budget"
+                f"temporary), more than optimizer.hessian_memory_mb = {memory_mb:g}; use "
+                "diag_newton, a smaller model or a larger budget"
             )
 
     def _matrix_bytes(self) -> int:

@@ -61,10 +61,12 @@ def _soft(divergence: Callable) -> Callable:
 @dataclass(frozen=True)
 class LossInfo:
     """``soft_targets``: compares the output with the (smoothed, optionally noisy) target
-    distribution q; ``smooths``: label smoothing applies."""
+    distribution q; ``smooths``: label smoothing applies; ``second_derivatives``: PyTorch can
+    differentiate it twice (what Newton's methods need)."""
 
     soft_targets: bool
     smooths: bool
+    second_derivatives: bool = True
 
 
 LOSSES = Registry("loss", "loss.name", LossInfo, config_key=True)
@@ -102,6 +104,7 @@ LOSSES.add(
     "sum_{k != y} max(0, 1 - z_y + z_k) / C (Weston & Watkins)",
     soft_targets=False,
     smooths=False,
+    second_derivatives=False,  # piecewise linear; PyTorch has no double backward for it
 )
 SOFT_TARGETS = LOSSES.names(soft_targets=True)
 
