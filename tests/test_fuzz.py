@@ -17,7 +17,7 @@ from tests import fuzzing
 
 @pytest.mark.slow
 @settings(
-    max_examples=300,
+    max_examples=500,
     derandomize=True,
     database=None,
     deadline=None,
