@@ -144,7 +144,8 @@ def schedule(config: Config, opt: torch.optim.Optimizer, updates_per_epoch: int)
         lr=config.optimizer.lr,
         monitor=config.early_stopping.monitor,
         warmup_epochs=s.warmup_epochs,
-        **{k: v for k, v in s.to_dict().items() if k not in ("name", "warmup_epochs")},
+        every=s.every,
+        **{k: v for k, v in s.to_dict().items() if k not in ("name", "warmup_epochs", "every")},
     )
 
 

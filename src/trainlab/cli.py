@@ -555,6 +555,11 @@ def _diagnose(ns: argparse.Namespace) -> int:
     except OSError as e:
         raise UserError(f"--out {str(target)!r} cannot be created ({e.strerror})") from None
     diagnostics.plot(diagnostics.read(run.diagnostics), target / "diagnostics.png", str(run.path))
+    if run.lr_updates.exists():  # the rate changed within epochs: its per-update course
+        from .analysis import rates
+
+        rates.plot(run.lr_updates, target / "lr_updates.png", str(run.path))
+        print(f"the rate of every update: {target / 'lr_updates.png'}")
     print(f"open: {target / 'diagnostics.png'}")
     return 0
 

@@ -242,6 +242,11 @@ def _check_combinations(c: dict[str, Any]) -> None:
             "optimizer.bias_correction = false: not with train.switch_to_sgd_at (the Adam "
             "phase before the switch is SWATS's, bias-corrected)"
         )
+    if c["schedule.every"] == "update" and c["schedule.name"] == "plateau":
+        raise UserError(
+            "schedule.every = 'update' with schedule.name = 'plateau': plateau watches a "
+            "validation metric measured once per epoch (use every = 'epoch' or 'auto')"
+        )
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")
@@ -415,7 +420,7 @@ SHARED = {
         "init_recurrent",
     ),
     "optimizer": ("name", "lr"),
-    "schedule": ("name", "warmup_epochs"),
+    "schedule": ("name", "warmup_epochs", "every"),
     "distributed": ("mode", "address", "port", "timeout", "slow_worker"),
 }
 IMPORTED_READS = ("args",)  # what the user's own model or data callable reads

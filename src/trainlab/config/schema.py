@@ -579,6 +579,15 @@ SCHEMA: dict[str, Key] = {
     "schedule.decay_epochs": Key(
         0, "linear: epochs over which the rate falls (then constant); 0 = all", check=_non_negative
     ),
+    "schedule.every": Key(
+        "auto",
+        "when the schedule steps: auto = per update for cosine and one_cycle, per epoch for "
+        "the others; update = after every update, its constants counted in updates (step_size "
+        "updates, gamma per update, inverse_time lr / (1 + decay k) with k the update count: "
+        "Robbins-Monro, lectures 000 s49-56 and 002; linear over decay_epochs updates); "
+        "epoch = after every epoch (cosine and one_cycle over the epochs); plateau: per epoch only",
+        choices=("auto", "epoch", "update"),
+    ),
     "schedule.warmup_epochs": Key(
         0.0,
         "linear warm-up from ~0 to lr over this many epochs, "
@@ -732,7 +741,8 @@ SECTION_DOCS = {
     "optimizer": "how gradients become updates",
     "gradient_noise": "noise added to every gradient before the optimizer step",
     "gradient_clip": "gradient clipping before the optimizer step (clipping first, then noise)",
-    "schedule": "how the learning rate changes (per epoch; cosine and one_cycle per update)",
+    "schedule": "how the learning rate changes (per epoch; cosine and one_cycle per update; "
+    "schedule.every changes when)",
     "train": "the loop",
     "distributed": "several processes: hogwild, parameter server (async, sync), ddp, pipeline",
     "logging": "where else metrics go",

@@ -24,7 +24,8 @@ The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks
    diagnostics, model selection);
 5. :class:`MetricsFile`: one line per epoch in ``metrics.jsonl``;
 6. :class:`ProgressReport`: the bar or the line per epoch;
-7. :class:`TensorBoard` (``logging.tensorboard = true``);
+7. :class:`TensorBoard` (``logging.tensorboard = true``), then :class:`RateCourse`
+   (``lr_updates.csv``, the rate of every update, at the end);
 8. :class:`EpochHook`: the caller's ``on_epoch(metrics)`` (search's pruner, for one), then the
    caller's own callbacks (``fit(..., callbacks=[...])``), so that a ``stop`` they set still gets
    the final checkpoint;
@@ -42,6 +43,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..runs import checkpoint
+from ..runs.atomic import atomic_write_text
 from ..runs.rundir import write_jsonl
 from .progress import Progress
 
@@ -238,12 +240,31 @@ class TensorBoard(Callback):
         for key, value in metrics.items():
             if key != "epoch":
                 self.writer.add_scalar(key, value, metrics["epoch"])
+        rates, per_epoch = state.parts.schedule.rates, state.parts.updates
+        first = (metrics["epoch"] - 1) * per_epoch  # the rate of every update, by update count
+        for k, lr in enumerate(rates[first : first + per_epoch], start=first + 1):
+            self.writer.add_scalar("lr_update", lr, k)
         self.writer.flush()
 
     def on_fit_end(self, state: FitState) -> None:
         self.writer.close()
 
     on_fit_abort = on_fit_end
+
+
+class RateCourse(Callback):
+    """``lr_updates.csv`` (update, epoch, lr): the rate each update used, written at the end of
+    a run whose rate can change within an epoch (a per-update schedule or a warm-up;
+    ``Schedule.rates``, kept in ``last.pt`` so that a resumed run writes the whole course).
+    Otherwise the per-epoch ``lr`` of ``metrics.jsonl`` is the course and nothing is written."""
+
+    def on_fit_end(self, state: FitState) -> None:
+        rates, per_epoch = state.parts.schedule.rates, state.parts.updates
+        if not rates:
+            return
+        lines = ["update,epoch,lr"]
+        lines += [f"{k + 1},{k // per_epoch + 1},{lr!r}" for k, lr in enumerate(rates)]
+        atomic_write_text(state.run.lr_updates, "\n".join(lines) + "\n")
 
 
 class EpochHook(Callback):
@@ -323,6 +344,7 @@ def standard_callbacks(
         MetricsFile() if writes else None,
         ProgressReport(progress),
         TensorBoard() if writes and options.tensorboard else None,
+        RateCourse() if writes else None,
         EpochHook(on_epoch) if on_epoch is not None else None,
         *extra,
         Checkpoint() if writes else None,
@@ -342,6 +364,7 @@ __all__ = [
     "MetricsFile",
     "ModelSelection",
     "ProgressReport",
+    "RateCourse",
     "Resume",
     "TensorBoard",
     "standard_callbacks",
