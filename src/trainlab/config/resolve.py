@@ -195,6 +195,7 @@ def resolve(
     _check_batch_statistics(flatten(config))
     _check_recurrent(flatten(config))
     _check_blocks(flatten(config))
+    _check_layers(flatten(config))
     _regression_defaults(config, set().union(*layers) if layers else set())
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
@@ -340,6 +341,30 @@ def _check_blocks(c: dict[str, Any]) -> None:
                 f"{key} = {_fmt(value)}: expected one value per block, {blocks} "
                 f"(model.channels = {_fmt(c['model.channels'])}), or a single value"
             )
+
+
+def _check_layers(c: dict[str, Any]) -> None:
+    """Pooling windows that leave no input out, and normalized layers that exist."""
+    if c["model.pool_stride"] > c["model.pool_size"]:
+        raise UserError(
+            f"model.pool_stride = {c['model.pool_stride']}: expected at most model.pool_size "
+            f"= {c['model.pool_size']} (a larger stride skips inputs)"
+        )
+    chosen = c["model.norm_layers"]
+    if not chosen:
+        return
+    if c["model.norm"] == "none":
+        raise UserError(
+            f"model.norm_layers = {_fmt(chosen)}: needs a model.norm to apply (got 'none')"
+        )
+    convolutional = for_key("model.name")[c["model.name"]].convolutional
+    width = "model.channels" if convolutional else "model.hidden"
+    layers = len(c[width])
+    if max(chosen) > layers:
+        raise UserError(
+            f"model.norm_layers = {_fmt(chosen)}: layer {max(chosen)} does not exist "
+            f"({width} = {_fmt(c[width])} has {layers}; they are numbered from 1)"
+        )
 
 
 def _check_validation(c: dict[str, Any]) -> None:

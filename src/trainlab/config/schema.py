@@ -236,9 +236,34 @@ SCHEMA: dict[str, Key] = {
     ),
     "model.pool": Key(
         "max",
-        "cnn1d/cnn2d: pooling that halves the size after every block but "
-        "the first; none = no pooling (e.g. strided convolutions instead)",
-        choices=("max", "avg", "none"),
+        "cnn1d/cnn2d: pooling after every block but the first (by default "
+        "it halves the size): max, avg, or sum over each window (lecture 001: 'sum or max'); "
+        "none = no pooling (e.g. strided convolutions instead)",
+        choices=("max", "avg", "sum", "none"),
+    ),
+    "model.pool_size": Key(
+        2, "cnn1d/cnn2d: pooling window, in positions per dimension", check=_at_least_one
+    ),
+    "model.pool_stride": Key(
+        2,
+        "cnn1d/cnn2d: pooling stride, at most model.pool_size; smaller than the window = "
+        "overlapping pooling (lecture 001; AlexNet: window 3, stride 2)",
+        check=_at_least_one,
+    ),
+    "model.maxout_pieces": Key(
+        1,
+        "cnn1d/cnn2d: k > 1 = maxout units, max-pooling across groups of k feature maps "
+        "(lecture 001 'pooling across feature groups'; Goodfellow et al. 2013): each "
+        "block's layer makes k x model.channels maps, the max of each k consecutive is kept; "
+        "1 = off",
+        check=_at_least_one,
+    ),
+    "model.contrast_norm": Key(
+        0,
+        "cnn1d/cnn2d: n > 0 = contrast normalization across feature maps after each "
+        "block's pooling (lecture 001): nn.LocalResponseNorm over n neighbouring maps, "
+        "AlexNet's k = 2, alpha = 1e-4, beta = 0.75; 0 = off",
+        check=_non_negative,
     ),
     "model.layer": Key(
         "conv",
@@ -256,6 +281,13 @@ SCHEMA: dict[str, Key] = {
     ),
     "model.norm": Key(
         "batch", "normalization after each hidden linear/conv layer", choices=Names("model.norm")
+    ),
+    "model.norm_layers": Key(
+        [],
+        "mlp, cnn: the hidden layers / conv blocks, numbered from 1, that get model.norm "
+        "(lecture 000 s130: 'batch normalization may only be applied to some layers'); the "
+        "others get none and a bias; [] = every one",
+        check=_widths,
     ),
     "model.dropout": Key(
         0.1,
