@@ -23,6 +23,7 @@ from .errors import UserError
 from .imports import is_import_path
 from .training import losses, precision
 from .training.augment import Augmentation
+from .training.averaging import IterateAverage
 from .training.batches import batch_count
 from .training.losses import LossFn
 from .training.regularization import Regularization, decay_groups
@@ -149,6 +150,17 @@ def schedule(config: Config, opt: torch.optim.Optimizer, updates_per_epoch: int)
     )
 
 
+def averaging(config: Config, net: nn.Module, updates_per_epoch: int) -> IterateAverage | None:
+    """``train.average``: the average of ``net``'s iterates from ``train.average_start`` on (a
+    fraction of ``train.epochs`` below 1, else whole epochs), or None."""
+    t = config.train
+    if t.average == "none":
+        return None
+    start = t.average_start
+    epochs = round(start * t.epochs) if start < 1 else int(start)
+    return IterateAverage(net, t.average, start=epochs * updates_per_epoch, decay=t.average_decay)
+
+
 def regularization(config: Config, net: nn.Module) -> Regularization:
     r = config.regularization
     return Regularization(
@@ -229,7 +241,8 @@ def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
         forward=precision.compiled(net, on) if t.compile else None,
         clone_logits=t.compile and on.type == "cuda" and precision.CUDA_MODE == "reduce-overhead",
     )
-    return Parts(net, loss_fn, opt, sched, step, size, min_size, updates)
+    average = averaging(config, net, updates)
+    return Parts(net, loss_fn, opt, sched, step, size, min_size, updates, average)
 
 
 def fit_options(config: Config) -> FitOptions:

@@ -200,6 +200,7 @@ def resolve(
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
     _check_validation(flatten(config))
+    _check_average(flatten(config))
     return from_dict(config)
 
 
@@ -383,6 +384,34 @@ def _check_validation(c: dict[str, Any]) -> None:
             f"schedule.name = 'plateau' watches {monitor}, but data.val_fraction = "
             "0 holds out no validation split (hold one out, or monitor a train_* "
             "metric)"
+        )
+
+
+def _check_average(c: dict[str, Any]) -> None:
+    """train.average's options apply only to the kinds that read them; its start must fall
+    within the run; averaging is one-process training's."""
+    kind = c["train.average"]
+    for key, kinds in (
+        ("train.average_start", ("polyak", "ema")),
+        ("train.average_decay", ("ema",)),
+    ):
+        if kind not in kinds and c[key] != SCHEMA[key].default:
+            raise UserError(
+                f"{key} = {_fmt(c[key])}: only for train.average = {' or '.join(kinds)} "
+                f"(got {kind!r})"
+            )
+    if kind == "none":
+        return
+    start, epochs = c["train.average_start"], c["train.epochs"]
+    if start >= epochs:
+        raise UserError(
+            f"train.average_start = {_fmt(start)}: averaging would begin after the last epoch "
+            f"(train.epochs = {epochs}); use fewer epochs or a fraction below 1"
+        )
+    if c["distributed.mode"] != "none":
+        raise UserError(
+            f"train.average = {kind!r}: one-process training only "
+            f"(got distributed.mode = {c['distributed.mode']!r})"
         )
 
 

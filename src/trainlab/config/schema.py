@@ -130,6 +130,11 @@ def _slow_worker(v):
     )
 
 
+def _average_start(v):
+    ok = 0 <= v < 1 or (v >= 1 and v == int(v))
+    return None if ok else "a fraction in [0, 1) of train.epochs or a whole number of epochs"
+
+
 def _betas(v):
     ok = len(v) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in v)
     return None if ok else "two numbers in [0, 1)"
@@ -669,6 +674,23 @@ SCHEMA: dict[str, Key] = {
         "step on a GPU); costs seconds to tens of seconds of compilation at "
         "the start, so it helps long runs, little on CPU; needs a C++ "
         "compiler (CPU) or Triton (CUDA); checkpoints hold the plain model",
+    ),
+    "train.average": Key(
+        "none",
+        "iterate averaging (lecture 000 s57: averaging improves SGD's O(log T / T) to O(1/T)): "
+        "polyak = the mean of the weights after every update (Polyak-Ruppert), ema = their "
+        "exponential moving average; validation, model selection, checkpoints and the test "
+        "use the average, its batch-norm statistics recomputed over the training split",
+        choices=("none", "polyak", "ema"),
+    ),
+    "train.average_start": Key(
+        0.5,
+        "average: begin after this many epochs (a whole number), or after this fraction of "
+        "train.epochs (below 1); 0 = from the first update",
+        check=_average_start,
+    ),
+    "train.average_decay": Key(
+        0.999, "average = ema: w_avg <- decay w_avg + (1 - decay) w", check=_fraction
     ),
     "train.checkpoint_seconds": Key(
         5.0,

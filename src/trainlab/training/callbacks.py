@@ -15,8 +15,10 @@ The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks
 :func:`standard_callbacks` builds the list a run uses, in this order (which matters):
 
 1. :class:`Resume`: a checkpoint in the run folder restores model, optimizer, schedule, early
-   stopping, random generators, history [and fp16's gradient scaler]; the metrics file is
-   rewritten to match it;
+   stopping, random generators, history [, fp16's gradient scaler and the iterates' average];
+   the metrics file is rewritten to match it; then :class:`Averaging` (``train.average``:
+   every update into the average; validation, ``best.pt``, ``last.pt``'s ``model`` and the
+   test then hold the averaged weights, ``last.pt`` the iterate too);
 2. :class:`Diagnostics` (``diagnostics = true``): per-layer measures each epoch, heat maps at
    the end;
 3. :class:`ModelSelection`: the best epoch on the monitored metric, early stopping;
@@ -104,7 +106,7 @@ def last_checkpoint(state: FitState) -> dict:
     p = state.parts
     saved = {
         "epoch": state.history[-1]["epoch"],
-        "model": p.model.state_dict(),
+        "model": state.evaluated_model().state_dict(),  # train.average: the averaged weights
         "optimizer": p.optimizer.state_dict(),
         "schedule": p.schedule.state_dict(),
         "early_stopping": state.stopper.state_dict(),
@@ -115,6 +117,8 @@ def last_checkpoint(state: FitState) -> dict:
     }
     if p.step.scaler is not None:  # train.precision = fp16: the loss scale and its counter
         saved["scaler"] = p.step.scaler.state_dict()
+    if p.average is not None:  # the iterate training continues from, and the average
+        saved["average"] = {"iterate": p.model.state_dict(), **p.average.state_dict()}
     return saved
 
 
@@ -134,6 +138,9 @@ class Resume(Callback):
             p.schedule.load_state_dict(saved["schedule"])
             if p.step.scaler is not None and "scaler" in saved:
                 p.step.scaler.load_state_dict(saved["scaler"])
+            if p.average is not None and "average" in saved:
+                p.model.load_state_dict(saved["average"]["iterate"])
+                p.average.load_state_dict(saved["average"])
             state.stopper.load_state_dict(saved["early_stopping"])
             checkpoint.set_rng_state(saved["rng"], state.shuffle)
             state.history, state.elapsed = saved["history"], saved["elapsed"]
@@ -143,6 +150,18 @@ class Resume(Callback):
             self.progress.message(f"resuming {run.path} after epoch {saved['epoch']}")
         if self.writes:
             run.write_metrics(state.history)
+
+
+class Averaging(Callback):
+    """``train.average``: after every update, the weights go into the iterates' average
+    (:mod:`trainlab.training.averaging`); nothing to do (and never called) without one."""
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.average, self.model = state.parts.average, state.parts.model
+        self.per_update = self.average is not None
+
+    def on_update(self) -> None:
+        self.average.update(self.model)
 
 
 class Diagnostics(Callback):
@@ -181,7 +200,8 @@ class ModelSelection(Callback):
         if state.stopper.monitor not in metrics:  # no validation split: no selection
             return
         if state.stopper.update(metrics["epoch"], metrics):
-            state.best_weights = {k: v.clone() for k, v in state.parts.model.state_dict().items()}
+            weights = state.evaluated_model().state_dict()  # train.average: the averaged ones
+            state.best_weights = {k: v.clone() for k, v in weights.items()}
             state.pending_best = True
         state.stop = state.stopper.should_stop
 
@@ -338,6 +358,7 @@ def standard_callbacks(
     caller's) after ``on_epoch``."""
     chosen: list[Callback | None] = [
         Resume(progress, writes),
+        Averaging(),
         Diagnostics() if writes and options.diagnostics else None,
         ModelSelection(),
         EpochTime(),
@@ -354,6 +375,7 @@ def standard_callbacks(
 
 
 __all__ = [
+    "Averaging",
     "Callback",
     "CallbackList",
     "Checkpoint",
