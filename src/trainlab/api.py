@@ -290,7 +290,10 @@ def evaluate(
     splits = build.load_data(cfg, dev)
     model = _load(run, cfg, splits, which, dev, model)
     loss, accuracy = evaluate_model(
-        model, splits.x_test, splits.y_test, build.loss(cfg, splits.task)
+        model,
+        splits.x_test,
+        splits.y_test,
+        build.loss(cfg, splits.task, labels=splits.y_train, classes=splits.num_classes),
     )
     result = {
         "checkpoint": which,
@@ -299,7 +302,7 @@ def evaluate(
         "samples": len(splits.x_test),
     }
     if mc_dropout:
-        loss_fn = build.loss(cfg, splits.task)
+        loss_fn = build.loss(cfg, splits.task, labels=splits.y_train, classes=splits.num_classes)
         result["mc_dropout"] = _mc_dropout(model, cfg, splits, mc_dropout, loss_fn, result)
     return result
 

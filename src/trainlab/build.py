@@ -95,17 +95,32 @@ def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.
 
 
 def loss(
-    config: Config, task: str | None = None, generator: torch.Generator | None = None
+    config: Config,
+    task: str | None = None,
+    generator: torch.Generator | None = None,
+    labels: torch.Tensor | None = None,
+    classes: int | None = None,
 ) -> LossFn:
-    """The divergence ``loss.*`` describes, for a ``task`` (classification, regression; by
-    default what ``data.name``'s registry entry says)."""
+    """The divergence ``loss.*`` describes, for a ``task`` (classification, regression,
+    multilabel; by default what ``data.name``'s registry entry says). ``labels``: the training
+    split's, of ``classes`` classes, whose frequencies ``loss.smoothing_prior = unigram``
+    smooths toward."""
     s = config.loss
     task = task or task_of(config.data.name)
+    prior = None
+    if s.smoothing_prior == "unigram" and task != "regression":
+        if labels is None:
+            raise ValueError("loss.smoothing_prior = 'unigram' needs the training labels")
+        if classes is None:
+            classes = labels.shape[1] if labels.dim() == 2 else int(labels.max()) + 1
+        prior = losses.class_prior(labels, classes).to(labels.device)
     return losses.make(
         s.name,
         label_smoothing=s.label_smoothing,
         confidence_penalty=s.confidence_penalty,
+        confidence_threshold=s.confidence_threshold,
         target_noise=s.target_noise,
+        prior=prior,
         task=task,
         generator=generator,
     )
@@ -167,6 +182,8 @@ def regularization(config: Config, net: nn.Module) -> Regularization:
         net,
         l1=r.l1,
         l2=r.l2,
+        l2_per_layer=r.l2_per_layer,
+        l1_activations=r.l1_activations,
         input_noise=r.input_noise,
         weight_noise=r.weight_noise,
         exclude_bias_and_norm=r.exclude_bias_and_norm,
@@ -226,7 +243,7 @@ def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
         )
     updates = batch_count(n, size, min_size)
     opt = optimizer(config, decay_groups(net, config.regularization.exclude_bias_and_norm), updates)
-    loss_fn = loss(config, data.task)
+    loss_fn = loss(config, data.task, labels=data.y_train, classes=data.num_classes)
     sched = schedule(config, opt, updates)
     t = config.train
     step = Step(

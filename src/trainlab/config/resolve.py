@@ -189,13 +189,15 @@ def resolve(
     _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
     expand = for_key("optimizer.name")[config["optimizer"]["name"]].expand
     if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
-        expand(config["optimizer"])
+        given = {k: v for layer in layers[1 if presets else 0 :] for k, v in layer.items()}
+        _expand(expand, config["optimizer"], given)
     _check_combinations(flatten(config))
     _check_applies(flatten(config))
     _check_batch_statistics(flatten(config))
     _check_recurrent(flatten(config))
     _check_blocks(flatten(config))
     _check_layers(flatten(config))
+    _check_penalties(flatten(config))
     _regression_defaults(config, set().union(*layers) if layers else set())
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
@@ -213,6 +215,22 @@ def pairs_of(base: dict | Config | str | Path) -> dict[str, Any]:
 
 def _pairs(pairs: list[str] | dict) -> dict[str, Any]:
     return dict(pairs.items() if isinstance(pairs, dict) else map(parse_override, pairs))
+
+
+def _expand(expand, options: dict, given: dict[str, Any]) -> None:
+    """Rewrite an alias's ``options`` into those of the name it means (``momentum``: sgd with
+    momentum 0.9 unless given); an option the caller gave (not a preset) that the rewrite would
+    change is refused, e.g. ``optimizer.name=momentum optimizer.momentum=0``."""
+    alias = options["name"]
+    before = dict(options)
+    expand(options)
+    for leaf, value in before.items():
+        key = f"optimizer.{leaf}"
+        if leaf != "name" and key in given and options[leaf] != value:
+            raise UserError(
+                f"{key} = {_fmt(value)}: optimizer.name = {alias!r} means {leaf} = "
+                f"{_fmt(options[leaf])} (optimizer.name = 'sgd' takes any momentum and nesterov)"
+            )
 
 
 def _usual_rate(config: dict, lr_given: bool) -> None:
@@ -366,6 +384,42 @@ def _check_layers(c: dict[str, Any]) -> None:
             f"model.norm_layers = {_fmt(chosen)}: layer {max(chosen)} does not exist "
             f"({width} = {_fmt(c[width])} has {layers}; they are numbered from 1)"
         )
+
+
+def _check_penalties(c: dict[str, Any]) -> None:
+    """The loss options that refine another (a threshold of the confidence penalty, a prior of
+    label smoothing), and the penalties a pipeline's stages cannot apply to their part."""
+    if c["loss.confidence_threshold"] and not c["loss.confidence_penalty"]:
+        raise UserError(
+            f"loss.confidence_threshold = {_fmt(c['loss.confidence_threshold'])}: "
+            "needs loss.confidence_penalty > 0 (the penalty it limits)"
+        )
+    if c["loss.smoothing_prior"] != "uniform" and not c["loss.label_smoothing"]:
+        raise UserError(
+            f"loss.smoothing_prior = {_fmt(c['loss.smoothing_prior'])}: needs "
+            "loss.label_smoothing > 0 (the weight of the prior in the target)"
+        )
+    model = c["model.name"]
+    if c["regularization.l1_activations"] and not is_import_path(model):
+        models = for_key("model.name")
+        if "activation" not in models[model].reads:
+            readers = [n for n in models if "activation" in models[n].reads]
+            raise UserError(
+                f"regularization.l1_activations = {_fmt(c['regularization.l1_activations'])}: "
+                f"needs hidden activation layers, model.name = {' or '.join(readers)} "
+                f"(got {model!r})"
+            )
+    if c["distributed.mode"] == "pipeline":
+        for key in (
+            "regularization.l2_per_layer",
+            "regularization.l1_activations",
+            "loss.smoothing_prior",
+        ):
+            if c[key] != SCHEMA[key].default:
+                raise UserError(
+                    f"{key} = {_fmt(c[key])}: not with distributed.mode = 'pipeline' "
+                    "(each stage holds only some of the layers and no training labels)"
+                )
 
 
 def _check_validation(c: dict[str, Any]) -> None:

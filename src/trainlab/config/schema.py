@@ -415,6 +415,20 @@ SCHEMA: dict[str, Key] = {
         "beta: subtract beta * entropy of the output distribution (Pereyra et al. 2017)",
         check=_non_negative,
     ),
+    "loss.confidence_threshold": Key(
+        0.0,
+        "Gamma > 0: the confidence penalty acts only below this entropy, beta * mean_n "
+        "max(0, Gamma - H(softmax(z_n))) (Pereyra et al. 2017; lecture 003 s73-74, 'enforce "
+        "entropy to be above some threshold'); 0 = the plain penalty -beta * H",
+        check=_non_negative,
+    ),
+    "loss.smoothing_prior": Key(
+        "uniform",
+        "label smoothing's prior u: target (1 - eps) one-hot + eps u; uniform u_k = 1 / C, "
+        "unigram u_k = the class frequencies of the training split (lecture 003 s71-72; "
+        "Szegedy et al. 2016)",
+        choices=("uniform", "unigram"),
+    ),
     "loss.target_noise": Key(
         0.0,
         lambda: (
@@ -439,6 +453,23 @@ SCHEMA: dict[str, Key] = {
     ),
     "regularization.l1": Key(
         0.0, "lambda of the penalty lambda * sum |w| added to the loss", check=_non_negative
+    ),
+    "regularization.l2_per_layer": Key(
+        [],
+        "one lambda_l per weight layer (linear, conv, recurrent weights, in the model's order, "
+        "the output layer last): the penalty sum_l lambda_l/2 ||W_l||^2 added to the loss "
+        "(lecture 004, 'per-layer regularization'); [] = none",
+        check=lambda v: (
+            None
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in v)
+            else "a list of numbers >= 0"
+        ),
+    ),
+    "regularization.l1_activations": Key(
+        0.0,
+        "lambda of the penalty lambda * mean over the batch of sum |h| over every hidden "
+        "activation h (mlp, cnn; lecture 000 s153: 'L1 regularization of network activations')",
+        check=_non_negative,
     ),
     "regularization.exclude_bias_and_norm": Key(
         False, "penalties and optimizer.weight_decay skip biases and normalization parameters"
