@@ -22,6 +22,7 @@ from .imports import is_import_path
 from .runs import checkpoint
 from .runs.atomic import atomic_write_text
 from .runs.rundir import RunDir
+from .training import mc_dropout as monte_carlo
 from .training.loop import evaluate as evaluate_model, fit as fit_parts
 from .training.progress import Progress
 
@@ -279,9 +280,19 @@ def evaluate(
     which: str = "best",
     device: str | None = None,
     model: nn.Module | None = None,
+    *,
+    mc_dropout: int = 0,
 ) -> dict:
     """Test loss and accuracy of a run's ``best`` (or ``last``) checkpoint on its test split
-    (``model``: yours, of the run's architecture, instead of one rebuilt from the config)."""
+    (``model``: yours, of the run's architecture, instead of one rebuilt from the config).
+    ``mc_dropout`` = N > 0: also Monte Carlo dropout's, the mean of N stochastic passes
+    (:mod:`trainlab.training.mc_dropout`, masks from the run's seed), under ``"mc_dropout"``
+    with its differences from the deterministic test-time rule."""
+    if isinstance(mc_dropout, bool) or not isinstance(mc_dropout, int) or mc_dropout < 0:
+        raise UserError(
+            f"mc_dropout = {mc_dropout!r}: expected an integer >= 1 (stochastic passes), "
+            "or 0 for none"
+        )
     run = RunDir.open(run_dir)
     run.check_config(run.best if which == "best" else run.last)
     cfg = run.read_config()
@@ -289,11 +300,42 @@ def evaluate(
     splits = build.load_data(cfg, dev)
     model = _load(run, cfg, splits, which, dev, model)
     loss, accuracy = evaluate_model(
-        model, splits.x_test, splits.y_test, build.loss(cfg, splits.task)
+        model,
+        splits.x_test,
+        splits.y_test,
+        build.loss(cfg, splits.task, labels=splits.y_train, classes=splits.num_classes),
     )
-    return {
+    result = {
         "checkpoint": which,
         "test_loss": loss,
         "test_accuracy": accuracy,
         "samples": len(splits.x_test),
+    }
+    if mc_dropout:
+        loss_fn = build.loss(cfg, splits.task, labels=splits.y_train, classes=splits.num_classes)
+        result["mc_dropout"] = _mc_dropout(model, cfg, splits, mc_dropout, loss_fn, result)
+    return result
+
+
+def _mc_dropout(model, cfg: Config, splits, passes: int, loss_fn, deterministic: dict) -> dict:
+    """Monte Carlo dropout on the test split beside the deterministic rule's ``deterministic``
+    result: its loss and accuracy, and each minus the deterministic one."""
+    if splits.task not in ("classification", "regression"):
+        raise UserError(
+            f"--mc-dropout: for single-label classification and regression (got task "
+            f"{splits.task!r})"
+        )
+    loss, accuracy = monte_carlo.evaluate(
+        model, splits.x_test, splits.y_test, loss_fn, passes, cfg.seed
+    )
+    det_accuracy = deterministic["test_accuracy"]
+    return {
+        "passes": passes,
+        "seed": cfg.seed,
+        "dropout_mode": cfg.model.dropout_mode,
+        "dropout_layers": len(monte_carlo.dropout_layers(model)),
+        "test_loss": loss,
+        "test_accuracy": accuracy,
+        "loss_difference": loss - deterministic["test_loss"],
+        "accuracy_difference": None if accuracy is None else accuracy - det_accuracy,
     }

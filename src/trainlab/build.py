@@ -26,6 +26,7 @@ from .imports import is_import_path
 from .registry import for_key
 from .training import losses, precision
 from .training.augment import Augmentation
+from .training.averaging import IterateAverage
 from .training.batches import batch_count
 from .training.losses import LossFn
 from .training.regularization import Regularization, decay_groups
@@ -98,17 +99,32 @@ def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.
 
 
 def loss(
-    config: Config, task: str | None = None, generator: torch.Generator | None = None
+    config: Config,
+    task: str | None = None,
+    generator: torch.Generator | None = None,
+    labels: torch.Tensor | None = None,
+    classes: int | None = None,
 ) -> LossFn:
-    """The divergence ``loss.*`` describes, for a ``task`` (classification, regression; by
-    default what ``data.name``'s registry entry says)."""
+    """The divergence ``loss.*`` describes, for a ``task`` (classification, regression,
+    multilabel; by default what ``data.name``'s registry entry says). ``labels``: the training
+    split's, of ``classes`` classes, whose frequencies ``loss.smoothing_prior = unigram``
+    smooths toward."""
     s = config.loss
     task = task or task_of(config.data.name)
+    prior = None
+    if s.smoothing_prior == "unigram" and task != "regression":
+        if labels is None:
+            raise ValueError("loss.smoothing_prior = 'unigram' needs the training labels")
+        if classes is None:
+            classes = labels.shape[1] if labels.dim() == 2 else int(labels.max()) + 1
+        prior = losses.class_prior(labels, classes).to(labels.device)
     return losses.make(
         s.name,
         label_smoothing=s.label_smoothing,
         confidence_penalty=s.confidence_penalty,
+        confidence_threshold=s.confidence_threshold,
         target_noise=s.target_noise,
+        prior=prior,
         task=task,
         generator=generator,
     )
@@ -148,8 +164,20 @@ def schedule(config: Config, opt: torch.optim.Optimizer, updates_per_epoch: int)
         lr=config.optimizer.lr,
         monitor=config.early_stopping.monitor,
         warmup_epochs=s.warmup_epochs,
-        **{k: v for k, v in s.to_dict().items() if k not in ("name", "warmup_epochs")},
+        every=s.every,
+        **{k: v for k, v in s.to_dict().items() if k not in ("name", "warmup_epochs", "every")},
     )
+
+
+def averaging(config: Config, net: nn.Module, updates_per_epoch: int) -> IterateAverage | None:
+    """``train.average``: the average of ``net``'s iterates from ``train.average_start`` on (a
+    fraction of ``train.epochs`` below 1, else whole epochs), or None."""
+    t = config.train
+    if t.average == "none":
+        return None
+    start = t.average_start
+    epochs = round(start * t.epochs) if start < 1 else int(start)
+    return IterateAverage(net, t.average, start=epochs * updates_per_epoch, decay=t.average_decay)
 
 
 def regularization(config: Config, net: nn.Module) -> Regularization:
@@ -158,6 +186,8 @@ def regularization(config: Config, net: nn.Module) -> Regularization:
         net,
         l1=r.l1,
         l2=r.l2,
+        l2_per_layer=r.l2_per_layer,
+        l1_activations=r.l1_activations,
         input_noise=r.input_noise,
         weight_noise=r.weight_noise,
         exclude_bias_and_norm=r.exclude_bias_and_norm,
@@ -254,7 +284,7 @@ def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
         )
     updates = batch_count(n, size, min_size)
     opt = optimizer(config, decay_groups(net, config.regularization.exclude_bias_and_norm), updates)
-    loss_fn = loss(config, data.task)
+    loss_fn = loss(config, data.task, labels=data.y_train, classes=data.num_classes)
     sched = schedule(config, opt, updates)
     t = config.train
     step = Step(
@@ -269,7 +299,8 @@ def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
         forward=precision.compiled(net, on) if t.compile else None,
         clone_logits=t.compile and on.type == "cuda" and precision.CUDA_MODE == "reduce-overhead",
     )
-    return Parts(net, loss_fn, opt, sched, step, size, min_size, updates)
+    average = averaging(config, net, updates)
+    return Parts(net, loss_fn, opt, sched, step, size, min_size, updates, average)
 
 
 def fit_options(config: Config) -> FitOptions:

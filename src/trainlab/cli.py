@@ -93,6 +93,14 @@ def _run_commands(sub) -> None:
     e.add_argument("run_dir", metavar="DIR")
     e.add_argument("--checkpoint", choices=("best", "last"), default="best")
     e.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    e.add_argument(
+        "--mc-dropout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also Monte Carlo dropout: the mean softmax of N stochastic passes with dropout on "
+        "(lecture 003 s79), beside the deterministic test-time rule, and their difference",
+    )
     c = sub.add_parser(
         "config",
         help="print the default config with a comment on every key, or "
@@ -588,6 +596,31 @@ def _lr_halving(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _print_mc_dropout(r: dict) -> None:
+    """Monte Carlo dropout's line and its difference from the deterministic rule's."""
+    mc = r["mc_dropout"]
+    rule = "no scaling at test" if mc["dropout_mode"] == "inverted" else "outputs x (1 - p)"
+    if r["test_accuracy"] is None:  # regression
+        print(f"deterministic rule ({rule}): test loss {r['test_loss']:.4f}")
+        print(f"mc dropout, {mc['passes']} passes: test loss {mc['test_loss']:.4f}")
+        print(f"difference (mc - deterministic): loss {mc['loss_difference']:+.4f}")
+    else:
+        print(
+            f"deterministic rule ({mc['dropout_mode']} dropout, {rule}): test accuracy "
+            f"{r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}"
+        )
+        print(
+            f"mc dropout, mean softmax of {mc['passes']} passes (seed {mc['seed']}): test "
+            f"accuracy {mc['test_accuracy']:.4f}  test loss {mc['test_loss']:.4f}"
+        )
+        print(
+            f"difference (mc - deterministic): accuracy {mc['accuracy_difference']:+.4f}  "
+            f"loss {mc['loss_difference']:+.4f}"
+        )
+    if not mc["dropout_layers"]:
+        print("the model has no dropout: every pass is the deterministic one")
+
+
 def _diagnose(ns: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -610,6 +643,11 @@ def _diagnose(ns: argparse.Namespace) -> int:
     except OSError as e:
         raise UserError(f"--out {str(target)!r} cannot be created ({e.strerror})") from None
     diagnostics.plot(diagnostics.read(run.diagnostics), target / "diagnostics.png", str(run.path))
+    if run.lr_updates.exists():  # the rate changed within epochs: its per-update course
+        from .analysis import rates
+
+        rates.plot(run.lr_updates, target / "lr_updates.png", str(run.path))
+        print(f"the rate of every update: {target / 'lr_updates.png'}")
     print(f"open: {target / 'diagnostics.png'}")
     return 0
 
@@ -764,11 +802,13 @@ def _command(ns: argparse.Namespace) -> int:
     if ns.command == "train":
         return _train(ns)
     if ns.command == "evaluate":
-        r = api.evaluate(ns.run_dir, ns.checkpoint, ns.device)
+        r = api.evaluate(ns.run_dir, ns.checkpoint, ns.device, mc_dropout=ns.mc_dropout)
         print(
             f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
             f"({r['checkpoint']} checkpoint, {r['samples']} samples)"
         )
+        if "mc_dropout" in r:
+            _print_mc_dropout(r)
         return 0
     if ns.command == "trajectories":
         return _trajectories(ns)

@@ -174,6 +174,10 @@ def test_lr_find_and_diagnose(tmp_path, capsys, saved, fast_run):
     assert main(["lr-find", *FAST, "--steps", "20", "--out", str(out)]) == 0
     assert _last_line(capsys) == f"open: {out / 'lr_find.png'}"
     check(saved["lr_find.png"], ["loss", "smoothed loss", "suggested lr"])
+    out = tmp_path / "halving"
+    assert main(["lr-find", "--method", "halving", *FAST, "--steps", "5", "--out", str(out)]) == 0
+    assert _last_line(capsys) == f"open: {out / 'lr_halving.png'}"
+    check(saved["lr_halving.png"])
     _, run = fast_run("diagnostics=true", "train.epochs=2")
     assert main(["diagnose", str(run), "--out", str(tmp_path / "dg")]) == 0
     assert _last_line(capsys) == f"open: {tmp_path / 'dg' / 'diagnostics.png'}"

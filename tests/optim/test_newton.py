@@ -172,7 +172,10 @@ def test_too_big_a_model_is_refused_on_the_command_line_before_training(tmp_path
     code = main(["train", *big, "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert "12,002 parameters need about 2,198.0 MiB" in err and "optimizer.hessian_memory_mb = 1024" in err
+    assert (
+        "12,002 parameters need about 2,198.0 MiB" in err
+        and "optimizer.hessian_memory_mb = 1024" in err
+    )
     assert not (tmp_path / "run" / "last.pt").exists()
 
 

@@ -219,17 +219,21 @@ def resolve(
     _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
     expand = for_key("optimizer.name")[config["optimizer"]["name"]].expand
     if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
-        expand(config["optimizer"])
+        given = {k: v for layer in layers[1 if presets else 0 :] for k, v in layer.items()}
+        _expand(expand, config["optimizer"], given)
     _check_combinations(flatten(config))
     _check_applies(flatten(config))
     _check_batch_statistics(flatten(config))
     _check_recurrent(flatten(config))
     _check_blocks(flatten(config))
+    _check_layers(flatten(config))
+    _check_penalties(flatten(config))
     _regression_defaults(config, set().union(*layers) if layers else set())
     _check_regression(flatten(config))
     _check_distributed(flatten(config))
     _check_validation(flatten(config))
     _check_warmup(flatten(config))
+    _check_average(flatten(config))
     return from_dict(config)
 
 
@@ -242,6 +246,22 @@ def pairs_of(base: dict | Config | str | Path) -> dict[str, Any]:
 
 def _pairs(pairs: list[str] | dict) -> dict[str, Any]:
     return dict(pairs.items() if isinstance(pairs, dict) else map(parse_override, pairs))
+
+
+def _expand(expand, options: dict, given: dict[str, Any]) -> None:
+    """Rewrite an alias's ``options`` into those of the name it means (``momentum``: sgd with
+    momentum 0.9 unless given); an option the caller gave (not a preset) that the rewrite would
+    change is refused, e.g. ``optimizer.name=momentum optimizer.momentum=0``."""
+    alias = options["name"]
+    before = dict(options)
+    expand(options)
+    for leaf, value in before.items():
+        key = f"optimizer.{leaf}"
+        if leaf != "name" and key in given and options[leaf] != value:
+            raise UserError(
+                f"{key} = {_fmt(value)}: optimizer.name = {alias!r} means {leaf} = "
+                f"{_fmt(options[leaf])} (optimizer.name = 'sgd' takes any momentum and nesterov)"
+            )
 
 
 def _usual_rate(config: dict, lr_given: bool) -> None:
@@ -279,6 +299,11 @@ def _check_combinations(c: dict[str, Any]) -> None:
             f"optimizer.name = {name!r} differentiates the loss twice; loss.name = "
             f"{c['loss.name']!r} has no second derivatives (use one of "
             f"{', '.join(losses.names(second_derivatives=True))})"
+        )
+    if c["schedule.every"] == "update" and c["schedule.name"] == "plateau":
+        raise UserError(
+            "schedule.every = 'update' with schedule.name = 'plateau': plateau watches a "
+            "validation metric measured once per epoch (use every = 'epoch' or 'auto')"
         )
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
@@ -384,6 +409,66 @@ def _check_warmup(c: dict[str, Any]) -> None:
         )
 
 
+def _check_layers(c: dict[str, Any]) -> None:
+    """Pooling windows that leave no input out, and normalized layers that exist."""
+    if c["model.pool_stride"] > c["model.pool_size"]:
+        raise UserError(
+            f"model.pool_stride = {c['model.pool_stride']}: expected at most model.pool_size "
+            f"= {c['model.pool_size']} (a larger stride skips inputs)"
+        )
+    chosen = c["model.norm_layers"]
+    if not chosen:
+        return
+    if c["model.norm"] == "none":
+        raise UserError(
+            f"model.norm_layers = {_fmt(chosen)}: needs a model.norm to apply (got 'none')"
+        )
+    convolutional = for_key("model.name")[c["model.name"]].convolutional
+    width = "model.channels" if convolutional else "model.hidden"
+    layers = len(c[width])
+    if max(chosen) > layers:
+        raise UserError(
+            f"model.norm_layers = {_fmt(chosen)}: layer {max(chosen)} does not exist "
+            f"({width} = {_fmt(c[width])} has {layers}; they are numbered from 1)"
+        )
+
+
+def _check_penalties(c: dict[str, Any]) -> None:
+    """The loss options that refine another (a threshold of the confidence penalty, a prior of
+    label smoothing), and the penalties a pipeline's stages cannot apply to their part."""
+    if c["loss.confidence_threshold"] and not c["loss.confidence_penalty"]:
+        raise UserError(
+            f"loss.confidence_threshold = {_fmt(c['loss.confidence_threshold'])}: "
+            "needs loss.confidence_penalty > 0 (the penalty it limits)"
+        )
+    if c["loss.smoothing_prior"] != "uniform" and not c["loss.label_smoothing"]:
+        raise UserError(
+            f"loss.smoothing_prior = {_fmt(c['loss.smoothing_prior'])}: needs "
+            "loss.label_smoothing > 0 (the weight of the prior in the target)"
+        )
+    model = c["model.name"]
+    if c["regularization.l1_activations"] and not is_import_path(model):
+        models = for_key("model.name")
+        if "activation" not in models[model].reads:
+            readers = [n for n in models if "activation" in models[n].reads]
+            raise UserError(
+                f"regularization.l1_activations = {_fmt(c['regularization.l1_activations'])}: "
+                f"needs hidden activation layers, model.name = {' or '.join(readers)} "
+                f"(got {model!r})"
+            )
+    if c["distributed.mode"] == "pipeline":
+        for key in (
+            "regularization.l2_per_layer",
+            "regularization.l1_activations",
+            "loss.smoothing_prior",
+        ):
+            if c[key] != SCHEMA[key].default:
+                raise UserError(
+                    f"{key} = {_fmt(c[key])}: not with distributed.mode = 'pipeline' "
+                    "(each stage holds only some of the layers and no training labels)"
+                )
+
+
 def _check_validation(c: dict[str, Any]) -> None:
     """data.val_fraction = 0 leaves nothing to stop early on or to schedule by."""
     if c["data.val_fraction"] or not c["early_stopping.monitor"].startswith("val_"):
@@ -400,6 +485,34 @@ def _check_validation(c: dict[str, Any]) -> None:
             f"schedule.name = 'plateau' watches {monitor}, but data.val_fraction = "
             "0 holds out no validation split (hold one out, or monitor a train_* "
             "metric)"
+        )
+
+
+def _check_average(c: dict[str, Any]) -> None:
+    """train.average's options apply only to the kinds that read them; its start must fall
+    within the run; averaging is one-process training's."""
+    kind = c["train.average"]
+    for key, kinds in (
+        ("train.average_start", ("polyak", "ema")),
+        ("train.average_decay", ("ema",)),
+    ):
+        if kind not in kinds and c[key] != SCHEMA[key].default:
+            raise UserError(
+                f"{key} = {_fmt(c[key])}: only for train.average = {' or '.join(kinds)} "
+                f"(got {kind!r})"
+            )
+    if kind == "none":
+        return
+    start, epochs = c["train.average_start"], c["train.epochs"]
+    if start >= epochs:
+        raise UserError(
+            f"train.average_start = {_fmt(start)}: averaging would begin after the last epoch "
+            f"(train.epochs = {epochs}); use fewer epochs or a fraction below 1"
+        )
+    if c["distributed.mode"] != "none":
+        raise UserError(
+            f"train.average = {kind!r}: one-process training only "
+            f"(got distributed.mode = {c['distributed.mode']!r})"
         )
 
 
@@ -462,7 +575,7 @@ SHARED = {
         "init_recurrent",
     ),
     "optimizer": ("name", "lr"),
-    "schedule": ("name", "warmup_epochs"),
+    "schedule": ("name", "warmup_epochs", "every"),
     "distributed": ("mode", "address", "port", "timeout", "slow_worker"),
 }
 IMPORTED_READS = ("args",)  # what the user's own model or data callable reads

@@ -134,6 +134,11 @@ def _slow_worker(v):
     )
 
 
+def _average_start(v):
+    ok = 0 <= v < 1 or (v >= 1 and v == int(v))
+    return None if ok else "a fraction in [0, 1) of train.epochs or a whole number of epochs"
+
+
 def _betas(v):
     ok = len(v) == 2 and all(isinstance(b, (int, float)) and 0 <= b < 1 for b in v)
     return None if ok else "two numbers in [0, 1)"
@@ -243,9 +248,34 @@ SCHEMA: dict[str, Key] = {
     ),
     "model.pool": Key(
         "max",
-        "cnn1d/cnn2d: pooling that halves the size after every block but "
-        "the first; none = no pooling (e.g. strided convolutions instead)",
-        choices=("max", "avg", "none"),
+        "cnn1d/cnn2d: pooling after every block but the first (by default "
+        "it halves the size): max, avg, or sum over each window (lecture 001: 'sum or max'); "
+        "none = no pooling (e.g. strided convolutions instead)",
+        choices=("max", "avg", "sum", "none"),
+    ),
+    "model.pool_size": Key(
+        2, "cnn1d/cnn2d: pooling window, in positions per dimension", check=_at_least_one
+    ),
+    "model.pool_stride": Key(
+        2,
+        "cnn1d/cnn2d: pooling stride, at most model.pool_size; smaller than the window = "
+        "overlapping pooling (lecture 001; AlexNet: window 3, stride 2)",
+        check=_at_least_one,
+    ),
+    "model.maxout_pieces": Key(
+        1,
+        "cnn1d/cnn2d: k > 1 = maxout units, max-pooling across groups of k feature maps "
+        "(lecture 001 'pooling across feature groups'; Goodfellow et al. 2013): each "
+        "block's layer makes k x model.channels maps, the max of each k consecutive is kept; "
+        "1 = off",
+        check=_at_least_one,
+    ),
+    "model.contrast_norm": Key(
+        0,
+        "cnn1d/cnn2d: n > 0 = contrast normalization across feature maps after each "
+        "block's pooling (lecture 001): nn.LocalResponseNorm over n neighbouring maps, "
+        "AlexNet's k = 2, alpha = 1e-4, beta = 0.75; 0 = off",
+        check=_non_negative,
     ),
     "model.layer": Key(
         "conv",
@@ -263,6 +293,13 @@ SCHEMA: dict[str, Key] = {
     ),
     "model.norm": Key(
         "batch", "normalization after each hidden linear/conv layer", choices=Names("model.norm")
+    ),
+    "model.norm_layers": Key(
+        [],
+        "mlp, cnn: the hidden layers / conv blocks, numbered from 1, that get model.norm "
+        "(lecture 000 s130: 'batch normalization may only be applied to some layers'); the "
+        "others get none and a bias; [] = every one",
+        check=_widths,
     ),
     "model.dropout": Key(
         0.1,
@@ -385,6 +422,20 @@ SCHEMA: dict[str, Key] = {
         "beta: subtract beta * entropy of the output distribution (Pereyra et al. 2017)",
         check=_non_negative,
     ),
+    "loss.confidence_threshold": Key(
+        0.0,
+        "Gamma > 0: the confidence penalty acts only below this entropy, beta * mean_n "
+        "max(0, Gamma - H(softmax(z_n))) (Pereyra et al. 2017; lecture 003 s73-74, 'enforce "
+        "entropy to be above some threshold'); 0 = the plain penalty -beta * H",
+        check=_non_negative,
+    ),
+    "loss.smoothing_prior": Key(
+        "uniform",
+        "label smoothing's prior u: target (1 - eps) one-hot + eps u; uniform u_k = 1 / C, "
+        "unigram u_k = the class frequencies of the training split (lecture 003 s71-72; "
+        "Szegedy et al. 2016)",
+        choices=("uniform", "unigram"),
+    ),
     "loss.target_noise": Key(
         0.0,
         lambda: (
@@ -409,6 +460,23 @@ SCHEMA: dict[str, Key] = {
     ),
     "regularization.l1": Key(
         0.0, "lambda of the penalty lambda * sum |w| added to the loss", check=_non_negative
+    ),
+    "regularization.l2_per_layer": Key(
+        [],
+        "one lambda_l per weight layer (linear, conv, recurrent weights, in the model's order, "
+        "the output layer last): the penalty sum_l lambda_l/2 ||W_l||^2 added to the loss "
+        "(lecture 004, 'per-layer regularization'); [] = none",
+        check=lambda v: (
+            None
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in v)
+            else "a list of numbers >= 0"
+        ),
+    ),
+    "regularization.l1_activations": Key(
+        0.0,
+        "lambda of the penalty lambda * mean over the batch of sum |h| over every hidden "
+        "activation h (mlp, cnn; lecture 000 s153: 'L1 regularization of network activations')",
+        check=_non_negative,
     ),
     "regularization.exclude_bias_and_norm": Key(
         False, "penalties and optimizer.weight_decay skip biases and normalization parameters"
@@ -586,6 +654,15 @@ SCHEMA: dict[str, Key] = {
     "schedule.decay_epochs": Key(
         0, "linear: epochs over which the rate falls (then constant); 0 = all", check=_non_negative
     ),
+    "schedule.every": Key(
+        "auto",
+        "when the schedule steps: auto = per update for cosine and one_cycle, per epoch for "
+        "the others; update = after every update, its constants counted in updates (step_size "
+        "updates, gamma per update, inverse_time lr / (1 + decay k) with k the update count: "
+        "Robbins-Monro, lectures 000 s49-56 and 002; linear over decay_epochs updates); "
+        "epoch = after every epoch (cosine and one_cycle over the epochs); plateau: per epoch only",
+        choices=("auto", "epoch", "update"),
+    ),
     "schedule.warmup_epochs": Key(
         0.0,
         "linear warm-up from ~0 to lr over this many epochs, "
@@ -635,6 +712,23 @@ SCHEMA: dict[str, Key] = {
         "step on a GPU); costs seconds to tens of seconds of compilation at "
         "the start, so it helps long runs, little on CPU; needs a C++ "
         "compiler (CPU) or Triton (CUDA); checkpoints hold the plain model",
+    ),
+    "train.average": Key(
+        "none",
+        "iterate averaging (lecture 000 s57: averaging improves SGD's O(log T / T) to O(1/T)): "
+        "polyak = the mean of the weights after every update (Polyak-Ruppert), ema = their "
+        "exponential moving average; validation, model selection, checkpoints and the test "
+        "use the average, its batch-norm statistics recomputed over the training split",
+        choices=("none", "polyak", "ema"),
+    ),
+    "train.average_start": Key(
+        0.5,
+        "average: begin after this many epochs (a whole number), or after this fraction of "
+        "train.epochs (below 1); 0 = from the first update",
+        check=_average_start,
+    ),
+    "train.average_decay": Key(
+        0.999, "average = ema: w_avg <- decay w_avg + (1 - decay) w", check=_fraction
     ),
     "train.checkpoint_seconds": Key(
         5.0,
@@ -739,7 +833,8 @@ SECTION_DOCS = {
     "optimizer": "how gradients become updates",
     "gradient_noise": "noise added to every gradient before the optimizer step",
     "gradient_clip": "gradient clipping before the optimizer step (clipping first, then noise)",
-    "schedule": "how the learning rate changes (per epoch; cosine and one_cycle per update)",
+    "schedule": "how the learning rate changes (per epoch; cosine and one_cycle per update; "
+    "schedule.every changes when)",
     "train": "the loop",
     "distributed": "several processes: hogwild, parameter server (async, sync), ddp, pipeline",
     "logging": "where else metrics go",

@@ -370,7 +370,7 @@ def _work(
     own = replace(cfg, seed=cfg.seed + index)  # its own noise (gradient noise, dropout)
     torch.manual_seed(own.seed)
     step = _worker_step(
-        own, model, tuple(x.shape[1:]), task, math.ceil(updates / cfg.distributed.workers)
+        own, model, tuple(x.shape[1:]), task, math.ceil(updates / cfg.distributed.workers), y
     )
     pause = delay_of(cfg, index)
     model.train()
@@ -383,16 +383,22 @@ def _work(
 
 
 def _worker_step(
-    cfg: Config, model: torch.nn.Module, input_shape: tuple[int, ...], task: str, updates: int
+    cfg: Config,
+    model: torch.nn.Module,
+    input_shape: tuple[int, ...],
+    task: str,
+    updates: int,
+    labels: torch.Tensor,
 ) -> Step:
     """A step like :func:`trainlab.build.parts`' over the shared parameters, with the worker's
     own optimizer and no schedule (the parent sends each minibatch's rate). ``updates``: the
-    worker's updates per epoch (its share), for SWATS's switch."""
+    worker's updates per epoch (its share), for SWATS's switch; ``labels``: the training
+    split's (the prior of label smoothing)."""
     groups = decay_groups(model, cfg.regularization.exclude_bias_and_norm)
     optimizer = build.optimizer(cfg, groups, updates)
     return Step(
         model,
-        build.loss(cfg, task),
+        build.loss(cfg, task, labels=labels),
         optimizer,
         regularization=build.regularization(cfg, model),
         augmentation=build.augmentation(cfg, input_shape),

@@ -265,6 +265,8 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]):
     fig, axes = style.figure(10, 3.4 * (len(metrics) // 2), len(metrics) // 2, 2, squeeze=False)
     look = style.looks(curves)
     for ax, (key, title) in zip(axes.flat, metrics):
+        lowest = math.inf  # the smallest positive mean of a curve whose band reaches 0
+        floor = math.inf  # the smallest positive value any curve or band draws
         for name, runs in curves.items():
             epochs = max(len(h) for h in runs)
             mean, lo, hi, xs = [], [], [], []
@@ -276,12 +278,24 @@ def plot_curves(path: Path, curves: dict[str, list[list[dict]]]):
                 xs.append(e + 1), mean.append(m), lo.append(m - ci), hi.append(m + ci)
             ax.plot(xs, mean, lw=1.5, label=name, **look[name].line(), markersize=3)
             ax.fill_between(xs, lo, hi, color=look[name].color, alpha=0.2, lw=0)
+            floor = min([v for v in mean + lo if v > 0] + [floor])
+            if any(v <= 0 for v in lo):  # the band cannot be drawn down to 0 on a log axis
+                lowest = min([m for m in mean if m > 0] + [lowest])
         ax.set_title(title)
         ax.set_xlabel("epoch")
         style.integer_ticks(ax.xaxis)
         if key.endswith("loss"):
             style.plain_log(ax, "y")
-    style.outside_legend(fig, axes.flat[0], title="variant")
+            if math.isfinite(lowest):  # a band reaching 0 or below runs off the bottom edge
+                ax.set_ylim(bottom=min(lowest / 3, floor))
+    longest = max(len(name) for name in curves)
+    style.outside_legend(
+        fig,
+        axes.flat[0],
+        "outside lower center",
+        title="variant",
+        ncols=min(len(curves), 4 if longest <= 24 else 2),
+    )
     return style.save(fig, path)
 
 
@@ -290,7 +304,12 @@ def plot_final(path: Path, rows: list[dict], metric: Metric):
     (black). Returns the figure."""
     from ..analysis import style
 
-    fig, ax = style.figure(min(10, max(5, 1.1 * len(rows) + 2.5)), 4.5)
+    # a variant's name on lines split at its commas, each label ~0.075 in per character
+    labels = [r["variant"].replace(",", ",\n") for r in rows]
+    needed = 0.075 * max(len(line) for label in labels for line in label.split("\n"))
+    fits = len(rows) * needed + 1.5 <= 10
+    width = min(10, max(5, len(rows) * needed + 1.5))
+    fig, ax = style.figure(width, 4.5 + 0.15 * max(label.count("\n") for label in labels))
     look = style.looks(r["variant"] for r in rows)
     for i, r in enumerate(rows):
         values = list(r["values"].values())
@@ -306,7 +325,11 @@ def plot_final(path: Path, rows: list[dict], metric: Metric):
             markersize=5,
         )
     ax.set_xticks(
-        range(len(rows)), [r["variant"] for r in rows], rotation=20, ha="right", fontsize=8
+        range(len(rows)),
+        labels,
+        rotation=0 if fits else 20,
+        ha="center" if fits else "right",
+        fontsize=8,
     )
     ax.set_xlim(-0.5, len(rows) - 0.5)
     ax.set_ylabel(metric.label)

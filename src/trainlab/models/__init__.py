@@ -38,6 +38,20 @@ _BLOCK_KEYS = (
     "input_dropout",
     "hidden_noise",
     "bn_momentum",
+    "norm_layers",
+)
+_CNN_KEYS = (
+    "channels",
+    "kernel_size",
+    "stride",
+    "padding",
+    "pool",
+    "pool_size",
+    "pool_stride",
+    "maxout_pieces",
+    "contrast_norm",
+    "layer",
+    *_BLOCK_KEYS,
 )
 _RECURRENT_KEYS = (
     "hidden",
@@ -72,15 +86,16 @@ MODELS.add(
     "cnn1d",
     _cnn(1),
     "1-D convolutional blocks (`model.channels`, `model.kernel_size`, "
-    "`model.stride`, `model.padding`, `model.pool`, `model.layer`), then a linear head",
-    reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
+    "`model.stride`, `model.padding`, `model.pool`, `model.layer`, `model.maxout_pieces`, "
+    "`model.contrast_norm`), then a linear head",
+    reads=_CNN_KEYS,
     convolutional=True,
 )
 MODELS.add(
     "cnn2d",
     _cnn(2),
     "2-D convolutional blocks for images, as cnn1d",
-    reads=("channels", "kernel_size", "stride", "padding", "pool", "layer", *_BLOCK_KEYS),
+    reads=_CNN_KEYS,
     convolutional=True,
 )
 MODELS.add(

@@ -38,7 +38,9 @@ class MLP(TappedSequential):
     """The MLP above for samples of ``input_shape`` (flattened), ``hidden`` layer widths and
     ``num_classes`` outputs; ``norm`` (none, batch, layer) with batch norm's ``bn_momentum``,
     ``activation``, ``hidden_noise`` std, ``dropout`` in ``dropout_mode`` (inverted, original),
-    ``input_dropout``, ``residual`` shortcuts, and ``aux_heads``."""
+    ``input_dropout``, ``residual`` shortcuts, and ``aux_heads``. ``norm_layers``: the hidden
+    layers (numbered from 1) that get ``norm``, every one when empty (lecture 000 s130: "batch
+    normalization may only be applied to some layers"); a layer without it has a bias."""
 
     def __init__(
         self,
@@ -54,16 +56,19 @@ class MLP(TappedSequential):
         hidden_noise: float = 0.0,
         bn_momentum: float = 0.1,
         residual: bool = False,
+        norm_layers: Sequence[int] = (),
         aux_heads: bool = False,
     ):
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten(), *make_dropout(input_dropout, dropout_mode)]
         width = math.prod(input_shape)
         taps = []
-        for h in hidden:
+        normed = set(norm_layers or range(1, len(hidden) + 1))
+        for i, h in enumerate(hidden):
+            layer_norm = norm if i + 1 in normed else "none"
             block = [
-                nn.Linear(width, h, bias=norm == "none"),
-                make_norm(norm, h, 0, bn_momentum),
+                nn.Linear(width, h, bias=layer_norm == "none"),
+                make_norm(layer_norm, h, 0, bn_momentum),
                 make_activation(activation),
                 *regularizers(hidden_noise, dropout, dropout_mode),
             ]

@@ -116,6 +116,7 @@ class RunDir:
     best = property(lambda self: self.path / "best.pt")
     summary = property(lambda self: self.path / "summary.json")
     diagnostics = property(lambda self: self.path / "diagnostics.jsonl")
+    lr_updates = property(lambda self: self.path / "lr_updates.csv")
 
     @classmethod
     def create(cls, out: str | Path | None, config: dict | Config) -> RunDir:

@@ -15,8 +15,10 @@ The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks
 :func:`standard_callbacks` builds the list a run uses, in this order (which matters):
 
 1. :class:`Resume`: a checkpoint in the run folder restores model, optimizer, schedule, early
-   stopping, random generators, history [and fp16's gradient scaler]; the metrics file is
-   rewritten to match it;
+   stopping, random generators, history [, fp16's gradient scaler and the iterates' average];
+   the metrics file is rewritten to match it; then :class:`Averaging` (``train.average``:
+   every update into the average; validation, ``best.pt``, ``last.pt``'s ``model`` and the
+   test then hold the averaged weights, ``last.pt`` the iterate too);
 2. :class:`Diagnostics` (``diagnostics = true``): per-layer measures each epoch, heat maps at
    the end;
 3. :class:`ModelSelection`: the best epoch on the monitored metric, early stopping;
@@ -24,7 +26,8 @@ The epoch loop (:func:`trainlab.training.loop.fit`) calls every callback's hooks
    diagnostics, model selection);
 5. :class:`MetricsFile`: one line per epoch in ``metrics.jsonl``;
 6. :class:`ProgressReport`: the bar or the line per epoch;
-7. :class:`TensorBoard` (``logging.tensorboard = true``);
+7. :class:`TensorBoard` (``logging.tensorboard = true``), then :class:`RateCourse`
+   (``lr_updates.csv``, the rate of every update, at the end);
 8. :class:`EpochHook`: the caller's ``on_epoch(metrics)`` (search's pruner, for one), then the
    caller's own callbacks (``fit(..., callbacks=[...])``), so that a ``stop`` they set still gets
    the final checkpoint;
@@ -43,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..runs import checkpoint
+from ..runs.atomic import atomic_write_text
 from ..runs.rundir import write_jsonl
 from .progress import Progress
 
@@ -104,7 +108,7 @@ def last_checkpoint(state: FitState) -> dict:
     saved = {
         "epoch": state.history[-1]["epoch"],
         "config_sha256": state.run.config_digest(),
-        "model": p.model.state_dict(),
+        "model": state.evaluated_model().state_dict(),  # train.average: the averaged weights
         "optimizer": p.optimizer.state_dict(),
         "schedule": p.schedule.state_dict(),
         "early_stopping": state.stopper.state_dict(),
@@ -115,6 +119,8 @@ def last_checkpoint(state: FitState) -> dict:
     }
     if p.step.scaler is not None:  # train.precision = fp16: the loss scale and its counter
         saved["scaler"] = p.step.scaler.state_dict()
+    if p.average is not None:  # the iterate training continues from, and the average
+        saved["average"] = {"iterate": p.model.state_dict(), **p.average.state_dict()}
     return saved
 
 
@@ -139,6 +145,9 @@ class Resume(Callback):
                 p.schedule.load_state_dict(saved["schedule"])
                 if p.step.scaler is not None and "scaler" in saved:
                     p.step.scaler.load_state_dict(saved["scaler"])
+                if p.average is not None and "average" in saved:
+                    p.model.load_state_dict(saved["average"]["iterate"])
+                    p.average.load_state_dict(saved["average"])
                 state.stopper.load_state_dict(saved["early_stopping"])
                 checkpoint.set_rng_state(saved["rng"], state.shuffle)
                 state.history, state.elapsed = list(saved["history"]), float(saved["elapsed"])
@@ -168,6 +177,18 @@ def _restart_advice(run, device) -> str:
             f"{quote(str(run.path))} still works"
         )
     return advice
+
+
+class Averaging(Callback):
+    """``train.average``: after every update, the weights go into the iterates' average
+    (:mod:`trainlab.training.averaging`); nothing to do (and never called) without one."""
+
+    def on_fit_start(self, state: FitState) -> None:
+        self.average, self.model = state.parts.average, state.parts.model
+        self.per_update = self.average is not None
+
+    def on_update(self) -> None:
+        self.average.update(self.model)
 
 
 class Diagnostics(Callback):
@@ -206,7 +227,8 @@ class ModelSelection(Callback):
         if state.stopper.monitor not in metrics:  # no validation split: no selection
             return
         if state.stopper.update(metrics["epoch"], metrics):
-            state.best_weights = {k: v.clone() for k, v in state.parts.model.state_dict().items()}
+            weights = state.evaluated_model().state_dict()  # train.average: the averaged ones
+            state.best_weights = {k: v.clone() for k, v in weights.items()}
             state.pending_best = True
         state.stop = state.stopper.should_stop
 
@@ -265,12 +287,31 @@ class TensorBoard(Callback):
         for key, value in metrics.items():
             if key != "epoch":
                 self.writer.add_scalar(key, value, metrics["epoch"])
+        rates, per_epoch = state.parts.schedule.rates, state.parts.updates
+        first = (metrics["epoch"] - 1) * per_epoch  # the rate of every update, by update count
+        for k, lr in enumerate(rates[first : first + per_epoch], start=first + 1):
+            self.writer.add_scalar("lr_update", lr, k)
         self.writer.flush()
 
     def on_fit_end(self, state: FitState) -> None:
         self.writer.close()
 
     on_fit_abort = on_fit_end
+
+
+class RateCourse(Callback):
+    """``lr_updates.csv`` (update, epoch, lr): the rate each update used, written at the end of
+    a run whose rate can change within an epoch (a per-update schedule or a warm-up;
+    ``Schedule.rates``, kept in ``last.pt`` so that a resumed run writes the whole course).
+    Otherwise the per-epoch ``lr`` of ``metrics.jsonl`` is the course and nothing is written."""
+
+    def on_fit_end(self, state: FitState) -> None:
+        rates, per_epoch = state.parts.schedule.rates, state.parts.updates
+        if not rates:
+            return
+        lines = ["update,epoch,lr"]
+        lines += [f"{k + 1},{k // per_epoch + 1},{lr!r}" for k, lr in enumerate(rates)]
+        atomic_write_text(state.run.lr_updates, "\n".join(lines) + "\n")
 
 
 class EpochHook(Callback):
@@ -349,12 +390,14 @@ def standard_callbacks(
     caller's) after ``on_epoch``."""
     chosen: list[Callback | None] = [
         Resume(progress, writes),
+        Averaging(),
         Diagnostics() if writes and options.diagnostics else None,
         ModelSelection(),
         EpochTime(),
         MetricsFile() if writes else None,
         ProgressReport(progress),
         TensorBoard() if writes and options.tensorboard else None,
+        RateCourse() if writes else None,
         EpochHook(on_epoch) if on_epoch is not None else None,
         *extra,
         Checkpoint() if writes else None,
@@ -364,6 +407,7 @@ def standard_callbacks(
 
 
 __all__ = [
+    "Averaging",
     "Callback",
     "CallbackList",
     "Checkpoint",
@@ -374,6 +418,7 @@ __all__ = [
     "MetricsFile",
     "ModelSelection",
     "ProgressReport",
+    "RateCourse",
     "Resume",
     "TensorBoard",
     "standard_callbacks",

@@ -100,7 +100,8 @@ def end_epoch(
         population_statistics(p.model, data.x_train, p.batch_size)
     metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy}
     if len(data.x_val):  # data.val_fraction = 0: no validation split, no val_* metrics
-        val_loss, val_accuracy = evaluate(p.model, data.x_val, data.y_val, p.loss_fn)
+        model = state.evaluated_model()  # train.average: the averaged iterates
+        val_loss, val_accuracy = evaluate(model, data.x_val, data.y_val, p.loss_fn)
         if not math.isfinite(val_loss):
             return None
         metrics.update(val_loss=val_loss, val_accuracy=val_accuracy)
@@ -209,6 +210,8 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
     use_best = weights is not None
     if use_best:
         model.load_state_dict(weights)
+    elif state.history and state.evaluated_model() is not model:  # the averaged iterates
+        model.load_state_dict(state.evaluated_model().state_dict())
     test_loss = test_accuracy = None
     if state.history and test:
         test_loss, test_accuracy = evaluate(
@@ -232,6 +235,7 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
         "optimizer": options.optimizer,
         "lr": options.lr,
         **optim.describe(state.parts.optimizer),
+        **({"average": state.parts.average.describe()} if state.parts.average else {}),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "torch_version": torch.__version__,

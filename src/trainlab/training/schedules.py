@@ -19,6 +19,17 @@ one_cycle      warm up to lr, then anneal (Smith & Topin 2019)           per upd
 rises from lr / (warm-up updates) to lr, one step per update, over that many epochs; then the
 schedule above starts, as PyTorch's ``SequentialLR`` would run them (cosine and one_cycle then
 span the updates that are left). ``plateau`` watches ``early_stopping.monitor``.
+
+``every`` ("auto", "epoch" or "update") says when a schedule steps: "auto" is the column above;
+"update" steps it after every update, its constants then counted in updates (``step_size``
+updates between decays, ``gamma`` per update, ``inverse_time`` at lr / (1 + decay k) with k the
+update count, ``linear`` over ``decay_epochs`` updates, cosine and one_cycle over the run's
+updates), as lecture 000's SGD pseudo-code shrinks eta_k after every update k (s50-51, s76-77;
+the conditions sum eta = inf, sum eta^2 < inf, s49-56) and as Robbins-Monro's mu_n does in
+lecture 002 ("C.1 Gradient descent: stochastic approximation"); "epoch" steps it after every
+epoch, its constants counted in epochs (cosine and one_cycle over the run's epochs).
+``plateau`` watches a metric measured once per epoch, so it steps per epoch only. The rate each
+update used is kept in :attr:`Schedule.rates` whenever it can change within an epoch.
 """
 
 from __future__ import annotations
@@ -35,12 +46,19 @@ from .early_stopping import maximizes
 @dataclass(frozen=True)
 class Span:
     """What a schedule's builder needs besides the ``schedule`` options: the updates it spans
-    (after any warm-up), the run's epochs, the peak rate, and the metric plateau watches."""
+    (after any warm-up), the run's epochs, the peak rate, the metric plateau watches, and
+    whether it is stepped after every update (``per_update``); ``steps``: how many times it is
+    stepped over the run (updates or epochs)."""
 
     updates: int
     epochs: int
     lr: float
     monitor: str
+    per_update: bool = True
+
+    @property
+    def steps(self) -> int:
+        return self.updates if self.per_update else self.epochs
 
 
 def _plateau(opt, span: Span, *, factor: float, patience: int, min_lr: float):
@@ -90,7 +108,7 @@ SCHEDULES.add(
 SCHEDULES.add(
     "linear",
     lambda opt, span, *, end_factor, decay_epochs: lr_scheduler.LinearLR(
-        opt, 1.0, end_factor, decay_epochs or span.epochs
+        opt, 1.0, end_factor, decay_epochs or span.steps
     ),
     "lr -> end_factor lr linearly over decay_epochs, then constant",
     per_update=False,
@@ -105,7 +123,7 @@ SCHEDULES.add(
 )
 SCHEDULES.add(
     "cosine",
-    lambda opt, span, *, min_lr: lr_scheduler.CosineAnnealingLR(opt, span.updates, min_lr),
+    lambda opt, span, *, min_lr: lr_scheduler.CosineAnnealingLR(opt, span.steps, min_lr),
     "min_lr + (lr - min_lr)(1 + cos(pi t / T)) / 2",
     per_update=True,
     reads=("min_lr",),
@@ -113,20 +131,24 @@ SCHEDULES.add(
 SCHEDULES.add(
     "one_cycle",
     lambda opt, span: lr_scheduler.OneCycleLR(
-        opt, max_lr=span.lr, total_steps=span.updates, cycle_momentum=False
+        opt, max_lr=span.lr, total_steps=span.steps, cycle_momentum=False
     ),  # momentum as set
     "warm up to lr, then anneal (Smith & Topin 2019)",
     per_update=True,
 )
 PER_UPDATE = SCHEDULES.names(per_update=True)
+EVERY = ("auto", "epoch", "update")
 
 
 class Schedule:
     """The PyTorch schedulers for ``optimizer`` (at its peak rate ``lr``): the schedule ``name``
     (the table above) with its ``options`` (the keys its registry entry reads: ``step_size``,
     ``gamma``, ...), over ``epochs`` epochs of ``updates_per_epoch`` updates, after a linear
-    warm-up of ``warmup_epochs``; ``monitor``: the metric ``plateau`` watches. Say when to step:
-    :meth:`after_update`, :meth:`after_epoch`."""
+    warm-up of ``warmup_epochs``; ``monitor``: the metric ``plateau`` watches; ``every``: when
+    it steps ("auto": the table's column; "epoch"; "update": its constants counted in updates,
+    the module docstring). Say when to step: :meth:`after_update`, :meth:`after_epoch`.
+    :attr:`rates`: the rate each update used, kept when it can change within an epoch
+    (:attr:`acts_per_update`); otherwise metrics' per-epoch ``lr`` is the whole course."""
 
     def __init__(
         self,
@@ -138,13 +160,20 @@ class Schedule:
         lr: float | None = None,
         monitor: str = "val_loss",
         warmup_epochs: float = 0.0,
+        every: str = "auto",
         **options,
     ):
         entry = SCHEDULES[name]
         missing = [key for key in entry.reads if key not in options]
         if missing:
             raise TypeError(f"Schedule {name!r} needs the options {', '.join(missing)}")
-        self.per_update = entry.per_update
+        if every not in EVERY:
+            raise ValueError(f"Invalid every value: {every!r} (auto, epoch or update)")
+        if every == "update" and name == "plateau":
+            raise ValueError("plateau watches a metric measured once per epoch: every='update'")
+        self.per_update = entry.per_update if every == "auto" else every == "update"
+        self.optimizer = optimizer
+        self.rates: list[float] = []
         self.watches = monitor
         self.warmup_updates = round(warmup_epochs * updates_per_epoch)
         self.updates_per_epoch = updates_per_epoch
@@ -153,7 +182,7 @@ class Schedule:
         lr = optimizer.param_groups[0]["lr"] if lr is None else lr
         self.scheduler = entry.build(
             optimizer,
-            Span(total, epochs, lr, self.watches),
+            Span(total, epochs, lr, self.watches, self.per_update),
             **{key: options[key] for key in entry.reads},
         )
         self.warmup = None
@@ -172,6 +201,7 @@ class Schedule:
         return self.per_update or self.warmup_updates > 0
 
     def after_update(self) -> None:
+        self.rates.append(self.optimizer.param_groups[0]["lr"])  # the rate this update used
         if self.warming_up:
             self.warmup.step()
         elif self.per_update:
@@ -190,7 +220,7 @@ class Schedule:
             self.scheduler.step()
 
     def state_dict(self) -> dict:
-        state = {"updates": self.updates}
+        state = {"updates": self.updates, "rates": torch.tensor(self.rates, dtype=torch.float64)}
         if self.scheduler is not None:
             state["scheduler"] = self.scheduler.state_dict()
         if self.warmup is not None:
@@ -199,6 +229,7 @@ class Schedule:
 
     def load_state_dict(self, state: dict) -> None:
         self.updates = state["updates"]
+        self.rates = state["rates"].tolist() if "rates" in state else []
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         if self.warmup is not None:

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..data import Splits
 from ..runs.rundir import RunDir
+from .averaging import IterateAverage
 from .early_stopping import EarlyStopping
 from .losses import LossFn
 from .schedules import Schedule
@@ -29,6 +30,7 @@ class Parts:
     batch_size: int
     min_size: int  # a last batch smaller than this joins the one before
     updates: int  # per epoch
+    average: IterateAverage | None = None  # train.average: the iterates' average, evaluated
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,12 @@ class FitState:
     best_weights: dict | None = None  # the best epoch's weights, if it was in this call
     pending_best: bool = False  # best_weights not yet written to best.pt
     extra: dict = field(default_factory=dict)  # a distributed mode's counters, checkpointed
+
+    def evaluated_model(self) -> nn.Module:
+        """The model that validation, model selection, checkpoints and the test evaluate: the
+        trained one, or, once iterate averaging has averaged an update (``train.average``), the
+        averaged one with its batch-norm statistics recomputed over the training split."""
+        p = self.parts
+        if p.average is None or not p.average.active:
+            return p.model
+        return p.average.evaluated(p.model, self.data.x_train, p.batch_size)
