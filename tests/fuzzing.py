@@ -278,8 +278,6 @@ def _main(argv: list[str], limit_s: float, folder: Path) -> Outcome:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(argv)
-    except SystemExit as e:  # argparse's refusal of a flag
-        code = e.code
     except _TimedOut:
         error = f"no result within {limit_s:g} s"
     except BaseException:  # noqa: BLE001 - what escapes main is what the fuzzer looks for

@@ -692,11 +692,14 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     p = parser()
-    ns, extra = p.parse_known_args(argv)
-    # key=value overrides may follow the flags (trainlab train a.toml --out x seed=1)
-    late = [a for a in extra if "=" in a and not a.startswith("-")]
-    if len(late) < len(extra) or (late and not hasattr(ns, "args")):
-        p.parse_args(argv)  # argparse's own one-line error (exit 2) for what is left
+    try:
+        ns, extra = p.parse_known_args(argv)
+        # key=value overrides may follow the flags (trainlab train a.toml --out x seed=1)
+        late = [a for a in extra if "=" in a and not a.startswith("-")]
+        if len(late) < len(extra) or (late and not hasattr(ns, "args")):
+            p.parse_args(argv)  # argparse's own one-line error (exit 2) for what is left
+    except SystemExit as e:  # --help (0), or argparse's one line (2): a status, as below
+        return e.code if isinstance(e.code, int) else 2
     if late:
         ns.args = [*ns.args, *late]
     _default_out(ns, argv)

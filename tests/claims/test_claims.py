@@ -110,8 +110,8 @@ def test_tost_is_max_of_one_sided_tests():
     "argv, message",
     [
         (["--only", "zero-init"], "close: zero-init-symmetry"),
-        (["--seeds", "0"], "--seeds 0"),
-        (["--jobs", "0"], "--jobs 0"),
+        (["--seeds", "0"], "--seeds: 0: expected an integer from 1"),
+        (["--jobs", "0"], "--jobs: 0: expected an integer from 1"),
     ],
 )
 def test_bad_input(tmp_path, capsys, argv, message):
