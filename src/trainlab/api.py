@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +71,8 @@ def resume(
     """Continue an interrupted run from its last checkpoint (or from the start if it has none).
     The result equals that of a run that was never interrupted (on CPU). A finished run's
     summary is returned as it is. ``test`` and ``on_epoch`` as for :func:`train`."""
-    with RunDir.open(run_dir, write=True) as run:
+    writer = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 writes the run
+    with RunDir.open(run_dir, write=writer) as run:
         done = run.read_summary()
         if done is not None:
             return done

@@ -152,7 +152,9 @@ def _study(
 
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: Optuna logs a failed trial at WARNING with its traceback; trainlab reports the
+    # failure itself in one line
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # heartbeats and stale-trial retries are marked experimental (stable since Optuna 2.9)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     if storage:
