@@ -456,6 +456,19 @@ def _search(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _lr_find_config(ns: argparse.Namespace):
+    """lr-find's config; refused for an optimizer that sets its own step sizes (Rprop: the
+    rate is only its first step, Delta_0, so no rate can be found by training at it)."""
+    config = resolve(*split_args(ns.args))
+    if OPTIMIZERS[config.optimizer.name].own_step_size:
+        raise UserError(
+            f"lr-find with optimizer.name = {config.optimizer.name!r}: it sets its own step "
+            "sizes and optimizer.lr is only the first one (Delta_0), so there is no rate to "
+            "find; set optimizer.step_sizes and optimizer.etas instead"
+        )
+    return config
+
+
 def _lr_find(ns: argparse.Namespace) -> int:
     from . import build
     from .experiments import lrfind
@@ -472,7 +485,7 @@ def _lr_find(ns: argparse.Namespace) -> int:
         )
     if ns.steps < 3:
         raise UserError(f"--steps {ns.steps}: expected an integer >= 3")
-    config = resolve(*split_args(ns.args))
+    config = _lr_find_config(ns)
     splits = build.load_data(config, build.device(config))
     parts = build.parts(config, splits)
     result = lrfind.range_test(
@@ -513,7 +526,7 @@ def _lr_halving(ns: argparse.Namespace) -> int:
         raise UserError(f"--start-lr {start}: expected a number > 0")
     if steps < 1:
         raise UserError(f"--steps {steps}: expected an integer >= 1")
-    config = resolve(*split_args(ns.args))
+    config = _lr_find_config(ns)
     splits = build.load_data(config, build.device(config))
     parts = build.parts(config, splits)
     result = lrfind.halving(

@@ -187,10 +187,11 @@ def resolve(
         for name in set(layers[0]) - given - set(_applicable(flatten(config))):
             _set(config, name, copy.deepcopy(SCHEMA[name].default))
     _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
+    given = {k: v for layer in layers[1 if presets else 0 :] for k, v in layer.items()}
     expand = for_key("optimizer.name")[config["optimizer"]["name"]].expand
     if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
-        given = {k: v for layer in layers[1 if presets else 0 :] for k, v in layer.items()}
         _expand(expand, config["optimizer"], given)
+    _own_step_size(config, given)
     _check_combinations(flatten(config))
     _check_applies(flatten(config))
     _check_batch_statistics(flatten(config))
@@ -231,6 +232,23 @@ def _expand(expand, options: dict, given: dict[str, Any]) -> None:
                 f"{key} = {_fmt(value)}: optimizer.name = {alias!r} means {leaf} = "
                 f"{_fmt(options[leaf])} (optimizer.name = 'sgd' takes any momentum and nesterov)"
             )
+
+
+def _own_step_size(config: dict, given: dict[str, Any]) -> None:
+    """An optimizer that sets its own step sizes (Rprop: ``lr`` is only Delta_0) trains at a
+    constant rate: the recipe's schedule is not applied to it, and one the caller gives (or a
+    warm-up) is refused, since it would change only the first step."""
+    name = config["optimizer"]["name"]
+    if not for_key("optimizer.name")[name].own_step_size:
+        return
+    for key, plain in (("schedule.name", "constant"), ("schedule.warmup_epochs", 0.0)):
+        if key in given and given[key] != plain:
+            raise UserError(
+                f"{key} = {_fmt(given[key])}: optimizer.name = {name!r} sets its own step "
+                f"sizes; optimizer.lr is only its first one (Delta_0), so a schedule would "
+                f"change nothing after the first update (use {key} = {_fmt(plain)})"
+            )
+    config["schedule"]["name"] = "constant"
 
 
 def _usual_rate(config: dict, lr_given: bool) -> None:

@@ -42,7 +42,10 @@ class OptimizerInfo:
     ``reevaluates_loss``: ``step`` needs a closure that recomputes the loss with its graph
     (second-order methods); ``needs_loss(options)``: ``step`` must be given the loss for these
     options (irprop+ compares objectives); ``elementwise``: the update of each weight depends
-    on that weight's gradient history only (it could run on many models stacked at once)."""
+    on that weight's gradient history only (it could run on many models stacked at once);
+    ``own_step_size``: ``lr`` is only the initial step size, the optimizer then sets its steps
+    itself (Rprop's Delta_0), so a schedule or the learning-rate range test has nothing to act
+    on."""
 
     usual_lr: float
     trajectory_lr: float
@@ -55,6 +58,7 @@ class OptimizerInfo:
     reevaluates_loss: bool = False
     needs_loss: Callable[[dict], bool] = lambda options: False
     elementwise: bool = True
+    own_step_size: bool = False
 
 
 def _sgd(*, momentum, nesterov, weight_decay, momentum_form="torch") -> tuple[type, dict]:
@@ -205,6 +209,7 @@ OPTIMIZERS.add(
     trajectory_lr=0.01,
     reads=("etas", "step_sizes", "variant", "weight_decay"),
     needs_loss=lambda options: options["variant"] == "irprop+",
+    own_step_size=True,
 )
 OPTIMIZERS.add(
     "quickprop",
