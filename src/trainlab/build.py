@@ -18,6 +18,7 @@ from torch import nn
 from . import data as data_sources, models, optim
 from .config import Config
 from .config.resolve import task as task_of
+from .config.techniques import techniques
 from .data import Splits, prepare
 from .errors import UserError
 from .imports import is_import_path
@@ -280,4 +281,5 @@ def fit_options(config: Config) -> FitOptions:
         tensorboard=config.logging.tensorboard,
         optimizer=config.optimizer.name,
         lr=config.optimizer.lr,
+        techniques=techniques(config),
     )

@@ -341,6 +341,10 @@ def _train(ns: argparse.Namespace) -> int:
         )
     if summary.get("distributed"):
         print(_distributed_line(summary["distributed"]))
+    if summary.get("techniques"):
+        from .config.techniques import line
+
+        print(f"used: {line(summary['techniques'])}")
     if finished:
         print(f"{summary['run_dir']} had already finished: nothing was trained or written")
     else:

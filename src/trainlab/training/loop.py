@@ -234,6 +234,7 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "optimizer": options.optimizer,
         "lr": options.lr,
+        **({"techniques": options.techniques} if options.techniques is not None else {}),
         **optim.describe(state.parts.optimizer),
         **({"average": state.parts.average.describe()} if state.parts.average else {}),
         "device": str(device),
