@@ -285,6 +285,16 @@ def _check_combinations(c: dict[str, Any]) -> None:
             "schedule.every = 'update' with schedule.name = 'plateau': plateau watches a "
             "validation metric measured once per epoch (use every = 'epoch' or 'auto')"
         )
+    if (
+        c["schedule.every"] == "epoch"
+        and c["schedule.name"] == "one_cycle"
+        and c["train.epochs"] < 6
+    ):
+        raise UserError(
+            f"schedule.every = 'epoch' with schedule.name = 'one_cycle' and train.epochs = "
+            f"{c['train.epochs']}: its warm-up (30% of the steps) needs at least 6 epochs to "
+            "rise from lr / 25 (use more epochs, or every = 'update')"
+        )
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
         raise UserError(f"data.name = {c['data.name']!r} needs data.path (a {reads})")
