@@ -16,14 +16,14 @@ from torch import nn
 from . import build, distributed
 from .config import Config, dumps, replace, resolve
 from .data import Arrays
-from .data.prepare import check
+from .data.prepare import check, task_of_targets
 from .errors import UserError
 from .imports import is_import_path
 from .runs import checkpoint
 from .runs.atomic import atomic_write_text
 from .runs.rundir import RunDir
 from .training import mc_dropout as monte_carlo
-from .training.loop import evaluate as evaluate_model, fit as fit_parts
+from .training.loop import evaluate_metrics, fit as fit_parts
 from .training.progress import Progress
 
 
@@ -117,7 +117,8 @@ def fit(
     checkpoints); returns the summary, as :func:`train` does.
 
     ``train``, ``val``, ``test``: ``(x, y)`` pairs of NumPy arrays or tensors (integer labels:
-    classification; real targets: regression), checked as every data set is. ``val=None``
+    classification; real targets: regression; a 0/1 matrix (N, C): multi-label), checked as
+    every data set is. ``val=None``
     holds out ``data.val_fraction`` of ``train``; ``test=None`` holds out ``data.test_fraction``
     for the final evaluation (as for a source without a test split). ``config`` and
     ``overrides`` as for :func:`train`; the ``model.*`` architecture keys do not apply (the
@@ -194,7 +195,8 @@ def fit(
 
 def _arrays(train: tuple, val: tuple | None, test: tuple | None) -> dict[str, np.ndarray]:
     """The caller's splits as NumPy arrays ``x``, ``y``, ``x_val``, ``y_val``, ``x_test``,
-    ``y_test``, and the ``task`` their targets' type says (real: regression)."""
+    ``y_test``, and the ``task`` their targets' type says (real: regression; a 2-D 0/1
+    matrix: multilabel)."""
     arrays = {}
     for split, pair in (("", train), ("_val", val), ("_test", test)):
         if pair is None:
@@ -208,8 +210,7 @@ def _arrays(train: tuple, val: tuple | None, test: tuple | None) -> dict[str, np
             if isinstance(value, torch.Tensor):
                 value = value.detach().cpu().numpy()
             arrays[name + split] = np.asarray(value)
-    floating = np.issubdtype(arrays["y"].dtype, np.floating)
-    arrays["task"] = np.array("regression" if floating else "classification")
+    arrays["task"] = np.array(task_of_targets(arrays["y"]))
     return arrays
 
 
@@ -289,7 +290,7 @@ def evaluate(
     dev = build.device(cfg) if device is None else build.device_named(device)
     splits = build.load_data(cfg, dev)
     model = _load(run, cfg, splits, which, dev, model)
-    loss, accuracy = evaluate_model(
+    tested = evaluate_metrics(
         model,
         splits.x_test,
         splits.y_test,
@@ -297,10 +298,12 @@ def evaluate(
     )
     result = {
         "checkpoint": which,
-        "test_loss": loss,
-        "test_accuracy": accuracy,
+        "test_loss": tested["loss"],
+        "test_accuracy": tested["accuracy"],
         "samples": len(splits.x_test),
     }
+    if splits.task == "multilabel":  # the accuracy is exact-match; and per label:
+        result["test_label_accuracy"] = tested["label_accuracy"]
     if mc_dropout:
         loss_fn = build.loss(cfg, splits.task, labels=splits.y_train, classes=splits.num_classes)
         result["mc_dropout"] = _mc_dropout(model, cfg, splits, mc_dropout, loss_fn, result)

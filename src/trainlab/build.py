@@ -50,7 +50,8 @@ def device(config: Config) -> torch.device:
 def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
     """Read ``data.name`` (a registered source, or the user's ``package.module:callable`` with
     ``data.args``), check it, split off validation (and test if the source has none) with
-    ``seed``, normalize on the training split, and put it on ``on``."""
+    ``seed``, normalize on the training split, and put it on ``on``. Multi-label targets (a
+    2-D 0/1 ``y``) need ``loss.name = binary_cross_entropy``: refused here otherwise."""
     d = config.data
     if is_import_path(d.name):
         from .data.imported import read_callable
@@ -58,7 +59,7 @@ def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
         arrays = read_callable(d.name, dict(d.args))
     else:
         arrays = data_sources.read(d.name, config.seed, d.to_dict())
-    return prepare(
+    splits = prepare(
         arrays,
         seed=config.seed,
         val_fraction=d.val_fraction,
@@ -66,6 +67,9 @@ def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
         normalize=d.normalize,
         device=on,
     )
+    if splits.task == "multilabel":  # known once the data is read: refused before any folder
+        losses.check_multilabel(config.loss.name, config.loss.confidence_penalty)
+    return splits
 
 
 def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:

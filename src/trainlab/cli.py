@@ -107,6 +107,7 @@ def _grid_commands(sub) -> None:
             "test_accuracy",
             "test_loss",
             "best_val_accuracy",
+            "test_label_accuracy",
             "epochs_to_target",
             "time_to_target",
         ),
@@ -334,6 +335,8 @@ def _train(ns: argparse.Namespace) -> int:
             f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
             f"  ({_epochs_line(summary)}, {summary['wall_time_s']:.1f}s)"
         )
+        if summary.get("test_label_accuracy") is not None:
+            print(_label_accuracy_line(summary))
     elif summary.get("task") == "regression" and summary["test_loss"] is not None:
         print(
             f"test mse {summary['test_loss']:.4f}  (baseline, predicting the training mean: "
@@ -558,6 +561,14 @@ def _lr_halving(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _label_accuracy_line(r: dict) -> str:
+    """Multi-label targets: what the accuracy above is, and the per-label one."""
+    return (
+        f"multi-label: test accuracy is exact-match (every label of a sample right); "
+        f"per-label accuracy {r['test_label_accuracy']:.4f}"
+    )
+
+
 def _print_mc_dropout(r: dict) -> None:
     """Monte Carlo dropout's line and its difference from the deterministic rule's."""
     mc = r["mc_dropout"]
@@ -660,6 +671,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
                 f"({r['checkpoint']} checkpoint, {r['samples']} samples)"
             )
+            if r.get("test_label_accuracy") is not None:
+                print(_label_accuracy_line(r))
             if "mc_dropout" in r:
                 _print_mc_dropout(r)
             return 0

@@ -165,7 +165,9 @@ SCHEMA: dict[str, Key] = {
     ),
     "data.path": Key("", "file (npz, csv) or folder (mnist, fashion_mnist, cifar10) to read"),
     "data.label_column": Key(
-        "label", "csv: name of the label column; every other column is a feature"
+        "label",
+        "csv: name of the label column; every other column is a feature; several names "
+        'separated by commas ("a,b,c") = multi-label targets, one 0/1 column per label',
     ),
     "data.val_fraction": Key(
         0.1,
