@@ -109,3 +109,9 @@ def test_bad_values_are_one_line_exit_2(capsys, overrides, words):
     assert main(["config", *overrides]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
+
+
+def test_gradients_of_the_new_layers_by_finite_differences():
+    x = torch.randn(2, 4, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(SumPool(1, 3, 2), (x,))
+    assert torch.autograd.gradcheck(Maxout(2), (x,))  # ties have probability 0
