@@ -115,6 +115,7 @@ def test_the_run_uses_the_training_split_frequencies(fast_run):
         (["loss.confidence_threshold=0.5"], "needs loss.confidence_penalty > 0"),
         (["loss.smoothing_prior=zipf"], "expected one of uniform, unigram"),
         (["loss.smoothing_prior=unigram"], "needs loss.label_smoothing > 0"),
+        (["regularization.l1_activations=0.1", "train.compile=true"], "not with train.compile"),
         (
             ["distributed.mode=pipeline", "regularization.l1_activations=0.1"],
             "not with distributed.mode = 'pipeline'",

@@ -437,6 +437,12 @@ def _check_penalties(c: dict[str, Any]) -> None:
                 f"needs hidden activation layers, model.name = {' or '.join(readers)} "
                 f"(got {model!r})"
             )
+    if c["regularization.l1_activations"] and c["train.compile"]:
+        raise UserError(
+            f"regularization.l1_activations = {_fmt(c['regularization.l1_activations'])}: not "
+            "with train.compile = true (the compiled forward pass does not run the hooks that "
+            "collect the activations)"
+        )
     if c["distributed.mode"] == "pipeline":
         for key in (
             "regularization.l2_per_layer",
