@@ -187,6 +187,7 @@ def resolve(
         for name in set(layers[0]) - given - set(_applicable(flatten(config))):
             _set(config, name, copy.deepcopy(SCHEMA[name].default))
     _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
+    _no_recipe_decay(config, any("optimizer.weight_decay" in layer for layer in layers))
     given = {k: v for layer in layers[1 if presets else 0 :] for k, v in layer.items()}
     expand = for_key("optimizer.name")[config["optimizer"]["name"]].expand
     if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
@@ -258,6 +259,16 @@ def _usual_rate(config: dict, lr_given: bool) -> None:
     name = config["optimizer"]["name"]
     if not lr_given and name != SCHEMA["optimizer.name"].default:
         config["optimizer"]["lr"] = float(for_key("optimizer.name")[name].usual_lr)
+
+
+def _no_recipe_decay(config: dict, decay_given: bool) -> None:
+    """An optimizer chosen without ``optimizer.weight_decay`` trains without weight decay: the
+    recipe's decay (``optimizer.weight_decay``'s default, decoupled for adamw) goes with the
+    recipe's optimizer only, as its rate does. The resolved config holds the 0 used."""
+    name = config["optimizer"]["name"]
+    reads = for_key("optimizer.name")[name].reads
+    if not decay_given and name != SCHEMA["optimizer.name"].default and "weight_decay" in reads:
+        config["optimizer"]["weight_decay"] = 0.0
 
 
 def _check_combinations(c: dict[str, Any]) -> None:

@@ -535,7 +535,10 @@ SCHEMA: dict[str, Key] = {
         choices=("torch", "lecture"),
     ),
     "optimizer.weight_decay": Key(
-        0.05, "L2 weight decay (decoupled for adamw)", check=_non_negative
+        0.05,
+        "L2 weight decay (decoupled for adamw); this default is the recipe's, for adamw; an "
+        "optimizer.name chosen without optimizer.weight_decay gets 0 (no decay unless set)",
+        check=_non_negative,
     ),
     "optimizer.betas": Key([0.9, 0.999], "adam, adamw: (beta1, beta2)", check=_betas),
     "optimizer.eps": Key(1e-8, "adagrad, rmsprop, adadelta, adam, adamw: epsilon", check=_positive),
