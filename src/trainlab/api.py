@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import build, distributed
-from .config import Config, dumps, replace, resolve
+from .config import PLAIN, Config, dumps, replace, resolve
 from .data import Arrays
 from .data.prepare import check, task_of_targets
 from .errors import UserError
@@ -36,6 +36,7 @@ def train(
     test: bool = True,
     on_epoch=None,
     callbacks=(),
+    plain: bool = False,
 ) -> dict:
     """Train a new run; returns its summary (also written to ``<out>/summary.json``).
 
@@ -44,9 +45,11 @@ def train(
     ``out``: the run folder (default ``runs/<timestamp>``); ``progress``: ``auto``, ``bar``,
     ``lines`` or ``quiet``; ``test=False``: never evaluate on the test split; ``on_epoch(metrics)``:
     called after every epoch; ``callbacks``: :class:`~trainlab.training.callbacks.Callback`
-    objects run after the standard ones.
+    objects run after the standard ones; ``plain=True``: the bare algorithm of the lectures
+    (:data:`trainlab.config.PLAIN`: constant rate, no decay, dropout, norm, augmentation, noise,
+    penalties, clipping or early stopping), as presets under ``config`` and ``overrides``.
     """
-    cfg = resolve(config, overrides)
+    cfg = resolve(config, overrides, presets=PLAIN if plain else None)
     device = build.device(cfg)
     build.check_device(cfg, device)  # before the folder exists, as bad data below
     splits = build.load_data(cfg, device)  # before the folder exists: bad data leaves nothing

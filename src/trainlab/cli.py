@@ -10,7 +10,8 @@ import os
 import sys
 
 from . import api
-from .config import SCHEMA, documented_defaults, dumps, replace, resolve
+from .config import PLAIN, SCHEMA, documented_defaults, dumps, replace, resolve
+from .config.plain import described as plain_described
 from .errors import UserError
 from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS, OVERLAY
 from .optim import OPTIMIZERS
@@ -22,6 +23,11 @@ CONFIG is a TOML file; key=value overrides apply on top of it, values read as TO
 
 Writes to --out (default runs/<timestamp>): config.toml, metrics.jsonl, summary.json,
 last.pt and best.pt. `trainlab config` prints the defaults as TOML with comments.
+
+--plain: the bare algorithm of the lectures, the optimizer's update rule alone (constant rate, no
+weight decay, dropout, norm, augmentation, noise, penalties, clipping, averaging or early
+stopping); these act as defaults under CONFIG and the overrides, and are left out where the
+model or optimizer does not read them. `trainlab config --plain` prints what they resolve to.
 
 keys:
 """
@@ -37,6 +43,10 @@ def _keys_help() -> str:
 
 
 CONFIG_ARGS = "[CONFIG.toml] [key=value ...]"
+PLAIN_HELP = (
+    "the bare algorithm of the lectures, unless CONFIG or an override sets a key: "
+    + plain_described()
+)
 
 
 def _run_commands(sub) -> None:
@@ -50,6 +60,7 @@ def _run_commands(sub) -> None:
     t.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     t.add_argument("--out", help="run folder to create (default runs/<timestamp>)")
     t.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
+    t.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     t.add_argument(
         "--progress",
         choices=("auto", "bar", "lines", "quiet"),
@@ -74,6 +85,7 @@ def _run_commands(sub) -> None:
         "the config that CONFIG and overrides resolve to",
     )
     c.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
+    c.add_argument("--plain", action="store_true", help=PLAIN_HELP)
 
 
 def _grid_commands(sub) -> None:
@@ -315,9 +327,9 @@ def split_args(args: list[str]) -> tuple[str | None, list[str]]:
 
 def _train(ns: argparse.Namespace) -> int:
     if ns.resume:
-        if ns.args or ns.out:
+        if ns.args or ns.out or ns.plain:
             raise UserError(
-                "--resume DIR takes no config, overrides or --out: the run continues "
+                "--resume DIR takes no config, overrides, --out or --plain: the run continues "
                 "with its own config.toml"
             )
         finished = os.path.isfile(os.path.join(ns.resume, "summary.json"))
@@ -325,7 +337,7 @@ def _train(ns: argparse.Namespace) -> int:
     else:
         finished = False
         config, overrides = split_args(ns.args)
-        summary = api.train(config, overrides, out=ns.out, progress=ns.progress)
+        summary = api.train(config, overrides, out=ns.out, progress=ns.progress, plain=ns.plain)
     if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 speaks for the run
         return 0
     if summary["diverged"]:
@@ -688,8 +700,9 @@ def main(argv: list[str] | None = None) -> int:
             return _diagnose(ns)
         if ns.command == "claims":
             return _claims(ns)
-        if ns.args:
-            print(dumps(resolve(*split_args(ns.args))), end="")
+        if ns.args or ns.plain:
+            presets = PLAIN if ns.plain else None
+            print(dumps(resolve(*split_args(ns.args), presets=presets)), end="")
         else:
             print(documented_defaults(), end="")
         return 0

@@ -20,6 +20,7 @@ import tomli_w
 from ..errors import UserError
 from ..imports import is_import_path
 from ..registry import for_key
+from .plain import described
 from .schema import SCHEMA, SECTION_DOCS, Key
 from .typed import Config, from_dict
 
@@ -543,7 +544,12 @@ def dumps(config: dict | Config) -> str:
 
 def documented_defaults() -> str:
     """The default config as TOML with a comment on every key (`trainlab config`)."""
-    lines = ["# trainlab default config. Every key can be set in a TOML file or as key=value.", ""]
+    lines = [
+        "# trainlab default config. Every key can be set in a TOML file or as key=value.",
+        "# --plain (train, config): the bare algorithm of the lectures, these defaults instead",
+        "# where the chosen model and optimizer read them: " + described(),
+        "",
+    ]
     section = None
     for name, key in SCHEMA.items():
         parts = name.split(".")
