@@ -159,8 +159,8 @@ def test_divergence_is_reported_and_the_last_good_state_kept(tmp_path, monkeypat
     make_loss = builder.loss
     broken = {"now": False}
 
-    def exploding(config, task=None, generator=None):  # NaN once epoch 2 is over
-        loss = make_loss(config, task, generator)
+    def exploding(config, task=None, generator=None, **labels):  # NaN once epoch 2 is over
+        loss = make_loss(config, task, generator, **labels)
         return lambda z, y: loss(z, y) * float("nan") if broken["now"] else loss(z, y)
 
     monkeypatch.setattr(builder, "loss", exploding)

@@ -15,16 +15,16 @@ import torch
 from torch import nn
 
 from . import build, distributed
-from .config import Config, dumps, replace, resolve
+from .config import PLAIN, Config, dumps, replace, resolve
 from .data import Arrays
-from .data.prepare import check
+from .data.prepare import check, task_of_targets
 from .errors import UserError
 from .imports import is_import_path
 from .runs import checkpoint
 from .runs.atomic import atomic_write_text
 from .runs.rundir import RunDir
 from .training import mc_dropout as monte_carlo
-from .training.loop import evaluate as evaluate_model, fit as fit_parts
+from .training.loop import evaluate_metrics, fit as fit_parts
 from .training.progress import Progress
 
 
@@ -37,6 +37,7 @@ def train(
     test: bool = True,
     on_epoch=None,
     callbacks=(),
+    plain: bool = False,
 ) -> dict:
     """Train a new run; returns its summary (also written to ``<out>/summary.json``).
 
@@ -45,9 +46,11 @@ def train(
     ``out``: the run folder (default ``runs/<timestamp>``); ``progress``: ``auto``, ``bar``,
     ``lines`` or ``quiet``; ``test=False``: never evaluate on the test split; ``on_epoch(metrics)``:
     called after every epoch; ``callbacks``: :class:`~trainlab.training.callbacks.Callback`
-    objects run after the standard ones.
+    objects run after the standard ones; ``plain=True``: the bare algorithm of the lectures
+    (:data:`trainlab.config.PLAIN`: constant rate, no decay, dropout, norm, augmentation, noise,
+    penalties, clipping or early stopping), as presets under ``config`` and ``overrides``.
     """
-    cfg = resolve(config, overrides)
+    cfg = resolve(config, overrides, presets=PLAIN if plain else None)
     device = build.device(cfg)
     build.check_device(cfg, device)  # before the folder exists, as bad data below
     splits = build.load_data(cfg, device)  # before the folder exists: bad data leaves nothing
@@ -118,7 +121,8 @@ def fit(
     checkpoints); returns the summary, as :func:`train` does.
 
     ``train``, ``val``, ``test``: ``(x, y)`` pairs of NumPy arrays or tensors (integer labels:
-    classification; real targets: regression), checked as every data set is. ``val=None``
+    classification; real targets: regression; a 0/1 matrix (N, C): multi-label), checked as
+    every data set is. ``val=None``
     holds out ``data.val_fraction`` of ``train``; ``test=None`` holds out ``data.test_fraction``
     for the final evaluation (as for a source without a test split). ``config`` and
     ``overrides`` as for :func:`train`; the ``model.*`` architecture keys do not apply (the
@@ -204,7 +208,8 @@ def fit(
 
 def _arrays(train: tuple, val: tuple | None, test: tuple | None) -> dict[str, np.ndarray]:
     """The caller's splits as NumPy arrays ``x``, ``y``, ``x_val``, ``y_val``, ``x_test``,
-    ``y_test``, and the ``task`` their targets' type says (real: regression)."""
+    ``y_test``, and the ``task`` their targets' type says (real: regression; a 2-D 0/1
+    matrix: multilabel)."""
     arrays = {}
     for split, pair in (("", train), ("_val", val), ("_test", test)):
         if pair is None:
@@ -218,8 +223,7 @@ def _arrays(train: tuple, val: tuple | None, test: tuple | None) -> dict[str, np
             if isinstance(value, torch.Tensor):
                 value = value.detach().cpu().numpy()
             arrays[name + split] = np.asarray(value)
-    floating = np.issubdtype(arrays["y"].dtype, np.floating)
-    arrays["task"] = np.array("regression" if floating else "classification")
+    arrays["task"] = np.array(task_of_targets(arrays["y"]))
     return arrays
 
 
@@ -301,7 +305,7 @@ def evaluate(
     dev = build.device(cfg) if device is None else build.device_named(device)
     splits = build.load_data(cfg, dev)
     model = _load(run, cfg, splits, which, dev, model)
-    loss, accuracy = evaluate_model(
+    tested = evaluate_metrics(
         model,
         splits.x_test,
         splits.y_test,
@@ -309,10 +313,12 @@ def evaluate(
     )
     result = {
         "checkpoint": which,
-        "test_loss": loss,
-        "test_accuracy": accuracy,
+        "test_loss": tested["loss"],
+        "test_accuracy": tested["accuracy"],
         "samples": len(splits.x_test),
     }
+    if splits.task == "multilabel":  # the accuracy is exact-match; and per label:
+        result["test_label_accuracy"] = tested["label_accuracy"]
     if mc_dropout:
         loss_fn = build.loss(cfg, splits.task, labels=splits.y_train, classes=splits.num_classes)
         result["mc_dropout"] = _mc_dropout(model, cfg, splits, mc_dropout, loss_fn, result)

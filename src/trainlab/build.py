@@ -20,6 +20,7 @@ from torch import nn
 from . import data as data_sources, models, optim
 from .config import Config
 from .config.resolve import task as task_of
+from .config.techniques import techniques
 from .data import Splits, prepare
 from .errors import UserError
 from .imports import is_import_path
@@ -52,7 +53,8 @@ def device(config: Config) -> torch.device:
 def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
     """Read ``data.name`` (a registered source, or the user's ``package.module:callable`` with
     ``data.args``), check it, split off validation (and test if the source has none) with
-    ``seed``, normalize on the training split, and put it on ``on``."""
+    ``seed``, normalize on the training split, and put it on ``on``. Multi-label targets (a
+    2-D 0/1 ``y``) need ``loss.name = binary_cross_entropy``: refused here otherwise."""
     d = config.data
     if is_import_path(d.name):
         from .data.imported import read_callable
@@ -60,7 +62,7 @@ def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
         arrays = read_callable(d.name, dict(d.args))
     else:
         arrays = data_sources.read(d.name, config.seed, d.to_dict())
-    return prepare(
+    splits = prepare(
         arrays,
         seed=config.seed,
         val_fraction=d.val_fraction,
@@ -69,6 +71,9 @@ def load_data(config: Config, on: torch.device | str = "cpu") -> Splits:
         device=on,
         remap_labels=d.remap_labels,
     )
+    if splits.task == "multilabel":  # known once the data is read: refused before any folder
+        losses.check_multilabel(config.loss.name, config.loss.confidence_penalty)
+    return splits
 
 
 def model(config: Config, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
@@ -321,4 +326,5 @@ def fit_options(config: Config) -> FitOptions:
         tensorboard=config.logging.tensorboard,
         optimizer=config.optimizer.name,
         lr=config.optimizer.lr,
+        techniques=techniques(config),
     )

@@ -11,7 +11,8 @@ import os
 import sys
 
 from . import api
-from .config import SCHEMA, documented_defaults, dumps, replace, resolve
+from .config import PLAIN, SCHEMA, documented_defaults, dumps, replace, resolve
+from .config.plain import described as plain_described
 from .errors import CannotWrite, UserError
 from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS, OVERLAY
 from .optim import OPTIMIZERS
@@ -23,6 +24,11 @@ CONFIG is a TOML file; key=value overrides apply on top of it, values read as TO
 
 Writes to --out (default runs/<timestamp>): config.toml, metrics.jsonl, summary.json,
 last.pt and best.pt. `trainlab config` prints the defaults as TOML with comments.
+
+--plain: the bare algorithm of the lectures, the optimizer's update rule alone (constant rate, no
+weight decay, dropout, norm, augmentation, noise, penalties, clipping, averaging or early
+stopping); these act as defaults under CONFIG and the overrides, and are left out where the
+model or optimizer does not read them. `trainlab config --plain` prints what they resolve to.
 
 keys:
 """
@@ -72,6 +78,12 @@ def _jobs() -> int:
     return max(8, 4 * (os.cpu_count() or 1))
 
 
+PLAIN_HELP = (
+    "the bare algorithm of the lectures, unless CONFIG or an override sets a key: "
+    + plain_described()
+)
+
+
 def _run_commands(sub) -> None:
     """train, evaluate, config."""
     t = sub.add_parser(
@@ -83,6 +95,7 @@ def _run_commands(sub) -> None:
     t.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
     t.add_argument("--out", help="run folder to create (default runs/<timestamp>)")
     t.add_argument("--resume", metavar="DIR", help="continue the interrupted run in DIR")
+    t.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     t.add_argument(
         "--progress",
         choices=("auto", "bar", "lines", "quiet"),
@@ -107,6 +120,7 @@ def _run_commands(sub) -> None:
         "the config that CONFIG and overrides resolve to",
     )
     c.add_argument("args", nargs="*", metavar=CONFIG_ARGS)
+    c.add_argument("--plain", action="store_true", help=PLAIN_HELP)
 
 
 def _grid_commands(sub) -> None:
@@ -144,6 +158,7 @@ def _grid_commands(sub) -> None:
             "test_accuracy",
             "test_loss",
             "best_val_accuracy",
+            "test_label_accuracy",
             "epochs_to_target",
             "time_to_target",
         ),
@@ -369,9 +384,9 @@ def split_args(args: list[str]) -> tuple[str | None, list[str]]:
 
 def _train(ns: argparse.Namespace) -> int:
     if ns.resume:
-        if ns.args or ns.out:
+        if ns.args or ns.out or ns.plain:
             raise UserError(
-                "--resume DIR takes no config, overrides or --out: the run continues "
+                "--resume DIR takes no config, overrides, --out or --plain: the run continues "
                 "with its own config.toml"
             )
         finished = os.path.isfile(os.path.join(ns.resume, "summary.json"))
@@ -379,7 +394,7 @@ def _train(ns: argparse.Namespace) -> int:
     else:
         finished = False
         config, overrides = split_args(ns.args)
-        summary = api.train(config, overrides, out=ns.out, progress=ns.progress)
+        summary = api.train(config, overrides, out=ns.out, progress=ns.progress, plain=ns.plain)
     if os.environ.get("RANK", "0") != "0":  # under torchrun: rank 0 speaks for the run
         return 0
     if summary["diverged"]:
@@ -389,6 +404,8 @@ def _train(ns: argparse.Namespace) -> int:
             f"test accuracy {summary['test_accuracy']:.4f}  test loss {summary['test_loss']:.4f}"
             f"  ({_epochs_line(summary)}, {summary['wall_time_s']:.1f}s)"
         )
+        if summary.get("test_label_accuracy") is not None:
+            print(_label_accuracy_line(summary))
     elif summary.get("task") == "regression" and summary["test_loss"] is not None:
         print(
             f"test mse {summary['test_loss']:.4f}  (baseline, predicting the training mean: "
@@ -396,6 +413,10 @@ def _train(ns: argparse.Namespace) -> int:
         )
     if summary.get("distributed"):
         print(_distributed_line(summary["distributed"]))
+    if summary.get("techniques"):
+        from .config.techniques import line
+
+        print(f"used: {line(summary['techniques'])}")
     if finished:
         print(f"{summary['run_dir']} had already finished: nothing was trained or written")
     else:
@@ -511,6 +532,19 @@ def _search(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _lr_find_config(ns: argparse.Namespace):
+    """lr-find's config; refused for an optimizer that sets its own step sizes (Rprop: the
+    rate is only its first step, Delta_0, so no rate can be found by training at it)."""
+    config = resolve(*split_args(ns.args))
+    if OPTIMIZERS[config.optimizer.name].own_step_size:
+        raise UserError(
+            f"lr-find with optimizer.name = {config.optimizer.name!r}: it sets its own step "
+            "sizes and optimizer.lr is only the first one (Delta_0), so there is no rate to "
+            "find; set optimizer.step_sizes and optimizer.etas instead"
+        )
+    return config
+
+
 def _lr_find(ns: argparse.Namespace) -> int:
     from . import build
     from .experiments import lrfind
@@ -527,7 +561,7 @@ def _lr_find(ns: argparse.Namespace) -> int:
         )
     if ns.steps < 3:
         raise UserError(f"--steps {ns.steps}: expected an integer >= 3")
-    config = resolve(*split_args(ns.args))
+    config = _lr_find_config(ns)
     splits = build.load_data(config, build.device(config))
     parts = build.parts(config, splits)
     result = lrfind.range_test(
@@ -568,7 +602,7 @@ def _lr_halving(ns: argparse.Namespace) -> int:
         raise UserError(f"--start-lr {start}: expected a number > 0")
     if steps < 1:
         raise UserError(f"--steps {steps}: expected an integer >= 1")
-    config = resolve(*split_args(ns.args))
+    config = _lr_find_config(ns)
     splits = build.load_data(config, build.device(config))
     parts = build.parts(config, splits)
     result = lrfind.halving(
@@ -594,6 +628,14 @@ def _lr_halving(ns: argparse.Namespace) -> int:
     print(f"written to {out}: lr_halving.csv")
     print(f"open: {out / 'lr_halving.png'}")
     return 0
+
+
+def _label_accuracy_line(r: dict) -> str:
+    """Multi-label targets: what the accuracy above is, and the per-label one."""
+    return (
+        f"multi-label: test accuracy is exact-match (every label of a sample right); "
+        f"per-label accuracy {r['test_label_accuracy']:.4f}"
+    )
 
 
 def _print_mc_dropout(r: dict) -> None:
@@ -810,6 +852,8 @@ def _command(ns: argparse.Namespace) -> int:
             f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
             f"({r['checkpoint']} checkpoint, {r['samples']} samples)"
         )
+        if r.get("test_label_accuracy") is not None:
+            print(_label_accuracy_line(r))
         if "mc_dropout" in r:
             _print_mc_dropout(r)
         return 0
@@ -825,8 +869,9 @@ def _command(ns: argparse.Namespace) -> int:
         return _diagnose(ns)
     if ns.command == "claims":
         return _claims(ns)
-    if ns.args:
-        print(dumps(resolve(*split_args(ns.args))), end="")
+    if ns.args or ns.plain:
+        presets = PLAIN if ns.plain else None
+        print(dumps(resolve(*split_args(ns.args), presets=presets)), end="")
     else:
         print(documented_defaults(), end="")
     return 0

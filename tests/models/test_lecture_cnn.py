@@ -9,6 +9,7 @@ from torch import nn
 from trainlab import build
 from trainlab.cli import main
 from trainlab.config import resolve
+from trainlab.errors import UserError
 from trainlab.models.cnn import Maxout, SumPool
 
 
@@ -46,6 +47,11 @@ def test_the_cnn_pools_as_configured():
     torch.testing.assert_close(pools[0](x), by_hand)
     # the default is unchanged: windows of 2 every 2
     assert [(p.kernel_size, p.stride) for p in of_type(cnn(), nn.MaxPool1d)] == [(2, 2)] * 3
+
+
+def test_a_window_larger_than_the_input_is_one_line():
+    with pytest.raises(UserError, match=r"block 2 \(kernel 5, stride 1, pooling 9 every 2\)"):
+        cnn("model.channels=[4, 4]", "model.pool_size=9", shape=(8,))
 
 
 def test_maxout_keeps_the_max_of_each_group_of_feature_maps():
@@ -109,3 +115,9 @@ def test_bad_values_are_one_line_exit_2(capsys, overrides, words):
     assert main(["config", *overrides]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
+
+
+def test_gradients_of_the_new_layers_by_finite_differences():
+    x = torch.randn(2, 4, 7, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(SumPool(1, 3, 2), (x,))
+    assert torch.autograd.gradcheck(Maxout(2), (x,))  # ties have probability 0

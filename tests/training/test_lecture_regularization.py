@@ -3,6 +3,8 @@
 below an entropy threshold and label smoothing toward the class frequencies (lecture 003
 s71-74); each against its formula computed here by hand in float64."""
 
+import pickle
+
 import pytest
 import torch
 from torch import nn
@@ -113,6 +115,7 @@ def test_the_run_uses_the_training_split_frequencies(fast_run):
         (["loss.confidence_threshold=0.5"], "needs loss.confidence_penalty > 0"),
         (["loss.smoothing_prior=zipf"], "expected one of uniform, unigram"),
         (["loss.smoothing_prior=unigram"], "needs loss.label_smoothing > 0"),
+        (["regularization.l1_activations=0.1", "train.compile=true"], "not with train.compile"),
         (
             ["distributed.mode=pipeline", "regularization.l1_activations=0.1"],
             "not with distributed.mode = 'pipeline'",
@@ -134,3 +137,14 @@ def test_l1_activations_needs_hidden_activations(capsys, tmp_path):
     out = str(tmp_path / "s")
     assert main([*argv, "model.name=mlp", "model.hidden=[]", "--out", out]) == 2
     assert "no hidden activation layers" in capsys.readouterr().err
+
+
+def test_activations_of_one_forward_pass_only():
+    cfg, model = mlp("regularization.l1_activations=0.3", "model.dropout=0")
+    reg = build.regularization(cfg, model)
+    x = torch.randn(6, 3, dtype=torch.float64)
+    model(x)
+    model(x)  # a pass whose penalty is never taken does not pile up
+    assert len(reg.activations.outputs) == 2  # two hidden layers, one pass
+    copy = pickle.loads(pickle.dumps(reg.activations))
+    assert copy.outputs == [] and copy.strength == 0.3

@@ -84,3 +84,18 @@ def test_the_command_prints_both_rules_and_their_difference(fast_run, capsys):
     assert len(err) == 1 and "expected an integer >= 1" in err[0]
     with pytest.raises(UserError, match="mc_dropout = 2.5"):
         trainlab.evaluate(run, mc_dropout=2.5)
+
+
+def test_regression_averages_the_outputs():
+    from trainlab.training import losses
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(6, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+    x, y = torch.randn(10, 2, 3), torch.randn(10)
+    loss, accuracy = mc_dropout.evaluate(net, x, y, losses.squared_error, passes=6, seed=3)
+    net.train()  # the only stochastic layer is the dropout
+    torch.manual_seed(3)
+    with torch.no_grad():
+        mean = sum(net(x).double() for _ in range(6)) / 6
+    assert accuracy is None
+    assert loss == pytest.approx(F.mse_loss(mean[:, 0], y.double()).item(), rel=1e-5)

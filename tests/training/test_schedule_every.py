@@ -79,7 +79,10 @@ def test_per_epoch_is_todays_rule_and_cosine_can_step_per_epoch():
         [0.15 * (1 + math.cos(math.pi * e / EPOCHS)) for e in range(EPOCHS)], rel=1e-9
     )
     assert rates == [r for r in epoch_rates for _ in range(UPDATES)]
-    _course(["schedule.name=one_cycle", "schedule.every=epoch"])  # steps within its total
+    # one_cycle per epoch: from lr / 25 up to lr (30% of the epochs), then down to ~0
+    _, epoch_rates = _course(["schedule.name=one_cycle", "schedule.every=epoch"], epochs=10)
+    assert epoch_rates[0] == pytest.approx(0.3 / 25) and max(epoch_rates) == pytest.approx(0.3)
+    assert epoch_rates.index(max(epoch_rates)) == 2 and epoch_rates[-1] < 1e-3
 
 
 def test_warmup_then_inverse_time_per_update():
@@ -122,6 +125,8 @@ def test_bad_values_are_one_line():
         resolve(None, ["schedule.every=hourly"])
     with pytest.raises(UserError, match="plateau watches a validation metric"):
         resolve(None, ["schedule.name=plateau", "schedule.every=update"])
+    with pytest.raises(UserError, match="needs at least 6 epochs"):
+        resolve(None, ["schedule.every=epoch", "train.epochs=3"])
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
     with pytest.raises(ValueError, match="every"):
         Schedule(opt, "step", updates_per_epoch=2, step_size=1, gamma=0.5, every="month")
@@ -167,3 +172,15 @@ def test_diagnose_draws_the_rate_of_every_update(fast_run, capsys):
     (line,) = fig.axes[0].get_lines()[:1]
     k = range(len(line.get_ydata()))
     assert list(line.get_ydata()) == pytest.approx([0.1 / (1 + 0.05 * i) for i in k], rel=1e-12)
+
+
+def test_tensorboard_gets_the_rate_of_every_update(fast_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, run = fast_run(*EVERY_UPDATE, "logging.tensorboard=true")
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    rows = list(csv.DictReader((run / "lr_updates.csv").open()))
+    scalars = events.Scalars("lr_update")
+    assert [s.step for s in scalars] == [int(r["update"]) for r in rows]
+    assert [s.value for s in scalars] == pytest.approx([float(r["lr"]) for r in rows], rel=1e-6)

@@ -3,6 +3,7 @@ read, layered and validated (:mod:`.resolve`), and the typed, frozen result (:mo
 Nothing here imports a component: the registries are read through
 :func:`trainlab.registry.for_key`."""
 
+from .plain import PLAIN
 from .resolve import (
     check_value,
     defaults,
@@ -20,6 +21,7 @@ __all__ = [
     "Config",
     "Key",
     "MONITORS",
+    "PLAIN",
     "Names",
     "SCHEMA",
     "SECTION_DOCS",

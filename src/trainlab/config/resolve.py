@@ -20,6 +20,7 @@ import tomli_w
 from ..errors import UserError
 from ..imports import is_import_path
 from ..registry import for_key
+from .plain import described
 from .schema import SCHEMA, SECTION_DOCS, Key
 from .typed import Config, from_dict
 
@@ -217,10 +218,12 @@ def resolve(
         for name in set(layers[0]) - given - set(_applicable(flatten(config))):
             _set(config, name, copy.deepcopy(SCHEMA[name].default))
     _usual_rate(config, any("optimizer.lr" in layer for layer in layers))
+    _no_recipe_decay(config, any("optimizer.weight_decay" in layer for layer in layers))
+    given = {k: v for layer in layers[1 if presets else 0 :] for k, v in layer.items()}
     expand = for_key("optimizer.name")[config["optimizer"]["name"]].expand
     if expand is not None:  # an alias (momentum, nesterov): the options of the name it means
-        given = {k: v for layer in layers[1 if presets else 0 :] for k, v in layer.items()}
         _expand(expand, config["optimizer"], given)
+    _own_step_size(config, given)
     _check_combinations(flatten(config))
     _check_applies(flatten(config))
     _check_batch_statistics(flatten(config))
@@ -264,6 +267,23 @@ def _expand(expand, options: dict, given: dict[str, Any]) -> None:
             )
 
 
+def _own_step_size(config: dict, given: dict[str, Any]) -> None:
+    """An optimizer that sets its own step sizes (Rprop: ``lr`` is only Delta_0) trains at a
+    constant rate: the recipe's schedule is not applied to it, and one the caller gives (or a
+    warm-up) is refused, since it would change only the first step."""
+    name = config["optimizer"]["name"]
+    if not for_key("optimizer.name")[name].own_step_size:
+        return
+    for key, plain in (("schedule.name", "constant"), ("schedule.warmup_epochs", 0.0)):
+        if key in given and given[key] != plain:
+            raise UserError(
+                f"{key} = {_fmt(given[key])}: optimizer.name = {name!r} sets its own step "
+                f"sizes; optimizer.lr is only its first one (Delta_0), so a schedule would "
+                f"change nothing after the first update (use {key} = {_fmt(plain)})"
+            )
+    config["schedule"]["name"] = "constant"
+
+
 def _usual_rate(config: dict, lr_given: bool) -> None:
     """An optimizer chosen without a rate gets its usual one (``OPTIMIZERS``: PyTorch's or the
     paper's default, e.g. AdaDelta 1.0, Adam 1e-3); the recipe's rate (``optimizer.lr``'s
@@ -271,6 +291,16 @@ def _usual_rate(config: dict, lr_given: bool) -> None:
     name = config["optimizer"]["name"]
     if not lr_given and name != SCHEMA["optimizer.name"].default:
         config["optimizer"]["lr"] = float(for_key("optimizer.name")[name].usual_lr)
+
+
+def _no_recipe_decay(config: dict, decay_given: bool) -> None:
+    """An optimizer chosen without ``optimizer.weight_decay`` trains without weight decay: the
+    recipe's decay (``optimizer.weight_decay``'s default, decoupled for adamw) goes with the
+    recipe's optimizer only, as its rate does. The resolved config holds the 0 used."""
+    name = config["optimizer"]["name"]
+    reads = for_key("optimizer.name")[name].reads
+    if not decay_given and name != SCHEMA["optimizer.name"].default and "weight_decay" in reads:
+        config["optimizer"]["weight_decay"] = 0.0
 
 
 def _check_combinations(c: dict[str, Any]) -> None:
@@ -304,6 +334,16 @@ def _check_combinations(c: dict[str, Any]) -> None:
         raise UserError(
             "schedule.every = 'update' with schedule.name = 'plateau': plateau watches a "
             "validation metric measured once per epoch (use every = 'epoch' or 'auto')"
+        )
+    if (
+        c["schedule.every"] == "epoch"
+        and c["schedule.name"] == "one_cycle"
+        and c["train.epochs"] < 6
+    ):
+        raise UserError(
+            f"schedule.every = 'epoch' with schedule.name = 'one_cycle' and train.epochs = "
+            f"{c['train.epochs']}: its warm-up (30% of the steps) needs at least 6 epochs to "
+            "rise from lr / 25 (use more epochs, or every = 'update')"
         )
     reads = None if is_import_path(c["data.name"]) else for_key("data.name")[c["data.name"]].path
     if reads and not c["data.path"]:
@@ -456,6 +496,12 @@ def _check_penalties(c: dict[str, Any]) -> None:
                 f"needs hidden activation layers, model.name = {' or '.join(readers)} "
                 f"(got {model!r})"
             )
+    if c["regularization.l1_activations"] and c["train.compile"]:
+        raise UserError(
+            f"regularization.l1_activations = {_fmt(c['regularization.l1_activations'])}: not "
+            "with train.compile = true (the compiled forward pass does not run the hooks that "
+            "collect the activations)"
+        )
     if c["distributed.mode"] == "pipeline":
         for key in (
             "regularization.l2_per_layer",
@@ -545,7 +591,12 @@ def dumps(config: dict | Config) -> str:
 
 def documented_defaults() -> str:
     """The default config as TOML with a comment on every key (`trainlab config`)."""
-    lines = ["# trainlab default config. Every key can be set in a TOML file or as key=value.", ""]
+    lines = [
+        "# trainlab default config. Every key can be set in a TOML file or as key=value.",
+        "# --plain (train, config): the bare algorithm of the lectures, these defaults instead",
+        "# where the chosen model and optimizer read them: " + described(),
+        "",
+    ]
     section = None
     for name, key in SCHEMA.items():
         parts = name.split(".")

@@ -167,7 +167,9 @@ SCHEMA: dict[str, Key] = {
     ),
     "data.path": Key("", "file (npz, csv) or folder (mnist, fashion_mnist, cifar10) to read"),
     "data.label_column": Key(
-        "label", "csv: name of the label column; every other column is a feature"
+        "label",
+        "csv: name of the label column; every other column is a feature; several names "
+        'separated by commas ("a,b,c") = multi-label targets, one 0/1 column per label',
     ),
     "data.val_fraction": Key(
         0.1,
@@ -540,7 +542,10 @@ SCHEMA: dict[str, Key] = {
         choices=("torch", "lecture"),
     ),
     "optimizer.weight_decay": Key(
-        0.05, "L2 weight decay (decoupled for adamw)", check=_non_negative
+        0.05,
+        "L2 weight decay (decoupled for adamw); this default is the recipe's, for adamw; an "
+        "optimizer.name chosen without optimizer.weight_decay gets 0 (no decay unless set)",
+        check=_non_negative,
     ),
     "optimizer.betas": Key([0.9, 0.999], "adam, adamw: (beta1, beta2)", check=_betas),
     "optimizer.eps": Key(1e-8, "adagrad, rmsprop, adadelta, adam, adamw: epsilon", check=_positive),

@@ -82,14 +82,16 @@ SOURCES.add(
 SOURCES.add(
     "npz",
     lambda *, seed, path: read_npz(path),
-    "`data.path=FILE` with arrays `x`, `y`, optional `x_test`, `y_test`",
+    "`data.path=FILE` with arrays `x`, `y`, optional `x_test`, `y_test`; a 2-D 0/1 `y` "
+    "(samples, labels) is multi-label",
     reads=("path",),
     path="file",
 )
 SOURCES.add(
     "csv",
     lambda *, seed, path, label_column: read_csv(path, label_column),
-    "`data.path=FILE`, header row, `data.label_column=NAME`, every other column a feature",
+    "`data.path=FILE`, header row, `data.label_column=NAME` (several, `A,B,C`: multi-label), "
+    "every other column a feature",
     reads=("path", "label_column"),
     path="file",
 )

@@ -12,7 +12,8 @@ class Arrays:
     """Samples ``x`` (N, ...) and integer labels ``y`` (N,), with an optional test split.
 
     ``origin`` names where they came from (a file, a folder, a generator) for error messages;
-    ``task`` is ``classification`` (integer labels) or ``regression`` (real targets ``y``);
+    ``task`` is ``classification`` (integer labels), ``regression`` (real targets ``y``) or
+    ``multilabel`` (``y`` a 0/1 matrix (N, C); a classification ``y`` that is 2-D is read so);
     ``classes``: the number of classes a source defines (MNIST's 10: labels 0..9, of which a
     small subset may miss some), None where the labels found define them.
     """

@@ -1,6 +1,7 @@
 """User data in files: NPZ (arrays ``x``, ``y``, optional ``x_test``, ``y_test``, ``x_val``,
-``y_val``, and ``task``: "classification" (the default) or "regression") and CSV (a header row,
-one label column, every other column a numeric feature)."""
+``y_val``, and ``task``: "classification" (the default), "regression" or "multilabel"; a 2-D
+0/1 ``y`` (N, C) is multi-label) and CSV (a header row, one label column, or several separated
+by commas for multi-label targets, every other column a numeric feature)."""
 
 from __future__ import annotations
 
@@ -61,9 +62,10 @@ def read_npz(path: str) -> Arrays:
         if (f"x_{split}" in arrays) != (f"y_{split}" in arrays):
             raise UserError(f"data.path {path!r}: x_{split} and y_{split} must be given together")
     task = str(arrays["task"]) if "task" in arrays else "classification"
-    if task not in ("classification", "regression"):
+    if task not in ("classification", "regression", "multilabel"):
         raise UserError(
-            f"data.path {path!r}: task = {task!r}; expected classification or regression"
+            f"data.path {path!r}: task = {task!r}; expected classification, regression or "
+            "multilabel"
         )
     return Arrays(
         arrays["x"],
@@ -87,11 +89,13 @@ def read_csv(path: str, label_column: str) -> Arrays:
     if len(rows) < 2:
         raise UserError(f"data.path {path!r}: expected a header row and at least one data row")
     header = [h.strip() for h in rows[0]]
-    if label_column not in header:
-        raise UserError(
-            f"data.label_column {label_column!r} is not a column of {path!r} "
-            f"(columns: {', '.join(header)})"
-        )
+    label_columns = [c.strip() for c in label_column.split(",")]
+    for column in label_columns:
+        if column not in header:
+            raise UserError(
+                f"data.label_column {column!r} is not a column of {path!r} "
+                f"(columns: {', '.join(header)})"
+            )
     values = np.empty((len(rows) - 1, len(header)), dtype=np.float64)
     for i, row in enumerate(rows[1:]):
         if len(row) != len(header):
@@ -105,5 +109,6 @@ def read_csv(path: str, label_column: str) -> Arrays:
                 raise UserError(
                     f"{path!r} line {i + 2}, column {header[j]!r}: {cell!r} is not a number"
                 ) from None
-    label = header.index(label_column)
-    return Arrays(np.delete(values, label, axis=1), values[:, label], origin=path)
+    labels = [header.index(c) for c in label_columns]
+    y = values[:, labels[0]] if len(labels) == 1 else values[:, labels]  # several: multi-label
+    return Arrays(np.delete(values, labels, axis=1), y, origin=path)

@@ -4,9 +4,10 @@
 It returns ``(x, y)``, ``(x, y, x_test, y_test)`` or a dict with keys ``x``, ``y`` and optional
 ``x_test``, ``y_test``; each a NumPy array or a torch tensor (copied to NumPy on the CPU). The
 task follows the type of ``y``: integer labels are classification (classes 0..C-1), floating
-targets regression. Everything else :func:`trainlab.data.prepare.check` checks for every
-source (numeric finite features of shape (N, ...), one label per sample, labels in 0..C-1,
-matching test shapes), with ``data.name = '<path>'`` naming the source in its messages.
+targets regression, a 2-D ``y`` (samples, labels >= 2) of 0 and 1 multi-label. Everything else
+:func:`trainlab.data.prepare.check` checks for every source (numeric finite features of shape
+(N, ...), one label per sample, labels in 0..C-1, matching test shapes), with
+``data.name = '<path>'`` naming the source in its messages.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 from ..errors import UserError
 from ..imports import call_user, load_callable
 from .arrays import Arrays
+from .prepare import task_of_targets
 
 KEY = "data.name"
 NAMES = ("x", "y", "x_test", "y_test")
@@ -77,13 +79,14 @@ def _numpy(name: str, value: Any, path: str) -> np.ndarray:
 
 def read_callable(path: str, args: dict) -> Arrays:
     """The arrays the user's callable ``path`` returns when called with ``**args``: see the
-    module docstring for the forms accepted. ``task``: ``regression`` when ``y`` has a floating
-    dtype, else ``classification`` (labels of another dtype are then refused by the checks of
-    :mod:`trainlab.data.prepare`)."""
+    module docstring for the forms accepted. ``task``: what ``y`` says
+    (:func:`~trainlab.data.prepare.task_of_targets`): ``multilabel`` for a 2-D ``y`` of two or
+    more 0/1 columns, ``regression`` for a floating dtype, else ``classification`` (labels of
+    another dtype are then refused by the checks of :mod:`trainlab.data.prepare`)."""
     fn = load_callable(path, KEY)
     named = _named(call_user(fn, KEY, path, **(args or {})), path)
     arrays = {name: _numpy(name, value, path) for name, value in named.items()}
-    task = "regression" if np.issubdtype(arrays["y"].dtype, np.floating) else "classification"
+    task = task_of_targets(arrays["y"])
     return Arrays(
         arrays["x"],
         arrays["y"],

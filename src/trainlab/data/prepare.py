@@ -3,6 +3,11 @@
 - Checks (each a one-line :class:`UserError`): numeric features of shape (N, ...), finite values,
   1-D integer labels in 0..C-1 with C taken from the training labels, matching test shapes; for
   a regression source, 1-D finite real targets (the model then has one output).
+- Multi-label targets (lecture 002, "Multi-label classification"): a classification source
+  whose ``y`` is 2-D with C >= 2 columns is read as C independent labels per sample and must
+  hold only 0 and 1 (its task becomes ``multilabel``; a source may also say
+  ``task = "multilabel"``, and then a 2-D ``y`` is required, one column allowed). The model
+  has C outputs, one sigmoid each; the labels become float32 tensors (N, C).
 - Splits (seeded by the run's seed): a test split when the source has none
   (``test_fraction``), then a validation split held out of the training data
   (``val_fraction``). The test split is used only for the final evaluation.
@@ -32,8 +37,8 @@ class Splits:
     y_val: torch.Tensor
     x_test: torch.Tensor
     y_test: torch.Tensor
-    num_classes: int  # outputs of the model: 1 for regression
-    task: str = "classification"
+    num_classes: int  # outputs of the model: 1 for regression, C labels for multilabel
+    task: str = "classification"  # or "regression", "multilabel"
     target_mean: float | None = None  # regression: the training targets' mean (the baseline)
 
     @property
@@ -83,15 +88,76 @@ def _check_targets(name: str, y: np.ndarray, n: int, origin: str) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def _check_multilabel(name: str, y: np.ndarray, n: int, labels: int, origin: str) -> np.ndarray:
+    if y.ndim != 2 or len(y) != n or y.shape[1] != labels:
+        raise UserError(
+            f"{origin}: {name} has shape {y.shape}; expected ({n}, {labels}), a 0/1 row of "
+            f"{labels} labels per sample (multi-label targets)"
+        )
+    if not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_) or np.iscomplexobj(y):
+        raise UserError(f"{origin}: {name} has dtype {y.dtype}; expected 0/1 multi-label targets")
+    if not np.isin(y, (0, 1)).all():
+        bad = y[~np.isin(y, (0, 1))].flat[0]
+        raise UserError(
+            f"{origin}: {name} holds {bad!r}; a 2-D y is read as multi-label targets "
+            "(one 0/1 column per label), so it may hold only 0 and 1"
+        )
+    return y.astype(np.float32)
+
+
+def is_multilabel(a: Arrays) -> bool:
+    """Multi-label targets: ``task = "multilabel"``, or a classification source whose ``y`` is
+    2-D with two or more columns, (N, C >= 2) (one column is a single label: give y as (N,))."""
+    if a.task == "multilabel":
+        return True
+    return a.task == "classification" and np.ndim(a.y) == 2 and np.shape(a.y)[1] >= 2
+
+
+def task_of_targets(y: np.ndarray) -> str:
+    """The task that targets ``y`` of the caller's own arrays say: ``multilabel`` for a 2-D y
+    of two or more columns (integer, or floating holding only 0 and 1), else ``regression`` for
+    a floating y and ``classification`` for the rest."""
+    floating = np.issubdtype(y.dtype, np.floating)
+    if y.ndim == 2 and y.shape[1] >= 2 and (not floating or np.isin(y, (0, 1)).all()):
+        return "multilabel"
+    return "regression" if floating else "classification"
+
+
+def _check_multilabel_arrays(a: Arrays, origin: str) -> tuple[Arrays, int]:
+    if np.ndim(a.y) != 2:
+        raise UserError(
+            f"{origin}: task = 'multilabel' but y has shape {np.shape(a.y)}; expected "
+            "(samples, labels) of 0 and 1"
+        )
+    labels = np.shape(a.y)[1]
+    if labels < 1:
+        raise UserError(f"{origin}: y has shape {np.shape(a.y)}; expected at least one label")
+    y = _check_multilabel("y", a.y, len(a.x), labels, origin)
+    checked = {}
+    for split in ("test", "val"):
+        x_s, y_s = getattr(a, f"x_{split}"), getattr(a, f"y_{split}")
+        checked[split] = None
+        if x_s is not None:
+            _check_x(f"x_{split}", x_s, origin)
+            _check_shape(f"x_{split}", x_s, a.x, origin)
+            checked[split] = _check_multilabel(f"y_{split}", y_s, len(x_s), labels, origin)
+    return Arrays(
+        a.x, y, a.x_test, checked["test"], origin, "multilabel", a.x_val, checked["val"]
+    ), labels
+
+
 def check(a: Arrays, remap_labels: bool = False) -> tuple[Arrays, int]:
     """Validate a source's arrays; returns them with int64 labels (float32 targets for a
-    regression source), and the number of classes (1 output for regression).
+    regression source, float32 0/1 matrices for multi-label targets), and the number of
+    classes (1 output for regression, C labels for multi-label).
 
     Class labels must be 0..C-1 with every class present in ``y`` (labels {0, 1000} would
     otherwise ask for a 1001-way output layer); ``remap_labels`` numbers the distinct labels of
     ``y`` 0..C-1 in sorted order instead, in every split."""
     origin = a.origin or "data"
     _check_x("x", a.x, origin)
+    if is_multilabel(a):
+        return _check_multilabel_arrays(a, origin)
     if a.task == "regression":
         checked = {}
         for split in ("test", "val"):

@@ -5,7 +5,8 @@ HTML page.
 Metrics (``--metric``), one value per run:
 
 - ``test_accuracy`` (default), ``test_loss``, ``best_val_accuracy``: from the run's summary; a
-  diverged run has none;
+  diverged run has none; for multi-label data the accuracies are exact-match ones, and
+  ``test_label_accuracy`` is the fraction of labels right (multi-label data only);
 - ``epochs_to_target``: the first epoch whose ``val_accuracy`` is >= ``--target``, from the run's
   ``metrics.jsonl``; ``time_to_target``: the summed ``time_s`` (training and validation) of the
   epochs up to and including that one: time-to-result, as MLCommons AlgoPerf scores training
@@ -48,6 +49,7 @@ METRICS = {
     "test_accuracy": ("test accuracy", False),
     "test_loss": ("test loss", True),
     "best_val_accuracy": ("best validation accuracy", False),
+    "test_label_accuracy": ("test per-label accuracy", False),
     "epochs_to_target": ("epochs to target", True),
     "time_to_target": ("seconds to target", True),
 }
@@ -98,6 +100,10 @@ def run_value(metric: Metric, summary: dict, history: list[dict]) -> float | Non
     if metric.name in TARGET_METRICS:
         epoch, seconds = to_target(history, metric.target)
         return epoch if metric.name == "epochs_to_target" else seconds
+    if metric.name not in summary:  # test_label_accuracy of single-label data
+        raise UserError(
+            f"--metric {metric.name}: for multi-label data only (a 0/1 matrix of labels)"
+        )
     if summary["diverged"]:
         return None
     return summary[metric.name]
@@ -180,11 +186,14 @@ def _columns(name: str, variant: dict, seeds: int, summaries: list[dict]) -> dic
     loss, loss_ci = stats.mean_ci([r["test_loss"] for r in ok])
     best_epoch, _ = stats.mean_ci([r["best_epoch"] for r in ok])
     per_epoch = [r["wall_time_s"] / r["epochs_run"] for r in summaries if r["epochs_run"]]
-    baseline = (
+    by_task = (
         {"baseline_test_loss_mean": stats.mean_ci([r["baseline_test_loss"] for r in ok])[0]}
         if summaries and summaries[0].get("task") == "regression"
         else {}
     )
+    if summaries and summaries[0].get("task") == "multilabel":  # the accuracy is exact-match
+        labels = stats.mean_ci([r["test_label_accuracy"] for r in ok])
+        by_task = {"test_label_accuracy_mean": labels[0], "test_label_accuracy_ci95": labels[1]}
     return {
         "variant": name,
         **variant,
@@ -197,7 +206,7 @@ def _columns(name: str, variant: dict, seeds: int, summaries: list[dict]) -> dic
         "time_per_epoch_s": sum(per_epoch) / len(per_epoch) if per_epoch else math.nan,
         "diverged": len(summaries) - len(ok),
         "accuracies": [r["test_accuracy"] for r in ok],
-        **baseline,
+        **by_task,
     }
 
 

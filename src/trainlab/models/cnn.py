@@ -235,9 +235,10 @@ class CNN(TappedSequential):
             if contrast_norm:
                 layers.append(nn.LocalResponseNorm(contrast_norm, **CONTRAST_NORM))
             if min(spatial) < 1:
+                pooled = "" if pool_layer is None else f", pooling {pool_size} every {pool_stride}"
                 raise UserError(
                     f"model.channels = {channels}: block {i + 1} (kernel {k}, stride "
-                    f"{s}) leaves the input size below 1; use fewer blocks, smaller "
+                    f"{s}{pooled}) leaves the input size below 1; use fewer blocks, smaller "
                     f"strides or more padding"
                 )
             layers += regularizers(hidden_noise, dropout, dropout_mode)

@@ -44,7 +44,9 @@ class OptimizerInfo:
     options (irprop+ compares objectives); ``elementwise``: the update of each weight depends
     on that weight's gradient history only (it could run on many models stacked at once);
     ``second_order``: differentiates the loss twice (Hessian or Hessian-vector products), so
-    the loss needs second derivatives."""
+    the loss needs second derivatives; ``own_step_size``: ``lr`` is only the initial step size,
+    the optimizer then sets its steps itself (Rprop's Delta_0), so a schedule or the
+    learning-rate range test has nothing to act on."""
 
     usual_lr: float
     trajectory_lr: float
@@ -58,6 +60,7 @@ class OptimizerInfo:
     needs_loss: Callable[[dict], bool] = lambda options: False
     elementwise: bool = True
     second_order: bool = False
+    own_step_size: bool = False
 
 
 def _sgd(*, momentum, nesterov, weight_decay, momentum_form="torch") -> tuple[type, dict]:
@@ -208,6 +211,7 @@ OPTIMIZERS.add(
     trajectory_lr=0.01,
     reads=("etas", "step_sizes", "variant", "weight_decay"),
     needs_loss=lambda options: options["variant"] == "irprop+",
+    own_step_size=True,
 )
 OPTIMIZERS.add(
     "quickprop",

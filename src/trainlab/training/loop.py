@@ -34,29 +34,52 @@ from .batches import batches, epoch_order
 from .callbacks import Callback, CallbackList, standard_callbacks
 from .early_stopping import EarlyStopping
 from .losses import LossFn
-from .metrics import RunningMetrics
+from .metrics import RunningMetrics, label_hits
 from .progress import Progress
 from .state import FitOptions, FitState, Parts
 
 
 @torch.no_grad()
+def evaluate_metrics(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, batch_size: int = 4096
+) -> dict[str, float | None]:
+    """``loss``, ``accuracy`` and ``label_accuracy`` of ``model`` (in evaluation mode) on
+    ``(x, y)``. The accuracy is None for real-valued targets (regression: the loss is the mean
+    squared error). For multi-label targets y (N, C) it is the exact-match accuracy, the
+    fraction of samples whose C labels are all right, and ``label_accuracy`` is the fraction of
+    the N C labels that are right (a label is predicted present where its logit is > 0); it is
+    None for other targets."""
+    training = model.training
+    model.eval()
+    multilabel = y.dim() == 2
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    label_correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for i in range(0, len(x), batch_size):
+        z, yb = model(x[i : i + batch_size]), y[i : i + batch_size]
+        loss_sum += loss_fn(z, yb) * len(z)
+        if multilabel:
+            hits = label_hits(z, yb)
+            correct += hits.all(1).sum()
+            label_correct += hits.sum()
+        elif not y.is_floating_point():
+            correct += (z.argmax(1) == yb).sum()
+    model.train(training)
+    regression = y.is_floating_point() and not multilabel
+    return {
+        "loss": loss_sum.item() / len(x),
+        "accuracy": None if regression else correct.item() / len(x),
+        "label_accuracy": label_correct.item() / y.numel() if multilabel else None,
+    }
+
+
 def evaluate(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, batch_size: int = 4096
 ) -> tuple[float, float | None]:
-    """Mean loss and accuracy of ``model`` (in evaluation mode) on ``(x, y)``; the accuracy is
-    None for real-valued targets (regression: the loss is the mean squared error)."""
-    training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), device=x.device)
-    correct = torch.zeros((), dtype=torch.int64, device=x.device)
-    for i in range(0, len(x), batch_size):
-        z = model(x[i : i + batch_size])
-        loss_sum += loss_fn(z, y[i : i + batch_size]) * len(z)
-        if not y.is_floating_point():
-            correct += (z.argmax(1) == y[i : i + batch_size]).sum()
-    model.train(training)
-    accuracy = None if y.is_floating_point() else correct.item() / len(x)
-    return loss_sum.item() / len(x), accuracy
+    """Mean loss and accuracy of ``model`` (in evaluation mode) on ``(x, y)``
+    (:func:`evaluate_metrics`); the accuracy is None for real-valued targets."""
+    result = evaluate_metrics(model, x, y, loss_fn, batch_size)
+    return result["loss"], result["accuracy"]
 
 
 def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) -> dict | None:
@@ -64,7 +87,8 @@ def train_epoch(state: FitState, epoch: int, updates: list[Callable[[], None]]) 
     None when a loss became NaN or infinite. ``updates``: called after every update."""
     lr = state.parts.optimizer.param_groups[0]["lr"]
     running = epoch_updates(state, updates)
-    return end_epoch(state, epoch, *running.result(), lr)  # the epoch's one synchronization
+    loss, accuracy = running.result()  # the epoch's one synchronization
+    return end_epoch(state, epoch, loss, accuracy, lr, train_label_accuracy=running.label_accuracy)
 
 
 def epoch_updates(state: FitState, updates: list[Callable[[], None]] = ()) -> RunningMetrics:
@@ -87,24 +111,35 @@ def epoch_updates(state: FitState, updates: list[Callable[[], None]] = ()) -> Ru
 
 
 def end_epoch(
-    state: FitState, epoch: int, train_loss: float, train_accuracy: float | None, lr: float
+    state: FitState,
+    epoch: int,
+    train_loss: float,
+    train_accuracy: float | None,
+    lr: float,
+    train_label_accuracy: float | None = None,
 ) -> dict | None:
     """After an epoch's updates: [population statistics], validation and the per-epoch
     schedule; the epoch's metrics, or None when a loss is NaN or infinite. Every way of
     computing the updates (one process, or the distributed modes) ends its epochs here.
-    A regression task has no accuracies (its losses are mean squared errors)."""
+    A regression task has no accuracies (its losses are mean squared errors); a multi-label
+    task's accuracies are exact-match ones, with the per-label accuracies beside them
+    (``*_label_accuracy``)."""
     p, data = state.parts, state.data
     if not math.isfinite(train_loss):
         return None
     if state.options.population_statistics:
         population_statistics(p.model, data.x_train, p.batch_size)
     metrics = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy}
+    if data.task == "multilabel" and train_label_accuracy is not None:
+        metrics["train_label_accuracy"] = train_label_accuracy
     if len(data.x_val):  # data.val_fraction = 0: no validation split, no val_* metrics
         model = state.evaluated_model()  # train.average: the averaged iterates
-        val_loss, val_accuracy = evaluate(model, data.x_val, data.y_val, p.loss_fn)
-        if not math.isfinite(val_loss):
+        val = evaluate_metrics(model, data.x_val, data.y_val, p.loss_fn)
+        if not math.isfinite(val["loss"]):
             return None
-        metrics.update(val_loss=val_loss, val_accuracy=val_accuracy)
+        metrics.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+        if data.task == "multilabel":
+            metrics["val_label_accuracy"] = val["label_accuracy"]
     metrics["lr"] = lr
     if data.task == "regression":
         metrics.pop("train_accuracy")
@@ -212,15 +247,16 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
         model.load_state_dict(weights)
     elif state.history and state.evaluated_model() is not model:  # the averaged iterates
         model.load_state_dict(state.evaluated_model().state_dict())
-    test_loss = test_accuracy = None
+    tested = {"loss": None, "accuracy": None, "label_accuracy": None}
     if state.history and test:
-        test_loss, test_accuracy = evaluate(
-            model, state.data.x_test, state.data.y_test, state.parts.loss_fn
-        )
+        tested = evaluate_metrics(model, state.data.x_test, state.data.y_test, state.parts.loss_fn)
     best = state.history[stopper.best_epoch - 1] if stopper.best_epoch else {}
+    multilabel = state.data.task == "multilabel"  # the accuracy is exact-match, and per label:
+    labels = {"task": "multilabel", "test_label_accuracy": tested["label_accuracy"]}
     return {
-        "test_loss": test_loss,
-        "test_accuracy": test_accuracy,
+        "test_loss": tested["loss"],
+        "test_accuracy": tested["accuracy"],
+        **(labels if multilabel else {}),
         "best_epoch": stopper.best_epoch or None,
         "best_val_accuracy": best.get("val_accuracy"),
         "best_val_loss": best.get("val_loss"),
@@ -234,6 +270,7 @@ def finish(state: FitState, test: bool, writes: bool = True) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "optimizer": options.optimizer,
         "lr": options.lr,
+        **({"techniques": options.techniques} if options.techniques is not None else {}),
         **optim.describe(state.parts.optimizer),
         **({"average": state.parts.average.describe()} if state.parts.average else {}),
         "device": str(device),

@@ -22,14 +22,24 @@ from .losses import LossFn
 FLUSH_ELEMENTS = 1 << 22  # logits held before reducing: bounds the memory
 
 
+def label_hits(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Multi-label targets y (N, C) of 0/1: where the prediction is right, label by label. A
+    label is predicted present when its sigmoid exceeds 1/2, i.e. its logit z > 0."""
+    return (z > 0) == (y > 0.5)
+
+
 class RunningMetrics:
     """Sample-weighted mean loss and accuracy over an epoch whose labels, in the order the
-    batches are presented, are ``labels``."""
+    batches are presented, are ``labels``. For multi-label targets (N, C) the accuracy is the
+    exact-match accuracy (every label of a sample right) and :attr:`label_accuracy` the
+    fraction of labels right."""
 
     def __init__(self, labels: torch.Tensor, loss_fn: LossFn):
         self.labels, self.loss_fn = labels, loss_fn
+        self.multilabel = labels.dim() == 2
         self.loss_sum = torch.zeros((), dtype=torch.float64, device=labels.device)
         self.correct = torch.zeros((), dtype=torch.int64, device=labels.device)
+        self.label_correct = torch.zeros((), dtype=torch.int64, device=labels.device)
         self.count = 0
         self._logits: list[torch.Tensor] = []
         self._held = 0
@@ -49,7 +59,11 @@ class RunningMetrics:
         z = torch.cat(self._logits)
         y = self.labels[self.count : self.count + len(z)]
         self.loss_sum += self.loss_fn(z, y).double() * len(z)
-        if not y.is_floating_point():  # real targets (regression) have no accuracy
+        if self.multilabel:
+            hits = label_hits(z, y)
+            self.correct += hits.all(1).sum()
+            self.label_correct += hits.sum()
+        elif not y.is_floating_point():  # real targets (regression) have no accuracy
             self.correct += (z.argmax(1) == y).sum()
         self.count += len(z)
         self._logits, self._held = [], 0
@@ -58,5 +72,14 @@ class RunningMetrics:
         """(mean loss, accuracy) over every sample added; one host synchronization. The
         accuracy is None for real-valued targets."""
         self._flush()
-        accuracy = None if self.labels.is_floating_point() else self.correct.item() / self.count
+        regression = self.labels.is_floating_point() and not self.multilabel
+        accuracy = None if regression else self.correct.item() / self.count
         return self.loss_sum.item() / self.count, accuracy
+
+    @property
+    def label_accuracy(self) -> float | None:
+        """Multi-label targets: the fraction of labels predicted right (after :meth:`result`);
+        None otherwise."""
+        if not self.multilabel:
+            return None
+        return self.label_correct.item() / (self.count * self.labels.shape[1])

@@ -71,8 +71,9 @@ def activation_types() -> tuple[type, ...]:
 
 
 class ActivationL1:
-    """Records the hidden activations of ``model``'s forward passes in training (forward hooks
-    on its activation modules) for the penalty lambda * mean_n sum_j |h_nj| (lecture 000 s153)."""
+    """Records the hidden activations of ``model``'s last forward pass in training (forward
+    hooks on its activation modules; a pre-hook on the model forgets the previous pass's) for
+    the penalty lambda * mean_n sum_j |h_nj| (lecture 000 s153)."""
 
     def __init__(self, model: nn.Module, strength: float):
         self.strength = strength
@@ -86,6 +87,13 @@ class ActivationL1:
             )
         for m in modules:
             m.register_forward_hook(self._record)
+        model.register_forward_pre_hook(self._forget)
+
+    def __getstate__(self) -> dict:  # a model sent to another process: without activations
+        return {**self.__dict__, "outputs": []}
+
+    def _forget(self, module: nn.Module, inputs) -> None:
+        self.outputs = []
 
     def _record(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
         if module.training and torch.is_grad_enabled():

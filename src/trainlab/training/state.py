@@ -59,6 +59,7 @@ class FitOptions:
     tensorboard: bool = False
     optimizer: str = ""
     lr: float | None = None
+    techniques: dict | None = None  # what the run uses (config.techniques), for the summary
 
 
 @dataclass
