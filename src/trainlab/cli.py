@@ -104,6 +104,7 @@ def _grid_commands(sub) -> None:
         help="values of one key to compare (repeat for a grid)",
     )
     cp.add_argument("--seeds", type=int, default=3, help="seeds per variant (default 3)")
+    cp.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     cp.add_argument(
         "--jobs", type=int, help="parallel runs (default: the number of cores, 1 thread each)"
     )
@@ -150,6 +151,7 @@ def _grid_commands(sub) -> None:
         "--trials", type=int, help="number of trials (default for grid: all combinations)"
     )
     se.add_argument("--seeds", type=int, default=1, help="seeds per trial, averaged (default 1)")
+    se.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     se.add_argument(
         "--out",
         help="folder (default runs/search-<timestamp>); re-running with "
@@ -419,6 +421,7 @@ def _compare(ns: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
         metric=ns.metric,
         target=ns.target,
+        plain=ns.plain,
     )
     width = max(len(r["variant"]) for r in rows)
     for r in rows:
@@ -461,6 +464,7 @@ def _search(ns: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
         storage=ns.storage,
         study_name=ns.study,
+        plain=ns.plain,
     )
     print(
         f"best on validation ({r['monitor']} {r['best_value']:.4f}, {r['trials']} trials): "
