@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from . import data as data_sources, models, optim
-from .config import Config
+from .config import Config, replace
 from .config.resolve import task as task_of
 from .config.techniques import techniques
 from .data import Splits, prepare
@@ -308,9 +308,28 @@ def parts(config: Config, data: Splits, net: nn.Module | None = None) -> Parts:
     return Parts(net, loss_fn, opt, sched, step, size, min_size, updates, average)
 
 
-def fit_options(config: Config) -> FitOptions:
-    """How the epoch loop runs, from ``train.*``, ``early_stopping.*`` and the rest."""
+def bn_stats(config: Config, net: nn.Module, updates_per_epoch: int) -> str:
+    """The batch-norm statistics ``net`` is evaluated with: ``model.bn_stats``, or for "auto"
+    lecture 000's population statistics (s129) when an epoch has fewer updates than a running
+    average with momentum m needs to settle, about 1 / m (0.1: 10 updates; with one update per
+    epoch, full-batch Rprop's running averages are a few stale batches' worth and validation
+    fell to 8% while training reached 62%), and PyTorch's running averages otherwise (the
+    default recipe, MNIST-1D in batches of 64, makes some 50 updates an epoch). Only
+    ``nn.BatchNorm`` layers are recomputed; a model without them keeps "running"."""
+    chosen = config.model.bn_stats
+    if chosen != "auto":
+        return chosen
+    momenta = [m.momentum for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if any(m is not None and updates_per_epoch < 1 / m for m in momenta):
+        return "population"
+    return "running"
+
+
+def fit_options(config: Config, parts: Parts) -> FitOptions:
+    """How the epoch loop runs, from ``train.*``, ``early_stopping.*`` and the rest; the
+    batch-norm statistics (:func:`bn_stats`) from the ``parts`` built from ``config``."""
     t, es = config.train, config.early_stopping
+    stats = bn_stats(config, parts.model, parts.updates)
     return FitOptions(
         epochs=t.epochs,
         seed=config.seed,
@@ -319,12 +338,12 @@ def fit_options(config: Config) -> FitOptions:
         patience=es.patience,
         min_delta=es.min_delta,
         restore_best=es.restore_best,
-        population_statistics=config.model.bn_stats == "population",
+        population_statistics=stats == "population",
         checkpoint_seconds=t.checkpoint_seconds,
         threads=t.threads,
         diagnostics=config.diagnostics,
         tensorboard=config.logging.tensorboard,
         optimizer=config.optimizer.name,
         lr=config.optimizer.lr,
-        techniques=techniques(config),
+        techniques=techniques(replace(config, **{"model.bn_stats": stats})),
     )

@@ -141,6 +141,10 @@ def _grid_commands(sub) -> None:
     cp.add_argument(
         "--seeds", type=_integer(1, MANY), default=3, help="seeds per variant (default 3)"
     )
+    cp.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    cp.add_argument(
+        "--seeds", type=_integer(1, MANY), default=3, help="seeds per variant (default 3)"
+    )
     cp.add_argument(
         "--jobs",
         type=_integer(1, _jobs()),
@@ -193,6 +197,10 @@ def _grid_commands(sub) -> None:
     se.add_argument(
         "--seeds", type=_integer(1, MANY), default=1, help="seeds per trial, averaged (default 1)"
     )
+    se.add_argument(
+        "--seeds", type=_integer(1, MANY), default=1, help="seeds per trial, averaged (default 1)"
+    )
+    se.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     se.add_argument(
         "--out",
         help="folder (default runs/search-<timestamp>); re-running with "
@@ -476,6 +484,7 @@ def _compare(ns: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
         metric=ns.metric,
         target=ns.target,
+        plain=ns.plain,
     )
     width = max(len(r["variant"]) for r in rows)
     for r in rows:
@@ -518,6 +527,7 @@ def _search(ns: argparse.Namespace) -> int:
         log=lambda line: print(line, file=sys.stderr),
         storage=ns.storage,
         study_name=ns.study,
+        plain=ns.plain,
     )
     print(
         f"best on validation ({r['monitor']} {r['best_value']:.4f}, {r['trials']} trials): "

@@ -65,3 +65,9 @@ def test_train_plain_from_the_cli_and_the_library(capsys, tmp_path):
     assert library["techniques"] == used
     assert main(["config", "--plain"]) == 0
     assert 'norm = "none"' in capsys.readouterr().out
+
+
+def test_resume_takes_no_plain(capsys, tmp_path):
+    assert main(["train", "--resume", str(tmp_path), "--plain"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--plain" in err

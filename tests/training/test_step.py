@@ -152,11 +152,12 @@ def _fit(tmp_path, *extra, **options):
     config = resolve(None, list(extra), presets=FAST)
     run = RunDir.create(tmp_path, config)
     data = build.load_data(config)
+    parts = build.parts(config, data)
     _, summary = fit(
-        build.parts(config, data),
+        parts,
         data,
         run,
-        build.fit_options(config),
+        build.fit_options(config, parts),
         Progress(4, "quiet"),
         **options,
     )

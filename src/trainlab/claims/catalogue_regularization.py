@@ -72,11 +72,12 @@ def train_run(seed: int, samples: int, epochs: int, *overrides: str, callbacks=(
     cfg = config(seed, *MNIST, f"train.epochs={epochs}", *overrides)
     data = small_mnist1d(cfg, samples)
     history: list[dict] = []
+    parts = build.parts(cfg, data)
     model, summary = fit(
-        build.parts(cfg, data),
+        parts,
         data,
         RunDir("/nonexistent/trainlab-claim"),
-        build.fit_options(cfg),
+        build.fit_options(cfg, parts),
         Progress(epochs, "quiet"),
         writes=False,
         on_epoch=history.append,

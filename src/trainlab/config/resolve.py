@@ -419,7 +419,7 @@ def _check_recurrent(c: dict[str, Any]) -> None:
     if c["model.recurrent_norm"] == "batch" and c["model.bn_stats"] == "population":
         raise UserError(
             'model.bn_stats = "population": not for model.recurrent_norm = batch, '
-            "whose statistics are per time step; use model.bn_stats = running"
+            "whose statistics are per time step; use model.bn_stats = running or auto"
         )
     if c["model.recurrent_dropout_mode"] == "semeniuta" and c["model.name"] == "rnn":
         raise UserError(

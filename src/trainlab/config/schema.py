@@ -327,11 +327,13 @@ SCHEMA: dict[str, Key] = {
         0.1, "batch norm: running-average momentum (PyTorch's convention)", check=_fraction
     ),
     "model.bn_stats": Key(
-        "running",
+        "auto",
         "batch norm at inference: running averages, or population "
         "statistics recomputed over the training set before each evaluation, "
-        "with the B/(B-1) correction (lecture 000)",
-        choices=("running", "population"),
+        "with the B/(B-1) correction (lecture 000 s129); auto = population when an epoch has "
+        "fewer than 1 / model.bn_momentum updates (too few for running averages to settle, "
+        "e.g. train.batch_size = full), running otherwise; summary.json's techniques say which",
+        choices=("auto", "running", "population"),
     ),
     "model.init": Key(
         "default",

@@ -136,7 +136,7 @@ def _train(mode: Mode, data: Splits, run: RunDir, progress: str, test: bool, on_
             parts,
             data,
             run,
-            build.fit_options(cfg),
+            build.fit_options(cfg, parts),
             report,
             test=test,
             on_epoch=on_epoch,

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..analysis import stats
-from ..config import resolve
+from ..config import PLAIN, resolve
 from ..config.resolve import task
 from ..errors import UserError
 from ..processes import threads_per_process
@@ -119,17 +119,19 @@ def run(
     log=print,
     metric: str = "test_accuracy",
     target: float | None = None,
+    plain: bool = False,
 ) -> list[dict]:
-    """Run (or continue) the grid into ``out``; returns the summary rows."""
+    """Run (or continue) the grid into ``out``; returns the summary rows. ``plain``: every
+    variant over :data:`trainlab.config.PLAIN` (``--plain``, the bare algorithm)."""
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = grid.workers(jobs)
-    base_config = resolve(base, overrides)
+    base_config = resolve(base, overrides, presets=PLAIN if plain else None)
     regression = task(base_config.data.name) == "regression"
     chosen = choose_metric(regression_metric(metric) if regression else metric, target)
     if regression:
         chosen = chosen._replace(label="test mean squared error")
-    variants = parse_vary(vary, base, overrides)
+    variants = parse_vary(vary, base, overrides, plain=plain)
     with grid.check_manifest(
         out, "compare.json", {"base": base_config, "vary": vary, "seeds": seeds}, "comparison"
     ):
@@ -139,6 +141,7 @@ def run(
             variants,
             seeds,
             out / "runs",
+            plain,
         )
 
         def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:

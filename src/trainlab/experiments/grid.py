@@ -36,7 +36,7 @@ from queue import SimpleQueue
 from typing import Any
 
 from .. import api
-from ..config import Config, parse_override, resolve
+from ..config import PLAIN, Config, parse_override, resolve
 from ..config.resolve import pairs_of
 from ..errors import UserError
 from ..models import MODELS
@@ -98,7 +98,11 @@ def as_overrides(variant: dict[str, Any]) -> list[str]:
 
 
 def parse_vary(
-    items: list[str], base=None, overrides: list[str] | None = None, flag: str = "--vary"
+    items: list[str],
+    base=None,
+    overrides: list[str] | None = None,
+    flag: str = "--vary",
+    plain: bool = False,
 ) -> list[dict[str, Any]]:
     """Every combination of :func:`parse_axes`, each as ``{"optimizer.name": "sgd", ...}``;
     every one is validated as a config."""
@@ -106,17 +110,18 @@ def parse_vary(
     keys = [k for k, _ in axes]
     grid = [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in axes))]
     for variant in grid:  # any bad key or value fails here, before anything runs
-        variant_config(base, list(overrides or []), as_overrides(variant))
+        variant_config(base, list(overrides or []), as_overrides(variant), plain)
     return grid
 
 
-def variant_config(base, overrides: list[str], variant: list[str]) -> Config:
+def variant_config(base, overrides: list[str], variant: list[str], plain: bool = False) -> Config:
     """One variant's config: ``variant`` (``key=value`` strings) over the shared ``base`` and
     ``overrides``, which act as presets: a shared key that the variant's model, optimizer,
     schedule, data source or mode does not read is left out of that variant (the base of a
-    comparison of sgd with momentum against adam keeps its momentum for sgd alone)."""
+    comparison of sgd with momentum against adam keeps its momentum for sgd alone). ``plain``:
+    :data:`trainlab.config.PLAIN` under them (``--plain``, the bare algorithm)."""
     shared = pairs_of(base) if base is not None else {}
-    presets = {**shared, **dict(map(parse_override, overrides))}
+    presets = {**(PLAIN if plain else {}), **shared, **dict(map(parse_override, overrides))}
     return resolve(None, variant, presets=presets)
 
 
@@ -132,12 +137,14 @@ def variant_folder(variant: dict[str, Any]) -> str:
     return safe.replace(",", "__")
 
 
-def seed_configs(base, overrides: list[str], variant: dict[str, Any], seeds: int) -> list[Config]:
+def seed_configs(
+    base, overrides: list[str], variant: dict[str, Any], seeds: int, plain: bool = False
+) -> list[Config]:
     """The variant's configs for seeds ``seed``, ``seed + 1``, ... (``seed`` of base and
     overrides)."""
     first = resolve(base, overrides).seed
     return [
-        variant_config(base, overrides, as_overrides(variant) + [f"seed={first + k}"])
+        variant_config(base, overrides, as_overrides(variant) + [f"seed={first + k}"], plain)
         for k in range(seeds)
     ]
 
@@ -161,7 +168,7 @@ class Task:
 
 
 def seed_tasks(
-    base, overrides: list[str], variants: list[dict], seeds: int, runs: Path
+    base, overrides: list[str], variants: list[dict], seeds: int, runs: Path, plain: bool = False
 ) -> list[Task]:
     """One run per variant and seed, in ``runs/<variant folder>/seed-<k>``; key
     ``(variant name, k)``."""
@@ -173,7 +180,7 @@ def seed_tasks(
             cost=run_cost(cfg),
         )
         for v in variants
-        for k, cfg in enumerate(seed_configs(base, overrides, v, seeds))
+        for k, cfg in enumerate(seed_configs(base, overrides, v, seeds, plain))
     ]
 
 

@@ -32,7 +32,7 @@ import time
 import warnings
 from pathlib import Path
 
-from ..config import resolve
+from ..config import PLAIN, resolve
 from ..errors import UserError
 from ..processes import threads_per_process
 from ..training.early_stopping import maximizes
@@ -54,7 +54,13 @@ SAMPLERS = ("grid", "random", "tpe")
 
 
 def _check(
-    base, overrides: list[str], grid: list[str], sampler: str, trials: int | None, seeds: int
+    base,
+    overrides: list[str],
+    grid: list[str],
+    sampler: str,
+    trials: int | None,
+    seeds: int,
+    plain: bool = False,
 ) -> tuple[list, dict, int]:
     """Validate the arguments before anything is written; returns the searched axes, the base
     config and the number of trials to run in all."""
@@ -65,8 +71,8 @@ def _check(
     if trials is not None and trials < 1:
         raise UserError(f"--trials {trials}: expected an integer >= 1")
     axes = parse_axes(grid, "--grid")
-    combos = parse_vary(grid, base, overrides, "--grid")  # validates every combination
-    config = resolve(base, overrides)
+    combos = parse_vary(grid, base, overrides, "--grid", plain)  # validates every combination
+    config = resolve(base, overrides, presets=PLAIN if plain else None)
     monitor = config.early_stopping.monitor
     if config.data.val_fraction == 0:
         raise UserError(
@@ -276,6 +282,7 @@ def _objective(
     log,
     grid: bool = True,
     shared: bool = False,
+    plain: bool = False,
 ):
     """A trial: its parameters' runs for every seed, in ``trials/<parameters>/seed-<s>`` (a
     retried trial resumes them), never evaluated on the test split; the score is the mean of
@@ -311,7 +318,7 @@ def _objective(
                 )
                 raise optuna.TrialPruned()
 
-        configs = seed_configs(base, overrides, params, seeds)
+        configs = seed_configs(base, overrides, params, seeds, plain)
         folders = [out / "trials" / variant_folder(params) / f"seed-{s}" for s in range(seeds)]
         if seeds == 1:
             summaries = [
@@ -372,14 +379,16 @@ def run(
     log=print,
     storage: str | None = None,
     study_name: str = "trainlab",
+    plain: bool = False,
 ) -> dict:
     """Run (or continue) the search into ``out``, then train the best configuration once more
     into ``out/best`` and evaluate it on the test split; returns what was found. ``storage``
     and ``study_name``: a study shared with other ``trainlab search`` processes, on this
-    machine or others (each takes trials no other has; each writes its own ``out``)."""
+    machine or others (each takes trials no other has; each writes its own ``out``). ``plain``:
+    every trial over :data:`trainlab.config.PLAIN` (``--plain``, the bare algorithm)."""
     import optuna
 
-    axes, config, total = _check(base, overrides, grid, sampler, trials, seeds)
+    axes, config, total = _check(base, overrides, grid, sampler, trials, seeds, plain)
     manifest = {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}
     with check_manifest(out, "search.json", manifest, "search", scratch=("study.db",)):
         monitor = config.early_stopping.monitor
@@ -408,6 +417,7 @@ def run(
                 log,
                 is_grid,
                 shared=storage is not None,
+                plain=plain,
             ),
             total,
             is_grid,
@@ -416,7 +426,7 @@ def run(
             raise UserError("no trial completed (all were pruned); widen the --grid values")
         best = study.best_trial
         params = {k: json.loads(v) for k, v in best.params.items()}
-        config = variant_config(base, list(overrides), as_overrides(params))
+        config = variant_config(base, list(overrides), as_overrides(params), plain)
         folder = out / "best"
         if other_config(folder, config) is not None:  # more trials found a new best: keep the old
             folder = out / f"best-trial-{best.number}"
