@@ -123,10 +123,11 @@ def _half_valid(valid: list[str], invalid: list[list[str]]) -> st.SearchStrategy
 
 
 FLAGS = {
-    "train": st.just([]),
+    "train": st.sampled_from([[], [], ["--plain"]]),
     "compare": _half_valid(
         ["--vary", "optimizer.lr=0.05,0.1", "--seeds", "1", "--jobs", "1"],
         [
+            ["--vary", "optimizer.lr=0.05,0.1", "--seeds", "1", "--jobs", "1", "--plain"],
             ["--vary", "optimizer.lr=0.05", "--seeds", "0"],
             ["--vary", "nope=1,2"],
             ["--vary", "optimizer.lr=", "--seeds", "1"],
