@@ -143,9 +143,6 @@ def _grid_commands(sub) -> None:
     )
     cp.add_argument("--plain", action="store_true", help=PLAIN_HELP)
     cp.add_argument(
-        "--seeds", type=_integer(1, MANY), default=3, help="seeds per variant (default 3)"
-    )
-    cp.add_argument(
         "--jobs",
         type=_integer(1, _jobs()),
         help="parallel runs (default: the number of cores, 1 thread each)",
@@ -193,9 +190,6 @@ def _grid_commands(sub) -> None:
         "--trials",
         type=_integer(1, MANY),
         help="number of trials (default for grid: all combinations)",
-    )
-    se.add_argument(
-        "--seeds", type=_integer(1, MANY), default=1, help="seeds per trial, averaged (default 1)"
     )
     se.add_argument(
         "--seeds", type=_integer(1, MANY), default=1, help="seeds per trial, averaged (default 1)"

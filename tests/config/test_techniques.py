@@ -74,3 +74,15 @@ def test_the_summary_and_the_printed_line(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["techniques"] == techniques(config)
     assert f"used: {line(techniques(config))}" in printed
+
+
+def test_lecture_001_cnn_parts_are_listed_when_set():
+    from trainlab.config import resolve
+    from trainlab.config.techniques import techniques
+
+    plain_cnn = techniques(resolve(None, []))
+    assert "cnn" not in plain_cnn  # max pooling by 2: the default, nothing to say
+    used = techniques(
+        resolve(None, ["model.pool=sum", "model.pool_size=3", "model.maxout_pieces=2"])
+    )
+    assert used["cnn"] == {"model.pool": "sum", "model.pool_size": 3, "model.maxout_pieces": 2}

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..registry import for_key
 from .resolve import _applicable, flatten
+from .schema import SCHEMA
 from .typed import Config
 
 # group: (switches, a group is listed when one of them is on; details listed with them)
@@ -57,6 +58,14 @@ GROUPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "averaging": (("train.average",), ("train.average_start", "train.average_decay")),
     "early_stopping": (("early_stopping.patience",), ("early_stopping.min_delta",)),
 }
+
+CNN_PARTS = (
+    "model.pool",
+    "model.pool_size",
+    "model.pool_stride",
+    "model.maxout_pieces",
+    "model.contrast_norm",
+)
 
 # details that mean something only with one switch's value
 NEEDS = {
@@ -114,6 +123,10 @@ def techniques(config: Config) -> dict[str, Any]:
         if on:
             more = {k: c[k] for k in details if k in applies and _on(c[k]) and _needed(k, c)}
             out[group] = {**on, **more}
+    # lecture 001's CNN parts: listed when set away from their defaults (max pooling by 2)
+    layers = {k: c[k] for k in CNN_PARTS if k in applies and c[k] != SCHEMA[k].default}
+    if layers:
+        out["cnn"] = layers
     if c["train.precision"] != "fp32":
         out["precision"] = {"train.precision": c["train.precision"]}
     if c["distributed.mode"] != "none":
