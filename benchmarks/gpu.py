@@ -105,7 +105,7 @@ def throughput(device: torch.device, overrides: list[str], epochs: int, warmup: 
     cfg = resolve(None, overrides + [f"device={device.type}"])
     s = build.load_data(cfg, device)
     parts = build.parts(cfg, s)
-    state = FitState(build.fit_options(cfg), s, parts, None,
+    state = FitState(build.fit_options(cfg, parts), s, parts, None,
                      EarlyStopping("val_accuracy", 0, 0.0), torch.Generator().manual_seed(0))
     for _ in range(warmup):
         epoch_updates(state).result()

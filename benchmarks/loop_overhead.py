@@ -81,7 +81,8 @@ def trainlab_loop(cfg: Config, s: Splits, result: dict | None = None) -> float:
     (if given) receives the last epoch's validation accuracy."""
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
-        fit(build.parts(cfg, s), s, RunDir.create(f"{tmp}/run", cfg), build.fit_options(cfg),
+        parts = build.parts(cfg, s)
+        fit(parts, s, RunDir.create(f"{tmp}/run", cfg), build.fit_options(cfg, parts),
             Progress(cfg.train.epochs, "quiet"))
         seconds = time.perf_counter() - tic
         if result is not None:

@@ -200,3 +200,13 @@ def test_run_files_follow_the_umask(tmp_path, capsys):
         atomic._umask.cache_clear()
     for name in ("config.toml", "last.pt", "best.pt", "summary.json", "metrics.jsonl"):
         assert (tmp_path / "r" / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_evaluate_a_regression_run_prints_its_mean_squared_error(tmp_path, capsys):
+    run = tmp_path / "r"
+    args = ["data.name=adding", "data.samples=40", "data.seq_len=5", "model.name=lstm"]
+    code, _, err = run_cli(capsys, "train", *args, "train.epochs=1", "--out", str(run))
+    assert code == 0, err
+    code, out, _ = run_cli(capsys, "evaluate", str(run))
+    summary = json.loads((run / "summary.json").read_text())
+    assert code == 0 and out.startswith(f"test mse {summary['test_loss']:.4f}  (best checkpoint")

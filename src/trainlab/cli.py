@@ -852,10 +852,12 @@ def _command(ns: argparse.Namespace) -> int:
         return _train(ns)
     if ns.command == "evaluate":
         r = api.evaluate(ns.run_dir, ns.checkpoint, ns.device, mc_dropout=ns.mc_dropout)
-        print(
-            f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  "
-            f"({r['checkpoint']} checkpoint, {r['samples']} samples)"
+        score = (  # a regression run has no accuracy: its loss is the mean squared error
+            f"test mse {r['test_loss']:.4f}"
+            if r["test_accuracy"] is None
+            else f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}"
         )
+        print(f"{score}  ({r['checkpoint']} checkpoint, {r['samples']} samples)")
         if r.get("test_label_accuracy") is not None:
             print(_label_accuracy_line(r))
         if "mc_dropout" in r:
