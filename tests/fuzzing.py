@@ -74,7 +74,8 @@ def _valid(name: str, heavy: bool) -> st.SearchStrategy:
         return st.sampled_from([0, 1, 2, 3] + ([] if name in COSTLY else [d, 10]))
     if isinstance(d, float):
         return st.sampled_from(
-            [0.0, 1e-3, 0.1, 0.5, 0.9, 1.0, d] + ([] if name in COSTLY else [5.0])
+            [0.0, 1e-3, 0.1, 0.5, 0.9, 1.0, d]
+            + ([] if name in COSTLY else [5.0, 3e38])  # 3e38: near float32 max
         )
     if isinstance(d, list):
         return st.sampled_from([d, [], [2], [2, 3], [0.5, 0.9], [0.9, 0.999]])

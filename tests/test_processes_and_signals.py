@@ -35,7 +35,14 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # a suite started in the background (`make test &`) ignores SIGINT, and so would the
+        # child: Ctrl-C is tested with the default disposition a terminal gives
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for(condition, proc: subprocess.Popen, timeout_s: float = 120) -> None:

@@ -73,6 +73,11 @@ def check_value(name: str, value: Any) -> Any:
         value = float(value)
         if not math.isfinite(value):
             raise UserError(f"{name} = {_fmt(value)}: expected a finite number")
+        if abs(value) > FLOAT32_MAX:  # it meets float32 tensors, which would overflow
+            raise UserError(
+                f"{name} = {_fmt(value)}: expected a number within float32's range "
+                f"(magnitude at most {FLOAT32_MAX:.4g})"
+            )
     if (
         key.choices is not None
         and value not in key.choices
@@ -110,6 +115,8 @@ def _did_you_mean(value: Any, choices) -> str:
     close = same or difflib.get_close_matches(value, names, n=1, cutoff=0.75)
     return f"; did you mean {close[0]}?" if close else ""
 
+
+FLOAT32_MAX = 3.4028234663852886e38  # the largest float32, torch's default dtype
 
 IMPORTABLE = ("model.name", "data.name")  # may name the user's own callable, package.module:name
 
