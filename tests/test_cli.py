@@ -210,3 +210,20 @@ def test_evaluate_a_regression_run_prints_its_mean_squared_error(tmp_path, capsy
     code, out, _ = run_cli(capsys, "evaluate", str(run))
     summary = json.loads((run / "summary.json").read_text())
     assert code == 0 and out.startswith(f"test mse {summary['test_loss']:.4f}  (best checkpoint")
+
+
+def test_regression_grids_report_diverged_runs_and_their_mse(tmp_path, capsys):
+    """A regression comparison whose runs diverge in their first epoch (no test score), and a
+    regression search (no accuracy): exit 0 with their lines, not a format error."""
+    data = ["data.name=adding", "data.samples=60", "data.seq_len=5", "model.name=lstm"]
+    code, _, err = run_cli(
+        capsys, "compare", *data, "train.epochs=1", "optimizer.name=sgd",
+        "--vary", "optimizer.lr=1e30", "--seeds", "1", "--jobs", "1", "--out", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert code == 0 and "seed 0: diverged" in err
+    code, out, err = run_cli(
+        capsys, "search", *data, "train.epochs=1", "--grid", "optimizer.lr=0.01,0.02",
+        "--out", str(tmp_path / "s"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "evaluated once on the test split: test mse " in out

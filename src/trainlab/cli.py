@@ -528,8 +528,8 @@ def _search(ns: argparse.Namespace) -> int:
         + " ".join(f"{k}={v}" for k, v in r["best_params"].items())
     )
     print(
-        f"trained again and evaluated once on the test split: test accuracy "
-        f"{r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}  ({r['best_run']})"
+        "trained again and evaluated once on the test split: "
+        f"{_test_score(r['test_accuracy'], r['test_loss'])}  ({r['best_run']})"
     )
     print(f"written to {out}: results.csv, the trials' runs")
     print(f"open: {out / 'search.png'}")
@@ -846,17 +846,23 @@ def _out_of_memory(ns: argparse.Namespace) -> str:
     )
 
 
+def _test_score(accuracy: float | None, loss: float | None) -> str:
+    """A run's test score in words: a regression run has no accuracy (its loss is the mean
+    squared error), and one that diverged in its first epoch has no score at all."""
+    if loss is None:
+        return "no test score (it diverged before an epoch ended)"
+    if accuracy is None:
+        return f"test mse {loss:.4f}"
+    return f"test accuracy {accuracy:.4f}  test loss {loss:.4f}"
+
+
 def _command(ns: argparse.Namespace) -> int:
     """Run the parsed command; its return value is the exit status."""
     if ns.command == "train":
         return _train(ns)
     if ns.command == "evaluate":
         r = api.evaluate(ns.run_dir, ns.checkpoint, ns.device, mc_dropout=ns.mc_dropout)
-        score = (  # a regression run has no accuracy: its loss is the mean squared error
-            f"test mse {r['test_loss']:.4f}"
-            if r["test_accuracy"] is None
-            else f"test accuracy {r['test_accuracy']:.4f}  test loss {r['test_loss']:.4f}"
-        )
+        score = _test_score(r["test_accuracy"], r["test_loss"])
         print(f"{score}  ({r['checkpoint']} checkpoint, {r['samples']} samples)")
         if r.get("test_label_accuracy") is not None:
             print(_label_accuracy_line(r))

@@ -146,15 +146,13 @@ def run(
 
         def progress(task: grid.Task, summary: dict, done: int, total: int) -> None:
             name, k = task.key
-            result = (
-                f"test mse {summary['test_loss']:.4f}"
-                if regression
-                else f"test accuracy {summary['test_accuracy']:.4f}"
-            )
-            log(
-                f"[{done}/{total}] {name} seed {k}: "
-                + ("diverged" if summary["diverged"] else result)
-            )
+            if summary["diverged"]:  # a run that diverged in its first epoch has no test score
+                result = "diverged"
+            elif regression:
+                result = f"test mse {summary['test_loss']:.4f}"
+            else:
+                result = f"test accuracy {summary['test_accuracy']:.4f}"
+            log(f"[{done}/{total}] {name} seed {k}: {result}")
 
         summaries = grid.run_tasks(tasks, jobs, on_result=progress)
         runs = {t.key: (s, _history(Path(t.folder))) for t, s in zip(tasks, summaries)}
