@@ -2,6 +2,7 @@
 after every epoch, checked against the formulas computed by hand in float64."""
 
 import csv
+import json
 import math
 
 import pytest
@@ -184,3 +185,11 @@ def test_tensorboard_gets_the_rate_of_every_update(fast_run):
     scalars = events.Scalars("lr_update")
     assert [s.step for s in scalars] == [int(r["update"]) for r in rows]
     assert [s.value for s in scalars] == pytest.approx([float(r["lr"]) for r in rows], rel=1e-6)
+
+
+def test_a_constant_rate_stepped_per_update_stays_constant(fast_run):
+    """schedule.every = update with the constant schedule (as --plain gives it): nothing to
+    step, the rate of every epoch is the one asked for."""
+    summary, run = fast_run("schedule.name=constant", "schedule.every=update", "optimizer.lr=0.05")
+    rates = {json.loads(line)["lr"] for line in (run / "metrics.jsonl").read_text().splitlines()}
+    assert rates == {0.05}

@@ -204,7 +204,7 @@ class Schedule:
         self.rates.append(self.optimizer.param_groups[0]["lr"])  # the rate this update used
         if self.warming_up:
             self.warmup.step()
-        elif self.per_update:
+        elif self.per_update and self.scheduler is not None:  # constant: nothing to step
             self.scheduler.step()
         self.updates += 1
 
