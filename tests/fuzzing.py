@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import shutil
 import signal
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -326,3 +328,14 @@ def problems(case: Case, outcome: Outcome, folder: Path) -> list[str]:
     else:
         found.append(f"exit status {outcome.code}")
     return found
+
+
+def check(case: Case) -> tuple[Outcome, list[str]]:
+    """Run ``case`` in a fresh temporary folder (removed after) and say how it breaks the
+    promise (:func:`problems`)."""
+    folder = Path(tempfile.mkdtemp(prefix="trainlab-fuzz-"))
+    try:
+        outcome = run(case, folder)
+        return outcome, problems(case, outcome, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
