@@ -85,10 +85,13 @@ def resume(
         return _run(cfg, splits, run, progress, test=test, on_epoch=on_epoch)
 
 
-def _run(cfg: Config, splits, run: RunDir, progress: str, *, callbacks=(), **options) -> dict:
+def _run(
+    cfg: Config, splits, run: RunDir, progress: str, *, callbacks=(), net=None, **options
+) -> dict:
+    """Train ``run`` on ``splits`` (``net``: the caller's own model) and write its summary."""
     if cfg.distributed.mode != "none":
         return distributed.train(cfg, splits, run, progress, **options)
-    parts = build.parts(cfg, splits)
+    parts = build.parts(cfg, splits, net=net)
     _, summary = fit_parts(
         parts,
         splits,
@@ -192,18 +195,7 @@ def fit(
         device = build.device(cfg)
         build.check_device(cfg, device)
         splits = build.load_data(cfg, device)
-        parts = build.parts(cfg, splits, net=model)
-        _, summary = fit_parts(
-            parts,
-            splits,
-            run,
-            build.fit_options(cfg, parts),
-            Progress(cfg.train.epochs, progress),
-            callbacks=list(callbacks),
-            on_epoch=on_epoch,
-        )
-        run.write_summary(summary)
-    return summary
+        return _run(cfg, splits, run, progress, callbacks=callbacks, net=model, on_epoch=on_epoch)
 
 
 def _arrays(train: tuple, val: tuple | None, test: tuple | None) -> dict[str, np.ndarray]:
