@@ -373,12 +373,23 @@ def finished(task: Task) -> dict | None:
     return execute(task) if done.is_file() else None
 
 
-def _work(task: Task, threads: int) -> dict:
-    """In a worker process: ``threads`` threads for PyTorch, then the task."""
+def execute_unit(unit: list[Task]) -> list[dict]:
+    """The results of a unit of work: one task, or a group of runs that differ only in seed and
+    numeric hyperparameters, trained together in one vectorized step
+    (:func:`trainlab.vectorized.train_group`)."""
+    if len(unit) == 1:
+        return [execute(unit[0])]
+    from ..vectorized import train_group
+
+    return train_group([(t.config, Path(t.folder)) for t in unit])
+
+
+def _work(unit: list[Task], threads: int) -> list[dict]:
+    """In a worker process: ``threads`` threads for PyTorch, then the unit."""
     import torch
 
     torch.set_num_threads(threads)
-    return execute(task)
+    return execute_unit(unit)
 
 
 def workers(jobs: int | None) -> int:
@@ -390,21 +401,31 @@ def workers(jobs: int | None) -> int:
     return jobs
 
 
+VECTORIZE = ("auto", "on", "off")
+
+
 def run_tasks(
-    tasks: list[Task], jobs: int, on_result: Callable[[Task, dict, int, int], None] | None = None
+    tasks: list[Task],
+    jobs: int,
+    on_result: Callable[[Task, dict, int, int], None] | None = None,
+    *,
+    vectorize: str = "auto",
+    cluster: str | None = None,
 ) -> list[dict]:
-    """Every task's result, in the order given. Finished tasks are read here; the others run
-    ``jobs`` at a time with ``cores // jobs`` threads each: in this process and in ``jobs - 1``
-    spawned worker processes. A worker takes ~2 s to start (imports: torch, and torch._dynamo,
-    which torch.optim loads with its first optimizer); this process, already warm, trains
-    meanwhile, and a worker is given a task only once it has started, so a grid that this process
-    finishes alone never waits for one. Tasks start longest first (``Task.cost``), so that no one
-    idles at the end while one long task runs. ``on_result(task, result, done, total)`` is
-    called, in this thread, as each result arrives."""
+    """Every task's result, in the order given. Finished tasks are read here; the others are
+    put into units (:func:`units_of`: runs that differ only in seed and numeric
+    hyperparameters train together in one vectorized step, ``vectorize`` = auto / on / off)
+    and the units run ``jobs`` at a time with ``cores // jobs`` threads each: in this process
+    and in ``jobs - 1`` spawned worker processes, or on the cluster at ``cluster``
+    (:mod:`trainlab.experiments.cluster`). A worker takes ~2 s to start (imports: torch, and
+    torch._dynamo, which torch.optim loads with its first optimizer); this process, already
+    warm, trains meanwhile, and a worker is given a unit only once it has started, so a grid
+    that this process finishes alone never waits for one. Units start costliest first
+    (``Task.cost``), so that no one idles at the end while one long unit runs.
+    ``on_result(task, result, done, total)`` is called, in this thread, as each result
+    arrives."""
     results = [finished(t) for t in tasks]
-    queue = deque(
-        sorted((i for i, r in enumerate(results) if r is None), key=lambda i: -tasks[i].cost)
-    )
+    pending = [i for i, r in enumerate(results) if r is None]
     done = 0
     for task, result in zip(tasks, results):
         if result is not None:
@@ -412,33 +433,42 @@ def run_tasks(
             if on_result:
                 on_result(task, result, done, len(tasks))
 
-    def deliver(i: int, result: dict) -> None:
+    def deliver(u: int, unit_results: list[dict]) -> None:
         nonlocal done
-        results[i] = result
-        done += 1
-        if on_result:
-            on_result(tasks[i], result, done, len(tasks))
+        for i, result in zip(units[u], unit_results):
+            results[i] = result
+            done += 1
+            if on_result:
+                on_result(tasks[i], result, done, len(tasks))
 
+    units = units_of(tasks, pending, vectorize, jobs)
+    work = [[tasks[i] for i in unit] for unit in units]
     threads = threads_per_process(jobs)
+    if cluster is not None:
+        from .cluster import run_units
+
+        run_units(cluster, work, threads, deliver)
+        return results
+    queue = deque(sorted(range(len(units)), key=lambda u: -sum(t.cost for t in work[u])))
     helpers = min(jobs, len(queue)) - 1
     if helpers < 1:
         while queue:
-            i = queue.popleft()
-            deliver(i, _in_process(tasks[i], threads))
+            u = queue.popleft()
+            deliver(u, _in_process(work[u], threads))
         return results
-    feeder = _Feeder(tasks, queue, threads, helpers)
+    feeder = _Feeder(work, queue, threads, helpers)
     try:
         while True:
-            for i, future in feeder.arrived():
-                deliver(i, future.result())
-            i = feeder.take()
-            if i is None:
+            for u, future in feeder.arrived():
+                deliver(u, future.result())
+            u = feeder.take()
+            if u is None:
                 break
-            deliver(i, _in_process(tasks[i], threads))
-        for i, future in feeder.rest():
-            deliver(i, future.result())
-        while (i := feeder.take()) is not None:  # handed back by a pool that broke
-            deliver(i, _in_process(tasks[i], threads))
+            deliver(u, _in_process(work[u], threads))
+        for u, future in feeder.rest():
+            deliver(u, future.result())
+        while (u := feeder.take()) is not None:  # handed back by a pool that broke
+            deliver(u, _in_process(work[u], threads))
     except BaseException:
         feeder.close(wait=True, stop=True)  # nothing left running behind us
         raise
@@ -446,13 +476,30 @@ def run_tasks(
     return results
 
 
+def units_of(tasks: list[Task], pending: list[int], vectorize: str, jobs: int) -> list[list[int]]:
+    """The pending tasks as units of work: each a list of task indices. ``vectorize = off``:
+    one task per unit; ``auto``: runs that :func:`trainlab.vectorized.group_runs` can train
+    together are grouped (split so that every one of the ``jobs`` workers gets a group);
+    ``on``: the same, and a run that cannot be vectorized is one line saying why."""
+    if vectorize not in VECTORIZE:
+        raise UserError(f"--vectorize {vectorize!r}: expected one of {', '.join(VECTORIZE)}")
+    runs = [i for i in pending if tasks[i].config is not None]
+    others = [[i] for i in pending if tasks[i].config is None]
+    if vectorize == "off" or len(runs) < 2:
+        return [[i] for i in runs] + others
+    from ..vectorized import group_runs
+
+    groups = group_runs([tasks[i].config for i in runs], jobs, strict=vectorize == "on")
+    return [[runs[k] for k in group] for group in groups] + others
+
+
 class _Feeder:
     """The worker side of :func:`run_tasks`: each worker, once started (a warm-up call returned),
     is handed the next task from the shared queue whenever it is free; results come back through
     a queue that the calling thread reads."""
 
-    def __init__(self, tasks: list[Task], queue: deque, threads: int, workers: int):
-        self.tasks, self.queue, self.threads = tasks, queue, threads
+    def __init__(self, units: list[list[Task]], queue: deque, threads: int, workers: int):
+        self.units, self.queue, self.threads = units, queue, threads
         self.lock = threading.Lock()
         self.results: SimpleQueue = SimpleQueue()
         self.given = self.returned = 0
@@ -473,7 +520,7 @@ class _Feeder:
             i = self.queue.popleft()
             self.given += 1
         try:
-            future = self.pool.submit(_work, self.tasks[i], self.threads)
+            future = self.pool.submit(_work, self.units[i], self.threads)
         except RuntimeError:  # the pool is shut down or broken: this process runs it
             with self.lock:
                 self.queue.appendleft(i)
@@ -520,12 +567,12 @@ def _warm_up() -> None:
     import torch._dynamo  # noqa: F401
 
 
-def _in_process(task: Task, threads: int) -> dict:
-    """The task in this process with ``threads`` threads; this process's count restored after."""
+def _in_process(unit: list[Task], threads: int) -> list[dict]:
+    """The unit in this process with ``threads`` threads; this process's count restored after."""
     import torch
 
     before = torch.get_num_threads()
     try:
-        return _work(task, threads)
+        return _work(unit, threads)
     finally:
         torch.set_num_threads(before)
