@@ -1,13 +1,10 @@
-"""Many small models trained at once: M copies of one architecture, with their own seeds and
-numeric hyperparameters, in one batched step (``torch.func``)."""
+"""Many small models trained at once: M runs of one architecture that differ only in seed and
+numeric hyperparameters, in one batched step (``torch.func``), each written to its own run
+folder as if trained alone (:mod:`.engine`); which runs can (:mod:`.plan`)."""
 
 from __future__ import annotations
 
+from .engine import train_group
+from .plan import group_runs, why_not
 
-def group_runs(configs, jobs: int, strict: bool = False) -> list[list[int]]:
-    """The runs (indices into ``configs``) that train together; for now one run per group."""
-    return [[i] for i in range(len(configs))]
-
-
-def train_group(runs):
-    raise NotImplementedError
+__all__ = ["group_runs", "train_group", "why_not"]
