@@ -93,6 +93,10 @@ def train_group(runs: list[tuple[Config, Path]], strict: bool = False) -> list[d
             reason = check(list(members.values()))
             if reason is not None:
                 raise CannotVectorize(reason)
+            for member in members.values():
+                torch.set_rng_state(member.rng)
+                member.hooks.on_fit_start(member.state)  # a resumed run sets it here
+                member.rng = torch.get_rng_state()
             for i, summary in zip(members, _train(list(members.values()))):
                 results[i] = summary
     except CannotVectorize as e:
@@ -103,7 +107,9 @@ def train_group(runs: list[tuple[Config, Path]], strict: bool = False) -> list[d
         for i, (config, folder) in enumerate(runs):
             if results[i] is None:
                 results[i] = train_or_resume(config, Path(folder))
-    except BaseException:
+    except BaseException:  # Ctrl-C, or an error: every run's checkpoints are atomic
+        for member in members.values():
+            member.hooks.on_fit_abort(member.state)
         _close(members.values(), failed=True)
         raise
     finally:
@@ -155,8 +161,7 @@ def _open(config: Config, folder: Path) -> Member | dict:
         )
         progress = Progress(options.epochs, "quiet")
         hooks = CallbackList(standard_callbacks(options, progress, None, True, []))
-        hooks.on_fit_start(state)  # a resumed run sets the global generator here
-        return Member(state, hooks, torch.get_rng_state())
+        return Member(state, hooks, torch.get_rng_state())  # the generator after its build
     except BaseException:
         run.discard_if_unstarted()
         run.close()

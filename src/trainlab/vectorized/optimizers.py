@@ -155,22 +155,28 @@ class StackedOptimizer:
         self.steps = torch.tensor(steps, dtype=torch.float64)
 
     def store(self) -> None:
-        """Write the stacked state back into every run's optimizer, in PyTorch's format."""
+        """Write the stacked state back into every run's optimizer, in PyTorch's format (no
+        entry where PyTorch keeps none: SGD without momentum)."""
         for m, inner in enumerate(self.inners):
             for name in self.names:
                 p = self.named[m][name]
-                state = inner.state[p]
-                old_step = state.get("step")
-                for key, stacked in self.state[name].items():
-                    if self._keeps(key, inner, name):
-                        state[key] = stacked[m].clone()
+                kept = {
+                    key: stacked[m].clone()
+                    for key, stacked in self.state[name].items()
+                    if self._keeps(key, inner, name)
+                }
                 if self.kind is not torch.optim.SGD:
-                    like = old_step if isinstance(old_step, torch.Tensor) else None
-                    state["step"] = torch.tensor(
-                        float(self.steps[m]),
-                        dtype=like.dtype if like is not None else torch.float32,
-                        device=like.device if like is not None else "cpu",
+                    old = inner.state.get(p, {}).get("step")
+                    like = (
+                        old
+                        if isinstance(old, torch.Tensor)
+                        else torch.zeros((), dtype=torch.float32)
                     )
+                    kept["step"] = torch.tensor(
+                        float(self.steps[m]), dtype=like.dtype, device=like.device
+                    )
+                if kept:
+                    inner.state[p].update(kept)
 
     def _keeps(self, key: str, inner, name: str) -> bool:
         """Whether PyTorch's optimizer keeps ``key`` for this run (SGD and RMSprop keep a

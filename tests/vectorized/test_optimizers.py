@@ -1,0 +1,110 @@
+"""The stacked optimizer against PyTorch's own optimizers, one per model: M models with
+different hyperparameters step together and each takes its single optimizer's steps."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch.func import stack_module_state
+
+from trainlab.optim import GradientClipping, GradientNoise
+from trainlab.vectorized.optimizers import StackedOptimizer, why_not
+
+CASES = [
+    (torch.optim.SGD, [{"lr": 0.1}, {"lr": 0.1}, {"lr": 0.05}]),
+    (torch.optim.SGD, [{"lr": 0.1, "momentum": 0.9}, {"lr": 0.2, "momentum": 0.5}]),
+    (torch.optim.SGD, [{"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}] * 2),
+    (torch.optim.Adam, [{"lr": 0.01}, {"lr": 0.01, "betas": (0.8, 0.99)}, {"lr": 0.003}]),
+    (torch.optim.AdamW, [{"lr": 0.01, "weight_decay": 0.1}, {"lr": 0.02, "weight_decay": 0.0}]),
+    (torch.optim.Adagrad, [{"lr": 0.1}, {"lr": 0.05, "lr_decay": 0.01}]),
+    (torch.optim.RMSprop, [{"lr": 0.01}, {"lr": 0.01, "momentum": 0.9}, {"lr": 0.02}]),
+    (torch.optim.RMSprop, [{"lr": 0.01, "centered": True}, {"lr": 0.005, "centered": True}]),
+    (torch.optim.Adadelta, [{"lr": 1.0}, {"lr": 0.5, "rho": 0.8}]),
+]
+
+
+def _nets(count: int) -> list[torch.nn.Module]:
+    torch.manual_seed(0)
+    return [
+        torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("kind,settings", CASES)
+def test_each_model_takes_its_own_optimizers_steps(kind, settings, fused):
+    if fused and kind in (torch.optim.RMSprop, torch.optim.Adadelta):
+        pytest.skip("PyTorch has no fused kernel for it")
+    extra = {"fused": True} if fused else {"foreach": True}
+    nets = _nets(len(settings))
+    refs = [copy.deepcopy(n) for n in nets]
+    mine = [kind(n.parameters(), **s, **extra) for n, s in zip(nets, settings)]
+    theirs = [kind(r.parameters(), **s, **extra) for r, s in zip(refs, settings)]
+    assert why_not(mine) is None
+    params, _ = stack_module_state(nets)
+    params = {n: p.detach() for n, p in params.items()}
+    stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
+    stacked.load()
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(5):
+        grads = {n: torch.randn(p.shape, generator=gen) for n, p in params.items()}
+        for m, (ref, opt) in enumerate(zip(refs, theirs)):
+            for n, p in ref.named_parameters():
+                p.grad = grads[n][m].clone()
+            opt.step()
+        stacked.step(params, grads)
+        for m, ref in enumerate(refs):
+            for n, p in ref.named_parameters():
+                torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)
+    stacked.store()  # the state goes back in PyTorch's own format: a run resumes from it
+    for m, (opt, ref_opt) in enumerate(zip(mine, theirs)):
+        ours, ref = opt.state_dict()["state"], ref_opt.state_dict()["state"]
+        assert ours.keys() == ref.keys()
+        for k in ref:
+            assert ours[k].keys() == ref[k].keys(), (m, k)
+            for key in ref[k]:
+                torch.testing.assert_close(ours[k][key], ref[k][key], rtol=0, atol=1e-6)
+
+
+def test_clipping_and_noise_per_model():
+    settings = [{"lr": 0.1}, {"lr": 0.05}]
+    nets = _nets(2)
+    refs = [copy.deepcopy(n) for n in nets]
+
+    def wrap(net, s, k):
+        inner = torch.optim.SGD(net.parameters(), **s)
+        noisy = GradientNoise(inner, eta=0.3, gamma=0.55, seed=10 + k)
+        return GradientClipping(noisy, max_norm=0.5 + k, max_value=0.8)
+
+    mine = [wrap(n, s, k) for k, (n, s) in enumerate(zip(nets, settings))]
+    theirs = [wrap(r, s, k) for k, (r, s) in enumerate(zip(refs, settings))]
+    params, _ = stack_module_state(nets)
+    params = {n: p.detach() for n, p in params.items()}
+    stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
+    stacked.load()
+    gen = torch.Generator().manual_seed(2)
+    for _ in range(4):
+        grads = {n: 3 * torch.randn(p.shape, generator=gen) for n, p in params.items()}
+        for m, (ref, opt) in enumerate(zip(refs, theirs)):
+            for n, p in ref.named_parameters():
+                p.grad = grads[n][m].clone()
+            opt.step()
+        stacked.step(params, grads)
+        for m, ref in enumerate(refs):
+            for n, p in ref.named_parameters():
+                torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)
+
+
+def test_what_cannot_step_together_says_why():
+    nets = _nets(2)
+    sgd = torch.optim.SGD(nets[0].parameters(), lr=0.1)
+    adam = torch.optim.Adam(nets[1].parameters(), lr=0.1)
+    assert why_not([sgd, adam]) == "the runs use different optimizers"
+    rprop = [torch.optim.Rprop(n.parameters()) for n in nets]
+    assert "elementwise" in why_not(rprop)
+    nesterov = torch.optim.SGD(nets[0].parameters(), lr=0.1, momentum=0.9, nesterov=True)
+    plain = torch.optim.SGD(nets[1].parameters(), lr=0.1, momentum=0.9)
+    assert "nesterov" in why_not([nesterov, plain])
