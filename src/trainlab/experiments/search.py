@@ -2,12 +2,14 @@
 problem": grid search for the hyper-parameters on held-out data), with Optuna.
 
 - Every trial is scored on the **validation split only**: the mean over ``--seeds`` of the best
-  value of ``early_stopping.monitor`` (validation accuracy by default) reached during training.
+  value of ``early_stopping.monitor`` (validation accuracy by default) reached during training;
+  a trial's seeds train together in one vectorized group where they can
+  (:mod:`trainlab.vectorized`), else at once in one process each.
   Trial runs never evaluate the test split (their summaries say ``test_accuracy: null``).
 - Samplers: ``grid`` (every combination of the ``--grid`` values), ``random`` and ``tpe``
   (``--trials`` draws from the same values, Bergstra et al. 2011), all seeded.
 - Optuna's median pruner stops a trial whose validation score after an epoch (the mean over
-  its seeds, which run at once in one process each) is below the median of earlier trials at
+  its seeds) is below the median of earlier trials at
   that epoch (after 3 trials and 2 epochs).
 - The study lives in ``study.db`` (SQLite): re-running the same command with the same ``--out``
   continues it. A trial whose process was killed is failed once its heartbeat is 20 s old and
@@ -36,7 +38,9 @@ from ..config import PLAIN, resolve
 from ..errors import UserError
 from ..processes import threads_per_process
 from ..training.early_stopping import maximizes
+from ..vectorized import train_group, why_not
 from .grid import (
+    VECTORIZE,
     as_overrides,
     check_manifest,
     other_config,
@@ -283,12 +287,15 @@ def _objective(
     grid: bool = True,
     shared: bool = False,
     plain: bool = False,
+    vectorize: str = "auto",
 ):
     """A trial: its parameters' runs for every seed, in ``trials/<parameters>/seed-<s>`` (a
     retried trial resumes them), never evaluated on the test split; the score is the mean of
     their best ``monitor``. The pruner sees, after every epoch, the mean over the seeds (seeds
-    run at once, one process each; a single seed runs in this process). A trial whose runs
-    diverged before any epoch could be scored counts as pruned."""
+    train together in this process, :func:`trainlab.vectorized.train_group`, unless
+    ``vectorize`` is off or the trial's runs cannot; then at once, one process each; a single
+    seed runs in this process). A trial whose runs diverged before any epoch could be scored
+    counts as pruned."""
     import optuna
     from optuna.trial import TrialState
 
@@ -329,6 +336,15 @@ def _objective(
                     on_epoch=lambda m: report(m["epoch"], m[monitor]),
                 )
             ]
+        elif vectorize != "off" and why_not(configs[0]) is None:
+            summaries = train_group(
+                list(zip(configs, folders)),
+                strict=vectorize == "on",
+                test=False,
+                on_epoch=lambda epoch, ended: report(epoch, _mean_of(ended, monitor)),
+            )
+        elif vectorize == "on":
+            raise UserError(f"--vectorize on: {why_not(configs[0])}; use --vectorize auto or off")
         else:
             summaries = _seeds_at_once(configs, folders, monitor, report)
         if any(x[best_key] is None for x in summaries):  # diverged before any good epoch
@@ -339,6 +355,12 @@ def _objective(
         return value
 
     return objective
+
+
+def _mean_of(ended: list[dict | None], monitor: str) -> float:
+    """The mean ``monitor`` over the runs that finished an epoch (the pruner's value)."""
+    values = [m[monitor] for m in ended if m is not None]
+    return sum(values) / len(values) if values else float("nan")
 
 
 def _finished(trials, grid: bool) -> int:
@@ -380,13 +402,19 @@ def run(
     storage: str | None = None,
     study_name: str = "trainlab",
     plain: bool = False,
+    vectorize: str = "auto",
 ) -> dict:
     """Run (or continue) the search into ``out``, then train the best configuration once more
     into ``out/best`` and evaluate it on the test split; returns what was found. ``storage``
     and ``study_name``: a study shared with other ``trainlab search`` processes, on this
     machine or others (each takes trials no other has; each writes its own ``out``). ``plain``:
-    every trial over :data:`trainlab.config.PLAIN` (``--plain``, the bare algorithm)."""
+    every trial over :data:`trainlab.config.PLAIN` (``--plain``, the bare algorithm).
+    ``vectorize`` (auto, on, off): a trial's seeds train together in this process with all the
+    cores (:mod:`trainlab.vectorized`), or each in a process of its own."""
     import optuna
+
+    if vectorize not in VECTORIZE:
+        raise UserError(f"--vectorize {vectorize!r}: expected one of {', '.join(VECTORIZE)}")
 
     axes, config, total = _check(base, overrides, grid, sampler, trials, seeds, plain)
     manifest = {"base": config, "grid": grid, "sampler": sampler, "seeds": seeds}
@@ -403,7 +431,8 @@ def run(
             study_name,
             manifest if storage else None,
         )
-        threads = with_threads(base, overrides, threads_per_process(seeds))
+        together = vectorize != "off" and seeds > 1 and why_not(config) is None
+        threads = with_threads(base, overrides, threads_per_process(1 if together else seeds))
         is_grid = sampler == "grid"
         _optimize(
             study,
@@ -418,6 +447,7 @@ def run(
                 is_grid,
                 shared=storage is not None,
                 plain=plain,
+                vectorize=vectorize,
             ),
             total,
             is_grid,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +72,19 @@ class CannotVectorize(Exception):
     """These runs cannot train together (the message says why); they train one at a time."""
 
 
-def train_group(runs: list[tuple[Config, Path]], strict: bool = False) -> list[dict]:
+def train_group(
+    runs: list[tuple[Config, Path]],
+    strict: bool = False,
+    *,
+    test: bool = True,
+    on_epoch: Callable[[int, list[dict | None]], None] | None = None,
+) -> list[dict]:
     """Train, resume or read each ``(config, folder)`` run, the unfinished ones together; the
     summaries in order. If they cannot train together (:func:`check`), they train one at a
-    time, or, with ``strict``, that is one line saying why."""
+    time, or, with ``strict``, that is one line saying why. ``test=False``: never evaluate
+    the test split (search's trials); ``on_epoch(epoch, metrics)``: after each epoch of the
+    group, with each run's metrics of that epoch (None for a run that did not train it); it
+    may raise to stop the group (search's pruner), which then writes nothing more."""
     from ..experiments.grid import train_or_resume
 
     results: list[dict | None] = [None] * len(runs)
@@ -97,7 +107,8 @@ def train_group(runs: list[tuple[Config, Path]], strict: bool = False) -> list[d
                 torch.set_rng_state(member.rng)
                 member.hooks.on_fit_start(member.state)  # a resumed run sets it here
                 member.rng = torch.get_rng_state()
-            for i, summary in zip(members, _train(list(members.values()))):
+            trained = _train(list(members.values()), runs_of(members, len(runs)), test, on_epoch)
+            for i, summary in zip(members, trained):
                 results[i] = summary
     except CannotVectorize as e:
         _close(members.values(), failed=True)
@@ -106,7 +117,7 @@ def train_group(runs: list[tuple[Config, Path]], strict: bool = False) -> list[d
         members = {}
         for i, (config, folder) in enumerate(runs):
             if results[i] is None:
-                results[i] = train_or_resume(config, Path(folder))
+                results[i] = train_or_resume(config, Path(folder), test=test)
     except BaseException:  # Ctrl-C, or an error: every run's checkpoints are atomic
         for member in members.values():
             member.hooks.on_fit_abort(member.state)
@@ -231,8 +242,15 @@ def check(members: list[Member]) -> str | None:
     return optimizer_why_not([m.state.parts.optimizer for m in members])
 
 
-def _train(members: list[Member]) -> list[dict]:
-    """Train ``members`` together to their ends; their summaries (written to their folders)."""
+def runs_of(members: dict[int, Member], count: int) -> list[int | None]:
+    """For each of the ``count`` runs, its place among ``members`` (None: already finished)."""
+    places = {i: k for k, i in enumerate(members)}
+    return [places.get(i) for i in range(count)]
+
+
+def _train(members: list[Member], places: list[int | None], test: bool, on_epoch) -> list[dict]:
+    """Train ``members`` together to their ends; their summaries (written to their folders).
+    ``on_epoch`` as in :func:`train_group`, its list in the order of ``places``."""
     start = min((m.state.start for m in members), default=1)
     last = max((m.epochs for m in members), default=0)
     with warnings.catch_warnings():
@@ -243,11 +261,17 @@ def _train(members: list[Member]) -> list[dict]:
             if not group:
                 continue
             _epoch(group, epoch)
+            if on_epoch is not None:
+                ended = {id(m): m.state.history[-1] for m in group if m.state.diverged_at is None}
+                on_epoch(
+                    epoch,
+                    [None if k is None else ended.get(id(members[k])) for k in places],
+                )
     summaries = []
     for m in members:
         m.hooks.on_fit_end(m.state)
         torch.set_rng_state(m.rng)
-        summary = finish(m.state, test=True, writes=True)
+        summary = finish(m.state, test=test, writes=True)
         summary["trained_together"] = len(members)
         m.state.run.write_summary(summary)
         summaries.append(summary)
