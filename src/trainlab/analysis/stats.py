@@ -13,6 +13,13 @@
   m1 - m2 +- t_{0.975, nu} sqrt(v1 + v2).
 - Holm's step-down correction for testing several pairs at once (Holm 1979): the k-th smallest
   of m p-values is multiplied by (m - k + 1), made monotone, capped at 1.
+- One-sided t-tests of a mean against a bound (what the claims' verdicts are made of; Lakens
+  2018): with the estimate m, its standard error se and nu degrees of freedom, the p-value of
+  H0: effect <= bound is P[T_nu >= (m - bound) / se] (:func:`p_greater`), of H0: effect >= bound
+  P[T_nu <= (m - bound) / se] (:func:`p_less`); the same as
+  ``scipy.stats.ttest_1samp(values, bound, alternative="greater" | "less")`` on the values.
+- The least-squares slope of y on x (``scipy.stats.linregress``), b = S_xy / S_xx, with its
+  standard error sqrt(sum r^2 / (n - 2) / S_xx) (:func:`least_squares`).
 """
 
 from __future__ import annotations
@@ -137,3 +144,40 @@ def pairwise(groups: dict, alpha: float = 0.05, higher_is_better: bool = True) -
             else row["b"]
         )
     return sorted(rows, key=lambda r: (math.isnan(r["p_holm"]), r["p_holm"]))
+
+
+def p_greater(estimate: float, se: float, dof: float, bound: float) -> float:
+    """One-sided p-value of H0: effect <= ``bound`` against H1: effect > ``bound``:
+    P[T_dof >= (estimate - bound) / se] (Student's t). ``se`` must be > 0."""
+    return float(sps.t.sf((estimate - bound) / se, dof))
+
+
+def p_less(estimate: float, se: float, dof: float, bound: float) -> float:
+    """One-sided p-value of H0: effect >= ``bound`` against H1: effect < ``bound``:
+    P[T_dof <= (estimate - bound) / se]. ``se`` must be > 0."""
+    return float(sps.t.cdf((estimate - bound) / se, dof))
+
+
+def t_interval(estimate: float, se: float, dof: float, confidence: float) -> tuple[float, float]:
+    """Two-sided t-interval estimate +- t_{(1 + confidence) / 2, dof} se; (estimate, estimate)
+    when se = 0, (nan, nan) when there is no standard error (fewer than 2 values)."""
+    if math.isnan(se) or dof < 1:
+        return math.nan, math.nan
+    if se == 0:
+        return estimate, estimate
+    half = float(sps.t.ppf(0.5 + confidence / 2, dof)) * se
+    return estimate - half, estimate + half
+
+
+def least_squares(x, y) -> dict:
+    """The least-squares line of ``y`` on ``x`` (``scipy.stats.linregress``): ``slope``, its
+    standard error ``se`` (nan for fewer than 3 points), ``intercept`` and ``dof`` = n - 2."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    fit = sps.linregress(x, y)
+    se = float(fit.stderr) if len(x) > 2 else math.nan
+    return {
+        "slope": float(fit.slope),
+        "se": se,
+        "intercept": float(fit.intercept),
+        "dof": len(x) - 2,
+    }
