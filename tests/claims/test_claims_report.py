@@ -1,5 +1,6 @@
 """claims.html in headless Chromium (no console errors, plots decode, the filters hide what they
-should), claims.md, the seed-set comparison and --lecture."""
+should), the decks named by their titles and no reST markup shown, claims.md, the seed-set
+comparison and --lecture."""
 
 import json
 import shutil
@@ -9,6 +10,7 @@ import tempfile
 import pytest
 
 from trainlab.claims import all_claims
+from trainlab.claims.report import lecture_title, plain_text
 from trainlab.claims.runner import run, select
 from trainlab.cli import main
 
@@ -75,15 +77,18 @@ def test_filters_hide_other_lectures(out):
 def test_markdown_table(out):
     md = (out / "claims.md").read_text().splitlines()
     assert md[0] == "2 claims: 2 holds, 0 holds only when, 0 does not hold, 0 inconclusive."
-    assert md[2].startswith("| claim | lecture, slide | verdict")
-    assert any(line.startswith("| `newton-one-step` | 000 s12 | holds") for line in md)
+    assert md[2].startswith("| claim | deck, slide | verdict")
+    assert any(
+        line.startswith("| `newton-one-step` | Neural Networks: Optimization Part 2, s12 | holds")
+        for line in md
+    )
 
 
 @pytest.mark.slow
 def test_second_seed_set_is_compared(out):
-    rows = run(select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=2, jobs=1)
+    rows = run(select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=3, jobs=1)
     rows = run(
-        select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=2, offset=1000, jobs=1
+        select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=3, offset=1000, jobs=1
     )
     assert rows[0]["other_seed_sets"] in ({0: "holds"}, {"0": "holds"})
     assert rows[0]["verdict_changed"] is False
@@ -98,3 +103,23 @@ def test_lecture_selects_its_claims(capsys):
     assert "zero-init-symmetry" in listed and "newton-one-step" not in listed
     assert main(["claims", "--list", "--lecture", "009"]) == 2
     assert "--lecture '009': no claim cites it" in capsys.readouterr().err
+
+
+def test_html_names_decks_by_title_and_shows_no_rest_markup(out):
+    html = (out / "claims.html").read_text()
+    assert "Neural Networks: Optimization Part 2 (lecture 000)</h2>" in html
+    assert "000_c258a766373167ad.txt</h2>" not in html
+    assert "``" not in html and ":func:" not in html and ":class:" not in html
+
+
+def test_plain_text_against_hand_written_strings():
+    assert plain_text("set ``optimizer.name`` to sgd") == "set optimizer.name to sgd"
+    assert plain_text("by :func:`trainlab.api.train`.") == "by trainlab.api.train."
+    assert plain_text("a :class:`~trainlab.training.step.Step`") == "a Step"
+    assert plain_text(":meth:`Claim.digest` and :mod:`trainlab.models.rnn`") == (
+        "Claim.digest and trainlab.models.rnn"
+    )
+    assert plain_text("see :func:`the loop <trainlab.training.loop.fit>`") == "see the loop"
+    assert plain_text("plain text, no markup: 1/sqrt(n)") == "plain text, no markup: 1/sqrt(n)"
+    assert lecture_title("003_4f959921065895eb.txt") == "Advanced Training Techniques (lecture 003)"
+    assert lecture_title("controls") == "controls"

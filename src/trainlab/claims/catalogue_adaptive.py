@@ -4,10 +4,10 @@ AdaDelta, Adam, Adam-then-SGD and gradient noise."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
-from scipy import stats as sps
 
 from .. import build
 from ..experiments.trajectories import Point
@@ -18,7 +18,15 @@ from .catalogue_sgd import mnist1d_run
 from .claim import Claim, register
 from .plots import plot_pairs
 from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, toy
-from .verdicts import ALPHA, exact_verdict, mean_estimate, paired_verdict, row, tost
+from .verdicts import (
+    Kind,
+    Verdict,
+    equivalence,
+    exact_verdict,
+    non_inferiority,
+    paired_estimate,
+    paired_verdict,
+)
 
 
 def _diagonal_bowl(eigenvalues: list, seed: int) -> Quadratic:
@@ -47,7 +55,7 @@ def measure_quickprop(seed: int, eigenvalues: list, lr: float, gd_limit: int) ->
     return {"ratios": ratios, "gd_iterations": iterations_to(gd, gd_bowl, 1e-20, gd_limit)}
 
 
-def analyze_quickprop(results: list[dict], rule: dict) -> dict:
+def analyze_quickprop(results: list[dict], rule: dict) -> Verdict:
     """Exact: after QuickProp's second step f / f_0 < ``rule["tolerance"]`` for every seed."""
     ok = [r["ratios"][1] < rule["tolerance"] for r in results]
     out = exact_verdict(
@@ -55,7 +63,7 @@ def analyze_quickprop(results: list[dict], rule: dict) -> dict:
         max(r["ratios"][1] for r in results),
         f"max f_2/f_0 after two QuickProp steps (tolerance {rule['tolerance']:g})",
     )
-    out["explanation"] += (
+    out = out.also(
         f"; GD at its best constant rate needs "
         f"{np.mean([r['gd_iterations'] for r in results]):.0f} iterations "
         f"to f/f_0 < 1e-20"
@@ -145,12 +153,12 @@ def measure_rprop(seed: int, eigenvalues: list, steps: int) -> dict:
     return {"checks": checks, "grows": grows, "flips": flips}
 
 
-def analyze_rprop(results: list[dict], rule: dict) -> dict:
+def analyze_rprop(results: list[dict], rule: dict) -> Verdict:
     """Exact: every check of every seed follows the rule (and both cases occurred)."""
     ok = [c for r in results for c in r["checks"]]
     ok.append(all(r["grows"] > 0 and r["flips"] > 0 for r in results))
     out = exact_verdict(ok, float(np.mean(ok)), "Rprop+ steps following the lecture's rule")
-    out["explanation"] += (
+    out = out.also(
         f"; {sum(r['grows'] for r in results)} growths, "
         f"{sum(r['flips'] for r in results)} sign flips"
     )
@@ -211,13 +219,18 @@ def measure_nesterov_quadratic(
     return out
 
 
-def analyze_nesterov_log(results: list[dict], rule: dict) -> dict:
+def analyze_nesterov_log(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: log(Nesterov's value) - log(momentum's) (< 0)."""
     logs = [{k: math.log(r[k]) for k in ("momentum", "nesterov")} for r in results]
     out = paired_verdict(
-        logs, "nesterov", "momentum", f"log {rule['what']}, Nesterov - momentum", higher=False
+        logs,
+        "nesterov",
+        "momentum",
+        f"log {rule['what']}, Nesterov - momentum",
+        higher=False,
+        delta=rule.get("delta"),
     )
-    out["explanation"] += f"; Nesterov / momentum = {math.exp(out['estimate']):.3f}"
+    out = out.also(f"; Nesterov / momentum = {math.exp(out.estimate):.3f}")
     return out
 
 
@@ -323,38 +336,39 @@ def measure_adaptive_tuned(seed: int, names: list, factors: list, epochs: int) -
     return out
 
 
-def analyze_adaptive_tuned(results: list[dict], rule: dict) -> dict:
+def analyze_adaptive_tuned(results: list[dict], rule: dict) -> Verdict:
     """Intersection-union test: each optimizer's tuned test accuracy minus the reference's
-    (paired over seeds) lies within +- margin (TOST each); p is the largest TOST p. Estimate:
-    the difference farthest from 0, with its CI."""
+    (paired over seeds) lies within +- margin (TOST each). Holds if every TOST holds (p the
+    largest); does not hold if any optimizer is shown outside the band (p that test's); else
+    inconclusive (p the largest TOST p). Estimate: the difference farthest from 0, with its
+    CI."""
     ref, margin = rule["reference"], rule["margin"]
-    fits = {
-        n: mean_estimate([r[n] - r[ref] for r in results])
-        for n in results[0]
-        if not n.endswith("_lr") and n != ref
+    names = [n for n in results[0] if not n.endswith("_lr") and n != ref]
+    parts = {
+        n: equivalence(
+            paired_estimate([r[n] for r in results], [r[ref] for r in results], (n, ref)),
+            0.0,
+            margin,
+            f"{n} - {ref}",
+        )
+        for n in names
     }
-    ps = {n: tost(f["estimate"], f["se"], f["dof"], 0.0, margin) for n, f in fits.items()}
-    worst = max(fits, key=lambda n: abs(fits[n]["estimate"]))
-    p = max(ps.values())
-    lo_hi = [f["ci"] for f in fits.values()]
-    if p < ALPHA:
-        verdict = "holds"
-    elif any(hi < -margin or lo > margin for lo, hi in lo_hi):
-        verdict = "does not hold"
+    worst = max(parts.values(), key=lambda v: abs(v.estimate))
+    failed = [v for v in parts.values() if v.kind == Kind.DOES_NOT_HOLD]
+    if all(v.kind == Kind.HOLDS for v in parts.values()):
+        kind, decided = Kind.HOLDS, max(parts.values(), key=lambda v: v.p)
+    elif failed:
+        kind, decided = Kind.DOES_NOT_HOLD, min(failed, key=lambda v: v.p)
     else:
-        verdict = "inconclusive"
-    text = "; ".join(
-        f"{n} - {ref}: {f['estimate']:+.3f} ({f['ci'][0]:+.3f} to "
-        f"{f['ci'][1]:+.3f}), TOST p {ps[n]:.3f}"
-        for n, f in fits.items()
-    )
-    return row(
-        f"TOST per optimizer vs {ref}, +- {margin} accuracy, max p (IUT)",
-        fits[worst]["estimate"],
-        fits[worst]["ci"],
-        p,
-        verdict,
-        text,
+        kind, decided = Kind.INCONCLUSIVE, max(parts.values(), key=lambda v: v.p)
+    return replace(
+        decided,
+        kind=kind,
+        estimate=worst.estimate,
+        ci=worst.ci,
+        statistic=f"TOST per optimizer vs {ref}, +- {margin} accuracy, intersection-union",
+        tests=tuple(t for v in parts.values() for t in v.tests),
+        sentence="; ".join(v.sentence for v in parts.values()),
     )
 
 
@@ -419,41 +433,54 @@ def measure_saddle(seed: int, names: list, lr: float, target: float, limit: int)
     return out
 
 
-def analyze_saddle(results: list[dict], rule: dict) -> dict:
-    """Intersection-union: for every optimizer other than ``rule["baseline"]``, a paired t-test
-    that log(updates to leave) is lower than the baseline's; p is the largest; estimate the
-    smallest log-ratio (the slowest method's advantage). If some methods are significantly
-    faster and others significantly slower: 'holds only when' the faster ones (p and estimate
-    over those)."""
+def analyze_saddle(results: list[dict], rule: dict) -> Verdict:
+    """Intersection-union: for every optimizer other than ``rule["baseline"]``, a paired
+    one-sided t-test that log(updates to leave) is lower than the baseline's. Holds if every
+    one holds (p the largest; estimate the smallest advantage); if some methods are
+    significantly faster and others significantly slower: 'holds only when' the method is one
+    of the faster ones (p and estimate over those); does not hold if none is faster and some
+    are slower; else inconclusive."""
     base = rule["baseline"]
     others = [n for n in results[0] if n not in (base, "y0")]
     tests = {
         n: paired_verdict(
-            results, n, base, f"log updates, {n} - {base}", higher=False, key=math.log
+            results,
+            n,
+            base,
+            f"log updates, {n} - {base}",
+            higher=False,
+            key=math.log,
+            delta=rule.get("delta"),
         )
         for n in others
     }
-    worst = max(tests, key=lambda n: tests[n]["estimate"])
-    p = max(t["p"] for t in tests.values())
-    faster = [n for n, t in tests.items() if t["verdict"] == "holds"]
-    if p < ALPHA and all(t["estimate"] < 0 for t in tests.values()):
-        verdict = "holds"
-    elif faster and any(t["verdict"] == "does not hold" for t in tests.values()):
-        verdict = f"holds only when the method is {', '.join(faster)}"
-        p = max(tests[n]["p"] for n in faster)
-        worst = max(faster, key=lambda n: tests[n]["estimate"])
-    elif any(t["verdict"] == "does not hold" for t in tests.values()):
-        verdict = "does not hold"
+    faster = [n for n, t in tests.items() if t.kind == Kind.HOLDS]
+    slower = [n for n, t in tests.items() if t.kind == Kind.DOES_NOT_HOLD]
+    condition = ""
+    if len(faster) == len(tests):
+        kind, pool = Kind.HOLDS, faster
+    elif faster and slower:
+        kind, pool = Kind.HOLDS_ONLY_WHEN, faster
+        condition = f"the method is {', '.join(faster)}"
+    elif slower:
+        kind, pool = Kind.DOES_NOT_HOLD, slower
     else:
-        verdict = "inconclusive"
-    text = "; ".join(f"{n}: {math.exp(t['estimate']):.2g}x GD's updates" for n, t in tests.items())
-    return row(
-        "paired t-tests on log updates vs GD, max p (IUT)",
-        tests[worst]["estimate"],
-        tests[worst]["ci"],
-        p,
-        verdict,
-        text,
+        kind, pool = Kind.INCONCLUSIVE, list(tests)
+    if kind == Kind.DOES_NOT_HOLD:
+        decided = min((tests[n] for n in pool), key=lambda t: t.p)
+    else:
+        decided = max((tests[n] for n in pool), key=lambda t: t.p)
+    worst = max((tests[n] for n in pool), key=lambda t: t.estimate)
+    text = "; ".join(f"{n}: {math.exp(t.estimate):.2g}x GD's updates" for n, t in tests.items())
+    return replace(
+        decided,
+        kind=kind,
+        condition=condition,
+        estimate=worst.estimate,
+        ci=worst.ci,
+        statistic="paired one-sided t-tests on log updates vs GD, intersection-union",
+        tests=tuple(t for v in tests.values() for t in v.tests),
+        sentence=f"{text}; " + "; ".join(t.sentence for t in tests.values()),
     )
 
 
@@ -539,18 +566,22 @@ def measure_adagrad_rate(seed: int, steps: int, checkpoints: list, batch: int) -
     return out
 
 
-def analyze_adagrad_rate(results: list[dict], rule: dict) -> dict:
+def analyze_adagrad_rate(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: log(median rate at the last checkpoint / at the first), Adagrad -
     RMSProp (< 0); 'does not hold' if any Adagrad rate ever rose."""
     drop = [{n: math.log(r[n][-1] / r[n][0]) for n in ("adagrad", "rmsprop")} for r in results]
     out = paired_verdict(
-        drop, "adagrad", "rmsprop", "log(rate_end / rate_start), Adagrad - RMSProp", higher=False
+        drop,
+        "adagrad",
+        "rmsprop",
+        "log(rate_end / rate_start), Adagrad - RMSProp",
+        higher=False,
+        delta=rule.get("delta"),
     )
     if not all(r["monotone"] for r in results):
-        out["verdict"] = "does not hold"
-        out["explanation"] += "; an Adagrad rate rose at some step"
+        out = out.overruled(Kind.DOES_NOT_HOLD, "an Adagrad rate rose at some step", exact=True)
     else:
-        out["explanation"] += "; Adagrad's per-weight rates never rose"
+        out = out.also("; Adagrad's per-weight rates never rose")
     return out
 
 
@@ -600,27 +631,14 @@ def measure_adam_then_sgd(seed: int, epochs: int, switch: int, lr: float) -> dic
     return out
 
 
-def analyze_adam_then_sgd(results: list[dict], rule: dict) -> dict:
-    """Non-inferiority, paired over seeds: test accuracy (switch - Adam) > -margin, one-sided t
-    at 0.05; 'does not hold' if the 95% CI lies below -margin."""
-    fit = mean_estimate([r["switch"] - r["adam"] for r in results])
-    m = rule["margin"]
-    p = (
-        float(sps.t.sf((fit["estimate"] + m) / fit["se"], fit["dof"]))
-        if fit["se"] > 0
-        else (0.0 if fit["estimate"] > -m else 1.0)
+def analyze_adam_then_sgd(results: list[dict], rule: dict) -> Verdict:
+    """Non-inferiority, paired over seeds: test accuracy (switch - Adam) > -margin, one-sided
+    t at 0.025 (:func:`~trainlab.claims.verdicts.non_inferiority`); does not hold if shown
+    below -margin."""
+    fit = paired_estimate(
+        [r["switch"] for r in results], [r["adam"] for r in results], ("switch", "adam")
     )
-    lo, hi = fit["ci"]
-    verdict = "holds" if p < ALPHA else ("does not hold" if hi < -m else "inconclusive")
-    return row(
-        f"one-sided paired t (non-inferiority, margin {m})",
-        fit["estimate"],
-        fit["ci"],
-        p,
-        verdict,
-        f"test accuracy, Adam then SGD - Adam: {fit['estimate']:+.3f} "
-        f"(95% CI {lo:+.3f} to {hi:+.3f}); non-inferiority margin {m}",
-    )
+    return non_inferiority(fit, rule["margin"], "test accuracy, Adam then SGD - Adam")
 
 
 def plot_adam_then_sgd(results: list[dict], row: dict, ax) -> None:
@@ -673,7 +691,7 @@ def measure_gradient_noise(
     return out
 
 
-def analyze_gradient_noise(results: list[dict], rule: dict) -> dict:
+def analyze_gradient_noise(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: final training loss, noise - plain (< 0)."""
     return paired_verdict(
         results,
@@ -681,6 +699,7 @@ def analyze_gradient_noise(results: list[dict], rule: dict) -> dict:
         "plain",
         "final training loss, with gradient noise - without",
         higher=False,
+        delta=rule.get("delta"),
     )
 
 
@@ -705,7 +724,6 @@ register(
         seeds=5,
         fast=False,
         cost_s=2.4,
-        family="",
         note="Neelakantan et al.'s setting scaled down: 20 hidden layers of 50 with their 'simple' "
         "N(0, 0.1^2) init, Adam, eta 0.01, gamma 0.55.",
     )

@@ -16,7 +16,16 @@ from .. import build
 from ..data.mnist1d import read_mnist1d
 from .claim import Claim, register
 from .toolkit import config, model_step, toy, whole_run
-from .verdicts import difference_verdict, equivalence_verdict, exact_verdict, mean_estimate, slope
+from .verdicts import (
+    Estimate,
+    Kind,
+    Verdict,
+    difference_verdict,
+    equivalence_verdict,
+    exact_verdict,
+    mean_estimate,
+    slope,
+)
 
 # --- hand-derived gradients of lecture 001 equal autograd's ------------------------------------
 
@@ -95,7 +104,7 @@ def measure_hand_gradients(seed: int, samples: int, hidden: int) -> dict:
     return out
 
 
-def analyze_hand_gradients(results: list[dict], rule: dict) -> dict:
+def analyze_hand_gradients(results: list[dict], rule: dict) -> Verdict:
     """Exact: for both nets and every seed, max |hand - autograd| <= ``rule["tolerance"]``
     (float64 rounding), with a positive loss (a nonzero gradient) for some samples."""
     ok = [
@@ -105,7 +114,7 @@ def analyze_hand_gradients(results: list[dict], rule: dict) -> dict:
     ]
     worst = max(r[n]["max_error"] for r in results for n in ("1-layer", "2-layer"))
     out = exact_verdict(ok, worst, f"hand-derived = autograd within {rule['tolerance']:g}")
-    out["explanation"] += f"; largest difference {worst:.3g}"
+    out = out.also(f"; largest difference {worst:.3g}")
     return out
 
 
@@ -197,11 +206,11 @@ def measure_init_scale(seed: int, widths: list, depth: int, batch: int) -> dict:
     return out
 
 
-def _slopes(results: list[dict], init: str) -> dict:
+def _slopes(results: list[dict], init: str) -> Estimate:
     return mean_estimate([r[init]["slope"] for r in results])
 
 
-def analyze_normal_growth(results: list[dict], rule: dict) -> dict:
+def analyze_normal_growth(results: list[dict], rule: dict) -> Verdict:
     """TOST: the mean slope of log std on log n with N(0, 1) weights equals 1/2 within
     ``rule["margin"]``."""
     out = equivalence_verdict(
@@ -211,11 +220,11 @@ def analyze_normal_growth(results: list[dict], rule: dict) -> dict:
         "slope of log(pre-activation std) on log(n), N(0, 1) weights",
     )
     sat = np.mean([r["normal"]["saturated"][-1] for r in results])
-    out["explanation"] += f"; at n = {results[0]['widths'][-1]}, {sat:.0%} of tanh units saturate"
+    out = out.also(f"; at n = {results[0]['widths'][-1]}, {sat:.0%} of tanh units saturate")
     return out
 
 
-def analyze_scaled_stable(results: list[dict], rule: dict) -> dict:
+def analyze_scaled_stable(results: list[dict], rule: dict) -> Verdict:
     """TOST: the mean slope with 1/sqrt(n) weights (``lecun``: N(0, 1/n)) equals 0 within
     ``rule["margin"]``; holds only for the rules whose slopes pass if Glorot or orthogonal's do
     not."""
@@ -225,11 +234,11 @@ def analyze_scaled_stable(results: list[dict], rule: dict) -> dict:
         rule["margin"],
         "slope of log(pre-activation std) on log(n), N(0, 1/n) weights",
     )
-    others = {i: _slopes(results, i)["estimate"] for i in ("glorot_normal", "orthogonal")}
-    out["explanation"] += "; slopes " + ", ".join(f"{k} {v:.3f}" for k, v in others.items())
+    others = {i: _slopes(results, i).value for i in ("glorot_normal", "orthogonal")}
+    out = out.also("; slopes " + ", ".join(f"{k} {v:.3f}" for k, v in others.items()))
     bad = [k for k, v in others.items() if abs(v) > rule["margin"]]
-    if out["verdict"] == "holds" and bad:
-        out["verdict"] = f"holds only when the scale is 1/sqrt(n) (not for {', '.join(bad)})"
+    if out.kind == Kind.HOLDS and bad:
+        out = out.only_when("the scale is 1/sqrt(n)", f"not for {', '.join(bad)}")
     return out
 
 
@@ -318,7 +327,7 @@ def measure_he(seed: int, depth: int, width: int, batch: int) -> dict:
     return out
 
 
-def analyze_he(results: list[dict], rule: dict) -> dict:
+def analyze_he(results: list[dict], rule: dict) -> Verdict:
     """TOST: He's mean per-layer slope of log2 Var[y_l] equals 0 within ``rule["margin"]``
     (a factor 2^0.1 per layer); Glorot's slope (He et al. 2015: -1, halving) beside it."""
     out = equivalence_verdict(
@@ -328,9 +337,9 @@ def analyze_he(results: list[dict], rule: dict) -> dict:
         "He: per-layer slope of log2 Var[y_l]",
     )
     g = mean_estimate([r["glorot_normal"]["slope"] for r in results])
-    out["explanation"] += (
-        f"; Glorot: {g['estimate']:.3f} (95% CI {g['ci'][0]:.3f} to "
-        f"{g['ci'][1]:.3f}), i.e. x{2 ** g['estimate']:.2f} per layer"
+    out = out.also(
+        f"; Glorot: {g.value:.3f} (95% CI {g.ci[0]:.3f} to "
+        f"{g.ci[1]:.3f}), i.e. x{2**g.value:.2f} per layer"
     )
     return out
 
@@ -395,21 +404,27 @@ def measure_width(seed: int, widths: list, epochs: int, lr: float) -> dict:
     }
 
 
-def analyze_width(results: list[dict], rule: dict) -> dict:
+def analyze_width(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test accuracy with 10 units minus with 2 (> 0, p < 0.05). Does not
     hold if 2 units solve it too (mean >= ``rule["solved"]``); holds only partly if 10 units do
     not reach ``rule["solved"]``."""
     few = {i: r["2"] for i, r in enumerate(results)}
     many = {i: r["10"] for i, r in enumerate(results)}
-    out = difference_verdict(many, few, "test accuracy, 10 hidden units - 2")
+    out = difference_verdict(
+        many,
+        few,
+        "test accuracy, 10 hidden units - 2",
+        delta=rule.get("delta"),
+    )
     m_few, m_many = np.mean(list(few.values())), np.mean(list(many.values()))
-    out["explanation"] += f"; means {m_few:.3f} (2 units) and {m_many:.3f} (10 units)"
-    if out["verdict"] == "holds" and m_few >= rule["solved"]:
-        out["verdict"] = "does not hold"
-    elif out["verdict"] == "holds" and m_many < rule["solved"]:
-        out["verdict"] = (
-            f"holds only when 'solve' means 'beat 2 units': 10 units reach "
-            f"{m_many:.2f} < {rule['solved']}"
+    out = out.also(f"; means {m_few:.3f} (2 units) and {m_many:.3f} (10 units)")
+    if out.kind == Kind.HOLDS and m_few >= rule["solved"]:
+        out = out.overruled(
+            Kind.DOES_NOT_HOLD, f"2 units solve it too (mean {m_few:.3f} >= {rule['solved']})"
+        )
+    elif out.kind == Kind.HOLDS and m_many < rule["solved"]:
+        out = out.only_when(
+            "'solve' means 'beat 2 units'", f"10 units reach {m_many:.2f} < {rule['solved']}"
         )
     return out
 
@@ -464,14 +479,17 @@ def measure_depth(seed: int, nets: dict, epochs: int, lr: float) -> dict:
     return out
 
 
-def analyze_depth(results: list[dict], rule: dict) -> dict:
+def analyze_depth(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test accuracy of the deep net minus the shallow one (> 0)."""
     deep = {i: r["deep"]["test"] for i, r in enumerate(results)}
     shallow = {i: r["shallow"]["test"] for i, r in enumerate(results)}
     out = difference_verdict(
-        deep, shallow, "test accuracy, 4 hidden layers - 1, equal parameter count"
+        deep,
+        shallow,
+        "test accuracy, 4 hidden layers - 1, equal parameter count",
+        delta=rule.get("delta"),
     )
-    out["explanation"] += (
+    out = out.also(
         f"; parameters {results[0]['deep']['parameters']} (deep) and "
         f"{results[0]['shallow']['parameters']} (shallow)"
     )
@@ -544,14 +562,19 @@ def _tuned_test(r: dict, name: str) -> float:
     return r[name]["test"][int(np.argmax(r[name]["val"]))]
 
 
-def analyze_layers(results: list[dict], rule: dict) -> dict:
+def analyze_layers(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test accuracy of the convolutional net minus ``rule["other"]``'s,
     each at its rate chosen on validation accuracy (> 0, p < 0.05)."""
     other = rule["other"]
     conv = {i: _tuned_test(r, "conv") for i, r in enumerate(results)}
     rest = {i: _tuned_test(r, other) for i, r in enumerate(results)}
-    out = difference_verdict(conv, rest, f"test accuracy, conv - {other}")
-    out["explanation"] += (
+    out = difference_verdict(
+        conv,
+        rest,
+        f"test accuracy, conv - {other}",
+        delta=rule.get("delta"),
+    )
+    out = out.also(
         f"; means {np.mean(list(conv.values())):.3f} (conv, "
         f"{results[0]['conv']['parameters']} parameters) and "
         f"{np.mean(list(rest.values())):.3f} ({other}, "
@@ -668,14 +691,19 @@ def measure_pretraining(
     return out
 
 
-def analyze_pretraining(results: list[dict], rule: dict) -> dict:
+def analyze_pretraining(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: target test accuracy after the short run, fine-tuned from the
     pretrained weights minus from scratch (> 0, p < 0.05); frozen beside it."""
     tuned = {i: r["fine-tuned"] for i, r in enumerate(results)}
     scratch = {i: r["scratch"] for i, r in enumerate(results)}
-    out = difference_verdict(tuned, scratch, "test accuracy, fine-tuned - from scratch")
+    out = difference_verdict(
+        tuned,
+        scratch,
+        "test accuracy, fine-tuned - from scratch",
+        delta=rule.get("delta"),
+    )
     means = {k: np.mean([r[k] for r in results]) for k in results[0]}
-    out["explanation"] += "; means " + ", ".join(f"{k} {v:.3f}" for k, v in means.items())
+    out = out.also("; means " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
     return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .claim import Claim, register
 from .plots import plot_pairs
-from .verdicts import equivalence_verdict, mean_estimate, paired_verdict
+from .verdicts import Kind, Verdict, equivalence_verdict, paired_estimate, paired_verdict
 
 LECTURE = "003_4f959921065895eb.txt"
 BASE = {
@@ -94,14 +94,16 @@ def measure_hogwild(seed: int, workers: int) -> dict:
     }
 
 
-def analyze_hogwild(results: list[dict], rule: dict) -> dict:
+def analyze_hogwild(results: list[dict], rule: dict) -> Verdict:
     """TOST over seeds: test accuracy of Hogwild - one process within +- ``rule["margin"]``."""
-    d = [r["hogwild"]["test_accuracy"] - r["one"]["test_accuracy"] for r in results]
-    out = equivalence_verdict(
-        mean_estimate(d), 0.0, rule["margin"], "test accuracy, Hogwild - one process"
+    d = paired_estimate(
+        [r["hogwild"]["test_accuracy"] for r in results],
+        [r["one"]["test_accuracy"] for r in results],
+        ("hogwild", "one"),
     )
+    out = equivalence_verdict(d, 0.0, rule["margin"], "test accuracy, Hogwild - one process")
     loss = np.mean([r["hogwild"]["test_loss"] for r in results])
-    out["explanation"] += f"; mean Hogwild test loss {loss:.3f} (ln 2 = 0.693 is chance)"
+    out = out.also(f"; mean Hogwild test loss {loss:.3f} (ln 2 = 0.693 is chance)")
     return out
 
 
@@ -133,6 +135,7 @@ register(
         seeds=5,
         cost_s=6.0,
         family="distributed",
+        deterministic=False,
     )
 )
 
@@ -156,7 +159,7 @@ def measure_reject(seed: int, slow: str, bound: int, lr: float) -> dict:
     }
 
 
-def analyze_reject(results: list[dict], rule: dict) -> dict:
+def analyze_reject(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test loss, rejecting - accepting all (< 0: rejection helps)."""
     out = paired_verdict(
         results,
@@ -165,6 +168,7 @@ def analyze_reject(results: list[dict], rule: dict) -> dict:
         "test loss, rejecting stale gradients - accepting all",
         higher=False,
         key=lambda v: v["test_loss"],
+        delta=rule.get("delta"),
     )
     st = np.mean([r["all"]["distributed"]["mean_staleness"] for r in results])
     rej = np.mean(
@@ -173,7 +177,7 @@ def analyze_reject(results: list[dict], rule: dict) -> dict:
             for r in results
         ]
     )
-    out["explanation"] += f"; mean staleness {st:.2f}, fraction rejected {rej:.2f}"
+    out = out.also(f"; mean staleness {st:.2f}, fraction rejected {rej:.2f}")
     return out
 
 
@@ -203,6 +207,7 @@ register(
         seeds=5,
         cost_s=16.5,
         family="distributed",
+        deterministic=False,
         note="With 2 equal workers almost every gradient has staleness 0 or 1, so nothing is 'too "
         "old'; worker 1 is slowed by 20 ms per gradient to make its gradients several updates "
         "stale, the situation the slide's hack is for.",
@@ -229,7 +234,7 @@ def measure_backup(seed: int, slow: str, backups: int) -> dict:
     }
 
 
-def analyze_backup(results: list[dict], rule: dict) -> dict:
+def analyze_backup(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: log seconds per update, with backups - without (< 0: faster). Holds
     fully only if the test accuracies are also equivalent (TOST, margin ``rule["margin"]``)."""
     out = paired_verdict(
@@ -239,16 +244,23 @@ def analyze_backup(results: list[dict], rule: dict) -> dict:
         "log seconds per update, backup workers - none",
         higher=False,
         key=lambda v: math.log(v["distributed"]["seconds_per_update"]),
+        delta=rule.get("delta"),
     )
     acc = equivalence_verdict(
-        mean_estimate([r["backup"]["test_accuracy"] - r["none"]["test_accuracy"] for r in results]),
+        paired_estimate(
+            [r["backup"]["test_accuracy"] for r in results],
+            [r["none"]["test_accuracy"] for r in results],
+            ("backup", "none"),
+        ),
         0.0,
         rule["margin"],
         "test accuracy, backups - none",
     )
-    out["explanation"] += f"; {acc['explanation']} (TOST p = {acc['p']:.3g})"
-    if out["verdict"] == "holds" and acc["verdict"] != "holds":
-        out["verdict"] = "holds only when accuracy is not required equal: it was not shown equal"
+    out = out.also(f"; {acc.sentence}")
+    if out.kind == Kind.HOLDS and acc.kind != Kind.HOLDS:
+        out = out.only_when(
+            "accuracy is not required equal", f"equal accuracy not shown: {acc.label}"
+        )
     return out
 
 
@@ -281,6 +293,7 @@ register(
         seeds=5,
         cost_s=19.0,
         family="distributed",
+        deterministic=False,
     )
 )
 
@@ -299,7 +312,7 @@ def measure_warmup(seed: int, updates: int, lr: float) -> dict:
     }
 
 
-def analyze_warmup(results: list[dict], rule: dict) -> dict:
+def analyze_warmup(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: first-epoch training loss, warm-up - none (< 0: more stable start)."""
     out = paired_verdict(
         results,
@@ -308,9 +321,10 @@ def analyze_warmup(results: list[dict], rule: dict) -> dict:
         "first-epoch training loss, workers added slowly - all at once",
         higher=False,
         key=lambda v: v["first_train_loss"],
+        delta=rule.get("delta"),
     )
     t = {k: np.mean([r[k]["test_loss"] for r in results]) for k in ("all", "warmup")}
-    out["explanation"] += f"; mean final test loss all {t['all']:.3f}, warm-up {t['warmup']:.3f}"
+    out = out.also(f"; mean final test loss all {t['all']:.3f}, warm-up {t['warmup']:.3f}")
     return out
 
 
@@ -340,5 +354,6 @@ register(
         seeds=5,
         cost_s=17.0,
         family="distributed",
+        deterministic=False,
     )
 )

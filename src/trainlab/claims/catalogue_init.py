@@ -9,7 +9,7 @@ import numpy as np
 
 from .claim import Claim, register
 from .toolkit import config, model_step, toy, train_losses
-from .verdicts import difference_verdict, exact_verdict, slope
+from .verdicts import Kind, Verdict, difference_verdict, exact_verdict, slope
 
 # --- zero initialization never breaks symmetry -------------------------------------------------
 
@@ -38,7 +38,7 @@ def measure_zero_init(seed: int, hidden: int, steps: int, lr: float) -> dict:
     return {"spread": spread, "scale": weights[0].abs().max().item(), "moved": moved}
 
 
-def analyze_zero_init(results: list[dict], rule: dict) -> dict:
+def analyze_zero_init(results: list[dict], rule: dict) -> Verdict:
     """Exact: the hidden units' weights stay identical in every seed, up to float32 rounding:
     a spread below ``rule["relative"]`` of the largest first-layer weight."""
     out = exact_verdict(
@@ -46,7 +46,7 @@ def analyze_zero_init(results: list[dict], rule: dict) -> dict:
         max(r["spread"] / r["scale"] for r in results),
         "hidden units identical after training (spread / largest weight)",
     )
-    out["explanation"] += (
+    out = out.also(
         "; yet every weight matrix moved (smallest largest |w| after "
         f"training {min(r['moved'] for r in results):g})"
     )
@@ -118,20 +118,25 @@ def measure_vanishing(seed: int, depth: int, width: int) -> dict:
     return out
 
 
-def analyze_vanishing(results: list[dict], rule: dict) -> dict:
+def analyze_vanishing(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: per-layer log10 gradient slope (input to output) of sigmoid minus
     ReLU (> 0: sigmoid's gradient shrinks faster toward the input). Holds fully only if ReLU's
     mean factor per layer is within ``rule["relu_band"]`` of 1."""
     relu = {i: r["relu_slope"] for i, r in enumerate(results)}
     sig = {i: r["sigmoid_slope"] for i, r in enumerate(results)}
-    out = difference_verdict(sig, relu, "per-layer log10 gradient slope, sigmoid - ReLU")
+    out = difference_verdict(
+        sig,
+        relu,
+        "per-layer log10 gradient slope, sigmoid - ReLU",
+        delta=rule.get("delta"),
+    )
     factor = 10 ** -np.mean(list(relu.values()))
     sig_factor = 10 ** -np.mean(list(sig.values()))
-    out["explanation"] += (
+    out = out.also(
         f"; gradient factor per layer toward the input: sigmoid {sig_factor:.3f}, ReLU {factor:.3f}"
     )
-    if out["verdict"] == "holds" and abs(math.log10(factor)) > math.log10(rule["relu_band"]):
-        out["verdict"] = "holds only when compared with ReLU: ReLU's gradient shrinks too"
+    if out.kind == Kind.HOLDS and abs(math.log10(factor)) > math.log10(rule["relu_band"]):
+        out = out.only_when("compared with ReLU", "ReLU's gradient shrinks too")
     return out
 
 

@@ -15,7 +15,7 @@ import torch
 from .. import build
 from .claim import Claim, register
 from .toolkit import config, whole_run
-from .verdicts import difference_verdict, exact_verdict
+from .verdicts import Verdict, difference_verdict, exact_verdict
 
 
 def logit_gradient(loss: str, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -50,7 +50,7 @@ def measure_sigmoid_saturation(seed: int, margins: list) -> dict:
     return out
 
 
-def analyze_sigmoid_saturation(results: list[dict], rule: dict) -> dict:
+def analyze_sigmoid_saturation(results: list[dict], rule: dict) -> Verdict:
     """Exact: trainlab's gradients equal the lecture's formulas (to ``rule["tolerance"]``), and
     wherever the prediction is badly wrong (y_hat >= ``rule["wrong"]``) MSE's gradient is below
     ``rule["ratio"]`` times CE's while CE's is >= ``rule["wrong"]``."""
@@ -68,7 +68,7 @@ def analyze_sigmoid_saturation(results: list[dict], rule: dict) -> dict:
         max(ratios),
         f"gradients equal the formulas; |dMSE| / |dCE| small where y_hat >= {rule['wrong']}",
     )
-    out["explanation"] += f"; largest |dMSE/dd| / |dCE/dd| there {max(ratios):.3g}"
+    out = out.also(f"; largest |dMSE/dd| / |dCE/dd| there {max(ratios):.3g}")
     return out
 
 
@@ -126,7 +126,7 @@ def measure_softmax_saturation(seed: int, classes: int, samples: int, gaps: list
     return out
 
 
-def analyze_softmax_saturation(results: list[dict], rule: dict) -> dict:
+def analyze_softmax_saturation(results: list[dict], rule: dict) -> Verdict:
     """Exact: for every sample whose softmax puts >= ``rule["wrong"]`` on one wrong class,
     |dMSE/dz| < ``rule["ratio"]`` |dCE/dz| and |dCE/dz| >= 1."""
     ok, ratios = [], []
@@ -139,7 +139,7 @@ def analyze_softmax_saturation(results: list[dict], rule: dict) -> dict:
     out = exact_verdict(
         ok, max(ratios), "badly wrong softmax outputs: |dMSE/dz| small, |dCE/dz| >= 1"
     )
-    out["explanation"] += (
+    out = out.also(
         f" ({len(ratios)} samples with p_wrong >= {rule['wrong']}); largest "
         f"|dMSE/dz| / |dCE/dz| there {max(ratios):.3g}"
     )
@@ -216,17 +216,22 @@ def _tuned(r: dict, loss: str) -> float:
     return r[loss]["test"][int(np.argmax(r[loss]["val"]))]
 
 
-def analyze_ce_vs_mse(results: list[dict], rule: dict) -> dict:
+def analyze_ce_vs_mse(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test accuracy after the short run, cross-entropy minus MSE, each loss
     at its own rate chosen on validation accuracy. Holds if > 0 (p < 0.05)."""
     ce = {i: _tuned(r, "cross_entropy") for i, r in enumerate(results)}
     mse = {i: _tuned(r, "mse") for i, r in enumerate(results)}
-    out = difference_verdict(ce, mse, "test accuracy, cross-entropy - MSE (each at its tuned rate)")
+    out = difference_verdict(
+        ce,
+        mse,
+        "test accuracy, cross-entropy - MSE (each at its tuned rate)",
+        delta=rule.get("delta"),
+    )
     chosen = {
         k: [r["rates"][int(np.argmax(r[k]["val"]))] for r in results]
         for k in ("cross_entropy", "mse")
     }
-    out["explanation"] += (
+    out = out.also(
         f"; means {np.mean(list(ce.values())):.3f} (CE, rates chosen "
         f"{chosen['cross_entropy']}) and {np.mean(list(mse.values())):.3f} "
         f"(MSE, rates {chosen['mse']})"

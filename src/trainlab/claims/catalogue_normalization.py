@@ -8,7 +8,7 @@ import numpy as np
 
 from .claim import Claim, register
 from .toolkit import config, model_step, toy, train_losses
-from .verdicts import difference_verdict
+from .verdicts import Verdict, difference_verdict
 
 
 def trains(seed: int, norm: str, lr: float, steps: int) -> bool:
@@ -44,12 +44,13 @@ def measure_bn_rate(seed: int, low: float, high: float, rounds: int, steps: int)
     }
 
 
-def analyze_bn_rate(results: list[dict], rule: dict) -> dict:
+def analyze_bn_rate(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: log2(largest rate with BN) - log2(largest rate without)."""
     return difference_verdict(
         {i: r["batch"] for i, r in enumerate(results)},
         {i: r["plain"] for i, r in enumerate(results)},
         "log2 largest trainable lr, BN - plain",
+        delta=rule.get("delta"),
     )
 
 
@@ -76,7 +77,6 @@ register(
         seeds=5,
         fast=False,
         cost_s=8.0,
-        family="",
         note="First setup (spirals, 150 steps): the plain "
         "MLP reached the criterion at no rate at all, a task too hard for the comparison; moved to "
         "moons, which the plain MLP learns, before any verdict was read.",

@@ -22,7 +22,7 @@ from ..training.loop import evaluate
 from ..training.step import Step
 from .claim import Claim, register
 from .toolkit import config, train_losses
-from .verdicts import exact_verdict, paired_verdict
+from .verdicts import Kind, Verdict, exact_verdict, paired_verdict
 
 LECTURE = "003_4f959921065895eb.txt"
 
@@ -83,7 +83,7 @@ def measure_irnn(seed: int, seq_len: int, hidden: int, steps: int, lr: float) ->
     return out
 
 
-def analyze_irnn(results: list[dict], rule: dict) -> dict:
+def analyze_irnn(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: log test MSE, identity - random W_hh (< 0: identity learns more).
     Holds fully only if the identity RNN also beats the mean-predictor baseline by the factor
     ``rule["learned"]`` on average (it learned the task)."""
@@ -94,17 +94,16 @@ def analyze_irnn(results: list[dict], rule: dict) -> dict:
         "log test MSE, identity - random W_hh",
         higher=False,
         key=lambda v: math.log(v["test"]),
+        delta=rule.get("delta"),
     )
     ident = np.mean([r["identity"]["test"] for r in results])
     rand = np.mean([r["random"]["test"] for r in results])
     base = np.mean([r["baseline"] for r in results])
-    out["explanation"] += (
+    out = out.also(
         f"; mean test MSE identity {ident:.4f}, random {rand:.4f}, predicting the mean {base:.4f}"
     )
-    if out["verdict"] == "holds" and ident > base * rule["learned"]:
-        out["verdict"] = (
-            "holds only when judged relatively: the identity RNN did not learn the task"
-        )
+    if out.kind == Kind.HOLDS and ident > base * rule["learned"]:
+        out = out.only_when("judged relatively", "the identity RNN did not learn the task")
     return out
 
 
@@ -182,7 +181,7 @@ def measure_dropout(seed: int, train_samples: int, hidden: int, steps: int, p: f
     return out
 
 
-def analyze_dropout(results: list[dict], rule: dict) -> dict:
+def analyze_dropout(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test cross-entropy, variational dropout - none (< 0: regularizes)."""
     out = paired_verdict(
         results,
@@ -191,11 +190,12 @@ def analyze_dropout(results: list[dict], rule: dict) -> dict:
         "test loss, variational dropout - none",
         higher=False,
         key=lambda v: v["test"],
+        delta=rule.get("delta"),
     )
     gap = {
         k: np.mean([r[k]["test"] - r[k]["train"] for r in results]) for k in ("none", "variational")
     }
-    out["explanation"] += (
+    out = out.also(
         f"; mean train-test gap without dropout {gap['none']:.3f}, with {gap['variational']:.3f}"
     )
     return out
@@ -264,7 +264,7 @@ def measure_recurrent_bn(seed: int, hidden: int, steps: int, lr: float) -> dict:
     return out
 
 
-def analyze_recurrent_bn(results: list[dict], rule: dict) -> dict:
+def analyze_recurrent_bn(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: mean training loss over all updates (the area under the curve),
     batch-normalized - plain (< 0: BN trains faster)."""
     out = paired_verdict(
@@ -274,9 +274,10 @@ def analyze_recurrent_bn(results: list[dict], rule: dict) -> dict:
         "mean training loss, recurrent BN - plain LSTM",
         higher=False,
         key=lambda v: v["mean_loss"],
+        delta=rule.get("delta"),
     )
     t = {k: np.mean([r[k]["test"] for r in results]) for k in ("none", "batch")}
-    out["explanation"] += f"; mean test loss plain {t['none']:.3f}, BN {t['batch']:.3f}"
+    out = out.also(f"; mean test loss plain {t['none']:.3f}, BN {t['batch']:.3f}")
     return out
 
 
@@ -351,7 +352,7 @@ def measure_layer_norm(seed: int, batch: int) -> dict:
     return out
 
 
-def analyze_layer_norm(results: list[dict], rule: dict) -> dict:
+def analyze_layer_norm(results: list[dict], rule: dict) -> Verdict:
     """Exact: with layer norm a sample's output is the same alone and in a batch (to
     ``rule["tol"]``), no running statistics are kept, and a batch-size-1 step is finite."""
     ok = [
@@ -364,7 +365,7 @@ def analyze_layer_norm(results: list[dict], rule: dict) -> dict:
         "layer-norm LSTM: batch-independent, no statistics, trains at batch 1",
     )
     b = results[0]["batch"]
-    out["explanation"] += (
+    out = out.also(
         f"; recurrent BN for contrast: keeps {b['statistics']} running values, "
         f"batch-1 step {'works' if b['online'] else 'fails'}"
     )

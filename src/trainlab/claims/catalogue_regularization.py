@@ -27,7 +27,15 @@ from ..training.progress import Progress
 from .claim import Claim, register
 from .plots import plot_pairs, plot_seed_points
 from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, train_losses
-from .verdicts import equivalence_verdict, exact_verdict, mean_estimate, paired_verdict
+from .verdicts import (
+    Kind,
+    Verdict,
+    equivalence_verdict,
+    exact_verdict,
+    mean_estimate,
+    paired_estimate,
+    paired_verdict,
+)
 
 LECTURE_000 = "000_c258a766373167ad.txt"
 LECTURE_002 = "002_7a1911faa9f7a81a.txt"
@@ -171,7 +179,7 @@ def measure_bn_backward(seed: int, batch: int, width: int) -> dict:
         }
 
 
-def analyze_bn_backward(results: list[dict], rule: dict) -> dict:
+def analyze_bn_backward(results: list[dict], rule: dict) -> Verdict:
     """Exact (to float64 rounding): every relative error below ``rule["tolerance"]``."""
     worst = max(max(r.values()) for r in results)
     return exact_verdict(
@@ -283,7 +291,7 @@ def measure_bn_population(seed: int, samples: int, epochs: int, batch: int) -> d
         }
 
 
-def analyze_bn_population(results: list[dict], rule: dict) -> dict:
+def analyze_bn_population(results: list[dict], rule: dict) -> Verdict:
     """Exact: population statistics match the slide's formula (error < tolerance, the mean's
     relative to the inputs' largest standard deviation, the variance's to the largest) and
     a test sample's output does not change with its batch-mates (< tolerance) in every seed."""
@@ -295,7 +303,7 @@ def analyze_bn_population(results: list[dict], rule: dict) -> dict:
         "population statistics = slide formula, inference independent of batch",
     )
     worst = {k: max(r[k] for r in results) for k in ("formula_error", "eval_change")}
-    out["explanation"] += (
+    out = out.also(
         f"; largest formula error {worst['formula_error']:.2g}, largest "
         f"inference change {worst['eval_change']:.2g} (in training mode: "
         f"{min(r['train_change'] for r in results):.2g} at least)"
@@ -357,11 +365,11 @@ def measure_bn_unbiased(seed: int, batch: int, hidden: int) -> dict:
         return {"corrected": ratio, "uncorrected": ratio * (batch - 1) / batch}
 
 
-def analyze_bn_unbiased(results: list[dict], rule: dict) -> dict:
+def analyze_bn_unbiased(results: list[dict], rule: dict) -> Verdict:
     """TOST: the corrected ratio equals 1 within ``rule["margin"]`` (t over seeds)."""
     fit = mean_estimate([r["corrected"] for r in results])
     out = equivalence_verdict(fit, 1.0, rule["margin"], "population variance / true variance")
-    out["explanation"] += f"; without B/(B-1): {np.mean([r['uncorrected'] for r in results]):.3f}"
+    out = out.also(f"; without B/(B-1): {np.mean([r['uncorrected'] for r in results]):.3f}")
     return out
 
 
@@ -430,7 +438,7 @@ def measure_norm_batch_dependence(seed: int, hidden: int, mates: int) -> dict:
         return out
 
 
-def analyze_norm_batch_dependence(results: list[dict], rule: dict) -> dict:
+def analyze_norm_batch_dependence(results: list[dict], rule: dict) -> Verdict:
     """Exact: layer norm's change below ``rule["tolerance"]`` and batch norm's above
     ``rule["visible"]`` in every seed."""
     ok = [r["layer"] < rule["tolerance"] and r["batch"] > rule["visible"] for r in results]
@@ -439,7 +447,7 @@ def analyze_norm_batch_dependence(results: list[dict], rule: dict) -> dict:
         max(r["layer"] for r in results),
         "layer norm's output ignores the batch, batch norm's does not",
     )
-    out["explanation"] += (
+    out = out.also(
         f"; largest change with layer norm "
         f"{max(r['layer'] for r in results):.2g}, smallest with batch norm "
         f"{min(r['batch'] for r in results):.2g}"
@@ -499,13 +507,15 @@ def measure_bn_dropout(seed: int, samples: int, epochs: int, hidden: list, p: fl
     )
 
 
-def analyze_bn_dropout(results: list[dict], rule: dict) -> dict:
+def analyze_bn_dropout(results: list[dict], rule: dict) -> Verdict:
     """TOST over seeds: dropout's effect on top of BN (test accuracy, BN + dropout - BN) lies
     within +- ``rule["margin"]``; the effect of dropout without BN is reported beside it."""
-    fit = mean_estimate([r["bn_dropout"] - r["bn"] for r in results])
+    fit = paired_estimate(
+        [r["bn_dropout"] for r in results], [r["bn"] for r in results], ("bn_dropout", "bn")
+    )
     out = equivalence_verdict(fit, 0.0, rule["margin"], "test accuracy, BN + dropout - BN")
     alone = np.mean([r["dropout"] - r["plain"] for r in results])
-    out["explanation"] += f"; dropout without BN: {alone:+.3f}"
+    out = out.also(f"; dropout without BN: {alone:+.3f}")
     return out
 
 
@@ -559,11 +569,18 @@ def measure_l2(seed: int, samples: int, epochs: int, hidden: list, l2: float) ->
     return out
 
 
-def analyze_l2(results: list[dict], rule: dict) -> dict:
+def analyze_l2(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test error with L2 - without (< 0 claimed); weight norms reported."""
-    out = paired_verdict(results, "l2", "none", "test error, L2 - none", higher=False)
+    out = paired_verdict(
+        results,
+        "l2",
+        "none",
+        "test error, L2 - none",
+        higher=False,
+        delta=rule.get("delta"),
+    )
     ratio = np.mean([r["l2_norm"] / r["none_norm"] for r in results])
-    out["explanation"] += f"; weight norm with L2 / without: {ratio:.2f}"
+    out = out.also(f"; weight norm with L2 / without: {ratio:.2f}")
     return out
 
 
@@ -612,10 +629,17 @@ def measure_l1(
     return out
 
 
-def analyze_l1(results: list[dict], rule: dict) -> dict:
+def analyze_l1(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: fraction of near-zero weights, L1 - L2 (> 0 claimed)."""
-    out = paired_verdict(results, "l1", "l2", "fraction of |w| < 1e-3, L1 - L2", higher=True)
-    out["explanation"] += (
+    out = paired_verdict(
+        results,
+        "l1",
+        "l2",
+        "fraction of |w| < 1e-3, L1 - L2",
+        higher=True,
+        delta=rule.get("delta"),
+    )
+    out = out.also(
         f"; test accuracy L1 {np.mean([r['l1_accuracy'] for r in results]):.3f}"
         f", L2 {np.mean([r['l2_accuracy'] for r in results]):.3f}"
     )
@@ -675,14 +699,19 @@ def measure_dropout_gap(seed: int, samples: int, epochs: int, hidden: list, p: f
     return out
 
 
-def analyze_dropout_gap(results: list[dict], rule: dict) -> dict:
+def analyze_dropout_gap(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: train-test accuracy gap with dropout - without (< 0 claimed); the
     change of test accuracy reported."""
     out = paired_verdict(
-        results, "dropout", "none", "train-test accuracy gap, dropout - none", higher=False
+        results,
+        "dropout",
+        "none",
+        "train-test accuracy gap, dropout - none",
+        higher=False,
+        delta=rule.get("delta"),
     )
     test = np.mean([r["dropout_test"] - r["none_test"] for r in results])
-    out["explanation"] += f"; test accuracy changes by {test:+.3f}"
+    out = out.also(f"; test accuracy changes by {test:+.3f}")
     return out
 
 
@@ -734,9 +763,11 @@ def measure_dropout_modes(seed: int, samples: int, epochs: int, hidden: list, p:
     )
 
 
-def analyze_dropout_modes(results: list[dict], rule: dict) -> dict:
+def analyze_dropout_modes(results: list[dict], rule: dict) -> Verdict:
     """TOST over seeds: test accuracy, original - inverted, within +- ``rule["margin"]``."""
-    fit = mean_estimate([r["original"] - r["inverted"] for r in results])
+    fit = paired_estimate(
+        [r["original"] for r in results], [r["inverted"] for r in results], ("original", "inverted")
+    )
     return equivalence_verdict(fit, 0.0, rule["margin"], "test accuracy, original - inverted")
 
 
@@ -812,13 +843,18 @@ def measure_early_stopping(seed: int, samples: int, epochs: int, hidden: list) -
     }
 
 
-def analyze_early_stopping(results: list[dict], rule: dict) -> dict:
+def analyze_early_stopping(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test loss (the slides' 'error', the divergence) at the validation
     minimum - at the end (< 0 claimed); the accuracies reported."""
     out = paired_verdict(
-        results, "best", "last", "test loss, early-stopped - trained to the end", higher=False
+        results,
+        "best",
+        "last",
+        "test loss, early-stopped - trained to the end",
+        higher=False,
+        delta=rule.get("delta"),
     )
-    out["explanation"] += (
+    out = out.also(
         f"; test accuracy "
         f"{np.mean([r['best_accuracy'] for r in results]):.3f} (stopped at "
         f"epoch {np.mean([r['best_epoch'] for r in results]):.0f} on average)"
@@ -892,20 +928,25 @@ def measure_clipping(seed: int, eigenvalues: list, lr: float, theta: float, step
         return out
 
 
-def analyze_clipping(results: list[dict], rule: dict) -> dict:
+def analyze_clipping(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: log10(final / initial loss), clipped - plain (< 0 claimed). The
     premise (plain SGD diverges: ratio > 1 in every seed) must hold, else inconclusive; a clipped
     run whose loss grew means the claim does not hold."""
     out = paired_verdict(
-        results, "clipped", "plain", "log10(final / initial loss), clipped - plain", higher=False
+        results,
+        "clipped",
+        "plain",
+        "log10(final / initial loss), clipped - plain",
+        higher=False,
+        delta=rule.get("delta"),
     )
     if not all(r["plain"] > 0 for r in results):
-        out["verdict"] = "inconclusive"
-        out["explanation"] += "; premise failed: plain SGD did not diverge in every seed"
+        out = out.overruled(
+            Kind.INCONCLUSIVE, "premise failed: plain SGD did not diverge in every seed"
+        )
     elif not all(r["clipped"] < 0 for r in results):
-        out["verdict"] = "does not hold"
-        out["explanation"] += "; a clipped run diverged too"
-    out["explanation"] += (
+        out = out.overruled(Kind.DOES_NOT_HOLD, "a clipped run diverged too", exact=True)
+    out = out.also(
         f"; final loss / initial: plain 10^"
         f"{np.mean([r['plain'] for r in results]):.0f}, clipped 10^"
         f"{np.mean([r['clipped'] for r in results]):.1f}"
@@ -971,10 +1012,15 @@ def measure_augmentation(
     )
 
 
-def analyze_augmentation(results: list[dict], rule: dict) -> dict:
+def analyze_augmentation(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test accuracy, augmented - none (> 0 claimed)."""
     return paired_verdict(
-        results, "augmented", "none", "test accuracy, augmented - none", higher=True
+        results,
+        "augmented",
+        "none",
+        "test accuracy, augmented - none",
+        higher=True,
+        delta=rule.get("delta"),
     )
 
 
@@ -1037,7 +1083,7 @@ def measure_input_normalization(
         return out
 
 
-def analyze_input_normalization(results: list[dict], rule: dict) -> dict:
+def analyze_input_normalization(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: best final training loss, normalized - raw (< 0 claimed)."""
     return paired_verdict(
         results,
@@ -1045,6 +1091,7 @@ def analyze_input_normalization(results: list[dict], rule: dict) -> dict:
         "none",
         "training loss after the budget (each at its best rate), normalized - raw",
         higher=False,
+        delta=rule.get("delta"),
     )
 
 
@@ -1108,19 +1155,28 @@ def measure_calibration(
     return out
 
 
-def analyze_calibration(results: list[dict], rule: dict) -> dict:
+def analyze_calibration(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: test ECE, regularized - none (< 0 claimed). 'At equal accuracy':
     a TOST on the accuracy difference (+- ``rule["margin"]``); when ECE falls but equal
     accuracy is not shown the verdict says so."""
     out = paired_verdict(
-        results, "regularized", "none", "test ECE, regularized - none", higher=False
+        results,
+        "regularized",
+        "none",
+        "test ECE, regularized - none",
+        higher=False,
+        delta=rule.get("delta"),
     )
-    fit = mean_estimate([r["regularized_accuracy"] - r["none_accuracy"] for r in results])
+    fit = paired_estimate(
+        [r["regularized_accuracy"] for r in results],
+        [r["none_accuracy"] for r in results],
+        ("regularized_accuracy", "none_accuracy"),
+    )
     same = equivalence_verdict(fit, 0.0, rule["margin"], "test accuracy difference")
-    out["explanation"] += "; " + same["explanation"] + f" (TOST p = {same['p']:.3g})"
-    if out["verdict"] == "holds" and same["verdict"] != "holds":
-        out["verdict"] = (
-            f"holds only when accuracy may differ: equal accuracy (+-{rule['margin']}) not shown"
+    out = out.also(f"; {same.sentence}")
+    if out.kind == Kind.HOLDS and same.kind != Kind.HOLDS:
+        out = out.only_when(
+            "accuracy may differ", f"equal accuracy (+-{rule['margin']}) not shown: {same.label}"
         )
     return out
 
@@ -1200,12 +1256,17 @@ def measure_aux(
     return out
 
 
-def analyze_aux(results: list[dict], rule: dict) -> dict:
+def analyze_aux(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: final training loss of the main head, aux - none (< 0 claimed)."""
     out = paired_verdict(
-        results, "aux", "none", "final training loss, with auxiliary heads - without", higher=False
+        results,
+        "aux",
+        "none",
+        "final training loss, with auxiliary heads - without",
+        higher=False,
+        delta=rule.get("delta"),
     )
-    out["explanation"] += (
+    out = out.also(
         f"; test accuracy {np.mean([r['none_accuracy'] for r in results]):.3f}"
         f" without, {np.mean([r['aux_accuracy'] for r in results]):.3f} with"
     )

@@ -4,6 +4,7 @@ sample order, step-size schedules, convergence rates, batch size and learning ra
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -20,7 +21,15 @@ from .toolkit import (
     toy,
     whole_run as _whole_run,
 )
-from .verdicts import ALPHA, difference_verdict, equivalence_verdict, paired_verdict, row, slope
+from .verdicts import (
+    Kind,
+    Verdict,
+    difference_verdict,
+    equivalence_verdict,
+    exact,
+    paired_verdict,
+    seed_slopes,
+)
 
 MNIST1D = ['data.name="mnist1d"', "model.hidden=[64]", "train.checkpoint_seconds=100000"]
 
@@ -71,13 +80,17 @@ def measure_sample_order(seed: int, samples: int, epochs: int, batch: int, lr: f
     }
 
 
-def analyze_sample_order(results: list[dict], rule: dict) -> dict:
+def analyze_sample_order(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: full training loss at the end, fixed order - random order (> 0)."""
     out = paired_verdict(
-        results, "fixed", "random", "final training loss, fixed class-sorted order - random order"
+        results,
+        "fixed",
+        "random",
+        "final training loss, fixed class-sorted order - random order",
+        delta=rule.get("delta"),
     )
     swing = np.mean([r["fixed_swing"] / max(r["random_swing"], 1e-12) for r in results])
-    out["explanation"] += f"; within the last epoch the loss swings {swing:.1f}x as widely"
+    out = out.also(f"; within the last epoch the loss swings {swing:.1f}x as widely")
     return out
 
 
@@ -153,18 +166,14 @@ def measure_noisy_quadratic(
     return {"k": list(checkpoints), "f": [float(np.mean(sums[c])) for c in checkpoints]}
 
 
-def _pooled_slope(results: list[dict], x: str = "k", y: str = "f") -> dict:
-    return slope(
-        [math.log(v) for r in results for v in r[x]], [math.log(v) for r in results for v in r[y]]
+def analyze_rate_slope(results: list[dict], rule: dict) -> Verdict:
+    """Log-log slope of f on the update count k, fitted per seed and t-tested over the seeds'
+    slopes; TOST against ``rule["target"]`` with ``rule["margin"]``."""
+    fit = seed_slopes(
+        [[math.log(v) for v in r["k"]] for r in results],
+        [[math.log(v) for v in r["f"]] for r in results],
     )
-
-
-def analyze_rate_slope(results: list[dict], rule: dict) -> dict:
-    """Log-log slope of f on the update count k, pooled over seeds; TOST against
-    ``rule["target"]`` with ``rule["margin"]``."""
-    return equivalence_verdict(
-        _pooled_slope(results), rule["target"], rule["margin"], "slope of log f on log k"
-    )
+    return equivalence_verdict(fit, rule["target"], rule["margin"], "slope of log f on log k")
 
 
 def plot_rate_slope(results: list[dict], row: dict, ax) -> None:
@@ -259,7 +268,7 @@ def measure_plateau_drop(seed: int, lr: float, epochs: int, batch: int, patience
     return out
 
 
-def analyze_plateau_drop(results: list[dict], rule: dict) -> dict:
+def analyze_plateau_drop(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: final training loss, constant - plateau-drop schedule (> 0)."""
     final = [{"constant": r["constant"][-1], "plateau": r["plateau"][-1]} for r in results]
     out = paired_verdict(
@@ -267,10 +276,11 @@ def analyze_plateau_drop(results: list[dict], rule: dict) -> dict:
         "constant",
         "plateau",
         "final training loss, constant rate - drop by 10 at the plateau",
+        delta=rule.get("delta"),
     )
     acc = np.mean([r["plateau_test_accuracy"] - r["constant_test_accuracy"] for r in results])
     dropped = sum(min(r["plateau_lr"]) < max(r["plateau_lr"]) for r in results)
-    out["explanation"] += (
+    out = out.also(
         f"; the rate dropped in {dropped} of {len(results)} runs; test "
         f"accuracy {acc:+.3f} with the drop"
     )
@@ -336,49 +346,50 @@ def measure_lr_sweep(seed: int, rates: list, steps: int, batch: int, cap: float)
     return {"rates": list(rates), "loss": losses}
 
 
-def analyze_lr_sweep(results: list[dict], rule: dict) -> dict:
+def analyze_lr_sweep(results: list[dict], rule: dict) -> Verdict:
     """U shape: the rate with the lowest mean log loss is interior, and both the smallest and
-    the largest rate end with a higher loss than it (paired t-tests on log loss; the verdict
-    takes the larger p, an intersection-union test). Estimate: the smaller of the two mean
-    log-loss gaps."""
+    the largest rate end with a higher loss than it (paired one-sided t-tests on log loss, an
+    intersection-union test: holds if both hold, p the larger; does not hold if either does
+    not hold, or exactly if the best rate is at an edge of the grid). Estimate: the smaller of
+    the two mean log-loss gaps."""
     logs = np.log([r["loss"] for r in results])
     best = int(np.argmin(logs.mean(axis=0)))
+    rates = results[0]["rates"]
     if best in (0, logs.shape[1] - 1):
-        return row(
-            "paired t-tests on log loss",
-            0.0,
-            (0.0, 0.0),
-            1.0,
-            "does not hold",
-            f"the best rate is at the edge of the grid ({results[0]['rates'][best]:g})",
+        return exact([False], 0.0, "the lowest mean loss is at an interior rate").also(
+            f"; the best rate is at the edge of the grid ({rates[best]:g})"
         )
     sides = [
         difference_verdict(
-            dict(enumerate(logs[:, j])), dict(enumerate(logs[:, best])), "log loss gap"
+            dict(enumerate(logs[:, j])),
+            dict(enumerate(logs[:, best])),
+            f"log-loss gap, rate {rates[j]:g} - best rate {rates[best]:g}",
+            delta=rule.get("delta"),
         )
         for j in (0, logs.shape[1] - 1)
     ]
-    low = min(sides, key=lambda s: s["estimate"])
-    p = max(s["p"] for s in sides)
-    verdict = (
-        "holds"
-        if p < ALPHA and all(s["estimate"] > 0 for s in sides)
-        else (
-            "does not hold"
-            if any(s["verdict"] == "does not hold" for s in sides)
-            else "inconclusive"
-        )
+    low = min(sides, key=lambda s: s.estimate)
+    failed = [s for s in sides if s.kind == Kind.DOES_NOT_HOLD]
+    if all(s.kind == Kind.HOLDS for s in sides):
+        decided = max(sides, key=lambda s: s.p)
+    elif failed:
+        decided = min(failed, key=lambda s: s.p)
+    else:
+        decided = max(sides, key=lambda s: s.p)
+    kind = (
+        Kind.HOLDS
+        if all(s.kind == Kind.HOLDS for s in sides)
+        else (Kind.DOES_NOT_HOLD if failed else Kind.INCONCLUSIVE)
     )
-    rates = results[0]["rates"]
-    return row(
-        "paired t-tests on log loss (smallest, largest rate vs best), max p",
-        low["estimate"],
-        low["ci"],
-        p,
-        verdict,
-        f"best rate {rates[best]:g}; log-loss gap to it: {sides[0]['estimate']:.2f} at "
-        f"{rates[0]:g}, {sides[1]['estimate']:.2f} at {rates[-1]:g} (the smaller with its "
-        f"CI reported)",
+    return replace(
+        decided,
+        kind=kind,
+        estimate=low.estimate,
+        ci=low.ci,
+        statistic="paired one-sided t-tests on log loss (smallest, largest rate vs best), "
+        "intersection-union",
+        tests=tuple(t for s in sides for t in s.tests),
+        sentence=f"best rate {rates[best]:g}; " + "; ".join(s.sentence for s in sides),
     )
 
 
@@ -409,7 +420,6 @@ register(
         seeds=5,
         fast=True,
         cost_s=0.45,
-        family="",
         note="Diverged runs count as loss 100 (cap), so that they enter the test as a poor loss.",
     )
 )
@@ -436,15 +446,19 @@ def measure_batch_scaling(seed: int, small: int, large: int, lr: float, epochs: 
     return out
 
 
-def analyze_batch_scaling(results: list[dict], rule: dict) -> dict:
+def analyze_batch_scaling(results: list[dict], rule: dict) -> Verdict:
     """Paired over seeds: final training loss, large batch at the same rate - large batch at
     the scaled rate (> 0); the gap of the scaled run to the small batch in the explanation."""
     out = paired_verdict(
-        results, "large", "scaled", "final training loss, large batch: same lr - scaled lr"
+        results,
+        "large",
+        "scaled",
+        "final training loss, large batch: same lr - scaled lr",
+        delta=rule.get("delta"),
     )
     gap = np.mean([r["scaled"] - r["small"] for r in results])
     acc = np.mean([r["scaled_test_accuracy"] - r["small_test_accuracy"] for r in results])
-    out["explanation"] += (
+    out = out.also(
         f"; scaled large batch vs small batch: loss {gap:+.3f}, test accuracy {acc:+.3f}"
     )
     return out

@@ -1,40 +1,67 @@
-"""The claims' reports: ``claims.html`` (one self-contained page, grouped by lecture, the verdict
-counts at the top, filters by verdict and lecture, and per claim its statement, source, what was
-run, plot, statistic, verdict and one plain sentence) and ``claims.md`` (the verdict table that
-README.md shows)."""
+"""The claims' reports: ``claims.html`` (one self-contained page, grouped by lecture deck under its
+title, the verdict counts at the top, filters by verdict and lecture, and per claim its
+statement, source, what was run, plot, statistic, verdict and one plain sentence) and
+``claims.md`` (the verdict table that README.md shows). Text taken from docstrings is shown
+without its reST markup (:func:`plain_text`)."""
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections import Counter
 from pathlib import Path
 
 from ..analysis.report import Page, number, styled
 from ..runs.atomic import atomic_write_text
 from .claim import Claim
+from .verdicts import ALPHA, Kind
 
 #: The verdict kinds, in the order the summary shows them.
-KINDS = ("holds", "holds only when", "does not hold", "inconclusive")
+KINDS = tuple(str(k) for k in Kind)
 
 
 def kind(verdict: str) -> str:
-    """The verdict without its condition (``holds only when ...`` -> ``holds only when``)."""
+    """The verdict's kind (an older record's ``holds only when <condition>`` -> ``holds only
+    when``)."""
     return "holds only when" if verdict.startswith("holds only") else verdict
 
 
-def lecture_title(lecture: str) -> str:
-    """The seed file and the deck's title, e.g. ``000_c258... (Neural Networks: Optimization
-    Part 2)``."""
-    return f"{lecture} ({TITLES.get(lecture[:3], 'lecture')})"
-
-
+#: The decks' titles (their first lines; ``shared/seeds/README.md``), by file prefix.
 TITLES = {
     "000": "Neural Networks: Optimization Part 2",
-    "001": "Training Neural Networks, 6.036",
+    "001": "Training Neural Networks (6.036)",
     "002": "Lecture 7: Training deep neural networks",
     "003": "Advanced Training Techniques",
     "004": "Deep Learning for Graphics, training part",
 }
+
+
+def lecture_title(lecture: str) -> str:
+    """The deck's title and its number, e.g. ``Neural Networks: Optimization Part 2 (lecture
+    000)``, for a seed file name such as ``000_c258a766373167ad.txt``."""
+    prefix = lecture[:3]
+    return f"{TITLES[prefix]} (lecture {prefix})" if prefix in TITLES else lecture
+
+
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`(~?)([^`<]*?)(?:\s*<([^`>]*)>)?`")
+_LITERAL = re.compile(r"``(.+?)``")
+_INTERPRETED = re.compile(r"(?<![`\w])`([^`]+)`(?!`)_?")
+
+
+def _role(m: re.Match) -> str:
+    short, target, link = m.group(1), m.group(2).strip(), m.group(3)
+    if link:  # :func:`text <target>`: the text
+        return target
+    return target.rsplit(".", 1)[-1] if short else target
+
+
+def plain_text(text: str) -> str:
+    """``text`` without reST markup, for readers: roles such as :func:`a.b` become ``a.b``
+    (``~a.b.c`` its last part ``c``, ``title <target>`` its title), double-backquoted literals
+    and single-backquoted text lose their quotes."""
+    text = _ROLE.sub(_role, text)
+    text = _LITERAL.sub(r"\1", text)
+    return _INTERPRETED.sub(r"\1", text)
 
 
 def summary_counts(rows: list[dict]) -> dict[str, int]:
@@ -43,8 +70,17 @@ def summary_counts(rows: list[dict]) -> dict[str, int]:
     return {k: counts.get(k, 0) for k in KINDS}
 
 
+def label(r: dict) -> str:
+    """The row's verdict with its condition (``holds only when the method is ...``)."""
+    return f"{r['verdict']} {r.get('condition') or ''}".strip()
+
+
+def _g(x) -> str:
+    return "" if x is None else f"{x:.3g}"
+
+
 def _ci(r: dict) -> str:
-    return f"{r['estimate']:.3g} [{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]"
+    return f"{_g(r['estimate'])} [{_g(r['ci'][0])}, {_g(r['ci'][1])}]"
 
 
 def _changed(r: dict) -> str:
@@ -54,23 +90,38 @@ def _changed(r: dict) -> str:
     return f" (verdict changed between seed sets: {others})" if r.get("verdict_changed") else ""
 
 
+def _control(r: dict) -> str:
+    if not r.get("expected_verdict"):
+        return ""
+    expected = " or ".join(r["expected_verdict"])
+    if r.get("control_failed"):
+        return f" CONTROL FAILED: expected {expected}"
+    return f" (control: expected {expected}, as it came out)"
+
+
+def _delta(r: dict) -> str:
+    return "none declared" if r.get("delta") is None else f"{r['delta']:g}"
+
+
 def write_markdown(path: Path, rows: list[dict]) -> None:
-    """The verdict table as Markdown: claim, source, verdict, estimate [95% CI], p, test."""
+    """The verdict table as Markdown: claim, deck and slide, verdict, estimate [95% CI], the
+    smallest effect of interest, the deciding test's p before and after Holm, the test."""
     counts = ", ".join(f"{n} {k}" for k, n in summary_counts(rows).items())
+    failed = [r["id"] for r in rows if r.get("control_failed")]
     lines = [
-        f"{len(rows)} claims: {counts}.",
+        f"{len(rows)} claims: {counts}."
+        + (f" CONTROL FAILED: {', '.join(failed)}." if failed else ""),
         "",
-        "| claim | lecture, slide | verdict | estimate [95% CI] | p (Holm) | statistic |",
-        "|---|---|---|---|---:|---|",
+        "| claim | deck, slide | verdict | estimate [95% CI] | delta | p | p (Holm) | decided by |",
+        "|---|---|---|---|---|---:|---:|---|",
     ]
     for r in rows:
-        p = r.get("p_holm", r["p"])
-        verdict = r["verdict"] + (
-            " (changed between seed sets)" if r.get("verdict_changed") else ""
-        )
+        verdict = label(r) + (" (changed between seed sets)" if r.get("verdict_changed") else "")
+        verdict += _control(r)
         lines.append(
-            f"| `{r['id']}` | {r['lecture'][:3]} {r['slide']} | {verdict} | {_ci(r)} "
-            f"| {p:.2g} | {r['statistic']} |"
+            f"| `{r['id']}` | {TITLES.get(r['lecture'][:3], r['lecture'])}, {r['slide']} "
+            f"| {verdict} | {_ci(r)} | {_delta(r)} | {_g(r['p'])} | {_g(r.get('p_holm'))} "
+            f"| {r['decided_by']['test']} |"
         )
     atomic_write_text(path, "\n".join(lines) + "\n")
 
@@ -84,13 +135,13 @@ LEADS = {
 
 
 def plain_sentence(r: dict) -> str:
-    """One sentence: what the verdict means, then the analysis's explanation."""
-    return f"{LEADS[kind(r['verdict'])]}: {r['explanation']}."
+    """One sentence: what the verdict means, then what was found."""
+    return f"{LEADS[kind(r['verdict'])]}: {plain_text(r['sentence'])}."
 
 
 def _what_ran(claim: Claim) -> str:
-    """The measuring function's docstring and its parameters."""
-    doc = inspect.getdoc(claim.measure) or claim.measure.__name__
+    """The measuring function's docstring (without reST markup) and its parameters."""
+    doc = plain_text(inspect.getdoc(claim.measure) or claim.measure.__name__)
     params = ", ".join(f"{k} = {v}" for k, v in claim.params.items())
     return f"{' '.join(doc.split())} Parameters: {params or 'none'}."
 
@@ -102,6 +153,9 @@ def write_html(path: Path, rows: list[dict], claims: list[Claim], plots: Path) -
     lectures = sorted({r["lecture"] for r in rows})
     page = Page("trainlab claims: what the lectures claim, measured")
     counts = summary_counts(rows)
+    failed = [r["id"] for r in rows if r.get("control_failed")]
+    if failed:
+        page.paragraph(styled("verdict does-not-hold", f"CONTROL FAILED: {', '.join(failed)}"))
     changed = [r["id"] for r in rows if r.get("verdict_changed")]
     page.paragraph(
         f"{len(rows)} claims. ",
@@ -110,6 +164,11 @@ def write_html(path: Path, rows: list[dict], claims: list[Claim], plots: Path) -
         + (f": {', '.join(changed)}." if changed else "."),
     )
     page.table(["verdict", "claims"], [[k, str(n)] for k, n in counts.items()])
+    page.paragraph(
+        f"Every verdict is decided by one-sided t-tests at {ALPHA} (the 95% interval lies on "
+        "one side of 0 or of the smallest effect of interest, delta), and Holm's correction "
+        "within each family of claims; see docs/claims.md for the rules."
+    )
     page.filters({"verdict": list(KINDS), "lecture": [lec[:3] for lec in lectures]})
     for lecture in lectures:
         page.section("lecture", lecture=lecture[:3]).heading(lecture_title(lecture))
@@ -118,24 +177,39 @@ def write_html(path: Path, rows: list[dict], claims: list[Claim], plots: Path) -
             verdict_class = kind(r["verdict"]).replace(" ", "-")
             page.section("claim", lecture=lecture[:3], verdict=kind(r["verdict"]))
             page.heading(r["id"], level=3)
-            page.paragraph(styled("verdict " + verdict_class, r["verdict"]), _changed(r))
-            page.paragraph("Claim: ", r["statement"], f" (source: {lecture}, slide {r['slide']})")
+            page.paragraph(styled("verdict " + verdict_class, label(r)), _changed(r), _control(r))
+            page.paragraph(
+                "Claim: ",
+                plain_text(r["statement"]),
+                f" (source: {lecture_title(lecture)}, file {lecture}, slide {r['slide']})",
+            )
             page.paragraph("What was run: ", _what_ran(claim))
             if r.get("note"):
-                page.paragraph("Note on the setup: ", r["note"])
+                page.paragraph("Note on the setup: ", plain_text(r["note"]))
             image = plots / f"{r['id']}.png"
             if image.is_file():
                 page.image(image, f"plot for {r['id']}")
-            p_holm = r.get("p_holm", r["p"])
             page.table(
-                ["statistic", "estimate", "95% CI", "p", "p (Holm)", "seeds", "seconds"],
+                [
+                    "statistic",
+                    "estimate",
+                    "95% CI",
+                    "delta",
+                    "decided by",
+                    "p",
+                    f"p (Holm, {r.get('family_size', 1)} in '{r.get('family', '')}')",
+                    "seeds",
+                    "seconds",
+                ],
                 [
                     [
                         r["statistic"],
                         number(r["estimate"], 4),
                         f"{r['ci'][0]:.4g} to {r['ci'][1]:.4g}",
+                        _delta(r),
+                        r["decided_by"]["test"],
                         f"{r['p']:.3g}",
-                        f"{p_holm:.3g}",
+                        _g(r.get("p_holm")),
                         str(r["seeds"]),
                         number(r["wall_s"], 1),
                     ]
