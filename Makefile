@@ -10,12 +10,12 @@ ARGS ?=
 setup: $(VENV)/.installed
 
 # torch is installed first and pinned, so that nothing pulls a multi-GB CUDA build instead of
-# the CPU wheel this project's machines carry.
+# the CPU wheel this project's machines carry. The cluster extra (Dask) is for the --cluster tests.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,cluster]'
 	touch $@
 
 run: setup

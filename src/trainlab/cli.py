@@ -84,6 +84,13 @@ PLAIN_HELP = (
 )
 
 
+CLUSTER_HELP = (
+    "run on a Dask cluster: the address of its scheduler (`dask scheduler`; workers: "
+    "`dask worker ADDRESS`), e.g. tcp://host:8786; --out must be on a file system every worker "
+    "shares (pip install 'trainlab[cluster]')"
+)
+
+
 def _run_commands(sub) -> None:
     """train, evaluate, config."""
     t = sub.add_parser(
@@ -147,6 +154,7 @@ def _grid_commands(sub) -> None:
         type=_integer(1, _jobs()),
         help="parallel runs (default: the number of cores, 1 thread each)",
     )
+    cp.add_argument("--cluster", metavar="ADDRESS", help=CLUSTER_HELP)
     cp.add_argument(
         "--out",
         help="folder (default runs/compare-<timestamp>); re-running with "
@@ -307,6 +315,7 @@ def _claims_command(sub) -> None:
         type=_integer(1, _jobs()),
         help="parallel processes (default: the number of cores)",
     )
+    cl.add_argument("--cluster", metavar="ADDRESS", help=CLUSTER_HELP)
     cl.add_argument(
         "--fast", action="store_true", help="the subset with robust verdicts, at most 3 seeds"
     )
@@ -335,6 +344,7 @@ def _claims(ns: argparse.Namespace) -> int:
         ns.jobs,
         ns.fast,
         log=lambda line: print(line, file=sys.stderr),
+        cluster=ns.cluster,
     )
     width = max(len(r["id"]) for r in rows)
     for r in rows:
@@ -479,6 +489,7 @@ def _compare(ns: argparse.Namespace) -> int:
         metric=ns.metric,
         target=ns.target,
         plain=ns.plain,
+        cluster=ns.cluster,
     )
     width = max(len(r["variant"]) for r in rows)
     for r in rows:

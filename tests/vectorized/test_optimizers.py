@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.func import stack_module_state
 
-from trainlab.optim import GradientClipping, GradientNoise
+from trainlab.optim import GradientClipping, GradientNoise, Rprop
 from trainlab.vectorized.optimizers import StackedOptimizer, why_not
 
 CASES = [
@@ -108,3 +108,42 @@ def test_what_cannot_step_together_says_why():
     nesterov = torch.optim.SGD(nets[0].parameters(), lr=0.1, momentum=0.9, nesterov=True)
     plain = torch.optim.SGD(nets[1].parameters(), lr=0.1, momentum=0.9)
     assert "nesterov" in why_not([nesterov, plain])
+
+
+@pytest.mark.parametrize("variant", ["rprop+", "rprop-", "irprop-"])
+@pytest.mark.parametrize("foreach", [False, None])
+def test_rprop_variants_per_model(variant, foreach):
+    if foreach is None and variant != "irprop-":
+        pytest.skip("only irprop- has the flat fast path")
+    settings = [
+        {"lr": 0.01, "variant": variant},
+        {"lr": 0.02, "etas": (0.4, 1.3), "variant": variant},
+        {"lr": 0.01, "step_sizes": (1e-4, 0.05), "variant": variant},
+    ]
+    nets = _nets(len(settings))
+    refs = [copy.deepcopy(n) for n in nets]
+    mine = [Rprop(n.parameters(), foreach=foreach, **s) for n, s in zip(nets, settings)]
+    theirs = [Rprop(r.parameters(), foreach=foreach, **s) for r, s in zip(refs, settings)]
+    params, _ = stack_module_state(nets)
+    params = {n: p.detach() for n, p in params.items()}
+    stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
+    stacked.load()
+    gen = torch.Generator().manual_seed(3)
+    # the sign of the gradient flips often: every branch (grow, shrink, backtrack) is taken
+    for _ in range(8):
+        grads = {n: torch.randn(p.shape, generator=gen) for n, p in params.items()}
+        for m, (ref, opt) in enumerate(zip(refs, theirs)):
+            for n, p in ref.named_parameters():
+                p.grad = grads[n][m].clone()
+            opt.step()
+        stacked.step(params, grads)
+        for m, ref in enumerate(refs):
+            for n, p in ref.named_parameters():
+                torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)
+    stacked.store()
+    for opt, ref_opt in zip(mine, theirs):
+        ours, ref = opt.state_dict()["state"], ref_opt.state_dict()["state"]
+        for k in ref:
+            assert ours[k].keys() == ref[k].keys()
+            for key in ref[k]:
+                torch.testing.assert_close(ours[k][key], ref[k][key], rtol=0, atol=1e-6)

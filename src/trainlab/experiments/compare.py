@@ -120,9 +120,12 @@ def run(
     metric: str = "test_accuracy",
     target: float | None = None,
     plain: bool = False,
+    cluster: str | None = None,
 ) -> list[dict]:
     """Run (or continue) the grid into ``out``; returns the summary rows. ``plain``: every
-    variant over :data:`trainlab.config.PLAIN` (``--plain``, the bare algorithm)."""
+    variant over :data:`trainlab.config.PLAIN` (``--plain``, the bare algorithm). ``cluster``:
+    the address of a Dask scheduler whose workers train the runs (``--cluster``,
+    :mod:`.cluster`)."""
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = grid.workers(jobs)
@@ -154,7 +157,7 @@ def run(
                 result = f"test accuracy {summary['test_accuracy']:.4f}"
             log(f"[{done}/{total}] {name} seed {k}: {result}")
 
-        summaries = grid.run_tasks(tasks, jobs, on_result=progress)
+        summaries = grid.run_tasks(tasks, jobs, on_result=progress, cluster=cluster)
         runs = {t.key: (s, _history(Path(t.folder))) for t, s in zip(tasks, summaries)}
         rows = summarize(variants, seeds, runs, chosen)
         write_outputs(out, rows, runs, base_config, seeds, chosen)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from ..optim import GradientClipping, GradientNoise, GradientTransform
+from ..optim import GradientClipping, GradientNoise, GradientTransform, Rprop
 
 # The state each rule keeps per parameter, as PyTorch names it (besides "step").
 STATE = {
@@ -34,6 +34,7 @@ STATE = {
     torch.optim.Adagrad: ("sum",),
     torch.optim.RMSprop: ("square_avg", "momentum_buffer", "grad_avg"),
     torch.optim.Adadelta: ("square_avg", "acc_delta"),
+    Rprop: ("prev", "step_size", "prev_update"),
 }
 SUPPORTED = tuple(STATE)
 
@@ -45,6 +46,7 @@ SHARED = {
     torch.optim.Adagrad: ("maximize",),
     torch.optim.RMSprop: ("centered", "maximize"),
     torch.optim.Adadelta: ("maximize",),
+    Rprop: ("variant",),
 }
 
 
@@ -84,6 +86,8 @@ def why_not(optimizers: list[torch.optim.Optimizer]) -> str | None:
         return "SGD with dampening"
     if any(g.get("maximize") for i, _, _ in inners for g in i.param_groups):
         return "maximize"
+    if kind is Rprop and inners[0][0].param_groups[0]["variant"] == "irprop+":
+        return "irprop+ compares each run's losses"
     return None
 
 
@@ -144,7 +148,13 @@ class StackedOptimizer:
                 slices = []
                 for m, inner in enumerate(self.inners):
                     found = inner.state.get(self.named[m][name], {}).get(key)
-                    slices.append(torch.zeros_like(p[m]) if found is None else found.detach())
+                    if found is not None:
+                        slices.append(found.detach())
+                    elif key == "step_size":  # Rprop's Delta_0: the rate when it first steps
+                        lr = inner.param_groups[self.group_of[name]]["lr"]
+                        slices.append(torch.full_like(p[m], lr))
+                    else:
+                        slices.append(torch.zeros_like(p[m]))
                 per_key[key] = torch.stack(slices)
             self.state[name] = per_key
         first = self.names[0] if self.names else None
@@ -167,16 +177,15 @@ class StackedOptimizer:
                 }
                 if self.kind is not torch.optim.SGD:
                     old = inner.state.get(p, {}).get("step")
-                    like = (
-                        old
-                        if isinstance(old, torch.Tensor)
-                        else torch.zeros((), dtype=torch.float32)
-                    )
+                    dtype = torch.float64 if self.kind is Rprop else torch.float32
+                    like = old if isinstance(old, torch.Tensor) else torch.zeros((), dtype=dtype)
                     kept["step"] = torch.tensor(
                         float(self.steps[m]), dtype=like.dtype, device=like.device
                     )
                 if kept:
                     inner.state[p].update(kept)
+            if self.kind is Rprop:
+                inner._flat = {}  # its fast path's buffers are not these tensors
 
     def _keeps(self, key: str, inner, name: str) -> bool:
         """Whether PyTorch's optimizer keeps ``key`` for this run (SGD and RMSprop keep a
@@ -186,6 +195,8 @@ class StackedOptimizer:
             return group["momentum"] != 0
         if key == "grad_avg":
             return bool(group["centered"])
+        if key == "prev_update":
+            return group["variant"] in ("rprop+", "irprop+")
         return True
 
     # --- one update ----------------------------------------------------------------------
@@ -227,7 +238,10 @@ class StackedOptimizer:
         how = {"foreach": group.get("foreach"), "maximize": False}
         fused = {"fused": group.get("fused")}
         kind = self.kind
-        if kind is torch.optim.SGD:
+        if kind is Rprop:
+            for n, param in zip(names, p):
+                _rprop(param, grads[n][a:b], {k: v[a:b] for k, v in self.state[n].items()}, group)
+        elif kind is torch.optim.SGD:
             mu = group["momentum"]
             sgd.sgd(
                 p,
@@ -329,3 +343,29 @@ class StackedOptimizer:
             ]
             torch._foreach_add_(views, draws, alpha=noise.sigma())
             noise.t += 1
+
+
+def _rprop(p: torch.Tensor, g: torch.Tensor, state: dict, group: dict) -> None:
+    """trainlab's Rprop (:class:`trainlab.optim.Rprop`, its per-parameter reference form) on a
+    slice of stacked models: rprop+, rprop- and irprop- (irprop+ compares losses: refused)."""
+    etaminus, etaplus = group["etas"]
+    step_min, step_max = group["step_sizes"]
+    variant = group["variant"]
+    grad = g.add(p, alpha=group["weight_decay"])
+    prev, step_size = state["prev"], state["step_size"]
+    product = grad * prev
+    increase, decrease = product > 0, product < 0
+    factor = torch.ones_like(grad)
+    factor[increase] = etaplus
+    factor[decrease] = etaminus
+    step_size.mul_(factor).clamp_(step_min, step_max)
+    update = -grad.sign() * step_size
+    if variant == "rprop+":
+        update[decrease] = -state["prev_update"][decrease]
+        state["prev_update"].copy_(update)
+        grad[decrease] = 0.0
+    elif variant == "irprop-":
+        grad[decrease] = 0.0
+        update[decrease] = 0.0
+    p.add_(update)
+    prev.copy_(grad)

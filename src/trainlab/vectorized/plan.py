@@ -69,7 +69,17 @@ SWITCHES = (
     "augment.rotate",
     "augment.noise",
 )
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw")
+OPTIMIZERS = (
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "rmsprop",
+    "adadelta",
+    "adam",
+    "adamw",
+    "rprop",
+)
 MEMORY_FRACTION = 0.25  # of the machine's memory, for one group's stacked data and models
 MIN_GROUP = 2
 
@@ -88,6 +98,8 @@ def why_not(config: Config) -> str | None:
         return "optimizer.eps_inside_sqrt is not yet vectorized"
     if o.name == "adam" and not o.bias_correction:
         return "optimizer.bias_correction = false is not yet vectorized"
+    if o.name == "rprop" and o.variant == "irprop+":
+        return "optimizer.variant = irprop+ compares each run's losses"
     if c.train.switch_to_sgd_at:
         return "train.switch_to_sgd_at (SWATS switches its rule mid-run)"
     if c.train.average != "none":
