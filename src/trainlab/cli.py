@@ -14,6 +14,7 @@ from . import api
 from .config import PLAIN, SCHEMA, documented_defaults, dumps, replace, resolve
 from .config.plain import described as plain_described
 from .errors import CannotWrite, UserError
+from .experiments.grid import VECTORIZE
 from .experiments.trajectories import DEFAULT_OPTIMIZERS, FUNCTIONS, OVERLAY
 from .optim import OPTIMIZERS
 
@@ -90,6 +91,12 @@ CLUSTER_HELP = (
     "shares (pip install 'trainlab[cluster]')"
 )
 
+VECTORIZE_HELP = (
+    "auto (default): runs that differ only in seed and numeric hyperparameters train together "
+    "in one vectorized step, each as if alone; on: the same, and a run that cannot is refused "
+    "with the reason; off: one run at a time"
+)
+
 
 def _run_commands(sub) -> None:
     """train, evaluate, config."""
@@ -155,6 +162,7 @@ def _grid_commands(sub) -> None:
         help="parallel runs (default: the number of cores, 1 thread each)",
     )
     cp.add_argument("--cluster", metavar="ADDRESS", help=CLUSTER_HELP)
+    cp.add_argument("--vectorize", choices=VECTORIZE, default="auto", help=VECTORIZE_HELP)
     cp.add_argument(
         "--out",
         help="folder (default runs/compare-<timestamp>); re-running with "
@@ -203,6 +211,7 @@ def _grid_commands(sub) -> None:
         "--seeds", type=_integer(1, MANY), default=1, help="seeds per trial, averaged (default 1)"
     )
     se.add_argument("--plain", action="store_true", help=PLAIN_HELP)
+    se.add_argument("--vectorize", choices=VECTORIZE, default="auto", help=VECTORIZE_HELP)
     se.add_argument(
         "--out",
         help="folder (default runs/search-<timestamp>); re-running with "
@@ -490,6 +499,7 @@ def _compare(ns: argparse.Namespace) -> int:
         target=ns.target,
         plain=ns.plain,
         cluster=ns.cluster,
+        vectorize=ns.vectorize,
     )
     width = max(len(r["variant"]) for r in rows)
     for r in rows:
@@ -533,6 +543,7 @@ def _search(ns: argparse.Namespace) -> int:
         storage=ns.storage,
         study_name=ns.study,
         plain=ns.plain,
+        vectorize=ns.vectorize,
     )
     print(
         f"best on validation ({r['monitor']} {r['best_value']:.4f}, {r['trials']} trials): "

@@ -121,11 +121,13 @@ def run(
     target: float | None = None,
     plain: bool = False,
     cluster: str | None = None,
+    vectorize: str = "auto",
 ) -> list[dict]:
     """Run (or continue) the grid into ``out``; returns the summary rows. ``plain``: every
     variant over :data:`trainlab.config.PLAIN` (``--plain``, the bare algorithm). ``cluster``:
     the address of a Dask scheduler whose workers train the runs (``--cluster``,
-    :mod:`.cluster`)."""
+    :mod:`.cluster`). ``vectorize`` (auto, on, off): runs that differ only in seed and numeric
+    hyperparameters train together (:mod:`trainlab.vectorized`)."""
     if seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = grid.workers(jobs)
@@ -157,7 +159,16 @@ def run(
                 result = f"test accuracy {summary['test_accuracy']:.4f}"
             log(f"[{done}/{total}] {name} seed {k}: {result}")
 
-        summaries = grid.run_tasks(tasks, jobs, on_result=progress, cluster=cluster)
+        summaries = grid.run_tasks(
+            tasks, jobs, on_result=progress, cluster=cluster, vectorize=vectorize
+        )
+        together = [s.get("trained_together", 1) for s in summaries]
+        grouped = sum(1 for t in together if t > 1)
+        if grouped:
+            log(
+                f"{grouped} of {len(summaries)} runs trained in vectorized groups (up to "
+                f"{max(together)} models at once)"
+            )
         runs = {t.key: (s, _history(Path(t.folder))) for t, s in zip(tasks, summaries)}
         rows = summarize(variants, seeds, runs, chosen)
         write_outputs(out, rows, runs, base_config, seeds, chosen)
