@@ -155,10 +155,10 @@ def test_an_interrupted_group_resumes_alone_or_together(tmp_path, monkeypatch):
     straight = [train_or_resume(c, tmp_path / f"s{i}") for i, c in enumerate(configs)]
     real_epoch = engine._epoch
 
-    def stop_at_third(group, epoch):
+    def stop_at_third(group, epoch, stack):
         if epoch == 3:
             raise KeyboardInterrupt
-        real_epoch(group, epoch)
+        real_epoch(group, epoch, stack)
 
     monkeypatch.setattr(engine, "_epoch", stop_at_third)
     with pytest.raises(KeyboardInterrupt):

@@ -57,7 +57,8 @@ class Member:
 
     state: FitState
     hooks: CallbackList
-    rng: torch.Tensor
+    rng: torch.Tensor  # its global generator's state, between epochs
+    generator: torch.Generator | None = None  # the same stream, while an epoch's updates run
 
     @property
     def epochs(self) -> int:
@@ -253,6 +254,7 @@ def _train(members: list[Member], places: list[int | None], test: bool, on_epoch
     ``on_epoch`` as in :func:`train_group`, its list in the order of ``places``."""
     start = min((m.state.start for m in members), default=1)
     last = max((m.epochs for m in members), default=0)
+    stack = None
     with warnings.catch_warnings():
         # the runs' schedulers step optimizers whose step() this engine does for them
         warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*optimizer.step.*")
@@ -260,7 +262,12 @@ def _train(members: list[Member], places: list[int | None], test: bool, on_epoch
             group = [m for m in members if m.running(epoch)]
             if not group:
                 continue
-            _epoch(group, epoch)
+            models = [m.state.parts.model for m in group]
+            if stack is None:
+                stack = Stack(models)
+            else:  # the weights of the epoch before (and recomputed batch-norm statistics)
+                stack.restack(models)
+            _epoch(group, epoch, stack)
             if on_epoch is not None:
                 ended = {id(m): m.state.history[-1] for m in group if m.state.diverged_at is None}
                 on_epoch(
@@ -278,14 +285,14 @@ def _train(members: list[Member], places: list[int | None], test: bool, on_epoch
     return summaries
 
 
-def _epoch(group: list[Member], epoch: int) -> None:
+def _epoch(group: list[Member], epoch: int, stack: Stack) -> None:
     """One epoch of every run in ``group``, together, then each run's end of the epoch."""
     began = time.perf_counter()
     for m in group:
         m.state.epoch_started = began
         m.hooks.on_epoch_start(m.state, epoch)
     rates = [m.state.parts.optimizer.param_groups[0]["lr"] for m in group]
-    losses, accuracies = _updates(group)
+    losses, accuracies = _updates(group, stack)
     for k, m in enumerate(group):
         s = m.state
         torch.set_rng_state(m.rng)  # what the run's checkpoint records
@@ -299,13 +306,15 @@ def _epoch(group: list[Member], epoch: int) -> None:
         m.rng = torch.get_rng_state()
 
 
-def _updates(group: list[Member]) -> tuple[list[float], list[float | None]]:
+def _updates(group: list[Member], stack: Stack) -> tuple[list[float], list[float | None]]:
     """An epoch's updates of every run in ``group`` at once; each run's mean training loss and
     accuracy over them (as :class:`~trainlab.training.metrics.RunningMetrics` computes them)."""
     states = [m.state for m in group]
     parts = [s.parts for s in states]
     first = parts[0]
-    stack = Stack([p.model for p in parts])
+    for m in group:  # each run's stream, drawn from without swapping the global generator
+        m.generator = m.generator or torch.Generator()
+        m.generator.set_state(m.rng)
     named = [dict(p.model.named_parameters()) for p in parts]
     optimizer = StackedOptimizer(stack.params, [p.optimizer for p in parts], named)
     optimizer.load()
@@ -317,7 +326,6 @@ def _updates(group: list[Member]) -> tuple[list[float], list[float | None]]:
     weight_noise = noisy and any(r.weight_noise for r in regularizations)
     penalty = _Penalty([p.step.regularization for p in parts], named, stack.params)
     per_update = [p.schedule for p in parts if p.step.per_update_schedule]
-    loss_fn = torch.vmap(first.loss_fn)
     logits_seen = []
     count = batch_count(n, first.batch_size, first.min_size)
     for i in range(count):
@@ -328,8 +336,7 @@ def _updates(group: list[Member]) -> tuple[list[float], list[float | None]]:
             xb, draws, noises = _draws(group, stack, xb, weight_noise, named)
             if weight_noise:
                 params = _noisy(stack.params, noises)
-        logits = stack.forward(xb, draws, params)
-        objective = loss_fn(logits, yb)
+        logits, objective = stack.forward(xb, yb, first.loss_fn, draws, params)
         if penalty.active:
             objective = objective + penalty(params)
         grads = torch.autograd.grad(
@@ -341,6 +348,8 @@ def _updates(group: list[Member]) -> tuple[list[float], list[float | None]]:
         logits_seen.append(logits.detach())
     optimizer.store()
     stack.unstack()
+    for m in group:
+        m.rng = m.generator.get_state()
     return _running(states, torch.cat(logits_seen, 1), ys)
 
 
@@ -355,34 +364,46 @@ def _epoch_data(states: list[FitState]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _draws(group, stack: Stack, xb: torch.Tensor, weight_noise: bool, named):
-    """Each run's random numbers for one update, from its own copy of the global generator, in
-    the order its single run draws them: augmentation, input noise, weight noise, then its
-    dropout and noise layers; the batch as the models see it, the layers' draws stacked, and
-    the weight noise per parameter name (or None)."""
+    """Each run's random numbers for one update, from its own stream, in the order its single
+    run draws them: augmentation, input noise, weight noise, then its dropout and noise layers;
+    the batch as the models see it, the layers' draws stacked, and the weight noise per
+    parameter name (or None). Augmentation and noise draw from the global generator inside
+    their own code: for them the run's state is swapped in and out of it; the layers draw from
+    the run's generator directly."""
     inputs, per_run, weights = [], [], []
+    first = group[0].state.parts.step
+    swap = first.augmentation is not None or first.noisy
     for k, m in enumerate(group):
-        torch.set_rng_state(m.rng)
         step = m.state.parts.step
         x = xb[k]
-        if step.augmentation is not None:
-            x = step.augmentation(x)
-        if step.noisy:
-            x = step.regularization.inputs(x)
-            if weight_noise:
-                reg = step.regularization
-                ids = {id(p) for p in reg.params}
-                names = [n for n, p in named[k].items() if id(p) in ids]
-                order = {id(p): j for j, p in enumerate(reg.params)}
-                names.sort(key=lambda n: order[id(named[k][n])])
-                weights.append({n: reg.weight_noise * torch.randn_like(named[k][n]) for n in names})
+        if swap:
+            torch.set_rng_state(m.generator.get_state())
+            if step.augmentation is not None:
+                x = step.augmentation(x)
+            if step.noisy:
+                x = step.regularization.inputs(x)
+                if weight_noise:
+                    weights.append(_weight_noise(step.regularization, named[k]))
+            per_run.append(stack.draws(k, x))
+            m.generator.set_state(torch.get_rng_state())
+        else:
+            per_run.append(stack.draws(k, x, m.generator))
         inputs.append(x)
-        per_run.append(stack.draws(k, x))
-        m.rng = torch.get_rng_state()
     draws = [torch.stack(d) for d in zip(*per_run)] if per_run and per_run[0] else None
     noises = None
     if weight_noise:
         noises = {n: torch.stack([w[n] for w in weights]) for n in weights[0]}
-    return torch.stack(inputs), draws, noises
+    return torch.stack(inputs) if swap else xb, draws, noises
+
+
+def _weight_noise(regularization, named: dict) -> dict:
+    """One run's weight noise, sigma * N(0, 1) per penalized parameter in its own order (that of
+    :meth:`~trainlab.training.regularization.Regularization.perturb_weights`)."""
+    order = {id(p): j for j, p in enumerate(regularization.params)}
+    names = sorted(
+        (n for n, p in named.items() if id(p) in order), key=lambda n: order[id(named[n])]
+    )
+    return {n: regularization.weight_noise * torch.randn_like(named[n]) for n in names}
 
 
 def _noisy(params: dict, noises: dict) -> dict:

@@ -125,7 +125,7 @@ class StackedOptimizer:
         keys = [
             (
                 float(self.steps[m]),
-                repr([{k: v for k, v in g.items() if k != "params"} for g in o.param_groups]),
+                [tuple((k, v) for k, v in g.items() if k != "params") for g in o.param_groups],
             )
             for m, o in enumerate(self.inners)
         ]

@@ -15,7 +15,7 @@ equally distributed but not the single run's).
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -62,14 +62,21 @@ def random_layers(model: nn.Module) -> list[nn.Module]:
     return [m for m in model.modules() if isinstance(m, RANDOM_LAYERS)]
 
 
-def draw(layer: nn.Module, shape: torch.Size, like: torch.Tensor) -> torch.Tensor:
-    """What ``layer`` would draw for an input of ``shape``, from the global generator, with the
-    calls it makes itself (``nn.Dropout``: ATen's ``empty_like(x).bernoulli_(1 - p)`` then
+def draw(
+    layer: nn.Module,
+    shape: torch.Size,
+    like: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """What ``layer`` would draw for an input of ``shape``, from ``generator`` (default: the
+    global one; a generator in the global one's state draws the same numbers), with the calls
+    it makes itself (``nn.Dropout``: ATen's ``empty_like(x).bernoulli_(1 - p)`` then
     ``div_(1 - p)``; :class:`OriginalDropout`: the same without the division;
     :class:`GaussianNoise`: ``randn_like(x)``)."""
     if isinstance(layer, GaussianNoise):
-        return torch.randn(shape, dtype=like.dtype, device=like.device)
-    mask = torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1 - layer.p)
+        return torch.randn(shape, dtype=like.dtype, device=like.device, generator=generator)
+    mask = torch.empty(shape, dtype=like.dtype, device=like.device)
+    mask.bernoulli_(1 - layer.p, generator=generator)
     return mask.div_(1 - layer.p) if isinstance(layer, nn.Dropout) else mask
 
 
@@ -89,8 +96,12 @@ class Stack:
         self.params, self.buffers = {}, {}
         self.restack()
 
-    def restack(self) -> None:
-        """(Re)read the models' parameters and buffers into the stacked tensors."""
+    def restack(self, models: list[nn.Module] | None = None) -> None:
+        """(Re)read the models' parameters and buffers into the stacked tensors; ``models``:
+        another set of models of the same architecture (a group whose runs changed)."""
+        if models is not None:
+            self.models = models
+            self.random = [random_layers(m) for m in models]
         params, buffers = stack_module_state(self.models)
         self.params = {n: p.detach().requires_grad_(n in self.trainable) for n, p in params.items()}
         self.buffers = buffers
@@ -122,26 +133,36 @@ class Stack:
             self.shapes[key] = seen
         return self.shapes[key]
 
-    def draws(self, m: int, sample: torch.Tensor) -> list[torch.Tensor]:
+    def draws(
+        self, m: int, sample: torch.Tensor, generator: torch.Generator | None = None
+    ) -> list[torch.Tensor]:
         """Model ``m``'s draws for one training forward pass of a batch shaped like ``sample``,
-        from the global generator (the caller sets it to model m's state)."""
+        from ``generator``, or the global generator (the caller sets it to model m's state)."""
         shapes = self.draw_shapes(sample)
-        return [draw(layer, s, sample) for layer, s in zip(self.random[m], shapes)]
+        return [draw(layer, s, sample, generator) for layer, s in zip(self.random[m], shapes)]
 
     def forward(
-        self, x: torch.Tensor, draws: list[torch.Tensor] | None, params: dict | None = None
-    ) -> torch.Tensor:
-        """The M models' outputs (M, B, ...) for inputs ``x`` (M, B, ...) in training mode,
-        with ``draws`` (each stacked (M, ...)) for the random layers; batch-norm running
-        statistics are updated in the stacked buffers."""
-        self.template.train()
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        draws: list[torch.Tensor] | None,
+        params: dict | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The M models' outputs (M, B, ...) for inputs ``x`` (M, B, ...) in training mode and
+        their losses ``loss_fn(outputs, y)`` (M), with ``draws`` (each stacked (M, ...)) for
+        the random layers (one vmap for both: its set-up is most of a tiny model's step);
+        batch-norm running statistics are updated in the stacked buffers."""
+        if not self.template.training:
+            self.template.train()
         params = self.params if params is None else params
 
-        def one(p, b, xb, d):
+        def one(p, b, xb, yb, d):
             self.feed.draws = iter(d)
-            return functional_call(self.template, (p, b), (xb,))
+            z = functional_call(self.template, (p, b), (xb,))
+            return z, loss_fn(z, yb)
 
-        return vmap(one, randomness="error")(params, self.buffers, x, draws or [])
+        return vmap(one, randomness="error")(params, self.buffers, x, y, draws or [])
 
 
 def _replace_random_layers(model: nn.Module, feed: Feed) -> list[nn.Module]:
