@@ -20,6 +20,7 @@ from .toolkit import (
     quadratic_step,
     toy,
     whole_run as _whole_run,
+    whole_runs,
 )
 from .verdicts import (
     Kind,
@@ -431,16 +432,25 @@ register(
 def measure_batch_scaling(seed: int, small: int, large: int, lr: float, epochs: int) -> dict:
     """MNIST-1D runs for ``epochs`` epochs: batch ``small`` at ``lr``; batch ``large`` at the
     same lr; batch ``large`` at lr * large / small (linear scaling). Final training loss and
-    test accuracy of each."""
+    test accuracy of each. The two arms of batch ``large`` differ only in their rate: they
+    train together (:func:`~trainlab.claims.toolkit.whole_runs`)."""
+    arms = (("small", small, lr), ("large", large, lr), ("scaled", large, lr * large / small))
+    runs = whole_runs(
+        [
+            (
+                seed,
+                [
+                    *MNIST1D,
+                    f"optimizer.lr={rate}",
+                    f"train.epochs={epochs}",
+                    f"train.batch_size={b}",
+                ],
+            )
+            for _, b, rate in arms
+        ]
+    )
     out = {}
-    for name, b, rate in (
-        ("small", small, lr),
-        ("large", large, lr),
-        ("scaled", large, lr * large / small),
-    ):
-        summary, epochs_ = mnist1d_run(
-            seed, f"optimizer.lr={rate}", f"train.epochs={epochs}", f"train.batch_size={b}"
-        )
+    for (name, _, _), (summary, epochs_) in zip(arms, runs):
         out[name] = epochs_[-1]["train_loss"]
         out[f"{name}_test_accuracy"] = summary["test_accuracy"]
     return out

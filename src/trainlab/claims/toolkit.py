@@ -91,6 +91,44 @@ def quadratic_step(bowl: Quadratic, seed: int, *overrides: str) -> Step:
 NO_DATA = torch.zeros(1)
 
 
+def whole_run_config(seed: int, *overrides: str) -> Config:
+    """The config of :func:`whole_run`: the plain settings, ``seed``, one thread, a constant
+    rate, no checkpoints, then ``overrides``."""
+    return config(
+        seed,
+        "train.threads=1",
+        'schedule.name="constant"',
+        "train.checkpoint_seconds=1e9",
+        *overrides,
+    )
+
+
+def whole_runs(runs: list[tuple[int, list[str]]]) -> list[tuple[dict, list[dict]]]:
+    """:func:`whole_run` of each ``(seed, overrides)``; those that differ only in seed and
+    numeric hyperparameters train together in one vectorized group
+    (:func:`trainlab.vectorized.train_group`: each as if alone, to float rounding)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from ..vectorized import group_runs, train_group
+
+    configs = [whole_run_config(seed, *overrides) for seed, overrides in runs]
+    results: list[tuple[dict, list[dict]] | None] = [None] * len(runs)
+    with tempfile.TemporaryDirectory() as folder:
+        for group in group_runs(configs, jobs=1):
+            if len(group) == 1:
+                i = group[0]
+                results[i] = whole_run(runs[i][0], *runs[i][1])
+                continue
+            folders = [Path(folder) / f"run-{i}" for i in group]
+            summaries = train_group([(configs[i], f) for i, f in zip(group, folders)])
+            for i, f, summary in zip(group, folders, summaries):
+                lines = (f / "metrics.jsonl").read_text().splitlines()
+                results[i] = (summary, [json.loads(line) for line in lines])
+    return results
+
+
 def whole_run(seed: int, *overrides: str, out: str | None = None) -> tuple[dict, list[dict]]:
     """One whole trainlab run (:func:`trainlab.api.train`: data, model, Step, loop, evaluation)
     with the plain overrides, ``seed``, one thread, a constant rate, no checkpoints and then
@@ -100,13 +138,7 @@ def whole_run(seed: int, *overrides: str, out: str | None = None) -> tuple[dict,
 
     from .. import api
 
-    cfg = config(
-        seed,
-        "train.threads=1",
-        'schedule.name="constant"',
-        "train.checkpoint_seconds=1e9",
-        *overrides,
-    )
+    cfg = whole_run_config(seed, *overrides)
     epochs: list[dict] = []
     if out is not None:
         return api.train(cfg, out=out, progress="quiet", on_epoch=epochs.append), epochs
