@@ -16,7 +16,7 @@ from trainlab.errors import UserError
 from trainlab.experiments.grid import train_or_resume
 from trainlab.models.mlp import MLP
 from trainlab.runs import checkpoint
-from trainlab.vectorized import engine, group_runs, train_group, why_not
+from trainlab.vectorized import engine, group_runs, train_group, why_not, why_not_worth_it
 from trainlab.vectorized.stack import Stack
 
 # MNIST-1D is what grids of small models train on; 2 epochs of a small MLP with batch norm and
@@ -196,3 +196,13 @@ def test_groups_split_by_key_and_workers():
     assert sorted(len(g) for g in groups) == [1, 4, 4]
     assert sorted(i for g in groups for i in g) == list(range(9))
     assert group_runs(configs, jobs=1) == [list(range(8))]
+
+
+def test_auto_groups_only_what_trains_faster_together():
+    cnn = [resolve(None, ["train.epochs=1", f"seed={s}", "device=cpu"]) for s in range(8)]
+    assert "compute-bound" in why_not_worth_it(cnn[0])
+    assert group_runs(cnn, jobs=1) == [[i] for i in range(8)]  # auto: one at a time
+    assert group_runs(cnn, jobs=1, strict=True) == [list(range(8))]  # on: together
+    wide = resolve(None, [*BASE, "model.hidden=[256,256]", "device=cpu"])
+    assert "256-unit" in why_not_worth_it(wide)
+    assert why_not_worth_it(_configs()[0]) is None

@@ -38,7 +38,7 @@ from ..config import PLAIN, resolve
 from ..errors import UserError
 from ..processes import threads_per_process
 from ..training.early_stopping import maximizes
-from ..vectorized import train_group, why_not
+from ..vectorized import train_group, why_not, why_not_worth_it
 from .grid import (
     VECTORIZE,
     as_overrides,
@@ -336,7 +336,7 @@ def _objective(
                     on_epoch=lambda m: report(m["epoch"], m[monitor]),
                 )
             ]
-        elif vectorize != "off" and why_not(configs[0]) is None:
+        elif _together(configs[0], vectorize):
             summaries = train_group(
                 list(zip(configs, folders)),
                 strict=vectorize == "on",
@@ -355,6 +355,14 @@ def _objective(
         return value
 
     return objective
+
+
+def _together(config, vectorize: str) -> bool:
+    """Whether a trial's seeds of ``config`` train together: ``on``, or ``auto`` where they
+    can and it is worth it (:mod:`trainlab.vectorized.plan`)."""
+    if vectorize == "off" or why_not(config) is not None:
+        return False
+    return vectorize == "on" or why_not_worth_it(config) is None
 
 
 def _mean_of(ended: list[dict | None], monitor: str) -> float:
@@ -431,7 +439,7 @@ def run(
             study_name,
             manifest if storage else None,
         )
-        together = vectorize != "off" and seeds > 1 and why_not(config) is None
+        together = seeds > 1 and _together(config, vectorize)
         threads = with_threads(base, overrides, threads_per_process(1 if together else seeds))
         is_grid = sampler == "grid"
         _optimize(

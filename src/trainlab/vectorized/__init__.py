@@ -5,6 +5,6 @@ folder as if trained alone (:mod:`.engine`); which runs can (:mod:`.plan`)."""
 from __future__ import annotations
 
 from .engine import train_group
-from .plan import group_runs, why_not
+from .plan import group_runs, why_not, why_not_worth_it
 
-__all__ = ["group_runs", "train_group", "why_not"]
+__all__ = ["group_runs", "train_group", "why_not", "why_not_worth_it"]

@@ -81,7 +81,11 @@ OPTIMIZERS = (
     "rprop",
 )
 MEMORY_FRACTION = 0.25  # of the machine's memory, for one group's stacked data and models
-MIN_GROUP = 2
+MIN_GROUP = 4  # a smaller group gains little over its runs trained one at a time
+# On the CPU, the widest hidden layer of an MLP that trains faster in a group than alone
+# (BENCHMARKS.md, "Many small models at once": [10] and [100, 100] gain; [256, 256] breaks
+# even; the default CNN is 27% slower in a group: compute-bound, and vmap splits batch norm).
+CPU_WIDTH = 128
 
 
 def why_not(config: Config) -> str | None:
@@ -120,6 +124,25 @@ def why_not(config: Config) -> str | None:
     return None
 
 
+def why_not_worth_it(config: Config) -> str | None:
+    """None if a run of ``config`` trains faster in a group than alone here, else why not:
+    on CUDA every group is worth it (one kernel for many models); on the CPU only small MLPs
+    (hidden layers of at most :data:`CPU_WIDTH` units): a larger or convolutional model keeps a
+    core busy alone. ``--vectorize on`` groups them all the same."""
+    import torch
+
+    cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
+    if cuda:
+        return None
+    m = config.model
+    if m.name == "mlp" and max(m.hidden, default=0) <= CPU_WIDTH:
+        return None
+    if m.name == "linear":
+        return None
+    what = f"mlp with a {max(m.hidden)}-unit layer" if m.name == "mlp" else m.name
+    return f"model.name = {what} is compute-bound on the CPU: it trains no faster in a group"
+
+
 def _flat(tree: dict, prefix: str = "") -> dict:
     out = {}
     for k, v in tree.items():
@@ -146,22 +169,27 @@ def group_key(config: Config) -> str:
 
 def group_runs(configs: list[Config], jobs: int, strict: bool = False) -> list[list[int]]:
     """``configs`` (indices) in groups that train together; a run that cannot is a group of
-    its own (``strict``: one line saying why). Groups are split so that each of the ``jobs``
-    workers gets one, and by memory (:func:`max_models`)."""
+    its own (``strict``, ``--vectorize on``: one line saying why), and so is one that would
+    train no faster in a group (:func:`why_not_worth_it`), unless ``strict``. Groups are split
+    into one per worker (of ``jobs``), of at least :data:`MIN_GROUP` runs (measured: four
+    groups of 5 tiny runs on 2 cores took 2.6 s where two of 10 took 2.5 s, and one of 20
+    with both cores 2.0 s: a worker that starts late adds a tail), and by memory
+    (:func:`max_models`)."""
     groups: dict[str, list[int]] = {}
     alone = []
     for i, config in enumerate(configs):
         reason = why_not(config)
-        if reason is not None:
-            if strict:
-                raise UserError(f"--vectorize on: {reason}; use --vectorize auto or off")
+        if reason is not None and strict:
+            raise UserError(f"--vectorize on: {reason}; use --vectorize auto or off")
+        if reason is not None or (not strict and why_not_worth_it(config) is not None):
             alone.append([i])
         else:
             groups.setdefault(group_key(config), []).append(i)
     out = []
     for members in groups.values():
         limit = max_models(configs[members[0]])
-        parts = max(math.ceil(len(members) / limit), min(jobs, len(members) // MIN_GROUP), 1)
+        split = min(jobs, len(members) // MIN_GROUP)
+        parts = max(math.ceil(len(members) / limit), split, 1)
         size = math.ceil(len(members) / parts)
         out += [members[k : k + size] for k in range(0, len(members), size)]
     if strict and not any(len(g) > 1 for g in out):
