@@ -206,3 +206,17 @@ def test_auto_groups_only_what_trains_faster_together():
     wide = resolve(None, [*BASE, "model.hidden=[256,256]", "device=cpu"])
     assert "256-unit" in why_not_worth_it(wide)
     assert why_not_worth_it(_configs()[0]) is None
+
+
+def test_a_model_that_cannot_be_stacked_trains_alone_or_is_one_line(tmp_path, monkeypatch):
+    import trainlab.vectorized.stack as stack_module
+
+    # dropout no longer replayed: vmap refuses its random draw on the first forward pass
+    monkeypatch.setattr(stack_module, "RANDOM_LAYERS", (stack_module.GaussianNoise,))
+    configs = _configs("optimizer.name=sgd", seeds=(0,), rates=(0.01, 0.02))
+    with pytest.raises(UserError, match="cannot train together: the model cannot be stacked"):
+        train_group([(c, tmp_path / f"on{i}") for i, c in enumerate(configs)], strict=True)
+    assert not any(tmp_path.iterdir())  # refused: no folder left
+    results = train_group([(c, tmp_path / f"auto{i}") for i, c in enumerate(configs)])
+    assert all("trained_together" not in r for r in results)  # trained one at a time
+    assert all(r["epochs_run"] == 2 for r in results)

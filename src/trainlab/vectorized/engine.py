@@ -112,6 +112,9 @@ def train_group(
             for i, summary in zip(members, trained):
                 results[i] = summary
     except CannotVectorize as e:
+        for member in members.values():
+            if not member.state.history and member.state.run.metrics.is_file():
+                member.state.run.metrics.unlink()  # written at its start: nothing trained
         _close(members.values(), failed=True)
         if strict:
             raise UserError(f"--vectorize on: these runs cannot train together: {e}") from None
@@ -267,7 +270,18 @@ def _train(members: list[Member], places: list[int | None], test: bool, on_epoch
                 stack = Stack(models)
             else:  # the weights of the epoch before (and recomputed batch-norm statistics)
                 stack.restack(models)
-            _epoch(group, epoch, stack)
+            if epoch == start:
+                try:
+                    _epoch(group, epoch, stack)
+                except RuntimeError as e:  # vmap cannot stack a layer of this model
+                    if any(
+                        m.state.history and m.state.history[-1]["epoch"] == epoch for m in group
+                    ):
+                        raise
+                    line = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    raise CannotVectorize(f"the model cannot be stacked ({line})") from None
+            else:
+                _epoch(group, epoch, stack)
             if on_epoch is not None:
                 ended = {id(m): m.state.history[-1] for m in group if m.state.diverged_at is None}
                 on_epoch(
