@@ -320,7 +320,7 @@ def measure_adaptive_tuned(seed: int, names: list, factors: list, epochs: int) -
     best validation accuracy is chosen; its test accuracy."""
     out = {}
     for name in names:
-        usual = OPTIMIZERS[name].facts["usual_lr"]
+        usual = OPTIMIZERS[name].facts.usual_lr
         runs = [
             mnist1d_run(
                 seed,
