@@ -110,7 +110,7 @@ def test_what_cannot_step_together_says_why():
     assert "nesterov" in why_not([nesterov, plain])
 
 
-@pytest.mark.parametrize("variant", ["rprop+", "rprop-", "irprop-"])
+@pytest.mark.parametrize("variant", ["rprop+", "rprop-", "irprop-", "irprop+"])
 @pytest.mark.parametrize("foreach", [False, None])
 def test_rprop_variants_per_model(variant, foreach):
     if foreach is None and variant != "irprop-":
@@ -129,14 +129,16 @@ def test_rprop_variants_per_model(variant, foreach):
     stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
     stacked.load()
     gen = torch.Generator().manual_seed(3)
-    # the sign of the gradient flips often: every branch (grow, shrink, backtrack) is taken
+    # the sign of the gradient flips often: every branch (grow, shrink, backtrack) is taken;
+    # irprop+ backtracks where a run's loss went up, which random losses make some do
     for _ in range(8):
         grads = {n: torch.randn(p.shape, generator=gen) for n, p in params.items()}
+        losses = torch.rand(len(settings), generator=gen, dtype=torch.float64)
         for m, (ref, opt) in enumerate(zip(refs, theirs)):
             for n, p in ref.named_parameters():
                 p.grad = grads[n][m].clone()
-            opt.step()
-        stacked.step(params, grads)
+            opt.step(lambda m=m: losses[m].item())
+        stacked.step(params, grads, losses)
         for m, ref in enumerate(refs):
             for n, p in ref.named_parameters():
                 torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)

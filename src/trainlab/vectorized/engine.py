@@ -208,8 +208,8 @@ def check(members: list[Member]) -> str | None:
             return "multi-label targets"
         if p.step.precision is not None or p.step.forward is not p.model:
             return "train.precision or train.compile"
-        if p.step.aux_weight or p.step.reevaluates or p.step.needs_loss:
-            return "auxiliary heads or an optimizer that needs the loss"
+        if p.step.aux_weight or p.step.reevaluates:
+            return "auxiliary heads or an optimizer that differentiates the loss again"
         if p.average is not None or s.options.diagnostics or s.options.tensorboard:
             return "train.average, diagnostics or TensorBoard"
         if p.step.regularization is not None and p.step.regularization.activations is not None:
@@ -356,7 +356,7 @@ def _updates(group: list[Member], stack: Stack) -> tuple[list[float], list[float
         grads = torch.autograd.grad(
             objective.sum(), [params[name] for name in stack.trainable], allow_unused=True
         )
-        optimizer.step(stack.params, dict(zip(stack.trainable, grads)))
+        optimizer.step(stack.params, dict(zip(stack.trainable, grads)), objective.detach())
         for schedule in per_update:
             schedule.after_update()
         logits_seen.append(logits.detach())

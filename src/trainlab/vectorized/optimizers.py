@@ -37,6 +37,8 @@ STATE = {
     Rprop: ("prev", "step_size", "prev_update"),
 }
 SUPPORTED = tuple(STATE)
+# Entries of a parameter group that differ between runs without changing the rule's numbers.
+PER_RUN = ("params", "previous_loss")
 
 # Options that must be equal across the group (they change the rule, not a number in it).
 SHARED = {
@@ -86,8 +88,6 @@ def why_not(optimizers: list[torch.optim.Optimizer]) -> str | None:
         return "SGD with dampening"
     if any(g.get("maximize") for i, _, _ in inners for g in i.param_groups):
         return "maximize"
-    if kind is Rprop and inners[0][0].param_groups[0]["variant"] == "irprop+":
-        return "irprop+ compares each run's losses"
     return None
 
 
@@ -125,7 +125,7 @@ class StackedOptimizer:
         keys = [
             (
                 float(self.steps[m]),
-                [tuple((k, v) for k, v in g.items() if k != "params") for g in o.param_groups],
+                [tuple((k, v) for k, v in g.items() if k not in PER_RUN) for g in o.param_groups],
             )
             for m, o in enumerate(self.inners)
         ]
@@ -202,12 +202,19 @@ class StackedOptimizer:
     # --- one update ----------------------------------------------------------------------
 
     @torch.no_grad()
-    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]) -> None:
+    def step(
+        self,
+        params: dict[str, torch.Tensor],
+        grads: dict[str, torch.Tensor],
+        losses: torch.Tensor | None = None,
+    ) -> None:
         """Transform the gradients (clipping, noise) and update every stacked parameter of
         ``params`` (name -> (M, ...), in place) from its gradient in ``grads``; the
         hyperparameters are read from the runs' optimizers now (a schedule may have changed
-        them since the last step)."""
+        them since the last step). ``losses``: each run's objective for these gradients
+        (irprop+ compares it with the one before)."""
         self.params = params
+        self.went_up = self._losses(losses)
         # contiguous: the fused kernels read gradients with the parameters' layout, and vmap's
         # gradient of a linear layer's weight comes transposed in memory
         grads = {n: grads[n].contiguous() for n in self.names if grads.get(n) is not None}
@@ -239,8 +246,9 @@ class StackedOptimizer:
         fused = {"fused": group.get("fused")}
         kind = self.kind
         if kind is Rprop:
-            for n, param in zip(names, p):
-                _rprop(param, grads[n][a:b], {k: v[a:b] for k, v in self.state[n].items()}, group)
+            went_up = None if self.went_up is None else self.went_up[a:b]
+            for n, param, state in zip(names, p, st):
+                _rprop(param, grads[n][a:b], state, group, went_up)
         elif kind is torch.optim.SGD:
             mu = group["momentum"]
             sgd.sgd(
@@ -316,6 +324,22 @@ class StackedOptimizer:
                 weight_decay=group["weight_decay"],
             )
 
+    def _losses(self, losses: torch.Tensor | None) -> torch.Tensor | None:
+        """irprop+: whether each run's loss went up since its last step (kept, as trainlab's
+        Rprop keeps it, in each parameter group's ``previous_loss``), as a (M,) mask; None for
+        the other rules."""
+        if self.kind is not Rprop or self.inners[0].param_groups[0]["variant"] != "irprop+":
+            return None
+        if losses is None:
+            raise RuntimeError("irprop+ needs each run's loss: step(params, grads, losses)")
+        went_up = []
+        for inner, loss in zip(self.inners, losses.tolist()):
+            previous = inner.param_groups[0].get("previous_loss")
+            went_up.append(previous is not None and loss > previous)
+            for group in inner.param_groups:
+                group["previous_loss"] = loss
+        return torch.tensor(went_up)
+
     def _clip(self, grads: dict[str, torch.Tensor]) -> None:
         """Each model's clipping, as ``clip_grad_value_`` and ``clip_grad_norm_`` compute it."""
         if self.clips[0] is None or not grads:
@@ -345,9 +369,16 @@ class StackedOptimizer:
             noise.t += 1
 
 
-def _rprop(p: torch.Tensor, g: torch.Tensor, state: dict, group: dict) -> None:
+def _rprop(
+    p: torch.Tensor,
+    g: torch.Tensor,
+    state: dict,
+    group: dict,
+    went_up: torch.Tensor | None = None,
+) -> None:
     """trainlab's Rprop (:class:`trainlab.optim.Rprop`, its per-parameter reference form) on a
-    slice of stacked models: rprop+, rprop- and irprop- (irprop+ compares losses: refused)."""
+    slice of stacked models, in its four variants; ``went_up`` (irprop+): per model, whether
+    its loss went up since its last step."""
     etaminus, etaplus = group["etas"]
     step_min, step_max = group["step_sizes"]
     variant = group["variant"]
@@ -360,8 +391,12 @@ def _rprop(p: torch.Tensor, g: torch.Tensor, state: dict, group: dict) -> None:
     factor[decrease] = etaminus
     step_size.mul_(factor).clamp_(step_min, step_max)
     update = -grad.sign() * step_size
-    if variant == "rprop+":
-        update[decrease] = -state["prev_update"][decrease]
+    if variant in ("rprop+", "irprop+"):
+        update[decrease] = 0.0
+        backtrack = decrease
+        if variant == "irprop+":  # undo the last step only where the run's loss went up
+            backtrack = decrease & went_up.to(decrease.device).view(-1, *([1] * (p.dim() - 1)))
+        update[backtrack] = -state["prev_update"][backtrack]
         state["prev_update"].copy_(update)
         grad[decrease] = 0.0
     elif variant == "irprop-":

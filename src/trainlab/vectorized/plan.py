@@ -102,8 +102,6 @@ def why_not(config: Config) -> str | None:
         return "optimizer.eps_inside_sqrt is not yet vectorized"
     if o.name == "adam" and not o.bias_correction:
         return "optimizer.bias_correction = false is not yet vectorized"
-    if o.name == "rprop" and o.variant == "irprop+":
-        return "optimizer.variant = irprop+ compares each run's losses"
     if c.train.switch_to_sgd_at:
         return "train.switch_to_sgd_at (SWATS switches its rule mid-run)"
     if c.train.average != "none":
