@@ -544,7 +544,7 @@ def measure_adagrad_rate(seed: int, steps: int, checkpoints: list, batch: int) -
             'data.name="spirals"',
             "model.hidden=[32,32]",
             f'optimizer.name="{name}"',
-            f"optimizer.lr={OPTIMIZERS[name].facts['usual_lr']}",
+            f"optimizer.lr={OPTIMIZERS[name].facts.usual_lr}",
         )
         x, y = toy(cfg)
         _, step = model_step(cfg, x)
