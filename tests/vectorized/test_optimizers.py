@@ -137,7 +137,7 @@ def test_rprop_variants_per_model(variant, foreach):
         for m, (ref, opt) in enumerate(zip(refs, theirs)):
             for n, p in ref.named_parameters():
                 p.grad = grads[n][m].clone()
-            opt.step(lambda m=m: losses[m].item())
+            opt.step(lambda value=losses[m].item(): value)
         stacked.step(params, grads, losses)
         for m, ref in enumerate(refs):
             for n, p in ref.named_parameters():
