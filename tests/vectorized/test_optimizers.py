@@ -4,6 +4,7 @@ different hyperparameters step together and each takes its single optimizer's st
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 import torch
@@ -137,7 +138,8 @@ def test_rprop_variants_per_model(variant, foreach):
         for m, (ref, opt) in enumerate(zip(refs, theirs)):
             for n, p in ref.named_parameters():
                 p.grad = grads[n][m].clone()
-            opt.step(lambda value=losses[m].item(): value)
+            loss = losses[m].item()
+            opt.step(functools.partial(float, loss))
         stacked.step(params, grads, losses)
         for m, ref in enumerate(refs):
             for n, p in ref.named_parameters():
