@@ -140,6 +140,9 @@ FLAGS = {
             ["--vary", "optimizer.lr=0.1,0.2", "--seeds", "1", "--metric", "epochs_to_target"],
             ["--vary", "optimizer.lr=0.1,0.2", "--seeds", str(2**64)],
             ["--vary", "optimizer.lr=nan,0.1", "--seeds", "1", "--jobs", "1"],
+            ["--vary", "optimizer.lr=0.05,0.1", "--seeds", "2", "--jobs", "1", "--vectorize", "on"],
+            ["--vary", "optimizer.lr=0.05,0.1", "--seeds", "1", "--vectorize", "off"],
+            ["--vary", "optimizer.lr=0.05,0.1", "--seeds", "1", "--vectorize", "maybe"],
         ],
     ),
     "search": _half_valid(
@@ -149,6 +152,8 @@ FLAGS = {
             ["--grid", "optimizer.lr=0.05", "--sampler", "nope"],
             ["--grid", "optimizer.lr=0.05", "--trials", "0"],
             ["--grid", "model.hidden=[4],[8]", "--seeds", "1"],
+            ["--grid", "optimizer.lr=0.05,0.1", "--seeds", "2"],
+            ["--grid", "optimizer.lr=0.05,0.1", "--seeds", "2", "--vectorize", "on"],
             ["--grid", "x=1"],
             [],
         ],

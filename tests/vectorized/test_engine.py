@@ -76,6 +76,7 @@ def _same_runs(tmp_path: Path, configs: list) -> list[dict]:
     return together
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "optimizer",
     [
@@ -87,6 +88,7 @@ def test_a_group_equals_its_runs_trained_one_at_a_time(tmp_path, optimizer):
     _same_runs(tmp_path, _configs(*optimizer))
 
 
+@pytest.mark.slow
 def test_noise_augmentation_penalties_and_clipping_per_run(tmp_path):
     configs = [
         resolve(
@@ -110,6 +112,7 @@ def test_noise_augmentation_penalties_and_clipping_per_run(tmp_path):
     _same_runs(tmp_path, configs)
 
 
+@pytest.mark.slow
 def test_early_stopping_acts_per_run(tmp_path):
     configs = [
         resolve(
@@ -150,6 +153,7 @@ def test_dropout_masks_are_the_single_runs(tmp_path):
             assert 0 < (mask == 0).float().mean() < 1
 
 
+@pytest.mark.slow
 def test_an_interrupted_group_resumes_alone_or_together(tmp_path, monkeypatch):
     configs = _configs("optimizer.name=adam", "train.epochs=3", seeds=(0, 1), rates=(0.01,))
     straight = [train_or_resume(c, tmp_path / f"s{i}") for i, c in enumerate(configs)]
