@@ -22,7 +22,7 @@ from .errors import UserError
 from .imports import is_import_path
 from .runs import checkpoint
 from .runs.atomic import atomic_write_text
-from .runs.rundir import RunDir
+from .runs.rundir import RunDir, refuse_other_config
 from .training import mc_dropout as monte_carlo
 from .training.loop import evaluate_metrics, fit as fit_parts
 from .training.progress import Progress
@@ -83,6 +83,20 @@ def resume(
         cfg = run.read_config()
         splits = build.load_data(cfg, build.device(cfg))
         return _run(cfg, splits, run, progress, test=test, on_epoch=on_epoch)
+
+
+def train_or_resume(config: Config, folder: Path, *, test: bool = True, on_epoch=None) -> dict:
+    """Train, resume or read the run in ``folder``; returns its summary. Finished
+    (``summary.json``): read. Unfinished (``config.toml``): resumed. Otherwise: trained.
+    ``test=False`` and ``on_epoch`` as in :func:`trainlab.api.train` (search's trials)."""
+    refuse_other_config(Path(folder), config)
+    run = RunDir(folder)
+    if run.config.exists():
+        done = run.read_summary()
+        if done is not None:
+            return done
+        return resume(folder, progress="quiet", test=test, on_epoch=on_epoch)
+    return train(config, out=folder, progress="quiet", test=test, on_epoch=on_epoch)
 
 
 def _run(

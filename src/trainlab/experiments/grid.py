@@ -3,9 +3,10 @@ each with its own folder, run in parallel worker processes, resumable.
 
 A :class:`Task` is either
 
-- a **run**: a resolved config trained into its folder by :func:`train_or_resume`: a finished
-  folder (``summary.json``) is read, an unfinished one (``config.toml``) resumed with
-  :func:`trainlab.api.resume`, a new one trained with :func:`trainlab.api.train`; or
+- a **run**: a resolved config trained into its folder by
+  :func:`trainlab.api.train_or_resume`: a finished folder (``summary.json``) is read, an
+  unfinished one (``config.toml``) resumed with :func:`trainlab.api.resume`, a new one trained
+  with :func:`trainlab.api.train`; or
 - a **measurement**: a picklable module-level function and its arguments, returning a dict that
   :func:`measure` caches in ``<folder>/result.json``: computed once, read on every later call.
 
@@ -35,7 +36,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
-from .. import api
+from ..api import train_or_resume
 from ..config import PLAIN, Config, parse_override, resolve
 from ..config.resolve import pairs_of
 from ..errors import UserError
@@ -43,7 +44,7 @@ from ..models import MODELS
 from ..processes import threads_per_process
 from ..runs.atomic import atomic_write_text
 from ..runs.lock import LOCK_NAME, FolderLock
-from ..runs.rundir import RunDir, read_json
+from ..runs.rundir import read_json
 
 # --- variants and seeds ------------------------------------------------------------------------
 
@@ -292,42 +293,6 @@ def with_threads(base, overrides: list[str], threads: int) -> list[str]:
     if resolve(base, overrides).train.threads:
         return list(overrides)
     return [*overrides, f"train.threads={threads}"]
-
-
-def _without_threads(config: Config) -> dict:
-    tree = config.to_dict()
-    del tree["train"]["threads"]
-    return tree
-
-
-def other_config(folder: Path, config: Config) -> list[str] | None:
-    """None if ``folder`` holds no run or a run of ``config``; else the config sections its
-    run differs in (a stale or foreign run). ``train.threads`` is not compared: it says how a
-    run was computed (an experiment continued with another ``--jobs`` keeps its runs)."""
-    run = RunDir(folder)
-    if not run.config.exists():
-        return None
-    found, config = _without_threads(run.read_config()), _without_threads(config)
-    return None if found == config else [k for k in config if found.get(k) != config[k]]
-
-
-def train_or_resume(config: Config, folder: Path, *, test: bool = True, on_epoch=None) -> dict:
-    """Train, resume or read the run in ``folder``; returns its summary. Finished
-    (``summary.json``): read. Unfinished (``config.toml``): resumed. Otherwise: trained.
-    ``test=False`` and ``on_epoch`` as in :func:`trainlab.api.train` (search's trials)."""
-    run = RunDir(folder)
-    differ = other_config(folder, config)
-    if differ is not None:
-        raise UserError(
-            f"{str(run.path)!r} holds a run of another configuration (differs in: "
-            f"{', '.join(differ) or 'keys'}); move it away or choose a new --out"
-        )
-    if run.config.exists():
-        done = run.read_summary()
-        if done is not None:
-            return done
-        return api.resume(folder, progress="quiet", test=test, on_epoch=on_epoch)
-    return api.train(config, out=folder, progress="quiet", test=test, on_epoch=on_epoch)
 
 
 def _signature(task: Task) -> dict:

@@ -18,7 +18,7 @@ problem": grid search for the hyper-parameters on held-out data), with Optuna.
   split.
 
 Trials run one after another (the pruner needs each epoch's score), through the grid runner's
-:func:`~trainlab.experiments.grid.train_or_resume`, like ``best/``;
+:func:`~trainlab.api.train_or_resume`, like ``best/``;
 ``search.json`` is the experiment's manifest (:func:`~trainlab.experiments.grid.check_manifest`).
 
 Outputs: ``results.csv`` (one row per trial), ``search.png`` (validation score against each
@@ -34,21 +34,21 @@ import time
 import warnings
 from pathlib import Path
 
+from ..api import train_or_resume
 from ..config import PLAIN, resolve
 from ..errors import UserError
 from ..processes import threads_per_process
+from ..runs.rundir import other_config
 from ..training.early_stopping import maximizes
 from ..vectorized import train_group, why_not, why_not_worth_it
 from .grid import (
     VECTORIZE,
     as_overrides,
     check_manifest,
-    other_config,
     parse_axes,
     parse_vary,
     plain,
     seed_configs,
-    train_or_resume,
     variant_config,
     variant_folder,
     with_threads,

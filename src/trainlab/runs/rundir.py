@@ -268,3 +268,30 @@ class RunDir:
             f"delete {str(self.summary)!r} and run the command again: the run is then "
             "finished from last.pt, which rewrites metrics.jsonl and summary.json"
         )
+
+
+def _without_threads(config: Config) -> dict:
+    tree = config.to_dict()
+    del tree["train"]["threads"]
+    return tree
+
+
+def other_config(folder: Path, config: Config) -> list[str] | None:
+    """None if ``folder`` holds no run or a run of ``config``; else the config sections its
+    run differs in (a stale or foreign run). ``train.threads`` is not compared: it says how a
+    run was computed (an experiment continued with another ``--jobs`` keeps its runs)."""
+    run = RunDir(folder)
+    if not run.config.exists():
+        return None
+    found, config = _without_threads(run.read_config()), _without_threads(config)
+    return None if found == config else [k for k in config if found.get(k) != config[k]]
+
+
+def refuse_other_config(folder: Path, config: Config) -> None:
+    """One line when ``folder`` holds a run of another configuration (:func:`other_config`)."""
+    differ = other_config(folder, config)
+    if differ is not None:
+        raise UserError(
+            f"{str(folder)!r} holds a run of another configuration (differs in: "
+            f"{', '.join(differ) or 'keys'}); move it away or choose a new --out"
+        )

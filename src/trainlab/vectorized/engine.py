@@ -36,9 +36,10 @@ import torch
 from torch import nn
 
 from .. import build
+from ..api import train_or_resume
 from ..config import Config
 from ..errors import UserError
-from ..runs.rundir import RunDir
+from ..runs.rundir import RunDir, refuse_other_config
 from ..training.batches import batch_count, epoch_order
 from ..training.callbacks import CallbackList, standard_callbacks
 from ..training.early_stopping import EarlyStopping
@@ -86,8 +87,6 @@ def train_group(
     the test split (search's trials); ``on_epoch(epoch, metrics)``: after each epoch of the
     group, with each run's metrics of that epoch (None for a run that did not train it); it
     may raise to stop the group (search's pruner), which then writes nothing more."""
-    from ..experiments.grid import train_or_resume
-
     results: list[dict | None] = [None] * len(runs)
     members: dict[int, Member] = {}
     threads = torch.get_num_threads()
@@ -137,14 +136,7 @@ def _open(config: Config, folder: Path) -> Member | dict:
     """The run in ``folder``: its summary if finished; else built (new, or resumed from its
     checkpoint by its callbacks) as :func:`trainlab.api.train` and :func:`~trainlab.api.resume`
     build it, holding its folder."""
-    from ..experiments.grid import other_config
-
-    differ = other_config(folder, config)
-    if differ is not None:
-        raise UserError(
-            f"{str(folder)!r} holds a run of another configuration (differs in: "
-            f"{', '.join(differ) or 'keys'}); move it away or choose a new --out"
-        )
+    refuse_other_config(folder, config)
     existing = RunDir(folder)
     if existing.config.exists():
         done = existing.read_summary()
