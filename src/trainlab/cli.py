@@ -363,6 +363,14 @@ def _claims(ns: argparse.Namespace) -> int:
         )
     print(f"written to {ns.out}: claims.json, claims.csv, claims.md and a plot per claim")
     print(f"open: {Path(ns.out) / 'claims.html'}")
+    failed = [r["id"] for r in rows if r.get("control_failed")]
+    if failed:  # the verdicts of this run cannot be trusted: say so in the exit status too
+        print(
+            f"trainlab: {len(failed)} control claim(s) did not come out as expected "
+            f"({', '.join(failed)}): the verdicts of this run are not to be trusted",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

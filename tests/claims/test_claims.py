@@ -209,3 +209,23 @@ def test_out_of_another_kind(tmp_path, capsys):
 def test_list(capsys):
     assert main(["claims", "--list"]) == 0
     assert "minibatch-variance-1-over-b  [000_c258a766373167ad.txt s80" in capsys.readouterr().out
+
+
+def test_a_failed_control_is_a_non_zero_exit(tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    import trainlab.cli
+
+    real = all_claims()
+    wrong = [  # the known-false control, told to expect 'holds': it must fail, and say so
+        dataclasses.replace(c, expected_verdict=("holds",))
+        if c.id == "control-lr-100x-better"
+        else c
+        for c in real
+    ]
+    monkeypatch.setattr("trainlab.claims.all_claims", lambda: wrong)
+    argv = ["claims", "--only", "control-lr-100x-better", "--seeds", "3"]
+    assert trainlab.cli.main([*argv, "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "CONTROL FAILED: control-lr-100x-better" in err
+    assert err.strip().splitlines()[-1].startswith("trainlab: 1 control claim(s) did not come")
