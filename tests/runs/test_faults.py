@@ -168,6 +168,8 @@ def test_a_killed_compare_run_again_writes_the_same_summary(tmp_path):
         "2",
         "--jobs",
         "2",
+        "--vectorize",  # one run per process: one finishes while another is part-way (a
+        "off",  # vectorized group's runs finish together; tests/vectorized cover its resume)
     ]
     killed = tmp_path / "killed"
     proc = subprocess.Popen(
