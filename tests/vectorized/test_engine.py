@@ -34,7 +34,7 @@ BASE = [
 ]
 # Float tolerance: the stacked forward and backward passes sum in another order (vmap's
 # batched matrix products), which moves the last bits of each step (measured: parameters
-# within 5e-7 after an epoch of 30 updates); a few epochs leave the metrics within 1e-4.
+# within 5e-7 after an epoch of 57 updates); a few epochs leave the metrics within 1e-4.
 # An accuracy moves by whole samples: one whose two top logits nearly tie can flip, so
 # accuracies are within a few samples (0.003: 3 of 1,000 test samples).
 TOLERANCE = 1e-4
