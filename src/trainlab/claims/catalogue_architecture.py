@@ -15,7 +15,7 @@ import torch
 from .. import build
 from ..data.mnist1d import read_mnist1d
 from .claim import Claim, register
-from .toolkit import config, model_step, toy, whole_run
+from .toolkit import config, model_step, toy, whole_run, whole_runs
 from .verdicts import (
     Estimate,
     Kind,
@@ -539,15 +539,22 @@ def measure_layers(seed: int, nets: list, epochs: int, rates: list) -> dict:
     accuracy, and the parameter count (whole runs)."""
     out = {"rates": list(rates)}
     for name in nets:
-        runs = [
-            whole_run(
-                seed,
-                *LAYER_NETS[name],
-                'optimizer.name="adam"',
-                f"optimizer.lr={lr}",
-                f"train.epochs={epochs}",
-            )[0]
-            for lr in rates
+        runs = [  # the rates of one net train together where that is faster (the MLP)
+            summary
+            for summary, _ in whole_runs(
+                [
+                    (
+                        seed,
+                        [
+                            *LAYER_NETS[name],
+                            'optimizer.name="adam"',
+                            f"optimizer.lr={lr}",
+                            f"train.epochs={epochs}",
+                        ],
+                    )
+                    for lr in rates
+                ]
+            )
         ]
         out[name] = {
             "val": [r["best_val_accuracy"] for r in runs],

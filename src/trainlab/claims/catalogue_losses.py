@@ -14,7 +14,7 @@ import torch
 
 from .. import build
 from .claim import Claim, register
-from .toolkit import config, whole_run
+from .toolkit import config, whole_runs
 from .verdicts import Verdict, difference_verdict, exact_verdict
 
 
@@ -193,16 +193,23 @@ def measure_ce_vs_mse(seed: int, hidden: list, epochs: int, rates: list) -> dict
     for a run that diverged at once)."""
     out = {"rates": list(rates)}
     for loss in ("cross_entropy", "mse"):
-        runs = [
-            whole_run(
-                seed,
-                'data.name="mnist1d"',
-                f"model.hidden={hidden}",
-                f'loss.name="{loss}"',
-                f"optimizer.lr={lr}",
-                f"train.epochs={epochs}",
-            )[0]
-            for lr in rates
+        runs = [  # one loss's rates train together
+            summary
+            for summary, _ in whole_runs(
+                [
+                    (
+                        seed,
+                        [
+                            'data.name="mnist1d"',
+                            f"model.hidden={hidden}",
+                            f'loss.name="{loss}"',
+                            f"optimizer.lr={lr}",
+                            f"train.epochs={epochs}",
+                        ],
+                    )
+                    for lr in rates
+                ]
+            )
         ]
         out[loss] = {
             "val": [r["best_val_accuracy"] or 0.0 for r in runs],  # None: diverged
