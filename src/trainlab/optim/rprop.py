@@ -136,36 +136,8 @@ class Rprop(Optimizer):
     def _single(self, p: torch.Tensor, group: dict, loss_went_up: bool) -> None:
         """The readable per-parameter reference for all four variants."""
         state = self._init_state(p, group)
-        etaminus, etaplus = group["etas"]
-        step_min, step_max = group["step_sizes"]
-        variant = group["variant"]
-        grad = p.grad.add(p, alpha=group["weight_decay"])  # a copy: p.grad is left as it is
-        prev, step_size = state["prev"], state["step_size"]
         state["step"] += 1
-
-        product = grad * prev
-        increase, decrease = product > 0, product < 0
-        factor = torch.ones_like(grad)
-        factor[increase] = etaplus
-        factor[decrease] = etaminus
-        step_size.mul_(factor).clamp_(step_min, step_max)
-
-        update = -grad.sign() * step_size
-        if variant in ("rprop+", "irprop+"):
-            backtrack = (
-                decrease
-                if variant == "rprop+"
-                else (decrease if loss_went_up else torch.zeros_like(decrease))
-            )
-            update[decrease] = 0.0
-            update[backtrack] = -state["prev_update"][backtrack]
-            state["prev_update"].copy_(update)
-            grad[decrease] = 0.0
-        elif variant == "irprop-":
-            grad[decrease] = 0.0
-            update[decrease] = 0.0
-        p.add_(update)
-        prev.copy_(grad)
+        reference_step(p, p.grad, state, group, loss_went_up)
 
     def _flat_irprop_minus(self, index: int, group: dict, params: list[torch.Tensor]) -> None:
         """iRprop- without boolean indexing or allocation: large parameters in place, a chunk
@@ -218,6 +190,46 @@ class Rprop(Optimizer):
 
 
 SMALL = 1 << 14  # parameters smaller than this share one flat buffer
+
+
+def reference_step(
+    p: torch.Tensor,
+    g: torch.Tensor,
+    state: dict,
+    group: dict,
+    loss_went_up: bool | torch.Tensor = False,
+) -> None:
+    """One step of ``group``'s variant on ``p`` (in place) from its gradient ``g`` (not
+    changed), updating ``state``'s ``prev``, ``step_size`` and ``prev_update``: the readable
+    form of every variant. Elementwise, so ``p`` may also hold several models stacked along
+    its first dimension, with ``loss_went_up`` (irprop+) a mask broadcast over it: one value
+    per model."""
+    etaminus, etaplus = group["etas"]
+    step_min, step_max = group["step_sizes"]
+    variant = group["variant"]
+    grad = g.add(p, alpha=group["weight_decay"])  # a copy: g is left as it is
+    prev, step_size = state["prev"], state["step_size"]
+
+    product = grad * prev
+    increase, decrease = product > 0, product < 0
+    factor = torch.ones_like(grad)
+    factor[increase] = etaplus
+    factor[decrease] = etaminus
+    step_size.mul_(factor).clamp_(step_min, step_max)
+
+    update = -grad.sign() * step_size
+    if variant in ("rprop+", "irprop+"):
+        # rprop+ undoes the last step after every sign change; irprop+ only if the loss rose
+        backtrack = decrease if variant == "rprop+" else decrease & loss_went_up
+        update[decrease] = 0.0
+        update[backtrack] = -state["prev_update"][backtrack]
+        state["prev_update"].copy_(update)
+        grad[decrease] = 0.0
+    elif variant == "irprop-":
+        grad[decrease] = 0.0
+        update[decrease] = 0.0
+    p.add_(update)
+    prev.copy_(grad)
 
 
 def _irprop_minus(g, prev, step_size, a, b, etas, bounds) -> torch.Tensor:

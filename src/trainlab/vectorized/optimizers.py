@@ -5,7 +5,8 @@ The update is PyTorch's own: ``torch.optim``'s functional form of the run's opti
 (``torch.optim.adam.adam``, ``sgd``, ...), with the run's ``fused`` / ``foreach`` choice,
 called on views of the stacked parameters, gradients and state, once per parameter group and
 per slice of consecutive models whose hyperparameters and step counts are equal (a grid of
-seeds is one slice; 5 rates x 10 seeds, five). An elementwise update of a slice is the update
+seeds is one slice; 5 rates x 10 seeds, five); for trainlab's Rprop, its own readable step
+(:func:`trainlab.optim.rprop.reference_step`). An elementwise update of a slice is the update
 of each of its models, so every model takes exactly its single run's step.
 
 The state lives here while a group trains and is read from and written back to each run's own
@@ -25,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from ..optim import GradientClipping, GradientNoise, GradientTransform, Rprop
+from ..optim.rprop import reference_step
 
 # The state each rule keeps per parameter, as PyTorch names it (besides "step").
 STATE = {
@@ -246,9 +248,11 @@ class StackedOptimizer:
         fused = {"fused": group.get("fused")}
         kind = self.kind
         if kind is Rprop:
-            went_up = None if self.went_up is None else self.went_up[a:b]
             for n, param, state in zip(names, p, st):
-                _rprop(param, grads[n][a:b], state, group, went_up)
+                went_up = False  # irprop+: one value per model, broadcast over its slice
+                if self.went_up is not None:
+                    went_up = self.went_up[a:b].view(-1, *([1] * (param.dim() - 1)))
+                reference_step(param, grads[n][a:b], state, group, went_up)
         elif kind is torch.optim.SGD:
             mu = group["momentum"]
             sgd.sgd(
@@ -367,40 +371,3 @@ class StackedOptimizer:
             ]
             torch._foreach_add_(views, draws, alpha=noise.sigma())
             noise.t += 1
-
-
-def _rprop(
-    p: torch.Tensor,
-    g: torch.Tensor,
-    state: dict,
-    group: dict,
-    went_up: torch.Tensor | None = None,
-) -> None:
-    """trainlab's Rprop (:class:`trainlab.optim.Rprop`, its per-parameter reference form) on a
-    slice of stacked models, in its four variants; ``went_up`` (irprop+): per model, whether
-    its loss went up since its last step."""
-    etaminus, etaplus = group["etas"]
-    step_min, step_max = group["step_sizes"]
-    variant = group["variant"]
-    grad = g.add(p, alpha=group["weight_decay"])
-    prev, step_size = state["prev"], state["step_size"]
-    product = grad * prev
-    increase, decrease = product > 0, product < 0
-    factor = torch.ones_like(grad)
-    factor[increase] = etaplus
-    factor[decrease] = etaminus
-    step_size.mul_(factor).clamp_(step_min, step_max)
-    update = -grad.sign() * step_size
-    if variant in ("rprop+", "irprop+"):
-        update[decrease] = 0.0
-        backtrack = decrease
-        if variant == "irprop+":  # undo the last step only where the run's loss went up
-            backtrack = decrease & went_up.to(decrease.device).view(-1, *([1] * (p.dim() - 1)))
-        update[backtrack] = -state["prev_update"][backtrack]
-        state["prev_update"].copy_(update)
-        grad[decrease] = 0.0
-    elif variant == "irprop-":
-        grad[decrease] = 0.0
-        update[decrease] = 0.0
-    p.add_(update)
-    prev.copy_(grad)
