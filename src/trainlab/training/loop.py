@@ -32,7 +32,6 @@ from ..runs.rundir import RunDir
 from . import precision
 from .batches import batches, epoch_order
 from .callbacks import Callback, CallbackList, standard_callbacks
-from .early_stopping import EarlyStopping
 from .losses import LossFn
 from .metrics import RunningMetrics, label_hits
 from .progress import Progress
@@ -189,14 +188,7 @@ def fit(
 
 
 def _fit(parts, data, run, options, progress, test, on_epoch, writes, callbacks, epoch_fn):
-    state = FitState(
-        options,
-        data,
-        parts,
-        run,
-        EarlyStopping(options.monitor, options.patience, options.min_delta),
-        torch.Generator().manual_seed(options.seed),
-    )
+    state = FitState.new(options, data, parts, run)
     hooks = CallbackList(standard_callbacks(options, progress, on_epoch, writes, list(callbacks)))
     try:
         hooks.on_fit_start(state)

@@ -83,6 +83,19 @@ class FitState:
     pending_best: bool = False  # best_weights not yet written to best.pt
     extra: dict = field(default_factory=dict)  # a distributed mode's counters, checkpointed
 
+    @classmethod
+    def new(cls, options: FitOptions, data: Splits, parts: Parts, run: RunDir) -> FitState:
+        """The state of a fit before its first epoch: early stopping as ``options`` say, and
+        the sample order's generator seeded with ``options.seed``."""
+        return cls(
+            options,
+            data,
+            parts,
+            run,
+            EarlyStopping(options.monitor, options.patience, options.min_delta),
+            torch.Generator().manual_seed(options.seed),
+        )
+
     def evaluated_model(self) -> nn.Module:
         """The model that validation, model selection, checkpoints and the test evaluate: the
         trained one, or, once iterate averaging has averaged an update (``train.average``), the

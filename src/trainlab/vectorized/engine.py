@@ -42,7 +42,6 @@ from ..errors import UserError
 from ..runs.rundir import RunDir, refuse_other_config
 from ..training.batches import batch_count, epoch_order
 from ..training.callbacks import CallbackList, standard_callbacks
-from ..training.early_stopping import EarlyStopping
 from ..training.loop import end_epoch, finish
 from ..training.metrics import RunningMetrics
 from ..training.progress import Progress
@@ -146,26 +145,19 @@ def _open(config: Config, folder: Path) -> Member | dict:
         try:
             run.check_config(run.last)
             config = run.read_config()
+            splits = build.load_data(config, build.device(config))
         except BaseException:
             run.close()
             raise
     else:
         device = build.device(config)
         build.check_device(config, device)
-        build.load_data(config, device)  # bad data leaves no folder, as in trainlab train
+        splits = build.load_data(config, device)  # bad data leaves no folder, as in train
         run = RunDir.create(folder, config)
     try:
-        splits = build.load_data(config, build.device(config))
         parts = build.parts(config, splits)
         options = build.fit_options(config, parts)
-        state = FitState(
-            options,
-            splits,
-            parts,
-            run,
-            EarlyStopping(options.monitor, options.patience, options.min_delta),
-            torch.Generator().manual_seed(options.seed),
-        )
+        state = FitState.new(options, splits, parts, run)
         progress = Progress(options.epochs, "quiet")
         hooks = CallbackList(standard_callbacks(options, progress, None, True, []))
         return Member(state, hooks, torch.get_rng_state())  # the generator after its build
