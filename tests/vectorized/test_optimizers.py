@@ -37,6 +37,45 @@ def _nets(count: int) -> list[torch.nn.Module]:
 NO_FUSED = (torch.optim.RMSprop, torch.optim.Adadelta)  # PyTorch has no fused kernel for them
 
 
+def _state(optimizer) -> dict:
+    """The per-parameter state of an optimizer, inside any gradient transforms."""
+    saved = optimizer.state_dict()
+    while "optimizer" in saved:  # a transform's: {"optimizer": inner's, "transform": ...}
+        saved = saved["optimizer"]
+    return saved["state"]
+
+
+def _steps_agree(nets, refs, mine, theirs, steps: int, seed: int, scale=1.0, losses=False):
+    """``steps`` updates of random gradients (times ``scale``) by the stacked optimizer over
+    ``nets``' optimizers ``mine``, and by ``theirs`` over the copies ``refs``, one per model:
+    every model's parameters agree after every step, and the state stored back equals
+    theirs. ``losses``: each step also gets a random loss per model (irprop+)."""
+    params, _ = stack_module_state(nets)
+    params = {n: p.detach() for n, p in params.items()}
+    stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
+    stacked.load()
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        grads = {n: scale * torch.randn(p.shape, generator=gen) for n, p in params.items()}
+        loss = torch.rand(len(nets), generator=gen, dtype=torch.float64) if losses else None
+        for m, (ref, opt) in enumerate(zip(refs, theirs)):
+            for n, p in ref.named_parameters():
+                p.grad = grads[n][m].clone()
+            opt.step(None if loss is None else functools.partial(float, loss[m].item()))
+        stacked.step(params, grads, loss)
+        for m, ref in enumerate(refs):
+            for n, p in ref.named_parameters():
+                torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)
+    stacked.store()  # the state goes back in each run's own format: a run resumes from it
+    for m, (opt, ref_opt) in enumerate(zip(mine, theirs)):
+        ours, ref = _state(opt), _state(ref_opt)
+        assert ours.keys() == ref.keys()
+        for k in ref:
+            assert ours[k].keys() == ref[k].keys(), (m, k)
+            for key in ref[k]:
+                torch.testing.assert_close(ours[k][key], ref[k][key], rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     "kind,settings,fused",
     [(k, s, False) for k, s in CASES] + [(k, s, True) for k, s in CASES if k not in NO_FUSED],
@@ -48,29 +87,7 @@ def test_each_model_takes_its_own_optimizers_steps(kind, settings, fused):
     mine = [kind(n.parameters(), **s, **extra) for n, s in zip(nets, settings)]
     theirs = [kind(r.parameters(), **s, **extra) for r, s in zip(refs, settings)]
     assert why_not(mine) is None
-    params, _ = stack_module_state(nets)
-    params = {n: p.detach() for n, p in params.items()}
-    stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
-    stacked.load()
-    gen = torch.Generator().manual_seed(1)
-    for _ in range(5):
-        grads = {n: torch.randn(p.shape, generator=gen) for n, p in params.items()}
-        for m, (ref, opt) in enumerate(zip(refs, theirs)):
-            for n, p in ref.named_parameters():
-                p.grad = grads[n][m].clone()
-            opt.step()
-        stacked.step(params, grads)
-        for m, ref in enumerate(refs):
-            for n, p in ref.named_parameters():
-                torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)
-    stacked.store()  # the state goes back in PyTorch's own format: a run resumes from it
-    for m, (opt, ref_opt) in enumerate(zip(mine, theirs)):
-        ours, ref = opt.state_dict()["state"], ref_opt.state_dict()["state"]
-        assert ours.keys() == ref.keys()
-        for k in ref:
-            assert ours[k].keys() == ref[k].keys(), (m, k)
-            for key in ref[k]:
-                torch.testing.assert_close(ours[k][key], ref[k][key], rtol=0, atol=1e-6)
+    _steps_agree(nets, refs, mine, theirs, steps=5, seed=1)
 
 
 def test_clipping_and_noise_per_model():
@@ -85,21 +102,7 @@ def test_clipping_and_noise_per_model():
 
     mine = [wrap(n, s, k) for k, (n, s) in enumerate(zip(nets, settings))]
     theirs = [wrap(r, s, k) for k, (r, s) in enumerate(zip(refs, settings))]
-    params, _ = stack_module_state(nets)
-    params = {n: p.detach() for n, p in params.items()}
-    stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
-    stacked.load()
-    gen = torch.Generator().manual_seed(2)
-    for _ in range(4):
-        grads = {n: 3 * torch.randn(p.shape, generator=gen) for n, p in params.items()}
-        for m, (ref, opt) in enumerate(zip(refs, theirs)):
-            for n, p in ref.named_parameters():
-                p.grad = grads[n][m].clone()
-            opt.step()
-        stacked.step(params, grads)
-        for m, ref in enumerate(refs):
-            for n, p in ref.named_parameters():
-                torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)
+    _steps_agree(nets, refs, mine, theirs, steps=4, seed=2, scale=3.0)
 
 
 def test_what_cannot_step_together_says_why():
@@ -128,29 +131,8 @@ def test_rprop_variants_per_model(variant, foreach):
     refs = [copy.deepcopy(n) for n in nets]
     mine = [Rprop(n.parameters(), foreach=foreach, **s) for n, s in zip(nets, settings)]
     theirs = [Rprop(r.parameters(), foreach=foreach, **s) for r, s in zip(refs, settings)]
-    params, _ = stack_module_state(nets)
-    params = {n: p.detach() for n, p in params.items()}
-    stacked = StackedOptimizer(params, mine, [dict(n.named_parameters()) for n in nets])
-    stacked.load()
-    gen = torch.Generator().manual_seed(3)
     # the sign of the gradient flips often: every branch (grow, shrink, backtrack) is taken;
-    # irprop+ backtracks where a run's loss went up, which random losses make some do
-    for _ in range(8):
-        grads = {n: torch.randn(p.shape, generator=gen) for n, p in params.items()}
-        losses = torch.rand(len(settings), generator=gen, dtype=torch.float64)
-        for m, (ref, opt) in enumerate(zip(refs, theirs)):
-            for n, p in ref.named_parameters():
-                p.grad = grads[n][m].clone()
-            loss = losses[m].item()
-            opt.step(functools.partial(float, loss))
-        stacked.step(params, grads, losses)
-        for m, ref in enumerate(refs):
-            for n, p in ref.named_parameters():
-                torch.testing.assert_close(params[n][m], p.detach(), rtol=0, atol=1e-6)
-    stacked.store()
-    for opt, ref_opt in zip(mine, theirs):
-        ours, ref = opt.state_dict()["state"], ref_opt.state_dict()["state"]
-        for k in ref:
-            assert ours[k].keys() == ref[k].keys()
-            for key in ref[k]:
-                torch.testing.assert_close(ours[k][key], ref[k][key], rtol=0, atol=1e-6)
+    # irprop+ backtracks where a run's loss went up, which random losses make some do. The
+    # stack steps with Rprop's own reference form (shared); foreach None compares it with the
+    # flat fast path, written apart, and tests/optim compares Rprop with torch.optim.Rprop.
+    _steps_agree(nets, refs, mine, theirs, steps=8, seed=3, losses=True)
