@@ -138,7 +138,7 @@ def test_an_interrupted_train_continues_to_the_run_that_never_stopped(tmp_path, 
         _, err = proc.communicate(timeout=60)
     finally:
         _end(proc)
-    assert proc.returncode == status
+    assert proc.returncode == status, err  # what it printed, if it was not the interrupt
     line = err.strip().splitlines()
     assert line == [f"trainlab: interrupted; continue with: trainlab train --resume {run}"]
     assert _group_gone(proc)
@@ -218,3 +218,28 @@ def test_ctrl_c_in_search_and_claims_names_the_command_that_continues(tmp_path, 
     assert _group_gone(proc)
     continued = _cli(shlex.split(expected)[1:], tmp_path)
     assert continued.returncode == 0, continued.stderr
+
+
+def test_an_error_raised_while_handling_an_interrupt_is_the_interrupt(monkeypatch, capsys):
+    """Ctrl-C inside a write can surface as the error the writer raises on its way out
+    (chained to the KeyboardInterrupt): still exit 130 and the line that continues."""
+    import trainlab.cli
+
+    def interrupted_then_failed(ns):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("a writer's cleanup failed") from None
+
+    def interrupted_during_cleanup(ns):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("a writer's cleanup failed")  # noqa: B904 - the chain is the point
+
+    monkeypatch.setattr(trainlab.cli, "_command", interrupted_during_cleanup)
+    assert trainlab.cli.main(["train", "--out", "somewhere"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    monkeypatch.setattr(trainlab.cli, "_command", interrupted_then_failed)  # no chain: a bug
+    with pytest.raises(RuntimeError):
+        trainlab.cli.main(["train", "--out", "somewhere"])

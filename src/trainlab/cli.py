@@ -781,7 +781,13 @@ def main(argv: list[str] | None = None) -> int:
     _default_out(ns, argv)
     previous = _on_sigterm(_terminate)
     try:
-        return _command(ns)
+        try:
+            return _command(ns)
+        except Exception as e:  # raised while handling Ctrl-C (a writer's cleanup): the Ctrl-C
+            interrupt = _interrupt_behind(e)
+            if interrupt is None:
+                raise
+            raise interrupt from None
     except UserError as e:
         command = _continuing_command(ns, argv) if isinstance(e, CannotWrite) else None
         then = f", then continue with: {command}" if command else ""
@@ -811,6 +817,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         _on_sigterm(previous)
+
+
+def _interrupt_behind(e: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that ``e`` was raised while handling, if any (its context chain):
+    an interrupt that arrives inside a write or a cleanup can surface as the error that code
+    raises on the way out, and it is still the user's interrupt."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
+    return None
 
 
 def _on_sigterm(handler):
