@@ -101,7 +101,7 @@ register(
         rule={"tolerance": 1e-20},
         statistic="max over seeds of f_2 / f_0",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.1,
         note="The first step is a gradient step (there is no previous one for the secant); lr = "
@@ -189,7 +189,7 @@ register(
         params={"eigenvalues": [1.0, 10.0, 100.0], "steps": 60},
         statistic="fraction of checks that follow the rule",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.05,
         note="Checked on Rprop+ (Riedmiller & Braun 1993), the variant the quiz describes.",

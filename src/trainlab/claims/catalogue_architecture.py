@@ -152,7 +152,7 @@ register(
         rule={"tolerance": 1e-12},
         statistic="largest |hand-derived - autograd| gradient entry, float64",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.15,
     )

@@ -75,7 +75,7 @@ register(
         rule={"relative": 1e-4},
         statistic="largest weight difference between hidden units / largest weight",
         seeds=1,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.3,
         note="First setup: a ReLU MLP, whose weights never move from 0 (every hidden output and "

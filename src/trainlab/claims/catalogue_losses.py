@@ -97,7 +97,7 @@ register(
         statistic="trainlab's loss gradients against the slide's formulas; largest |dMSE| / |dCE| "
         "where the sigmoid output is >= 0.99 on the wrong class",
         seeds=1,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.05,
     )
@@ -177,7 +177,7 @@ register(
         statistic="largest |dMSE/dz| / |dCE/dz| over samples with a softmax output >= 0.99 on a "
         "wrong class",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.05,
     )

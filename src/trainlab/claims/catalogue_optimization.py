@@ -62,7 +62,7 @@ register(
         },
         statistic="fraction of (seed, lr) cells that converge/diverge as predicted",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.5,
     )
@@ -120,7 +120,7 @@ register(
         rule={"tolerance": 1e-12},
         statistic="max over seeds of f_1 / f_0",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.3,
     )

@@ -398,7 +398,7 @@ register(
         statistic="exact check: largest |output alone - output in a batch|, statistics kept, "
         "batch-1 step",
         seeds=1,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=1.3,
     )

@@ -216,7 +216,7 @@ register(
         statistic="largest relative error, slide formulas vs autograd through trainlab's BN layer "
         "(float64)",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.01,
     )
@@ -337,7 +337,7 @@ register(
         statistic="largest relative error of the population statistics against the slide's "
         "formula; largest change of test logits with other batch-mates (float64)",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.1,
     )
@@ -480,7 +480,7 @@ register(
         statistic="largest change of 8 samples' logits (training mode, float64) when the other 24 "
         "samples of the batch change",
         seeds=3,
-        exact=True,
+        kind="exact",
         fast=True,
         cost_s=0.05,
     )

@@ -33,10 +33,77 @@ CLAIMS = Registry("claim", "--only")
 PACKAGE = Path(__file__).resolve().parents[1]
 
 
+#: What a claim's ``kind`` may be.
+KINDS = ("exact", "demonstration", "empirical")
+#: What a claim's ``direction`` may be: the effect (as its analysis orients it) claimed above
+#: zero or delta, below, equal within delta (or exactly), or not worse by more than delta.
+DIRECTIONS = ("greater", "less", "equal", "at least as good")
+#: The fewest seeds an empirical claim runs, whatever its power calculation says.
+MIN_EMPIRICAL_SEEDS = 10
+#: The most seeds a power calculation may ask for; a claim that needs more is marked
+#: underpowered in its record rather than run for hours.
+MAX_SEEDS = 40
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How every arm of a comparison gets its own hyperparameter, with the same budget.
+
+    ``arms``: arm name -> the measuring function's keyword that sets that arm's value (e.g.
+    ``{"sgd": "lr_sgd", "nesterov": "lr_nesterov"}``). ``grid``: the values tried, one tuple for
+    all arms or ``{arm: tuple}`` (every arm's grid has the same length: the same budget).
+    ``score(result, arm) -> float``: lower is better, read from one measurement's result; it
+    must come from data the verdict does not use (validation data, or the training objective
+    of seeds the verdict does not use, for a claim about optimization), as ``on`` says in
+    words. ``seeds``: tuning seeds per grid value, disjoint from the evaluation seeds
+    (:data:`TUNING_SEED`). A value chosen at an edge of its grid extends that arm's grid by one
+    more step of the same ratio beyond it, at most ``extend`` times per side; still at an edge
+    after that, the arm is recorded ``at_edge``. ``params``: settings of the measurement that
+    tuning changes (e.g. ``{"evaluate_test": False}``), else the claim's own."""
+
+    arms: dict
+    grid: tuple | dict
+    score: Callable[[dict, str], float]
+    on: str
+    seeds: int = 2
+    extend: int = 3
+    params: dict = field(default_factory=dict)
+
+    def grid_of(self, arm: str) -> tuple:
+        """The starting grid of ``arm``, ascending."""
+        grid = self.grid[arm] if isinstance(self.grid, dict) else self.grid
+        return tuple(sorted(grid))
+
+
+#: Tuning seeds start here: far from the evaluation seeds (0, 1, ... plus ``--seed-offset``).
+TUNING_SEED = 100_000
+
+
 @dataclass(frozen=True)
 class Claim:
-    """One claim. ``seeds``: how many seeds it needs by default (1 for an exact, deterministic
-    result: ``exact=True`` ignores ``--seeds``); ``cost_s``: estimated seconds per seed on one
+    """One claim, pre-registered: everything that decides its verdict is declared here, before
+    any result is seen.
+
+    The registration (the issue's and Lakens 2018's fields): ``quote``, the deck's words
+    verbatim (flattened slide text; ``" ... "`` joins pieces that stand apart in the deck) at
+    ``lecture`` (the seed file) and ``slide`` (``s164``, or ``line 1234`` where the deck has no
+    slide numbers); ``paper``: the paper the deck cites for the statement, when it is the
+    paper's claim; ``statement``: the claim in trainlab's words; ``operationalization``: what is
+    measured, the arms, the data and the budget; ``kind``: ``exact`` (a deterministic check,
+    one seed set), ``demonstration`` (a constructed case that shows the mechanism) or
+    ``empirical`` (a typical case, seeds drawn, tested); ``primary_metric``: the quantity the
+    verdict is about, matching the statement; ``direction``: one of :data:`DIRECTIONS`;
+    ``delta``: the smallest effect that matters, in the metric's units, and ``delta_reason``,
+    why that size; ``pilot_sd``: the per-seed standard deviation of the effect in a pilot run
+    (``pilot_seeds`` seeds), from which :func:`register` sets ``seeds`` by a power calculation
+    (:func:`trainlab.claims.power.seeds_needed`, at least :data:`MIN_EMPIRICAL_SEEDS`);
+    ``tuning``: how each arm's hyperparameters are chosen (:class:`Tuning`); ``history``: the
+    verdicts of earlier rules or setups, kept beside the current one (each a dict with
+    ``changed``, ``reason``, ``verdict``), so that a rule changed after seeing a result never
+    replaces the first verdict on the record.
+
+    ``seeds``: how many seeds it needs by default (1 for an exact, deterministic
+    result: ``kind="exact"`` ignores ``--seeds``); ``cost_s``: estimated seconds per seed on one
     core; ``fast``: part of ``--fast`` (robust verdict); ``family``: the claims whose p-values
     are Holm-corrected together (None: the catalogue module's, e.g. ``sgd`` for
     ``catalogue_sgd``; :func:`register` fills it in); ``delta``: the smallest effect of interest
@@ -57,7 +124,7 @@ class Claim:
     rule: dict = field(default_factory=dict)
     statistic: str = ""
     seeds: int = 5
-    exact: bool = False
+    kind: str = "empirical"
     fast: bool = False
     cost_s: float = 1.0
     family: str | None = None
@@ -65,6 +132,21 @@ class Claim:
     deterministic: bool = True
     expected_verdict: tuple[str, ...] = ()
     note: str = ""
+    quote: str = ""
+    paper: str = ""
+    operationalization: str = ""
+    primary_metric: str = ""
+    direction: str = ""
+    delta_reason: str = ""
+    pilot_sd: float | None = None
+    pilot_seeds: int | None = None
+    tuning: Tuning | None = None
+    history: tuple[dict, ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        """A deterministic check: one seed set, ``--seeds`` ignored."""
+        return self.kind == "exact"
 
     def seed_count(self, asked: int | None) -> int:
         """Seeds to run: the claim's own count if exact, else ``asked`` (or the default)."""
@@ -130,12 +212,91 @@ def versions() -> dict:
 
 def register(claim: Claim) -> Claim:
     """Add ``claim`` to :data:`CLAIMS` (an id is declared once); a claim without a ``family``
-    gets its catalogue module's (``catalogue_sgd`` -> ``sgd``)."""
+    gets its catalogue module's (``catalogue_sgd`` -> ``sgd``). An empirical claim with a pilot
+    standard deviation and a delta gets its seed count from the power calculation
+    (:func:`planned_seeds`)."""
     if not claim.family:
         module = claim.measure.__module__.rsplit(".", 1)[-1]
         claim = replace(claim, family=module.removeprefix("catalogue_"))
+    if claim.kind == "empirical" and claim.pilot_sd is not None and claim.delta:
+        claim = replace(claim, seeds=planned_seeds(claim.pilot_sd, claim.delta))
     CLAIMS.add(claim.id, lambda: claim, claim.statement, claim=claim, lecture=claim.lecture)
     return claim
+
+
+def planned_seeds(sd: float, delta: float) -> int:
+    """Seeds for 80% power at ``delta`` with per-seed standard deviation ``sd``
+    (:func:`trainlab.claims.power.seeds_needed`), at least :data:`MIN_EMPIRICAL_SEEDS` and at
+    most :data:`MAX_SEEDS`."""
+    from .power import seeds_needed
+
+    return min(MAX_SEEDS, max(MIN_EMPIRICAL_SEEDS, seeds_needed(sd, delta)))
+
+
+def underpowered(claim: Claim) -> bool:
+    """An empirical claim whose power calculation asked for more than :data:`MAX_SEEDS` seeds."""
+    from .power import seeds_needed
+
+    if claim.kind != "empirical" or claim.pilot_sd is None or not claim.delta:
+        return False
+    return seeds_needed(claim.pilot_sd, claim.delta) > MAX_SEEDS
+
+
+#: The seed files, where :func:`deck_text` reads them (``shared/seeds`` beside the checkout).
+DECKS = Path(__file__).resolve().parents[3].parent / "shared" / "seeds"
+
+
+def flat(text: str) -> str:
+    """``text`` with every run of white space as one space, stripped: the form quotes are
+    compared in (the decks are flattened slides, their line breaks are not the speaker's)."""
+    return " ".join(text.split())
+
+
+@functools.lru_cache(maxsize=None)
+def deck_text(lecture: str, folder: Path = DECKS) -> str | None:
+    """The flattened text of seed file ``lecture``, or None when the decks are not there."""
+    path = folder / lecture
+    return flat(path.read_text(errors="replace")) if path.is_file() else None
+
+
+def quote_found(quote: str, deck: str) -> bool:
+    """Whether ``quote`` is in ``deck`` verbatim (both flattened): its pieces between
+    ``" ... "`` each occur, in order."""
+    position = 0
+    for piece in flat(quote).split(" ... "):
+        found = deck.find(piece.strip(), position)
+        if found < 0:
+            return False
+        position = found + len(piece.strip())
+    return True
+
+
+def preregistration_problems(claim: Claim, decks: Path = DECKS) -> list[str]:
+    """What ``claim`` lacks of its pre-registration, one phrase each (empty: complete): the
+    fields, a quote that is in its deck verbatim, a known kind and direction, and for an
+    empirical claim a delta with its reason and at least :data:`MIN_EMPIRICAL_SEEDS` seeds."""
+    problems = [
+        f"no {name}"
+        for name in ("quote", "operationalization", "primary_metric", "statement")
+        if not getattr(claim, name).strip()
+    ]
+    if claim.kind not in KINDS:
+        problems.append(f"kind {claim.kind!r} is not one of {', '.join(KINDS)}")
+    if claim.direction not in DIRECTIONS:
+        problems.append(f"direction {claim.direction!r} is not one of {', '.join(DIRECTIONS)}")
+    deck = deck_text(claim.lecture, decks)
+    if claim.quote and deck is not None and not quote_found(claim.quote, deck):
+        problems.append(f"quote not found verbatim in {claim.lecture}")
+    if claim.kind == "empirical":
+        if claim.delta is None:
+            problems.append("no delta")
+        if not claim.delta_reason.strip():
+            problems.append("no delta_reason")
+        if claim.seeds < MIN_EMPIRICAL_SEEDS:
+            problems.append(f"{claim.seeds} seeds (an empirical claim runs >= {MIN_EMPIRICAL_SEEDS})")
+        if claim.pilot_sd is None:
+            problems.append("no pilot_sd (the power calculation's per-seed standard deviation)")
+    return problems
 
 
 #: The catalogue modules, in the order of the lectures' recipe; each registers its claims.
