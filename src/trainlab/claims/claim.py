@@ -252,7 +252,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def deck_text(lecture: str, folder: Path = DECKS) -> str | None:
     """The flattened text of seed file ``lecture``, or None when the decks are not there."""
     path = folder / lecture
@@ -293,7 +293,7 @@ def preregistration_problems(claim: Claim, decks: Path = DECKS) -> list[str]:
         if not claim.delta_reason.strip():
             problems.append("no delta_reason")
         if claim.seeds < MIN_EMPIRICAL_SEEDS:
-            problems.append(f"{claim.seeds} seeds (an empirical claim runs >= {MIN_EMPIRICAL_SEEDS})")
+            problems.append(f"{claim.seeds} seeds (empirical: >= {MIN_EMPIRICAL_SEEDS})")
         if claim.pilot_sd is None:
             problems.append("no pilot_sd (the power calculation's per-seed standard deviation)")
     return problems
