@@ -47,7 +47,7 @@ PILOT = {
     "deeper-learns-better-equal-neurons": 0.07,
     "cnn-beats-mlp-mnist1d": 0.015,
     "conv-beats-local-unregistered": 0.028,
-    "pooling-shift-invariance": 0.017,
+    "pooling-shift-invariance": 0.0125,
 }
 
 # --- hand-derived gradients of lecture 001 equal autograd's ------------------------------------
@@ -1173,9 +1173,10 @@ register(
         quote="Spatial Pooling - Non-overlapping/overlapping regions - Sum or max - Invariance "
         "to small transformations",
         operationalization="MNIST-1D (3500 training, 500 validation, 1000 test signals), a "
-        "1-D CNN of three blocks of 8 channels (kernel 5, ReLU) with max pooling (window 2, "
+        "1-D CNN of three blocks of 16 channels (kernel 5, ReLU) with max pooling (window 2, "
         "stride 2, after blocks 2 and 3: 40 -> 20 -> 10 positions) against the same net "
-        "without pooling, Adam on 250 minibatches of 128 (~9 epochs), same seed. Each net's "
+        "without pooling, Adam on 400 minibatches of 64 (~7 epochs; test error ~0.08 at a good "
+        "rate, a trained net), same seed. Each net's "
         "rate is tuned on validation error (4 rates, 2 tuning seeds), so that both are trained "
         "as well as they can be. Metric: the fraction of test signals whose predicted class "
         "changes when the signal is shifted circularly by one position (mean of left and "
@@ -1196,12 +1197,16 @@ register(
         analyze=analyze_pooling,
         plot=plot_pooling,
         params={
-            "channels": [8, 8, 8],
-            "steps": 250,
-            "batch": 128,
-            "lr_max": 0.003,
-            "lr_none": 0.003,
+            "channels": [16, 16, 16],
+            "steps": 400,
+            "batch": 64,
+            "lr_max": 0.01,
+            "lr_none": 0.01,
         },
+        note="A first pilot with 8 channels and 250 minibatches of 128 at rate 0.003 left the "
+        "nets at test error ~0.45 (undertrained, not the regime of the statement); the budget "
+        "was raised to 16 channels and 400 minibatches of 64 at a default rate 0.01 (test "
+        "error ~0.08) and piloted again (effect -0.013, per-seed sd 0.0125, 5 seeds).",
         statistic="paired difference of the fraction of test predictions a one-position shift "
         "changes, no pooling - max pooling, each at its tuned Adam rate",
         pilot_sd=PILOT["pooling-shift-invariance"],
