@@ -112,7 +112,7 @@ def plot_zero_init(results: list[dict], row: dict, ax) -> None:
     plot_seed_points(
         results,
         ["grad_weights", "W", "V", "W0", "V0"],
-        ["max |dW|,|dV|", "max |W_ij|", "max |V_j|", "max |W_0j|", "max |V_0|"],
+        ["max |dW|,|dV|", "max |W_ij|", "max |V_j|", "max |W_0j|", "max |V_0| (run)"],
         "after SGD from zero (0 shown at 1e-18)",
         ax,
     )
