@@ -21,7 +21,7 @@ import hashlib
 import json
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from ..registry import Registry
@@ -171,7 +171,15 @@ class Claim:
 
 
 def _named(value):
-    """A function as ``module:qualname`` (its source is in :func:`code_digest`); else as is."""
+    """A function as ``module:qualname`` (its source is in :func:`code_digest`), a dataclass
+    (a :class:`Tuning`) as a dict of its fields named so, containers element by element; else
+    as is: a form whose text is the same in every process."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _named(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _named(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_named(v) for v in value]
     if callable(value):
         return f"{value.__module__}:{getattr(value, '__qualname__', repr(value))}"
     return value
