@@ -283,10 +283,11 @@ def preregistration_problems(claim: Claim, decks: Path = DECKS) -> list[str]:
     """What ``claim`` lacks of its pre-registration, one phrase each (empty: complete): the
     fields, a quote that is in its deck verbatim, a known kind and direction, and for an
     empirical claim a delta with its reason and at least :data:`MIN_EMPIRICAL_SEEDS` seeds."""
+    control = bool(claim.expected_verdict)  # a control has no deck to quote
     problems = [
         f"no {name}"
         for name in ("quote", "operationalization", "primary_metric", "statement")
-        if not getattr(claim, name).strip()
+        if not getattr(claim, name).strip() and not (control and name == "quote")
     ]
     if claim.kind not in KINDS:
         problems.append(f"kind {claim.kind!r} is not one of {', '.join(KINDS)}")

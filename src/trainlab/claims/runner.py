@@ -133,6 +133,7 @@ def run(
     log=None,
     catalogue: list[Claim] | None = None,
     cluster: str | None = None,
+    reference: dict | None = None,
 ) -> list[dict]:
     """Measure and judge ``claims``; write the outputs to ``out``; return the rows.
 
@@ -144,7 +145,9 @@ def run(
     (:func:`family_adjusted`). A control claim whose verdict is not one of its
     ``expected_verdict`` is marked ``control_failed`` and named in a line starting
     ``CONTROL FAILED`` (to ``log``, or standard error). ``cluster``: the address of a Dask
-    scheduler to measure on (:func:`trainlab.experiments.grid.run_tasks`)."""
+    scheduler to measure on (:func:`trainlab.experiments.grid.run_tasks`). ``reference``: the
+    p of claims not run, from a published record (:func:`trainlab.claims.record.reference_p`),
+    preferred to this folder's own records for Holm's correction."""
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = workers(jobs)
@@ -176,7 +179,9 @@ def run(
         folder = out / "seed-sets"
         recorded = _read_record(folder / f"offset-{offset}.json")
         adjusted = family_adjusted(
-            {c.id: verdicts[c.id].p for c in claims}, members(catalogue, claims), recorded
+            {c.id: verdicts[c.id].p for c in claims},
+            members(catalogue, claims),
+            {**recorded, **(reference or {})},
         )
         rows = []
         for c in claims:
