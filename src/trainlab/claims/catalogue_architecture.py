@@ -327,7 +327,7 @@ register(
         statistic="mean over seeds of the log-log slope of pre-activation std on n (3-layer tanh "
         "MLP, N(0, 1) inputs), TOST against 0.5 +- 0.1",
         fast=True,
-        cost_s=0.5,
+        cost_s=0.1,
         family="init-scale",
     )
 )
@@ -358,7 +358,7 @@ register(
         statistic="mean over seeds of the log-log slope of pre-activation std on n with N(0, 1/n) "
         "weights, TOST against 0 +- 0.1 (Glorot and orthogonal beside it)",
         fast=True,
-        cost_s=0.5,
+        cost_s=1.5,
         family="init-scale",
     )
 )
@@ -601,7 +601,7 @@ register(
         "SGD, 2 tanh units - 10, each at its tuned rate",
         pilot_sd=PILOT["two-hidden-units-too-few"],
         pilot_seeds=5,
-        cost_s=0.8,
+        cost_s=0.6,
         family="architecture",
         history=(
             {
@@ -679,7 +679,7 @@ register(
         statistic="paired difference of last-epoch training error, 2 tanh units - 10",
         pilot_sd=PILOT["more-hidden-units-fit-easier"],
         pilot_seeds=5,
-        cost_s=0.8,
+        cost_s=0.6,
         family="architecture",
     )
 )
@@ -777,7 +777,7 @@ register(
         "plain ReLU MLP, each at its tuned SGD rate",
         pilot_sd=PILOT["fc-two-three-layers-most"],
         pilot_seeds=5,
-        cost_s=1.5,
+        cost_s=0.5,
         family="architecture",
     )
 )
@@ -870,7 +870,7 @@ register(
         "tuned Adam rate",
         pilot_sd=PILOT["deeper-learns-better-equal-neurons"],
         pilot_seeds=5,
-        cost_s=2.0,
+        cost_s=0.8,
         family="architecture",
         history=(
             {
@@ -1011,7 +1011,7 @@ register(
         "units) - CNN (2x16 channels), each at its tuned Adam rate",
         pilot_sd=PILOT["cnn-beats-mlp-mnist1d"],
         pilot_seeds=5,
-        cost_s=1.5,
+        cost_s=0.7,
         family="architecture",
         history=(
             {
@@ -1065,7 +1065,7 @@ register(
         "connected - convolutional blocks (same shape), each at its tuned Adam rate",
         pilot_sd=PILOT["conv-beats-local-unregistered"],
         pilot_seeds=5,
-        cost_s=2.5,
+        cost_s=1.0,
         family="architecture",
         history=(
             {
@@ -1211,7 +1211,7 @@ register(
         "changes, no pooling - max pooling, each at its tuned Adam rate",
         pilot_sd=PILOT["pooling-shift-invariance"],
         pilot_seeds=5,
-        cost_s=2.0,
+        cost_s=1.6,
         family="architecture",
     )
 )

@@ -511,7 +511,7 @@ register(
         "scratch - fine-tuned from a CNN pretrained on digits 0-4, each at its tuned Adam rate",
         pilot_sd=PILOT["pretraining-converges-faster"],
         pilot_seeds=5,
-        cost_s=1.2,
+        cost_s=0.9,
         family="pretraining",
         history=(
             {
@@ -609,7 +609,7 @@ register(
         "50 signals of digits 5-9, each arm at its tuned Adam rate",
         pilot_sd=PILOT["freeze-enough-small-data"],
         pilot_seeds=5,
-        cost_s=1.0,
+        cost_s=0.65,
         family="pretraining",
     )
 )
@@ -652,7 +652,7 @@ register(
         "5-9, each arm at its tuned Adam rate",
         pilot_sd=PILOT["finetune-wins-large-data"],
         pilot_seeds=5,
-        cost_s=1.6,
+        cost_s=0.8,
         family="pretraining",
     )
 )
