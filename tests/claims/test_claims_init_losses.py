@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.func import grad
 
-from trainlab.claims.catalogue_architecture import mnist1d_npz
+from trainlab.claims.catalogue_architecture import arm_result, last_train_error, mnist1d_npz
 from trainlab.claims.catalogue_init import (
     analyze_freeze_small,
     measure_equal_gradients,
@@ -85,3 +85,13 @@ def test_freeze_non_inferiority_direction():
         for r in res
     ]
     assert analyze_freeze_small(worse, {"delta": 0.02}).kind == "does not hold"
+
+
+def test_arm_result_counts_a_diverged_run_as_error_one():
+    summary = {"best_val_accuracy": None, "test_accuracy": None, "parameters": 7}
+    curve = [{"train_accuracy": 0.75}, {"train_accuracy": float("nan")}]
+    arm = arm_result(summary, curve, 0.1)
+    assert arm["val_error"] == arm["test_error"] == 1.0 and arm["train_error"][0] == 0.25
+    assert last_train_error(arm, 1) == 0.25
+    assert last_train_error(arm, 2) == 1.0  # not a number in the last epoch
+    assert last_train_error(arm, 3) == 1.0  # never reached
