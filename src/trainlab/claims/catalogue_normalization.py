@@ -120,13 +120,13 @@ TINY = 1e-300
 
 
 def measure_bn_scale(seed: int, batch: int, hidden: list, scales: list) -> dict:
-    """A trainlab MLP with batch norm (``model.norm = batch``, training mode, float64, the BN
-    layers' eps set to :data:`TINY`, i.e. 0: the identity's own setting) on a batch of MNIST-1D-shaped inputs: for
-    each a in ``scales``, the first layer's weights W replaced by a W. Returns the largest
-    relative change of the logits, and the largest relative difference between the gradient
-    with respect to a W and (1/a) times the gradient with respect to W (Ioffe and Szegedy 2015,
-    section 3.3: BN((a W) u) = BN(W u), d BN((a W) u) / d(a W) = (1/a) d BN(W u) / dW); and the
-    logits' change with the default eps 1e-5 (tiny, reported)."""
+    """A trainlab MLP with batch norm (``model.norm = batch``, training mode, float64, BN's
+    eps :data:`TINY`, in effect 0: the identity's own setting) on a seeded batch of 40-feature
+    inputs; for each a in ``scales`` the first layer's weights W replaced by a W. Returns the
+    largest relative change of the logits; the largest relative difference between a times
+    the gradient with respect to a W and the gradient with respect to W (Ioffe and Szegedy
+    2015, section 3.3: BN((a W) u) = BN(W u), and d/d(a W) = (1/a) d/dW); and the logits'
+    change with the default eps 1e-5 (small, reported)."""
     with one_thread():
         cfg = config(seed, 'data.name="mnist1d"', 'model.norm="batch"', f"model.hidden={hidden}")
         g = torch.Generator().manual_seed(seed)
@@ -209,8 +209,9 @@ register(
         "float64) on a seeded batch of 16 inputs; the first layer's weights scaled by a = 0.1 "
         "and a = 10. Measured: the largest relative change of the logits, and of a x the "
         "cross-entropy's gradient with respect to the scaled weights against the gradient "
-        "at a = 1. Exact check: both below 1e-10 in every seed, with BN's eps set to 1e-300, i.e. 0 (the "
-        "identity holds exactly only then; with the default eps 1e-5 the change is reported).",
+        "at a = 1. Exact check: both below 1e-10 in every seed, with BN's eps 1e-300, in "
+        "effect 0 (the identity holds exactly only then; with the default eps 1e-5 the "
+        "change is reported).",
         kind="exact",
         primary_metric="largest relative change of logits and of a x gradient",
         direction="equal",
