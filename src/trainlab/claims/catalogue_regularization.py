@@ -1629,6 +1629,8 @@ def measure_calibration(
     penalty beta: loss - beta H(p)). Besides each arm's errors (:func:`arm`): over-confidence on
     the test set, mean largest softmax probability - accuracy, as ``<arm>_over``, and the test
     ECE (15 bins) as ``<arm>_ece``."""
+    if option == "label_smoothing":  # a grid extended past 0.9 runs at 0.9: eps must be < 1
+        value = min(value, 0.9)
     out = {}
     for name, v, lr_arm in (("none", 0.0, lr_none), ("regularized", value, lr)):
         model, summary, history, data = train_run(
