@@ -95,6 +95,8 @@ register(
         primary_metric="log2 largest trainable rate, BN - plain",
         direction="greater",
         delta=1.0,
+        pilot_sd=0.806,
+        pilot_seeds=5,
         delta_reason="a factor 2 in the rate: a smaller gain is within the bisection's "
         "resolution (~0.3 in log2) twice over and would not be called 'higher'",
         history=(
@@ -378,6 +380,8 @@ register(
         primary_metric="(mean training loss, bad - good init), plain - BN",
         direction="greater",
         delta=0.1,
+        pilot_sd=3.78,
+        pilot_seeds=5,
         delta_reason="0.1 nats of average training loss (4% of ln 10, a uniform guess): a "
         "smaller difference in harm is not 'robust' against 'not robust'",
         tuning=Tuning(
