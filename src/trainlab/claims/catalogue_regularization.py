@@ -1115,7 +1115,7 @@ def plot_dropout_modes(results: list[dict], row: dict, ax) -> None:
         ["logits", "weights", "naive"],
         [
             "test logits\n(reparametrized)",
-            "weights / a\n(reparametrized)",
+            "weights vs a x original\n(reparametrized)",
             "test logits\n(naive: same W, lr)",
         ],
         "largest relative difference from original dropout",
@@ -1613,7 +1613,8 @@ register(
         "form at its own tuned rate (normalized - raw)",
         operationalization="Moons given in raw units (x1 * 30 + 100, x2 * 0.3 + 5: the toy "
         "sets come already centred and scaled), MLP 2-32-32-2, plain SGD, batches of 64, 300 "
-        "updates (the normalized net's loss curve is flat by then). Arms: raw inputs and "
+        "updates (the normalized net's loss is near 0 by then, the raw net's flat). Arms: raw "
+        "inputs and "
         "inputs standardized on the training split, each with its own rate tuned (5-point "
         "grids) on the same metric over tuning seeds the verdict does not use. Primary metric: "
         "the mean training loss over the 300 updates (area under the training curve), "
