@@ -2100,13 +2100,11 @@ def analyze_l2_training_error(results: list[dict], rule: dict) -> Verdict:
 
 def _plot_l2_path(results: list[dict], key: str, ylabel: str, ax) -> None:
     lambdas = results[0]["lambdas"]
-    floor = min(v for v in lambdas if v > 0) / 10  # lambda = 0 drawn a decade below the rest
-    xs = [v if v > 0 else floor for v in lambdas]
+    xs = list(range(len(lambdas)))  # evenly spaced: 0, then one decade per step
     for i, r in enumerate(results):
         ax.plot(xs, r[key], "o-", color="C0", alpha=0.4, label="one seed" if i == 0 else None)
     ax.plot(xs, np.mean([r[key] for r in results], axis=0), "kD-", label="mean")
-    ax.set_xscale("log")
-    ax.set_xticks(xs, ["0"] + [f"{v:g}" for v in lambdas[1:]])
+    ax.set_xticks(xs, [f"{v:g}" for v in lambdas])
     ax.set_xlabel("L2 strength lambda")
     ax.set_ylabel(ylabel)
     ax.legend()
