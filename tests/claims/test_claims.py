@@ -50,6 +50,8 @@ FAST_VERDICTS = {
     "bn-backward-formulas": "holds",
     "bn-population-inference": "holds",
     "layernorm-batch-independent": "holds",
+    "dropout-original-matches-inverted": "holds",
+    "bn-parameter-scale": "holds",
     "l1-sparse-weights": "inconclusive",
     "gradient-clipping-steep": "holds",
     "control-null": "inconclusive",

@@ -1,10 +1,13 @@
-"""Claims of lectures 000, 002 and 003 about regularization and heuristics: L1/L2, dropout, early
-stopping, gradient clipping, augmentation, input normalization, label smoothing, confidence
-penalty, auxiliary classifiers, batch- and layer-norm details.
+"""Claims of lectures 000, 002, 003 and 004 about regularization and heuristics: L1/L2 (and too
+much of it), noise injection, dropout (its two implementations, its deterministic test-time
+rule), early stopping, gradient clipping, augmentation, input normalization, label smoothing,
+confidence penalty, auxiliary classifiers, batch- and layer-norm details.
 
 The overfitting claims train trainlab's own runs (:func:`trainlab.training.loop.fit`, nothing
 written to disk) on a small MNIST-1D training set (a seeded subset of the 4000 samples; the
-1000 test samples stay whole), so that the regularizers have something to fight.
+1000 test samples stay whole), so that the regularizers have something to fight. A comparison
+gives every arm its own hyperparameter (:class:`~trainlab.claims.claim.Tuning`): the plain arm
+its rate, the regularized arm its strength, chosen on :data:`VALIDATION` held-out samples.
 """
 
 from __future__ import annotations
@@ -19,22 +22,26 @@ from .. import build
 from ..config import Config
 from ..data import prepare, read
 from ..data.arrays import Arrays
-from ..models.layers import norm as make_norm, population_statistics
+from ..models.layers import OriginalDropout, norm as make_norm, population_statistics
 from ..runs.rundir import RunDir
 from ..training.callbacks import Callback
 from ..training.loop import evaluate, fit
 from ..training.progress import Progress
-from .claim import Claim, register
+from .claim import Claim, Tuning, register
 from .plots import plot_pairs, plot_seed_points
 from .toolkit import NO_DATA, Quadratic, config, model_step, quadratic_step, train_losses
 from .verdicts import (
     Kind,
     Verdict,
+    difference_verdict,
+    directional,
     equivalence_verdict,
     exact_verdict,
     mean_estimate,
+    non_inferiority,
     paired_estimate,
     paired_verdict,
+    seed_slopes,
 )
 
 LECTURE_000 = "000_c258a766373167ad.txt"
@@ -74,11 +81,35 @@ def small_mnist1d(cfg: Config, samples: int):
     )
 
 
-def train_run(seed: int, samples: int, epochs: int, *overrides: str, callbacks=()):
-    """One trainlab run (``fit``, nothing written) of an MLP on ``samples`` MNIST-1D samples:
-    returns (model, summary, per-epoch metrics, splits)."""
+#: Validation samples of the claims that tune or select on validation data: drawn from
+#: MNIST-1D's training samples the run does not train on, so that a small training set still
+#: gets a validation error precise enough to choose by (standard error ~0.015, against ~0.05
+#: for the 100 samples of a 0.2 split of 500).
+VALIDATION = 1000
+
+
+def train_run(
+    seed: int,
+    samples: int,
+    epochs: int,
+    *overrides: str,
+    callbacks=(),
+    data_seed=None,
+    validation: int | None = None,
+):
+    """One trainlab run (``fit``, nothing written) of an MLP on ``samples`` MNIST-1D samples
+    (split into training and validation by ``data.val_fraction``): returns (model, summary,
+    per-epoch metrics, splits). ``validation``: instead, train on ``samples`` samples and
+    validate on ``validation`` others. ``data_seed``: the seed that draws the samples and the
+    split (default ``seed``; another value keeps the data while ``seed`` changes the
+    initialization and the order)."""
+    if validation:
+        fraction = validation / (samples + validation)
+        overrides = (*overrides, f"data.val_fraction={fraction!r}")
+        samples += validation
     cfg = config(seed, *MNIST, f"train.epochs={epochs}", *overrides)
-    data = small_mnist1d(cfg, samples)
+    data_cfg = cfg if data_seed is None else config(data_seed, *MNIST, *overrides)
+    data = small_mnist1d(data_cfg, samples)
     history: list[dict] = []
     parts = build.parts(cfg, data)
     model, summary = fit(
@@ -130,15 +161,57 @@ def expected_calibration_error(model, x: torch.Tensor, y: torch.Tensor, bins: in
     return ece
 
 
-def test_accuracies(
-    seed: int, samples: int, epochs: int, hidden: list, variants: dict[str, list[str]]
-) -> dict:
-    """Test accuracy of one :func:`train_run` (MLP ``hidden``) per variant, ``{name: extra
-    overrides}``, in that order."""
+def arm(name: str, seed: int, samples: int, epochs: int, hidden: list, lr: float, *extra) -> dict:
+    """One arm of a comparison: a :func:`train_run` on ``samples`` training samples and
+    :data:`VALIDATION` validation samples (MLP ``hidden``, SGD-momentum rate ``lr``, ``extra``
+    overrides) evaluated at its last epoch, as flat keys: ``name`` (test error),
+    ``name_val`` (validation error, what tuning reads), ``name_val_loss`` (the plain
+    cross-entropy on the validation set), ``name_train``
+    (training error, evaluation mode), ``name_confidence`` (mean largest softmax probability on
+    the test set) and ``name_test_accuracy``."""
+    model, summary, history, data = train_run(
+        seed,
+        samples,
+        epochs,
+        f"model.hidden={hidden}",
+        f"optimizer.lr={lr}",
+        *extra,
+        validation=VALIDATION,
+    )
+    model.eval()
+    with torch.no_grad():
+        confidence = torch.softmax(model(data.x_test), 1).max(1).values.mean().item()
+    last = history[-1]
     return {
-        name: train_run(seed, samples, epochs, f"model.hidden={hidden}", *extra)[1]["test_accuracy"]
-        for name, extra in variants.items()
+        name: 1 - summary["test_accuracy"],
+        f"{name}_val": 1 - last["val_accuracy"],
+        f"{name}_val_loss": evaluate(
+            model, data.x_val, data.y_val, torch.nn.functional.cross_entropy
+        )[0],
+        f"{name}_train": 1 - accuracy(model, data.x_train, data.y_train),
+        f"{name}_confidence": confidence,
+        f"{name}_test_accuracy": summary["test_accuracy"],
     }
+
+
+def _finite_or_inf(value: float) -> float:
+    return value if math.isfinite(value) else math.inf
+
+
+def validation_error(result: dict, arm_name: str) -> float:
+    """Tuning score: the arm's validation error at its last epoch (inf if it diverged)."""
+    return _finite_or_inf(result[f"{arm_name}_val"])
+
+
+def validation_loss(result: dict, arm_name: str) -> float:
+    """Tuning score: the arm's validation cross-entropy at its last epoch, the plain one whatever
+    the training loss (a proper scoring rule: it rewards accuracy and calibration together, and
+    not a smoothed target or an entropy bonus; inf if it diverged)."""
+    return _finite_or_inf(result[f"{arm_name}_val_loss"])
+
+
+#: The rate grid every plain arm's rate is tuned on (SGD with momentum 0.9, batches of 32).
+LR_GRID = (0.01, 0.03, 0.1, 0.3)
 
 
 # --- batch norm's backward formulas (slides 123-128) --------------------------------------------
@@ -207,6 +280,14 @@ register(
         "dDiv/dsigma_B^2, "
         "dDiv/dmu_B and dDiv/dz_i (through the minibatch mean and variance).",
         lecture=LECTURE_000,
+        quote="Batch normalization: Backpropagation",
+        operationalization="trainlab's batch-norm layer (training mode, float64) on a seeded "
+        "batch of 8 x 6 pre-activations with seeded gamma, beta and upstream gradient g: the "
+        "gradients of sum(g * BN(z)) with respect to z, gamma and beta by autograd against "
+        "the slides' chain-rule formulas through the minibatch mean and variance. Exact check: "
+        "largest relative error below 1e-10 in every seed.",
+        primary_metric="largest relative error, slide formulas vs autograd",
+        direction="equal",
         slide="s123-128",
         measure=measure_bn_backward,
         analyze=analyze_bn_backward,
@@ -328,6 +409,17 @@ register(
         "B/(B-1) times the average of their variances, so a test sample's output no longer "
         "depends on the other samples in its batch.",
         lecture=LECTURE_000,
+        quote="On test data, BN requires ... We will use the average over all training minibatches",
+        operationalization="A BN MLP 40-64-64-10 trained 3 epochs on 300 MNIST-1D samples "
+        "with trainlab's population statistics (model.bn_stats = population); then in "
+        "float64 trainlab's population pass over the training set in batches of B = 8, every "
+        "BN layer's inputs recorded: its running mean and variance against the slide's mean "
+        "of batch means and B/(B-1) x mean of batch variances; and the largest change of 8 "
+        "test samples' logits (evaluation mode) when their 56 batch-mates are replaced. Exact "
+        "check: both below 1e-10 in every seed (in training mode the change is reported: "
+        "large).",
+        primary_metric="largest formula error and largest change of test logits with batch-mates",
+        direction="equal",
         slide="s129 (003: 'test time batch normalization', deterministic)",
         measure=measure_bn_population,
         analyze=analyze_bn_population,
@@ -390,6 +482,21 @@ register(
         statement="The B/(B-1) term makes the averaged minibatch variance an unbiased estimate of "
         "the variance used at inference.",
         lecture=LECTURE_000,
+        quote="The ... term gives us an unbiased estimator for the variance",
+        operationalization="A BN MLP 40-64-10 at initialization on MNIST-1D's 3200-sample "
+        "training split; trainlab's population pass in batches of B = 4 gives the first BN "
+        "layer's variance estimate (B/(B-1) x mean of batch variances). Measured per seed: "
+        "its mean ratio over units to the variance of that layer's input over the whole "
+        "training split (seeded order of the batches). TOST over seeds against 1 +- delta; "
+        "without the factor the ratio is about 0.75.",
+        kind="empirical",
+        primary_metric="population variance estimate / variance over the training set",
+        direction="equal",
+        delta=0.03,
+        pilot_sd=0.00372,
+        pilot_seeds=5,
+        delta_reason="the factor to be checked moves the ratio by 1/3 (0.75 -> 1) at B = 4; "
+        "an error of 3% is a tenth of that",
         slide="s129",
         measure=measure_bn_unbiased,
         analyze=analyze_bn_unbiased,
@@ -471,6 +578,14 @@ register(
         statement="Layer norm normalizes over a sample's hidden units, so (unlike batch norm) a "
         "sample's output does not depend on the batch: no worry about batch size.",
         lecture=LECTURE_003,
+        quote="Advantages of LayerNorm Don’t have to worry about normalizing across time Don’t "
+        "have to worry about batch size",
+        operationalization="trainlab MLPs 40-64-64-10 with layer norm and with batch norm, "
+        "training mode, float64, at initialization: the largest change of 8 MNIST-1D samples' "
+        "logits when the other 24 samples of their batch are replaced by others. Exact check: "
+        "layer norm's change below 1e-12 and batch norm's above 1e-3 in every seed.",
+        primary_metric="largest change of a sample's logits when its batch-mates change",
+        direction="equal",
         slide="s99-100",
         measure=measure_norm_batch_dependence,
         analyze=analyze_norm_batch_dependence,
@@ -489,61 +604,105 @@ register(
 
 # --- batch norm makes dropout unnecessary (000 s130, 003 s94) ------------------------------------
 
+#: The dropout rates a dropout arm is tuned on (a value the grid's extension takes above 0.9 is
+#: run at 0.9: a unit must be kept sometimes).
+P_GRID = (0.1, 0.2, 0.4, 0.8)
 
-def measure_bn_dropout(seed: int, samples: int, epochs: int, hidden: list, p: float) -> dict:
-    """Test accuracy of four runs on small MNIST-1D: plain, dropout p, batch norm, batch norm
-    with dropout p."""
-    return test_accuracies(
-        seed,
-        samples,
-        epochs,
-        hidden,
-        {
-            "plain": [],
-            "dropout": [f"model.dropout={p}"],
-            "bn": ['model.norm="batch"'],
-            "bn_dropout": ['model.norm="batch"', f"model.dropout={p}"],
-        },
-    )
+
+def measure_bn_dropout(
+    seed: int, samples: int, epochs: int, hidden: list, lr: float, lr_bn: float, p: float
+) -> dict:
+    """Test and validation error (last epoch) of two runs on small MNIST-1D: batch norm at rate
+    ``lr_bn`` (its tuned value), and batch norm with dropout ``p`` after every hidden layer at
+    rate ``lr`` (its dropout rate tuned)."""
+    return {
+        **arm("bn", seed, samples, epochs, hidden, lr_bn, 'model.norm="batch"'),
+        **arm(
+            "bn_dropout",
+            seed,
+            samples,
+            epochs,
+            hidden,
+            lr,
+            'model.norm="batch"',
+            f"model.dropout={min(p, 0.9)}",
+        ),
+    }
 
 
 def analyze_bn_dropout(results: list[dict], rule: dict) -> Verdict:
-    """TOST over seeds: dropout's effect on top of BN (test accuracy, BN + dropout - BN) lies
-    within +- ``rule["margin"]``; the effect of dropout without BN is reported beside it."""
+    """Non-inferiority over seeds: test error of BN alone minus BN + dropout is not above
+    ``delta`` (dropout adds no more than delta on top of BN)."""
     fit = paired_estimate(
-        [r["bn_dropout"] for r in results], [r["bn"] for r in results], ("bn_dropout", "bn")
+        [r["bn"] for r in results], [r["bn_dropout"] for r in results], ("bn", "bn_dropout")
     )
-    out = equivalence_verdict(fit, 0.0, rule["margin"], "test accuracy, BN + dropout - BN")
-    alone = np.mean([r["dropout"] - r["plain"] for r in results])
-    out = out.also(f"; dropout without BN: {alone:+.3f}")
-    return out
+    return non_inferiority(
+        fit, rule.get("delta"), "test error, BN - (BN + tuned dropout)", higher=False
+    )
 
 
 def plot_bn_dropout(results: list[dict], row: dict, ax) -> None:
     plot_pairs(
-        results,
-        ["plain", "dropout", "bn", "bn_dropout"],
-        ["plain", "dropout", "BN", "BN +\ndropout"],
-        "test accuracy",
-        ax,
+        results, ["bn", "bn_dropout"], ["BN", "BN + dropout\n(rate tuned)"], "test error", ax
     )
 
 
 register(
     Claim(
         id="bn-makes-dropout-unnecessary",
-        statement="Batch normalization regularizes the model: dropout adds nothing on top of it "
-        "('anecdotal evidence that BN eliminates the need for dropout').",
-        lecture=LECTURE_000,
-        slide="s130 (003 s94: 'regularizes model, making dropout unnecessary')",
+        statement="With batch normalization, dropout is unnecessary: adding (tuned) dropout to a "
+        "batch-normalized network does not lower its test error by a margin that matters.",
+        quote="Regularizes model, making dropout unnecessary",
+        lecture=LECTURE_003,
+        slide="s94 (000 s130: 'Anecdotal evidence that BN eliminates the need for dropout')",
         measure=measure_bn_dropout,
         analyze=analyze_bn_dropout,
         plot=plot_bn_dropout,
-        params={"samples": 1000, "epochs": 30, "hidden": [128, 128], "p": 0.3},
-        rule={"margin": 0.02},
-        statistic="paired test-accuracy difference (BN + dropout 0.3) - BN, TOST against 0 +- 0.02",
-        seeds=5,
-        cost_s=1.3,
+        params={
+            "samples": 400,
+            "epochs": 60,
+            "hidden": [128, 128],
+            "lr": 0.05,
+            "lr_bn": 0.1,
+            "p": 0.2,
+        },
+        statistic="paired test-error difference BN - (BN + dropout), non-inferiority margin delta",
+        operationalization="Small MNIST-1D (400 training samples; 1000 validation samples from the "
+        "unused training pool; the whole "
+        "1000-sample test set), MLP 40-128-128-10 with batch norm, SGD with momentum 0.9, "
+        "batches of 32, 60 epochs (at rate 0.05 an unregularized net's training error reaches ~0 "
+        "and its validation error bottoms out near epoch 35 in a pilot: the overfitting regime; a "
+        "smaller tuned rate is the plain arm's own way to stop short of it), last epoch "
+        "evaluated. Arms: BN with its rate tuned on "
+        "validation error; BN + dropout after every hidden layer at rate 0.05 with its dropout "
+        "rate tuned on validation error (same 4-point budget). Primary metric: test error of "
+        "BN minus test error of BN + dropout, paired over seeds; the claim holds when that is "
+        "shown below delta (non-inferiority).",
+        kind="empirical",
+        primary_metric="test error, BN - (BN + dropout)",
+        direction="at least as good",
+        delta=0.01,
+        pilot_sd=0.0236,
+        pilot_seeds=5,
+        delta_reason="one percentage point of test error: less is within the test set's "
+        "sampling error and would not make anyone add dropout",
+        tuning=Tuning(
+            arms={"bn": "lr_bn", "bn_dropout": "p"},
+            grid={"bn": LR_GRID, "bn_dropout": P_GRID},
+            score=validation_error,
+            on="validation error at the last epoch",
+        ),
+        history=(
+            {
+                "changed": "TOST on test accuracy at a fixed dropout rate 0.3 and one shared "
+                "rate -> non-inferiority of BN alone (test error) with BN's rate and the dropout "
+                "rate tuned on validation",
+                "reason": "'unnecessary' says dropout does not help on top of BN (one-sided), and "
+                "the arms must be tuned fairly",
+                "verdict": "inconclusive",
+            },
+        ),
+        cost_s=0.7,
     )
 )
 
@@ -556,57 +715,89 @@ def weight_norm(model) -> float:
     return math.sqrt(sum(p.detach().pow(2).sum().item() for p in model.parameters() if p.dim() > 1))
 
 
-def measure_l2(seed: int, samples: int, epochs: int, hidden: list, l2: float) -> dict:
-    """Test error and weight norm without and with the penalty l2/2 sum w^2
-    (``regularization.l2``) on small MNIST-1D."""
-    out = {}
-    for name, lam in (("none", 0.0), ("l2", l2)):
-        model, summary, _, _ = train_run(
-            seed, samples, epochs, f"model.hidden={hidden}", f"regularization.l2={lam}"
-        )
-        out[name] = 1 - summary["test_accuracy"]
-        out[f"{name}_norm"] = weight_norm(model)
-    return out
+def measure_l2(
+    seed: int, samples: int, epochs: int, hidden: list, lr: float, lr_none: float, l2: float
+) -> dict:
+    """Test and validation error of two runs on small MNIST-1D: no penalty at rate ``lr_none``,
+    and the penalty l2/2 sum w^2 (``regularization.l2``) at rate ``lr``."""
+    return {
+        **arm("none", seed, samples, epochs, hidden, lr_none),
+        **arm("l2", seed, samples, epochs, hidden, lr, f"regularization.l2={l2}"),
+    }
 
 
 def analyze_l2(results: list[dict], rule: dict) -> Verdict:
-    """Paired over seeds: test error with L2 - without (< 0 claimed); weight norms reported."""
-    out = paired_verdict(
-        results,
-        "l2",
-        "none",
-        "test error, L2 - none",
-        higher=False,
-        delta=rule.get("delta"),
+    """Paired over seeds: test error with L2 - without (< 0 claimed)."""
+    return paired_verdict(
+        results, "l2", "none", "test error, L2 - none", higher=False, delta=rule.get("delta")
     )
-    ratio = np.mean([r["l2_norm"] / r["none_norm"] for r in results])
-    out = out.also(f"; weight norm with L2 / without: {ratio:.2f}")
-    return out
 
 
 def plot_l2(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(results, ["none", "l2"], ["no penalty", "L2 penalty"], "test error", ax)
-    ax.set_title(
-        "weight norm "
-        + ", ".join(f"{np.mean([r[k] for r in results]):.1f}" for k in ("none_norm", "l2_norm")),
-        fontsize=9,
+    plot_pairs(
+        results,
+        ["none", "l2"],
+        ["no penalty\n(rate tuned)", "L2 penalty\n(lambda tuned)"],
+        "test error",
+        ax,
     )
 
 
 register(
     Claim(
         id="l2-lower-test-error",
-        statement="Penalizing 1/2 lambda |W|^2 keeps the weights small, so the network gives "
-        "smoother responses and overfits less: lower test error when data are few.",
+        statement="Penalizing the weights (L2, 1/2 lambda |W|^2) constrains them to be low, which "
+        "gives smoother responses than the unconstrained, overfitting model: lower test error "
+        "when the training data are few.",
+        quote="Steep changes that enable overfitted responses are facilitated by perceptrons with "
+        "large ... Constraining the weights ... to be low will force slower perceptrons and "
+        "smoother output response",
         lecture=LECTURE_000,
-        slide="s144-148 (002: L2 regularization)",
+        slide="s144-147 (002: L2 regularization)",
         measure=measure_l2,
         analyze=analyze_l2,
         plot=plot_l2,
-        params={"samples": 500, "epochs": 60, "hidden": [128, 128], "l2": 0.003},
-        statistic="paired test-error difference (L2 lambda = 0.003 - none), 400 training samples",
-        seeds=5,
-        cost_s=0.8,
+        params={
+            "samples": 400,
+            "epochs": 60,
+            "hidden": [128, 128],
+            "lr": 0.05,
+            "lr_none": 0.1,
+            "l2": 0.003,
+        },
+        statistic="paired test-error difference (L2 - none), last epoch",
+        operationalization="Small MNIST-1D (400 training samples; 1000 validation samples from the "
+        "unused training pool; the whole "
+        "1000-sample test set), MLP 40-128-128-10, SGD with momentum 0.9, batches of 32, 60 "
+        "epochs (at rate 0.05 an unregularized net's training error reaches ~0 and its validation "
+        "error bottoms out near epoch 35 in a pilot: the overfitting regime; a smaller tuned rate "
+        "is the plain arm's own way to stop short of it), "
+        "last epoch evaluated. Arms: no penalty with its rate tuned on validation error; L2 at "
+        "rate 0.05 with lambda tuned on validation error (same 4-point budget). Primary metric: "
+        "test error, L2 - none, paired over seeds.",
+        kind="empirical",
+        primary_metric="test error, L2 - none",
+        direction="less",
+        delta=0.01,
+        pilot_sd=0.0111,
+        pilot_seeds=5,
+        delta_reason="one percentage point of test error: less is within the test set's "
+        "sampling error and would not make anyone add a penalty",
+        tuning=Tuning(
+            arms={"none": "lr_none", "l2": "l2"},
+            grid={"none": LR_GRID, "l2": (1e-4, 1e-3, 1e-2, 1e-1)},
+            score=validation_error,
+            on="validation error at the last epoch",
+        ),
+        history=(
+            {
+                "changed": "fixed lambda 0.003 and one shared rate -> the plain arm's rate and "
+                "the L2 arm's lambda tuned on validation",
+                "reason": "fair arms: each gets its own hyperparameter chosen with the same budget",
+                "verdict": "inconclusive",
+            },
+        ),
+        cost_s=0.7,
         family="overfitting",
     )
 )
@@ -662,6 +853,20 @@ register(
         statement="L1 regularization encourages sparsity (weights at zero); L2 only discourages "
         "large weights.",
         lecture=LECTURE_003,
+        quote="L1 encourages sparsity L2 discourages large weights",
+        operationalization="Small MNIST-1D (400 training samples), MLP 40-128-128-10, SGD with "
+        "momentum 0.9 at rate 0.05, 30 epochs, with the penalty 0.001 sum |w| and with "
+        "0.003/2 sum w^2 (strengths of similar test accuracy). Primary metric: the fraction of "
+        "first-layer weights with |w| < 1e-3, L1 - L2, paired over seeds. No tuning: the claim "
+        "is about the kind of solution each penalty gives, not about which is better.",
+        kind="empirical",
+        primary_metric="fraction of first-layer weights with |w| < 1e-3, L1 - L2",
+        direction="greater",
+        delta=0.05,
+        pilot_sd=0.0411,
+        pilot_seeds=5,
+        delta_reason="five percent of the weights at zero: sparsity smaller than that is not "
+        "'sparse' in any useful sense",
         slide="s67 (002: 'L1 regularization (weights selection)')",
         measure=measure_l1,
         analyze=analyze_l1,
@@ -683,44 +888,45 @@ register(
 )
 
 
-# --- dropout narrows the train-test gap (000 s154-165, 003 s76-78) ------------------------------
+# --- dropout narrows the train-test gap (000 s153-165, 003 s76-78) ------------------------------
 
 
-def measure_dropout_gap(seed: int, samples: int, epochs: int, hidden: list, p: float) -> dict:
-    """Train accuracy (evaluation mode) minus test accuracy, and test accuracy, without and with
-    dropout p after each hidden layer."""
-    out = {}
-    for name, rate in (("none", 0.0), ("dropout", p)):
-        model, summary, _, data = train_run(
-            seed, samples, epochs, f"model.hidden={hidden}", f"model.dropout={rate}"
-        )
-        out[name] = accuracy(model, data.x_train, data.y_train) - summary["test_accuracy"]
-        out[f"{name}_test"] = summary["test_accuracy"]
+def measure_dropout_gap(
+    seed: int, samples: int, epochs: int, hidden: list, lr: float, lr_none: float, p: float
+) -> dict:
+    """Two runs on small MNIST-1D: without dropout at rate ``lr_none``, and with dropout ``p``
+    after every hidden layer at rate ``lr``; besides each arm's errors (:func:`arm`) the
+    overfitting gap, test error - training error (both in evaluation mode), as ``<arm>_gap``."""
+    out = {
+        **arm("none", seed, samples, epochs, hidden, lr_none),
+        **arm("dropout", seed, samples, epochs, hidden, lr, f"model.dropout={min(p, 0.9)}"),
+    }
+    for name in ("none", "dropout"):
+        out[f"{name}_gap"] = out[name] - out[f"{name}_train"]
     return out
 
 
 def analyze_dropout_gap(results: list[dict], rule: dict) -> Verdict:
-    """Paired over seeds: train-test accuracy gap with dropout - without (< 0 claimed); the
-    change of test accuracy reported."""
+    """Paired over seeds: (test error - training error) with dropout - without (< 0 claimed);
+    the change of test error reported."""
     out = paired_verdict(
         results,
-        "dropout",
-        "none",
-        "train-test accuracy gap, dropout - none",
+        "dropout_gap",
+        "none_gap",
+        "test - training error, dropout - none",
         higher=False,
         delta=rule.get("delta"),
     )
-    test = np.mean([r["dropout_test"] - r["none_test"] for r in results])
-    out = out.also(f"; test accuracy changes by {test:+.3f}")
-    return out
+    test = np.mean([r["dropout"] - r["none"] for r in results])
+    return out.also(f"; test error changes by {test:+.3f}")
 
 
 def plot_dropout_gap(results: list[dict], row: dict, ax) -> None:
     plot_pairs(
         results,
-        ["none", "dropout"],
-        ["no dropout", "dropout 0.5"],
-        "train accuracy - test accuracy",
+        ["none_gap", "dropout_gap"],
+        ["no dropout\n(rate tuned)", "dropout\n(rate p tuned)"],
+        "test error - training error",
         ax,
     )
 
@@ -728,55 +934,194 @@ def plot_dropout_gap(results: list[dict], row: dict, ax) -> None:
 register(
     Claim(
         id="dropout-narrows-gap",
-        statement="Dropout (each hidden unit turned off with probability 1 - alpha in training) "
-        "prevents overfitting: a smaller gap between training and test performance.",
+        statement="Dropout (each hidden unit turned off with probability 1 - a in training) "
+        "prevents overfitting: a smaller gap between test and training error than without it.",
+        quote="Other techniques have been proposed to improve the smoothness of the learned "
+        "function ... Possibly the most influential method has been “dropout”",
+        paper="Srivastava et al. 2014, 'Dropout: a simple way to prevent neural networks from "
+        "overfitting' (003 s76-78)",
         lecture=LECTURE_000,
-        slide="s154-165 (003 s76-78; 002: dropout)",
+        slide="s153-165 (003 s76-78; 002: dropout)",
         measure=measure_dropout_gap,
         analyze=analyze_dropout_gap,
         plot=plot_dropout_gap,
-        params={"samples": 500, "epochs": 60, "hidden": [256, 256], "p": 0.5},
-        statistic="paired difference of (train accuracy - test accuracy), dropout 0.5 - none",
-        seeds=5,
-        cost_s=1.4,
+        params={
+            "samples": 400,
+            "epochs": 60,
+            "hidden": [128, 128],
+            "lr": 0.05,
+            "lr_none": 0.1,
+            "p": 0.4,
+        },
+        statistic="paired difference of (test error - training error), dropout - none",
+        operationalization="Small MNIST-1D (400 training samples; 1000 validation samples from the "
+        "unused training pool; the whole "
+        "1000-sample test set), MLP 40-128-128-10, SGD with momentum 0.9, batches of 32, 60 "
+        "epochs (at rate 0.05 an unregularized net's training error reaches ~0 and its validation "
+        "error bottoms out near epoch 35 in a pilot: the overfitting regime; a smaller tuned rate "
+        "is the plain arm's own way to stop short of it), last epoch evaluated. Arms: no dropout "
+        "with its rate tuned on validation "
+        "error; dropout after every hidden layer (inverted form) at rate 0.05 with its dropout "
+        "rate tuned on validation error (same 4-point budget). Primary metric: the overfitting "
+        "gap, test error minus training error (evaluation mode), dropout - none, paired.",
+        kind="empirical",
+        primary_metric="(test error - training error), dropout - none",
+        direction="less",
+        delta=0.02,
+        pilot_sd=0.0168,
+        pilot_seeds=5,
+        delta_reason="two percentage points of gap: a narrower gap than that is within the "
+        "sampling error of the test and training errors together",
+        tuning=Tuning(
+            arms={"none": "lr_none", "dropout": "p"},
+            grid={"none": LR_GRID, "dropout": P_GRID},
+            score=validation_error,
+            on="validation error at the last epoch",
+        ),
+        history=(
+            {
+                "changed": "train-test accuracy gap at fixed dropout 0.5, one shared rate, "
+                "hidden 256 -> test-training error gap with the plain arm's rate and the "
+                "dropout rate tuned on validation, hidden 128",
+                "reason": "fair arms: each gets its own hyperparameter chosen with the same budget",
+                "verdict": "holds",
+            },
+        ),
+        note="A first pilot (5 seeds) validated on the 100-sample split of 500 samples: its "
+        "scores could not tell the rates apart (within their standard error, ~0.05) and "
+        "chose rates at random; that pilot's plain arm got rate 0.1 (no fit: training "
+        "error 0.1-0.3, a small gap) and came out 'does not hold'. Changed for the "
+        "validation set's precision, before the evaluation run.",
+        cost_s=0.7,
         family="overfitting",
     )
 )
 
 
-# --- original (test-time scaling) and inverted dropout agree (000 s162-164) ---------------------
+# --- original (test-time scaling) and inverted dropout are the same procedure (000 s162-164) ----
 
 
-def measure_dropout_modes(seed: int, samples: int, epochs: int, hidden: list, p: float) -> dict:
-    """Test accuracy after training with dropout p in each form (``model.dropout_mode``:
-    original = keep units unscaled and multiply by 1 - p at test time, the expected output over
-    the ensemble; inverted = scale kept units by 1 / (1 - p) in training)."""
-    return test_accuracies(
-        seed,
-        samples,
-        epochs,
-        hidden,
-        {
-            mode: [f"model.dropout={p}", f'model.dropout_mode="{mode}"']
-            for mode in ("original", "inverted")
-        },
-    )
+def _follows_dropout(model) -> list[torch.nn.Linear]:
+    """The linear layers whose input has passed through a dropout layer."""
+    out, dropped = [], False
+    for layer in model.net:
+        if isinstance(layer, (torch.nn.Dropout, OriginalDropout)):
+            dropped = True
+        elif isinstance(layer, torch.nn.Linear) and dropped:
+            out.append(layer)
+            dropped = False
+    return out
+
+
+def measure_dropout_modes(
+    seed: int, samples: int, steps: int, hidden: list, p: float, lr: float
+) -> dict:
+    """Trainlab's two dropout forms (``model.dropout_mode``), trained in float64 by
+    ``torch.optim.SGD`` (momentum 0.9) on the same MNIST-1D minibatches with the same masks:
+
+    - *original* (000 s162-163): units kept with probability a = 1 - p, not rescaled; at test
+      time every output is multiplied by a. Weights W, rate ``lr``.
+    - *inverted* (000 s164): kept units scaled by 1/a in training, nothing at test time.
+      Started from the same weights except that every layer fed by dropout has weights a W,
+      and that layer's weights get the rate a^2 ``lr`` (biases and every other layer ``lr``).
+
+    Then a W m h / a = W m h in training, and the gradient with respect to a W is (1/a) times
+    that with respect to W, so a step a W - a^2 lr (1/a) g = a (W - lr g) keeps the inverted
+    weights at exactly a times the original ones: the same procedure. Returns the largest
+    relative difference of the test logits (evaluation mode) and of the scaled weights after
+    ``steps`` updates; and, for contrast, the test-logit difference of the naive pairing (same
+    weights, same rate for both forms)."""
+    with one_thread():
+        cfg = config(seed, *MNIST)
+        data = small_mnist1d(cfg, samples)
+        x, y = data.x_train.double(), data.y_train
+        keep = 1 - p
+
+        def build_net(mode: str):
+            c = config(
+                seed,
+                *MNIST,
+                f"model.hidden={hidden}",
+                f"model.dropout={p}",
+                f'model.dropout_mode="{mode}"',
+            )
+            torch.manual_seed(seed)
+            return build.model(c, data.input_shape, data.num_classes).double()
+
+        def train(model, scaled: bool):
+            fed = {id(m.weight) for m in _follows_dropout(model)} if scaled else set()
+            groups = [
+                {"params": [q for q in model.parameters() if id(q) in fed], "lr": lr * keep**2},
+                {"params": [q for q in model.parameters() if id(q) not in fed], "lr": lr},
+            ]
+            opt = torch.optim.SGD([g for g in groups if g["params"]], lr=lr, momentum=0.9)
+            order = torch.Generator().manual_seed(seed)
+            torch.manual_seed(seed + 1)  # the masks: the same stream for both forms
+            model.train()
+            for _ in range(steps):
+                i = torch.randint(len(x), (32,), generator=order)
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(model(x[i]), y[i]).backward()
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                return model(data.x_test.double())
+
+        original = build_net("original")
+        inverted = build_net("inverted")
+        with torch.no_grad():
+            for layer in _follows_dropout(inverted):
+                layer.weight.mul_(keep)
+        naive = build_net("inverted")
+        out_original = train(original, False)
+        out_inverted = train(inverted, True)
+        out_naive = train(naive, False)
+
+        def rel(a, b):
+            return ((a - b).abs().max() / b.abs().max()).item()
+
+        weights = max(
+            rel(b.weight, keep * a.weight)
+            for a, b in zip(_follows_dropout(original), _follows_dropout(inverted))
+        )
+        agree = (out_original.argmax(1) == out_naive.argmax(1)).double().mean().item()
+        return {
+            "logits": rel(out_inverted, out_original),
+            "weights": weights,
+            "naive": rel(out_naive, out_original),
+            "naive_agreement": agree,
+        }
 
 
 def analyze_dropout_modes(results: list[dict], rule: dict) -> Verdict:
-    """TOST over seeds: test accuracy, original - inverted, within +- ``rule["margin"]``."""
-    fit = paired_estimate(
-        [r["original"] for r in results], [r["inverted"] for r in results], ("original", "inverted")
+    """Exact: the reparametrized inverted form's test logits and scaled weights equal the
+    original form's within ``rule["tolerance"]`` (relative) in every seed; the naive pairing's
+    difference reported beside them."""
+    tol = rule["tolerance"]
+    worst = max(max(r["logits"], r["weights"]) for r in results)
+    out = exact_verdict(
+        [max(r["logits"], r["weights"]) < tol for r in results],
+        worst,
+        f"inverted dropout (next layer's weights x a, their rate x a^2) = original dropout "
+        f"within {tol:g} (worst relative difference {worst:.2g})",
     )
-    return equivalence_verdict(fit, 0.0, rule["margin"], "test accuracy, original - inverted")
+    return out.also(
+        f"; naive pairing (same weights and rate): test logits differ by up to "
+        f"{max(r['naive'] for r in results):.2g} (relative), predictions agree on "
+        f"{min(r['naive_agreement'] for r in results):.1%} of test samples at least"
+    )
 
 
 def plot_dropout_modes(results: list[dict], row: dict, ax) -> None:
-    plot_pairs(
+    plot_seed_points(
         results,
-        ["original", "inverted"],
-        ["original\n(x alpha at test)", "inverted\n(/ alpha in training)"],
-        "test accuracy",
+        ["logits", "weights", "naive"],
+        [
+            "test logits\n(reparametrized)",
+            "weights vs a x original\n(reparametrized)",
+            "test logits\n(naive: same W, lr)",
+        ],
+        "largest relative difference from original dropout",
         ax,
     )
 
@@ -784,24 +1129,48 @@ def plot_dropout_modes(results: list[dict], row: dict, ax) -> None:
 register(
     Claim(
         id="dropout-original-matches-inverted",
-        statement="Scaling every output by alpha at test time (the expected output over the "
-        "ensemble) and scaling by 1/alpha during training instead give the same network.",
+        statement="Scaling the kept activations by 1/a during training (and leaving the network "
+        "alone at test time) instead of scaling by a at test time does not change the dropout "
+        "procedure: with the next layer's weights a W (and, under SGD, their rate a^2 lr) it "
+        "follows exactly the same trajectory and gives the same test outputs.",
+        quote="Alternately, during training, replace the activation ... all neurons in the "
+        "network by a−1 ... This does not affect the dropout procedure itself – We will use ... "
+        "as the activation during testing, and not modify the weights",
         lecture=LECTURE_000,
-        slide="s162-164",
+        slide="s164",
         measure=measure_dropout_modes,
         analyze=analyze_dropout_modes,
         plot=plot_dropout_modes,
-        params={"samples": 500, "epochs": 60, "hidden": [256, 256], "p": 0.5},
-        rule={"margin": 0.02},
-        statistic="paired test-accuracy difference (original - inverted dropout 0.5), TOST against "
-        "0 +- 0.02",
-        seeds=5,
-        cost_s=1.5,
-        note="The two forms compute the same function only for fixed weights (inverted weights = "
-        "alpha x original weights after a dropout layer). Trained by SGD from the same "
-        "initialization they are different runs: the inverted form feeds the next layer "
-        "inputs 1/alpha larger, which changes that layer's effective step size; the test "
-        "measures the networks that training gives, as a user of either form gets them.",
+        params={"samples": 500, "steps": 200, "hidden": [64, 64], "p": 0.3, "lr": 0.05},
+        rule={"tolerance": 1e-9},
+        statistic="largest relative difference of test logits and of the scaled weights, "
+        "reparametrized inverted vs original dropout (float64, same masks)",
+        operationalization="trainlab's MLP 40-64-64-10 with dropout 0.3 (a = 0.7, not a power "
+        "of 2, so that the scaling is not exact in binary) in each form "
+        "(model.dropout_mode original / inverted), float64, 200 SGD-momentum updates on "
+        "MNIST-1D minibatches of 32, the same batches and the same dropout masks for both. "
+        "The inverted net starts from the original's weights with every layer fed by dropout "
+        "scaled by a = 1 - p and trained at rate a^2 lr for those weights (the "
+        "reparametrization under which the two are the same procedure). Measured: largest "
+        "relative difference of the test logits (evaluation mode) and of a x original "
+        "weights vs inverted weights. Exact check: below 1e-9 in every seed. The naive "
+        "pairing (same weights, same rate) is reported for contrast.",
+        kind="exact",
+        primary_metric="largest relative difference of test logits, inverted - original",
+        direction="equal",
+        seeds=3,
+        history=(
+            {
+                "changed": "TOST on test accuracy of the two forms trained from the same weights "
+                "at the same rate -> exact check of the reparametrized trajectory",
+                "reason": "the slide says the alternative implementation does not change the "
+                "procedure, which holds under the reparametrization (next layer's weights x a, "
+                "rate x a^2); the same weights and rate are two different procedures",
+                "verdict": "does not hold",
+            },
+        ),
+        fast=True,
+        cost_s=0.5,
     )
 )
 
@@ -817,65 +1186,59 @@ class LastWeights(Callback):
 
 
 def measure_early_stopping(seed: int, samples: int, epochs: int, hidden: list) -> dict:
-    """One unregularized run, model selection on the validation loss (trainlab's
-    ``early_stopping``, ``restore_best``): test loss and accuracy of the epoch with the lowest
-    validation loss and of the last epoch; the validation-loss curve."""
+    """One unregularized run, model selection on the validation error (trainlab's
+    ``early_stopping.monitor = val_accuracy``, ``restore_best``; no patience: the epoch with the
+    lowest validation error over the whole budget): test error of that epoch and of the last;
+    the training and validation error curves."""
     last = LastWeights()
     model, summary, history, data = train_run(
         seed,
         samples,
         epochs,
         f"model.hidden={hidden}",
-        'early_stopping.monitor="val_loss"',
+        'early_stopping.monitor="val_accuracy"',
         "early_stopping.restore_best=true",
         callbacks=[last],
+        validation=VALIDATION,
     )
     model.load_state_dict(last.weights)
-    loss, acc = evaluate(model, data.x_test, data.y_test, torch.nn.functional.cross_entropy)
     return {
-        "best": summary["test_loss"],
-        "last": loss,
-        "best_accuracy": summary["test_accuracy"],
-        "last_accuracy": acc,
+        "best": 1 - summary["test_accuracy"],
+        "last": 1 - accuracy(model, data.x_test, data.y_test),
         "best_epoch": summary["best_epoch"],
-        "val_loss": [h["val_loss"] for h in history],
-        "train_loss": [h["train_loss"] for h in history],
+        "val_error": [1 - h["val_accuracy"] for h in history],
+        "train_error": [1 - h["train_accuracy"] for h in history],
     }
 
 
 def analyze_early_stopping(results: list[dict], rule: dict) -> Verdict:
-    """Paired over seeds: test loss (the slides' 'error', the divergence) at the validation
-    minimum - at the end (< 0 claimed); the accuracies reported."""
+    """Paired over seeds: test error at the validation optimum - at the end (< 0 claimed)."""
     out = paired_verdict(
         results,
         "best",
         "last",
-        "test loss, early-stopped - trained to the end",
+        "test error, early-stopped - trained to the end",
         higher=False,
         delta=rule.get("delta"),
     )
-    out = out.also(
-        f"; test accuracy "
-        f"{np.mean([r['best_accuracy'] for r in results]):.3f} (stopped at "
-        f"epoch {np.mean([r['best_epoch'] for r in results]):.0f} on average)"
-        f" vs {np.mean([r['last_accuracy'] for r in results]):.3f} (end)"
+    return out.also(
+        f"; stopped at epoch {np.mean([r['best_epoch'] for r in results]):.0f} on average of "
+        f"{len(results[0]['val_error'])}"
     )
-    return out
 
 
 def plot_early_stopping(results: list[dict], row: dict, ax) -> None:
     for i, r in enumerate(results):
-        epochs = range(1, len(r["val_loss"]) + 1)
+        epochs = range(1, len(r["val_error"]) + 1)
         ax.plot(
-            epochs, r["train_loss"], color="C0", alpha=0.5, label="training" if i == 0 else None
+            epochs, r["train_error"], color="C0", alpha=0.5, label="training" if i == 0 else None
         )
         ax.plot(
-            epochs, r["val_loss"], color="C1", alpha=0.5, label="validation" if i == 0 else None
+            epochs, r["val_error"], color="C1", alpha=0.5, label="validation" if i == 0 else None
         )
         ax.axvline(r["best_epoch"], color="C1", ls=":", alpha=0.5)
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch (dotted: validation minimum)")
-    ax.set_ylabel("cross-entropy")
+    ax.set_xlabel("epoch (dotted: lowest validation error)")
+    ax.set_ylabel("error (1 - accuracy)")
     ax.legend()
 
 
@@ -883,18 +1246,51 @@ register(
     Claim(
         id="early-stopping-beats-last",
         statement="Continued training overfits the training data; stopping where the error on "
-        "held-out validation data is lowest gives a better network than training on.",
+        "held-out validation data is lowest gives a lower test error than training on.",
+        quote="Continued training can result in severe over fitting to training data – Track "
+        "performance on a held-out validation set – Apply one of several early-stopping "
+        "criterion to terminate training when performance on validation set degrades "
+        "significantly",
         lecture=LECTURE_000,
-        slide="s166 (002: 'stop training once validation error starts to "
-        "increase'; 003: early stopping)",
+        slide="s166 (002: 'stop training once validation error starts to increase')",
         measure=measure_early_stopping,
         analyze=analyze_early_stopping,
         plot=plot_early_stopping,
-        params={"samples": 500, "epochs": 80, "hidden": [256, 256]},
-        statistic="paired test cross-entropy difference (epoch of lowest validation loss - last of "
-        "80 epochs), 400 training samples",
-        seeds=5,
-        cost_s=0.8,
+        params={"samples": 400, "epochs": 80, "hidden": [128, 128]},
+        statistic="paired test-error difference (epoch of lowest validation error - last of "
+        "80 epochs)",
+        operationalization="Small MNIST-1D (400 training samples; 1000 validation samples from the "
+        "unused training pool; the whole "
+        "1000-sample test set), unregularized MLP 40-128-128-10, SGD with momentum 0.9 at "
+        "rate 0.05, batches of 32, 80 epochs: the training error reaches ~0 and the validation "
+        "error bottoms out near epoch 35 on average (pilot), so the run continues well past it. "
+        "Arms (one run, two checkpoints): the epoch with the lowest "
+        "validation error (no patience: the optimum over the whole budget) and the last "
+        "epoch. Primary metric: test error, early-stopped - last, paired over seeds. No "
+        "tuning: both arms are the same run.",
+        kind="empirical",
+        primary_metric="test error, early-stopped - last epoch",
+        direction="less",
+        delta=0.01,
+        pilot_sd=0.00983,
+        pilot_seeds=5,
+        delta_reason="one percentage point of test error: less is within the test set's "
+        "sampling error",
+        history=(
+            {
+                "changed": "test cross-entropy, selection on validation loss -> test error, "
+                "selection on validation error",
+                "reason": "the statement is about generalization (the slide's 'error'), not the "
+                "cross-entropy, which grows with over-confidence even where the error does not",
+                "verdict": "holds",
+            },
+        ),
+        note="A first pilot (5 seeds) validated on the 100-sample split of 500 samples: its "
+        "scores could not tell the rates apart (within their standard error, ~0.05) and "
+        "chose rates at random; that pilot's selection stopped at epoch ~19 and came out "
+        "'does not hold' (test error +0.03); with 1000 validation samples it stops at "
+        "~37. Changed for the validation set's precision, before the evaluation run.",
+        cost_s=0.4,
         family="overfitting",
     )
 )
@@ -903,10 +1299,15 @@ register(
 # --- gradient clipping keeps a steep problem from diverging (000 s167) --------------------------
 
 
+#: Loss ratios are capped here (and marked) so that a diverged run stays on the plot.
+CAP = 1e30
+
+
 def measure_clipping(seed: int, eigenvalues: list, lr: float, theta: float, steps: int) -> dict:
     """SGD on the bowl 1/2 w'Aw (steep: lambda_max lr > 2, where plain GD diverges) without and
     with trainlab's element-wise clipping to [-theta, theta] (``gradient_clip.max_value``):
-    log10(final loss / initial loss) and the loss curve of each."""
+    log10(final loss / initial loss) and the curve of loss / initial loss of each (capped at
+    :data:`CAP`; inf or NaN counts as the cap)."""
     with one_thread():
         out = {}
         for name, clip in (("plain", 0.0), ("clipped", theta)):
@@ -922,8 +1323,9 @@ def measure_clipping(seed: int, eigenvalues: list, lr: float, theta: float, step
             curve = []
             for _ in range(steps):
                 step(NO_DATA, None)
-                curve.append(math.log10(step.loss.item() / start))
-            out[name] = math.log10(bowl.loss(bowl.w).item() / start)
+                ratio = step.loss.item() / start
+                curve.append(min(ratio, CAP) if math.isfinite(ratio) else CAP)
+            out[name] = math.log10(curve[-1])
             out[f"{name}_curve"] = curve
         return out
 
@@ -946,27 +1348,31 @@ def analyze_clipping(results: list[dict], rule: dict) -> Verdict:
         )
     elif not all(r["clipped"] < 0 for r in results):
         out = out.overruled(Kind.DOES_NOT_HOLD, "a clipped run diverged too", exact=True)
-    out = out.also(
+    return out.also(
         f"; final loss / initial: plain 10^"
         f"{np.mean([r['plain'] for r in results]):.0f}, clipped 10^"
         f"{np.mean([r['clipped'] for r in results]):.1f}"
     )
-    return out
 
 
 def plot_clipping(results: list[dict], row: dict, ax) -> None:
     for i, r in enumerate(results):
         for key, color in (("plain", "C3"), ("clipped", "C0")):
+            curve = r[f"{key}_curve"]
             ax.plot(
-                range(1, len(r[f"{key}_curve"]) + 1),
-                r[f"{key}_curve"],
+                range(1, len(curve) + 1),
+                curve,
                 color=color,
                 alpha=0.5,
                 label=("no clipping" if key == "plain" else "clipped at 5") if i == 0 else None,
             )
-    ax.set_yscale("symlog")
+            capped = [k + 1 for k, v in enumerate(curve) if v >= CAP]
+            if capped:
+                ax.plot(capped[0], CAP, "x", color=color, ms=8)
+    ax.axhline(CAP, color="k", ls=":", lw=0.8, label=f"cap {CAP:.0e} (x: diverged)")
+    ax.set_yscale("log")
     ax.set_xlabel("update")
-    ax.set_ylabel("log10(loss / initial loss)")
+    ax.set_ylabel("loss / initial loss")
     ax.legend()
 
 
@@ -974,7 +1380,10 @@ register(
     Claim(
         id="gradient-clipping-steep",
         statement="Where the divergence has a steep slope the derivative is too high and training "
-        "is unstable; capping each derivative at theta (typically 5) prevents it.",
+        "is unstable; setting a ceiling on the derivative (typically 5) prevents it.",
+        quote="Often the derivative will be too high – When the divergence has a steep slope – "
+        "This can result in instability • Gradient clipping: set a ceiling on derivative value "
+        "... Typical ... value is 5",
         lecture=LECTURE_000,
         slide="s167",
         measure=measure_clipping,
@@ -988,6 +1397,18 @@ register(
         },
         statistic="paired difference of log10(final / initial loss), clipped (theta = 5) - plain, "
         "SGD at lr = 0.005 = 5 / lambda_max on a 7-D bowl with lambda in [1, 1000]",
+        operationalization="A constructed steep case: the quadratic 1/2 w'Aw in 7 dimensions "
+        "with curvatures 1 ... 1000 (a seeded random rotation and start), plain SGD at rate "
+        "0.005 (lambda_max x lr = 5 > 2: the steep direction diverges) without and with "
+        "trainlab's element-wise gradient clipping at theta = 5, 200 updates each. Primary "
+        "metric: log10(final / initial loss), clipped - plain, paired over seeds; the premise "
+        "(plain diverges) is checked. No tuning: the rate is the constructed instability.",
+        kind="demonstration",
+        primary_metric="log10(final / initial loss), clipped - plain",
+        direction="less",
+        delta=1.0,
+        delta_reason="a factor of 10 in the final loss: the difference between unstable and "
+        "stable is orders of magnitude",
         seeds=5,
         fast=True,
         cost_s=0.05,
@@ -999,27 +1420,34 @@ register(
 
 
 def measure_augmentation(
-    seed: int, samples: int, epochs: int, hidden: list, shift: float, stretch: float
+    seed: int, samples: int, epochs: int, hidden: list, lr: float, lr_none: float, shift: float
 ) -> dict:
-    """Test accuracy without and with trainlab's augmentation (each training signal shifted by
-    up to ``shift`` positions and stretched by a factor in [1 - stretch, 1 + stretch])."""
-    return test_accuracies(
-        seed,
-        samples,
-        epochs,
-        hidden,
-        {"none": [], "augmented": [f"augment.shift={shift}", f"augment.stretch={stretch}"]},
-    )
+    """Two runs on small MNIST-1D: no augmentation at rate ``lr_none``, and trainlab's
+    augmentation (each training signal shifted by up to ``shift`` positions and stretched by
+    a factor in [0.9, 1.1]) at rate ``lr``."""
+    return {
+        **arm("none", seed, samples, epochs, hidden, lr_none),
+        **arm(
+            "augmented",
+            seed,
+            samples,
+            epochs,
+            hidden,
+            lr,
+            f"augment.shift={shift}",
+            "augment.stretch=0.1",
+        ),
+    }
 
 
 def analyze_augmentation(results: list[dict], rule: dict) -> Verdict:
-    """Paired over seeds: test accuracy, augmented - none (> 0 claimed)."""
+    """Paired over seeds: test error, augmented - none (< 0 claimed)."""
     return paired_verdict(
         results,
         "augmented",
         "none",
-        "test accuracy, augmented - none",
-        higher=True,
+        "test error, augmented - none",
+        higher=False,
         delta=rule.get("delta"),
     )
 
@@ -1028,8 +1456,8 @@ def plot_augmentation(results: list[dict], row: dict, ax) -> None:
     plot_pairs(
         results,
         ["none", "augmented"],
-        ["no augmentation", "shift 4, stretch 0.1"],
-        "test accuracy",
+        ["no augmentation\n(rate tuned)", "shift (tuned) + stretch 0.1"],
+        "test error",
         ax,
     )
 
@@ -1037,102 +1465,190 @@ def plot_augmentation(results: list[dict], row: dict, ax) -> None:
 register(
     Claim(
         id="augmentation-small-data",
-        statement="When the training data are few, extending them with distorted copies (shifts, "
-        "stretching, noise) gives a better network.",
+        statement="When the training data are few, extending them with distorted copies "
+        "(shifting, stretching) gives a network with lower test error.",
+        quote="Available training data will often be small • “Extend” it by distorting examples "
+        "in a variety of ways to generate synthetic labelled examples – E.g. rotation, "
+        "stretching, adding noise, other distortion",
         lecture=LECTURE_000,
         slide="s168 (002: dataset augmentation)",
         measure=measure_augmentation,
         analyze=analyze_augmentation,
         plot=plot_augmentation,
-        params={"samples": 500, "epochs": 60, "hidden": [128, 128], "shift": 4.0, "stretch": 0.1},
-        statistic="paired test-accuracy difference (augmented - none), 400 training samples",
-        seeds=5,
+        params={
+            "samples": 400,
+            "epochs": 60,
+            "hidden": [128, 128],
+            "lr": 0.05,
+            "lr_none": 0.1,
+            "shift": 4.0,
+        },
+        statistic="paired test-error difference (augmented - none), last epoch",
+        operationalization="Small MNIST-1D (400 training samples; 1000 validation samples from the "
+        "unused training pool; the whole "
+        "1000-sample test set), MLP 40-128-128-10, SGD with momentum 0.9, batches of 32, 60 "
+        "epochs (at rate 0.05 an unregularized net's training error reaches ~0 and its validation "
+        "error bottoms out near epoch 35 in a pilot: the overfitting regime; a smaller tuned rate "
+        "is the plain arm's own way to stop short of it), last epoch evaluated. "
+        "Arms: no augmentation with its rate tuned on validation error; augmentation (random "
+        "shift of up to s positions, stretch in [0.9, 1.1], drawn anew for every sample and "
+        "epoch) at rate 0.05 with s tuned on validation error (same 4-point budget). Primary "
+        "metric: test error, augmented - none, paired over seeds.",
+        kind="empirical",
+        primary_metric="test error, augmented - none",
+        direction="less",
+        delta=0.01,
+        pilot_sd=0.0411,
+        pilot_seeds=5,
+        delta_reason="one percentage point of test error: less is within the test set's "
+        "sampling error",
+        tuning=Tuning(
+            arms={"none": "lr_none", "augmented": "shift"},
+            grid={"none": LR_GRID, "augmented": (1.0, 2.0, 4.0, 8.0)},
+            score=validation_error,
+            on="validation error at the last epoch",
+        ),
+        history=(
+            {
+                "changed": "test accuracy at fixed shift 4 and one shared rate -> test error "
+                "with the plain arm's rate and the shift tuned on validation",
+                "reason": "fair arms: each gets its own hyperparameter chosen with the same budget",
+                "verdict": "holds",
+            },
+        ),
         cost_s=0.8,
         family="overfitting",
     )
 )
 
 
-# --- input normalization speeds convergence (000 s169) ------------------------------------------
+# --- input normalization: the equivalent of batch norm on the input (000 s169, s130) ------------
 
 
 def measure_input_normalization(
-    seed: int, scale: list, offset: list, rates: list, steps: int, hidden: list
+    seed: int,
+    scale: list,
+    offset: list,
+    steps: int,
+    hidden: list,
+    lr_none: float,
+    lr_standard: float,
 ) -> dict:
     """Moons in 'raw units' (x * scale + offset per feature), as given (``data.normalize =
-    none``) and normalized to zero mean and unit variance on the training split (``standard``):
-    for each, the mean training loss of the last 20 of ``steps`` SGD updates at each rate of
-    ``rates`` (inf if it diverged), and the best over the rates."""
+    none``, rate ``lr_none``) and normalized to zero mean and unit variance on the training
+    split (``standard``, rate ``lr_standard``): the mean training loss over ``steps`` SGD
+    updates (the area under the training-loss curve per update; a diverged run counts as
+    inf) and the curve of each."""
     with one_thread():
         cfg = config(seed, 'data.name="moons"', f"model.hidden={hidden}")
         a = read("moons", cfg.seed, cfg.data.to_dict())
         raw = Arrays(a.x * np.float32(scale) + np.float32(offset), a.y, origin="moons")
         out = {}
-        for name in ("none", "standard"):
+        for name, lr in (("none", lr_none), ("standard", lr_standard)):
             data = prepare(raw, seed=seed, val_fraction=0.1, test_fraction=0.2, normalize=name)
-            losses = []
-            for lr in rates:
-                run_cfg = config(
-                    seed, 'data.name="moons"', f"model.hidden={hidden}", f"optimizer.lr={lr}"
-                )
-                _, step = model_step(run_cfg, data.x_train)
-                curve = train_losses(step, data.x_train, data.y_train, steps, 64, seed)
-                losses.append(float(np.mean(curve[-20:])) if len(curve) == steps else math.inf)
-            out[f"{name}_by_rate"] = losses
-            out[name] = min(losses)
+            run_cfg = config(
+                seed, 'data.name="moons"', f"model.hidden={hidden}", f"optimizer.lr={lr}"
+            )
+            _, step = model_step(run_cfg, data.x_train)
+            curve = train_losses(step, data.x_train, data.y_train, steps, 64, seed)
+            out[name] = float(np.mean(curve)) if len(curve) == steps else math.inf
+            out[f"{name}_curve"] = [min(v, CAP) for v in curve]
         return out
 
 
+def training_area(result: dict, arm_name: str) -> float:
+    """Tuning score: the arm's mean training loss over the run (tuning seeds only)."""
+    return _finite_or_inf(result[arm_name])
+
+
 def analyze_input_normalization(results: list[dict], rule: dict) -> Verdict:
-    """Paired over seeds: best final training loss, normalized - raw (< 0 claimed)."""
+    """Paired over seeds: mean training loss over the run, normalized - raw (< 0 claimed)."""
     return paired_verdict(
         results,
         "standard",
         "none",
-        "training loss after the budget (each at its best rate), normalized - raw",
+        "mean training loss over 300 updates, normalized - raw",
         higher=False,
         delta=rule.get("delta"),
     )
 
 
 def plot_input_normalization(results: list[dict], row: dict, ax) -> None:
-    rates = None
     for i, r in enumerate(results):
         for key, color, label in (("none", "C3", "raw inputs"), ("standard", "C0", "normalized")):
-            values = [v if math.isfinite(v) else np.nan for v in r[f"{key}_by_rate"]]
-            rates = rates or list(range(len(values)))
-            ax.plot(rates, values, "o-", color=color, alpha=0.5, label=label if i == 0 else None)
+            curve = r[f"{key}_curve"]
+            ax.plot(
+                range(1, len(curve) + 1),
+                curve,
+                color=color,
+                alpha=0.4,
+                label=f"{label} (rate tuned)" if i == 0 else None,
+            )
     ax.set_yscale("log")
-    ax.set_xlabel("learning rate (index into the grid 1e-4 ... 1, x sqrt(10) apart)")
-    ax.set_ylabel("training loss after 300 updates")
+    ax.set_xlabel("update")
+    ax.set_ylabel("training loss (batch of 64)")
     ax.legend()
 
 
 register(
     Claim(
         id="input-normalization-faster",
-        statement="Normalizing the input (the whole training set shifted to zero mean and scaled "
-        "to unit variance, batch norm on the input) makes training converge faster.",
+        statement="Normalizing the input (the whole training set moved to zero mean and unit "
+        "variance) is the equivalent of batch norm on the input; like batch norm, it improves "
+        "the convergence rate: lower training loss along the way, each at its own best rate.",
+        quote="Improves both convergence rate and neural network performance ... Normalize the "
+        "input: – Apply covariate shift to entire training data to make it 0 mean, unit "
+        "variance – Equivalent of batch norm on input",
         lecture=LECTURE_000,
-        slide="s169",
+        slide="s169 (with s130 for batch norm's convergence rate)",
         measure=measure_input_normalization,
         analyze=analyze_input_normalization,
         plot=plot_input_normalization,
         params={
             "scale": [30.0, 0.3],
             "offset": [100.0, 5.0],
-            "rates": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0],
             "steps": 300,
             "hidden": [32, 32],
+            "lr_none": 1e-3,
+            "lr_standard": 0.3,
         },
-        statistic="paired difference of the training loss after 300 SGD updates, each variant at "
-        "its best rate of a 9-point grid (normalized - raw)",
-        seeds=5,
-        cost_s=0.9,
-        note="The toy sets and MNIST-1D come already centred and scaled, so the claim is tested on "
-        "moons given raw-unit features (x1 * 30 + 100, x2 * 0.3 + 5); each variant gets its "
-        "own best rate so that the raw inputs are not judged at a rate that suits only the "
-        "normalized ones.",
+        statistic="paired difference of the mean training loss over 300 SGD updates, each input "
+        "form at its own tuned rate (normalized - raw)",
+        operationalization="Moons given in raw units (x1 * 30 + 100, x2 * 0.3 + 5: the toy "
+        "sets come already centred and scaled), MLP 2-32-32-2, plain SGD, batches of 64, 300 "
+        "updates (the normalized net's loss is near 0 by then, the raw net's flat). Arms: raw "
+        "inputs and "
+        "inputs standardized on the training split, each with its own rate tuned (5-point "
+        "grids) on the same metric over tuning seeds the verdict does not use. Primary metric: "
+        "the mean training loss over the 300 updates (area under the training curve), "
+        "normalized - raw, paired over seeds. The deck calls input normalization the "
+        "equivalent of batch norm on the input and says batch norm improves the convergence "
+        "rate; the claim tests the rate for the input.",
+        kind="empirical",
+        primary_metric="mean training loss over 300 updates, normalized - raw",
+        direction="less",
+        delta=0.05,
+        pilot_sd=0.0737,
+        pilot_seeds=5,
+        delta_reason="0.05 nats of average training loss (7% of ln 2, a constant guess): a "
+        "smaller gain in area is not a faster convergence anyone would notice",
+        tuning=Tuning(
+            arms={"none": "lr_none", "standard": "lr_standard"},
+            grid={"none": (1e-5, 1e-4, 1e-3, 1e-2, 1e-1), "standard": (1e-3, 1e-2, 0.1, 1.0, 10.0)},
+            score=training_area,
+            on="mean training loss over the run, on tuning seeds",
+        ),
+        history=(
+            {
+                "changed": "training loss of the last 20 updates at each variant's best of a "
+                "9-point grid picked on the evaluation seeds -> mean training loss over the run "
+                "(area), rates tuned on separate tuning seeds",
+                "reason": "convergence speed is the area under the curve, and choosing the rate "
+                "on the seeds that are evaluated is selection on the result",
+                "verdict": "holds",
+            },
+        ),
+        cost_s=0.3,
     )
 )
 
@@ -1141,95 +1657,160 @@ register(
 
 
 def measure_calibration(
-    seed: int, samples: int, epochs: int, hidden: list, option: str, value: float
+    seed: int,
+    samples: int,
+    epochs: int,
+    hidden: list,
+    option: str,
+    lr: float,
+    lr_none: float,
+    value: float,
 ) -> dict:
-    """Test ECE and accuracy without and with ``loss.<option> = value`` (label smoothing eps:
-    target (1 - eps) one-hot + eps / C; confidence penalty beta: loss - beta H(p))."""
+    """Two runs on small MNIST-1D: cross-entropy at rate ``lr_none``, and ``loss.<option> =
+    value`` at rate ``lr`` (label smoothing eps: target (1 - eps) one-hot + eps / C; confidence
+    penalty beta: loss - beta H(p)). Besides each arm's errors (:func:`arm`): over-confidence on
+    the test set, mean largest softmax probability - accuracy, as ``<arm>_over``, and the test
+    ECE (15 bins) as ``<arm>_ece``."""
+    if option == "label_smoothing":  # a grid extended past 0.9 runs at 0.9: eps must be < 1
+        value = min(value, 0.9)
     out = {}
-    for name, v in (("none", 0.0), ("regularized", value)):
-        model, summary, _, data = train_run(
-            seed, samples, epochs, f"model.hidden={hidden}", f"loss.{option}={v}"
+    for name, v, lr_arm in (("none", 0.0, lr_none), ("regularized", value, lr)):
+        model, summary, history, data = train_run(
+            seed,
+            samples,
+            epochs,
+            f"model.hidden={hidden}",
+            f"optimizer.lr={lr_arm}",
+            f"loss.{option}={v}",
+            validation=VALIDATION,
         )
-        out[name] = expected_calibration_error(model, data.x_test, data.y_test)
-        out[f"{name}_accuracy"] = summary["test_accuracy"]
+        model.eval()
+        with torch.no_grad():
+            confidence = torch.softmax(model(data.x_test), 1).max(1).values.mean().item()
+        out[f"{name}_over"] = confidence - summary["test_accuracy"]
+        out[f"{name}_ece"] = expected_calibration_error(model, data.x_test, data.y_test)
+        out[f"{name}_val_loss"] = evaluate(
+            model, data.x_val, data.y_val, torch.nn.functional.cross_entropy
+        )[0]
+        out[f"{name}_test_accuracy"] = summary["test_accuracy"]
     return out
 
 
 def analyze_calibration(results: list[dict], rule: dict) -> Verdict:
-    """Paired over seeds: test ECE, regularized - none (< 0 claimed). 'At equal accuracy':
-    a TOST on the accuracy difference (+- ``rule["margin"]``); when ECE falls but equal
-    accuracy is not shown the verdict says so."""
+    """Paired over seeds: test over-confidence (mean confidence - accuracy), regularized - none
+    (< 0 claimed); ECE and accuracy reported beside it."""
     out = paired_verdict(
         results,
-        "regularized",
-        "none",
-        "test ECE, regularized - none",
+        "regularized_over",
+        "none_over",
+        "test confidence - accuracy, regularized - none",
         higher=False,
         delta=rule.get("delta"),
     )
-    fit = paired_estimate(
-        [r["regularized_accuracy"] for r in results],
-        [r["none_accuracy"] for r in results],
-        ("regularized_accuracy", "none_accuracy"),
+    mean = {k: np.mean([r[k] for r in results]) for k in results[0] if not k.endswith("curve")}
+    return out.also(
+        f"; ECE {mean['none_ece']:.3f} -> {mean['regularized_ece']:.3f}, test accuracy "
+        f"{mean['none_test_accuracy']:.3f} -> {mean['regularized_test_accuracy']:.3f}"
     )
-    same = equivalence_verdict(fit, 0.0, rule["margin"], "test accuracy difference")
-    out = out.also(f"; {same.sentence}")
-    if out.kind == Kind.HOLDS and same.kind != Kind.HOLDS:
-        out = out.only_when(
-            "accuracy may differ", f"equal accuracy (+-{rule['margin']}) not shown: {same.label}"
-        )
-    return out
 
 
 def plot_calibration(results: list[dict], row: dict, ax) -> None:
     plot_pairs(
         results,
-        ["none", "regularized"],
-        ["cross-entropy", "regularized"],
-        "expected calibration error (test)",
+        ["none_over", "regularized_over"],
+        ["cross-entropy\n(rate tuned)", "regularized\n(strength tuned)"],
+        "test confidence - test accuracy",
         ax,
     )
+    ax.axhline(0.0, color="k", ls=":", lw=0.8)
 
 
-for _id, _option, _value, _name, _slide in (
+for _id, _option, _value, _grid, _slide, _quote, _paper, _verdict, _sd in (
     (
         "label-smoothing-calibration",
         "label_smoothing",
         0.1,
-        "label smoothing 0.1",
-        "s70-72 (Szegedy et al. 2015)",
+        (0.025, 0.05, 0.1, 0.2),
+        "s70-72",
+        "Do not want overconfident model ... Prefer smoother output distribution ... Train "
+        "towards smoother distribution",
+        "Szegedy et al. 2015, 'Rethinking the Inception architecture for computer vision'",
+        "holds only when",
+        0.0103,
     ),
     (
         "confidence-penalty-calibration",
         "confidence_penalty",
         0.1,
-        "confidence penalty 0.1",
-        "s70, s73-74 (Pereyra et al. 2017)",
+        (0.03, 0.1, 0.3, 1.0),
+        "s70, s73-74",
+        "Do not want overconfident model ... Prefer smoother output distribution ... Penalize "
+        "entropy",
+        "Pereyra et al. 2017, 'Regularizing neural networks by penalizing confident output "
+        "distributions'",
+        "holds",
+        0.0168,
     ),
 ):
     register(
         Claim(
             id=_id,
             statement="We do not want an over-confident model: training towards a smoother target "
-            "distribution (label smoothing) or penalizing low entropy (confidence "
-            "penalty) gives less over-confident outputs.",
+            "distribution (label smoothing) or penalizing low entropy (confidence penalty) "
+            "gives outputs whose confidence exceeds their accuracy by less.",
+            quote=_quote,
+            paper=_paper,
             lecture=LECTURE_003,
             slide=_slide,
             measure=measure_calibration,
             analyze=analyze_calibration,
             plot=plot_calibration,
             params={
-                "samples": 1000,
+                "samples": 400,
                 "epochs": 40,
-                "hidden": [256, 256],
+                "hidden": [128, 128],
                 "option": _option,
+                "lr": 0.05,
+                "lr_none": 0.1,
                 "value": _value,
             },
-            rule={"margin": 0.02},
-            statistic=f"paired difference of test ECE (15 bins), {_name} - none; TOST on the "
-            "accuracy difference (+- 0.02)",
-            seeds=5,
-            cost_s=1.6,
+            statistic=f"paired difference of test (mean confidence - accuracy), {_option} - none",
+            operationalization="Small MNIST-1D (400 training samples; 1000 validation "
+            "samples from the unused training pool; the "
+            "whole 1000-sample test set), MLP 40-128-128-10, SGD with momentum 0.9, batches "
+            "of 32, 40 epochs (at rate 0.05 the cross-entropy net's training error is ~0 by then "
+            "and it is over-confident), last epoch evaluated. Arms: cross-entropy "
+            f"with its rate tuned, {_option.replace('_', ' ')} at rate 0.05 with its strength "
+            "tuned (same 4-point budget), both on the validation cross-entropy (a proper "
+            "score: it does not reward under- or over-confidence). Primary metric: "
+            "over-confidence on the test set, mean largest softmax probability minus accuracy, "
+            "regularized - none, paired over seeds; ECE and accuracy reported.",
+            kind="empirical",
+            primary_metric="test (mean confidence - accuracy), regularized - none",
+            direction="less",
+            delta=0.02,
+            pilot_sd=_sd,
+            pilot_seeds=5,
+            delta_reason="two points of probability: a smaller change of over-confidence is "
+            "within the test accuracy's sampling error (about 0.015 on 1000 samples)",
+            tuning=Tuning(
+                arms={"none": "lr_none", "regularized": "value"},
+                grid={"none": LR_GRID, "regularized": _grid},
+                score=validation_loss,
+                on="validation cross-entropy at the last epoch",
+            ),
+            history=(
+                {
+                    "changed": "test ECE at a fixed strength 0.1 and one shared rate, with a "
+                    "TOST on accuracy as a condition -> test confidence - accuracy with the "
+                    "plain arm's rate and the strength tuned on validation cross-entropy; no "
+                    "accuracy condition (the deck states none)",
+                    "reason": "the metric the issue asks for calibration, fair arms, and no "
+                    "condition the deck does not state",
+                    "verdict": _verdict,
+                },
+            ),
+            cost_s=0.5,
             family="confidence",
         )
     )
@@ -1239,43 +1820,59 @@ for _id, _option, _value, _name, _slide in (
 
 
 def measure_aux(
-    seed: int, samples: int, epochs: int, depth: int, width: int, weight: float
+    seed: int,
+    samples: int,
+    epochs: int,
+    depth: int,
+    width: int,
+    lr: float,
+    lr_none: float,
+    weight: float,
 ) -> dict:
     """A plain deep MLP (``depth`` hidden ReLU layers of ``width``, PyTorch's default init, no
-    normalization) without and with auxiliary classifiers on every hidden block but the last
-    (``loss.aux_weight``): final training loss of the main head (epoch mean), its curve, and
-    test accuracy."""
+    normalization) without auxiliary classifiers at rate ``lr_none``, and with them on every
+    hidden block but the last (``loss.aux_weight = weight``) at rate ``lr``: the mean training
+    loss of the main head over the epochs (area under its curve), its curve, and test
+    accuracy."""
     out = {}
-    for name, w in (("none", 0.0), ("aux", weight)):
+    for name, w, rate in (("none", 0.0, lr_none), ("aux", weight, lr)):
         _, summary, history, _ = train_run(
-            seed, samples, epochs, f"model.hidden={[width] * depth}", f"loss.aux_weight={w}"
+            seed,
+            samples,
+            epochs,
+            f"model.hidden={[width] * depth}",
+            f"loss.aux_weight={w}",
+            f"optimizer.lr={rate}",
         )
-        out[name] = history[-1]["train_loss"]
-        out[f"{name}_curve"] = [h["train_loss"] for h in history]
+        curve = [h["train_loss"] for h in history]
+        out[name] = float(np.mean(curve)) if all(map(math.isfinite, curve)) else math.inf
+        out[f"{name}_curve"] = [min(v, CAP) if math.isfinite(v) else CAP for v in curve]
         out[f"{name}_accuracy"] = summary["test_accuracy"]
     return out
 
 
 def analyze_aux(results: list[dict], rule: dict) -> Verdict:
-    """Paired over seeds: final training loss of the main head, aux - none (< 0 claimed)."""
+    """Paired over seeds: mean training loss of the main head, aux - none (< 0 claimed)."""
     out = paired_verdict(
         results,
         "aux",
         "none",
-        "final training loss, with auxiliary heads - without",
+        "mean training loss (main head), with auxiliary heads - without",
         higher=False,
         delta=rule.get("delta"),
     )
-    out = out.also(
+    return out.also(
         f"; test accuracy {np.mean([r['none_accuracy'] for r in results]):.3f}"
         f" without, {np.mean([r['aux_accuracy'] for r in results]):.3f} with"
     )
-    return out
 
 
 def plot_aux(results: list[dict], row: dict, ax) -> None:
     for i, r in enumerate(results):
-        for key, color, label in (("none", "C3", "plain"), ("aux", "C0", "+ auxiliary heads")):
+        for key, color, label in (
+            ("none", "C3", "plain (rate tuned)"),
+            ("aux", "C0", "+ auxiliary heads (weight tuned)"),
+        ):
             curve = r[f"{key}_curve"]
             ax.plot(
                 range(1, len(curve) + 1),
@@ -1293,16 +1890,450 @@ register(
     Claim(
         id="aux-classifiers-deep-net",
         statement="Auxiliary classifiers on intermediate layers (deeply supervised nets) help a "
-        "deep network train.",
+        "deep network train: a lower training loss of the main head along the way.",
+        quote="Lee et al. 2015. “Deeply Supervised Nets” Auxiliary Classifiers",
+        paper="Lee et al. 2015, 'Deeply-Supervised Nets' (the deck lists auxiliary classifiers "
+        "among its regularizers and cites the paper; easier training of deep nets is the "
+        "paper's claim)",
         lecture=LECTURE_003,
-        slide="s68 (Lee et al. 2015)",
+        slide="s68",
         measure=measure_aux,
         analyze=analyze_aux,
         plot=plot_aux,
-        params={"samples": 1000, "epochs": 20, "depth": 10, "width": 32, "weight": 0.3},
-        statistic="paired difference of the final training loss of the main head (aux weight 0.3 "
-        "- none), 10-layer plain ReLU MLP",
-        seeds=5,
+        params={
+            "samples": 1000,
+            "epochs": 20,
+            "depth": 10,
+            "width": 32,
+            "lr": 0.05,
+            "lr_none": 0.05,
+            "weight": 0.3,
+        },
+        statistic="paired difference of the mean training loss of the main head over 20 epochs "
+        "(aux - none), 10-layer plain ReLU MLP",
+        operationalization="MNIST-1D (800 training samples), a plain 10-hidden-layer ReLU MLP of "
+        "width 32 (PyTorch's default init, no normalization: hard to train), SGD with momentum "
+        "0.9, batches of 32, 20 epochs. Arms: no auxiliary heads with its rate tuned; "
+        "auxiliary linear heads on every hidden block but the last at rate 0.05 with their "
+        "loss weight tuned (same 4-point budget), both on the main head's mean training loss "
+        "over tuning seeds the verdict does not use. Primary metric: the main head's training "
+        "loss averaged over the 20 epochs (area under the curve), aux - none, paired.",
+        kind="empirical",
+        primary_metric="mean training loss of the main head over the run, aux - none",
+        direction="less",
+        delta=0.05,
+        pilot_sd=0.0212,
+        pilot_seeds=5,
+        delta_reason="0.05 nats of average training loss (2% of ln 10, a constant guess): "
+        "less is not a help in training anyone would notice",
+        tuning=Tuning(
+            arms={"none": "lr_none", "aux": "weight"},
+            grid={"none": LR_GRID, "aux": (0.1, 0.3, 1.0, 3.0)},
+            score=training_area,
+            on="mean training loss of the main head, on tuning seeds",
+        ),
+        history=(
+            {
+                "changed": "final-epoch training loss at aux weight 0.3 and one shared rate -> "
+                "mean training loss over the run with the plain arm's rate and the aux weight "
+                "tuned on tuning seeds",
+                "reason": "training speed as area under the curve, and fair arms",
+                "verdict": "holds",
+            },
+        ),
+        cost_s=1.0,
+    )
+)
+
+
+# --- noise injection regularizes (000 s153, 002) ------------------------------------------------
+
+
+def measure_noise(
+    seed: int, samples: int, epochs: int, hidden: list, lr: float, lr_none: float, sigma: float
+) -> dict:
+    """Two runs on small MNIST-1D: no noise at rate ``lr_none``, and Gaussian noise of standard
+    deviation ``sigma`` added to every training input, drawn anew at every step
+    (``regularization.input_noise``; the inputs are standardized), at rate ``lr``."""
+    return {
+        **arm("none", seed, samples, epochs, hidden, lr_none),
+        **arm("noise", seed, samples, epochs, hidden, lr, f"regularization.input_noise={sigma}"),
+    }
+
+
+def analyze_noise(results: list[dict], rule: dict) -> Verdict:
+    """Paired over seeds: test error, input noise - none (< 0 claimed)."""
+    return paired_verdict(
+        results,
+        "noise",
+        "none",
+        "test error, input noise - none",
+        higher=False,
+        delta=rule.get("delta"),
+    )
+
+
+def plot_noise(results: list[dict], row: dict, ax) -> None:
+    plot_pairs(
+        results,
+        ["none", "noise"],
+        ["no noise\n(rate tuned)", "input noise\n(sigma tuned)"],
+        "test error",
+        ax,
+    )
+
+
+register(
+    Claim(
+        id="noise-injection-regularizes",
+        statement="Regularizing with added noise improves the smoothness of the learned function: "
+        "Gaussian noise added to the training inputs gives a lower test error than none when the "
+        "training data are few.",
+        quote="Other techniques have been proposed to improve the smoothness of the learned "
+        "function – L1 regularization of network activations – Regularizing with added noise..",
+        lecture=LECTURE_000,
+        slide="s153 (002: 'Adding noise to inputs / hidden / weights / targets')",
+        measure=measure_noise,
+        analyze=analyze_noise,
+        plot=plot_noise,
+        params={
+            "samples": 400,
+            "epochs": 60,
+            "hidden": [128, 128],
+            "lr": 0.05,
+            "lr_none": 0.1,
+            "sigma": 0.3,
+        },
+        statistic="paired test-error difference (input noise - none), last epoch",
+        operationalization="Small MNIST-1D (400 training samples; 1000 validation samples from the "
+        "unused training pool; the whole "
+        "1000-sample test set; inputs standardized), MLP 40-128-128-10, SGD with momentum 0.9, "
+        "batches of 32, 60 epochs (at rate 0.05 an unregularized net's training error reaches ~0 "
+        "and its validation error bottoms out near epoch 35 in a pilot: the overfitting regime; a "
+        "smaller tuned rate is the plain arm's own way to stop short of it), last epoch "
+        "evaluated. Arms: no noise with its rate tuned on validation "
+        "error; N(0, sigma^2) added to every training input at every step, at rate 0.05, with "
+        "sigma tuned on validation error (same 4-point budget). Primary metric: test error, "
+        "noise - none, paired over seeds.",
+        kind="empirical",
+        primary_metric="test error, input noise - none",
+        direction="less",
+        delta=0.01,
+        pilot_sd=0.0086,
+        pilot_seeds=5,
+        delta_reason="one percentage point of test error: less is within the test set's "
+        "sampling error",
+        tuning=Tuning(
+            arms={"none": "lr_none", "noise": "sigma"},
+            grid={"none": LR_GRID, "noise": (0.1, 0.3, 0.9, 2.7)},
+            score=validation_error,
+            on="validation error at the last epoch",
+        ),
+        cost_s=0.7,
+        family="overfitting",
+    )
+)
+
+
+# --- too much L2 hurts; more L2, more training error (003 s101, 000 s147) -----------------------
+
+
+def measure_l2_path(
+    seed: int, samples: int, epochs: int, hidden: list, lr: float, lambdas: list
+) -> dict:
+    """One run on small MNIST-1D per L2 strength of ``lambdas`` (penalty lambda/2 sum w^2,
+    ``regularization.l2``; the same rate, data, initialization and order): per strength, the
+    training cross-entropy (the data term alone, evaluation mode), validation error and test
+    error at the last epoch, and the weight norm."""
+    out = {"lambdas": list(lambdas), "train_loss": [], "val": [], "test": [], "norm": []}
+    for lam in lambdas:
+        model, summary, history, data = train_run(
+            seed,
+            samples,
+            epochs,
+            f"model.hidden={hidden}",
+            f"optimizer.lr={lr}",
+            f"regularization.l2={lam}",
+            validation=VALIDATION,
+        )
+        loss, _ = evaluate(model, data.x_train, data.y_train, torch.nn.functional.cross_entropy)
+        out["train_loss"].append(loss)
+        out["val"].append(1 - history[-1]["val_accuracy"])
+        out["test"].append(1 - summary["test_accuracy"])
+        out["norm"].append(weight_norm(model))
+    return out
+
+
+def analyze_too_much_l2(results: list[dict], rule: dict) -> Verdict:
+    """Paired over seeds: test error at the largest strength - at the strength with the lowest
+    validation error in that seed (> 0 claimed); the test error without a penalty reported."""
+    chosen = {i: r["test"][int(np.argmin(r["val"]))] for i, r in enumerate(results)}
+    largest = {i: r["test"][-1] for i, r in enumerate(results)}
+    out = difference_verdict(
+        largest,
+        chosen,
+        "test error, largest lambda - lambda chosen on validation",
+        higher=True,
+        delta=rule.get("delta"),
+        names=("largest", "chosen"),
+    )
+    return out.also(
+        f"; without a penalty: {np.mean([r['test'][0] for r in results]):.3f}, chosen "
+        f"{np.mean(list(chosen.values())):.3f}, largest {np.mean(list(largest.values())):.3f}"
+    )
+
+
+def analyze_l2_training_error(results: list[dict], rule: dict) -> Verdict:
+    """Per-seed least-squares slope of the training cross-entropy on log10 lambda over the
+    positive strengths, tested over seeds (> 0 claimed); the weight norms reported."""
+    xs, ys = [], []
+    for r in results:
+        pairs = [(math.log10(lam), v) for lam, v in zip(r["lambdas"], r["train_loss"]) if lam > 0]
+        xs.append([p[0] for p in pairs])
+        ys.append([p[1] for p in pairs])
+    out = directional(
+        seed_slopes(xs, ys),
+        "slope of training cross-entropy per decade of lambda",
+        rule.get("delta"),
+        higher=True,
+    )
+    norms = np.mean([r["norm"] for r in results], axis=0)
+    return out.also("; weight norm by lambda: " + ", ".join(f"{v:.1f}" for v in norms))
+
+
+def _plot_l2_path(results: list[dict], key: str, ylabel: str, ax) -> None:
+    lambdas = results[0]["lambdas"]
+    xs = list(range(len(lambdas)))  # evenly spaced: 0, then one decade per step
+    for i, r in enumerate(results):
+        ax.plot(xs, r[key], "o-", color="C0", alpha=0.4, label="one seed" if i == 0 else None)
+    ax.plot(xs, np.mean([r[key] for r in results], axis=0), "kD-", label="mean")
+    ax.set_xticks(xs, [f"{v:g}" for v in lambdas])
+    ax.set_xlabel("L2 strength lambda")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+
+
+def plot_too_much_l2(results: list[dict], row: dict, ax) -> None:
+    _plot_l2_path(results, "test", "test error", ax)
+
+
+def plot_l2_training_error(results: list[dict], row: dict, ax) -> None:
+    _plot_l2_path(results, "train_loss", "training cross-entropy (data term)", ax)
+
+
+L2_PATH = {
+    "samples": 400,
+    "epochs": 40,
+    "hidden": [128, 128],
+    "lr": 0.05,
+    "lambdas": [0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+}
+
+register(
+    Claim(
+        id="l2-too-much-hurts",
+        statement="Regularization has an optimum strength: a very strong L2 penalty gives a "
+        "higher test error than the strength chosen on validation data.",
+        quote="Don’t go crazy with regularization",
+        lecture=LECTURE_003,
+        slide="s101",
+        measure=measure_l2_path,
+        analyze=analyze_too_much_l2,
+        plot=plot_too_much_l2,
+        params=L2_PATH,
+        statistic="paired test-error difference, lambda = 1 - lambda with the lowest validation "
+        "error of the grid 0, 1e-4 ... 1",
+        operationalization="Small MNIST-1D (400 training samples; 1000 validation samples from the "
+        "unused training pool; the whole "
+        "1000-sample test set), MLP 40-128-128-10, SGD with momentum 0.9 at rate 0.05, batches "
+        "of 32, 40 epochs (the unpenalized net's training error is ~0 by then), one run per "
+        "strength lambda in 0, 1e-4, 1e-3, 1e-2, 0.1, 1 (same data, initialization and "
+        "order). In each seed the strength with the lowest validation error is chosen (the "
+        "tuned arm); the 'crazy' arm is the largest, 1. Primary metric: test error, lambda = 1 "
+        "- chosen, paired over seeds. The plot shows the whole curve of test error against "
+        "lambda.",
+        kind="empirical",
+        primary_metric="test error, largest lambda - lambda chosen on validation",
+        direction="greater",
+        delta=0.02,
+        pilot_sd=0.0161,
+        pilot_seeds=5,
+        delta_reason="two percentage points of test error: a loss smaller than that would not "
+        "make over-regularization a practical warning",
+        cost_s=1.2,
+        family="overfitting",
+    )
+)
+
+register(
+    Claim(
+        id="l2-raises-training-error",
+        statement="Increasing the regularization parameter lambda gives more weight to shrinking "
+        "the weights: the network makes a greater error on the training data.",
+        quote="Increasing l assigns greater importance to shrinking the weights – Make greater "
+        "error on training data, to obtain a more acceptable network",
+        lecture=LECTURE_000,
+        slide="s147",
+        measure=measure_l2_path,
+        analyze=analyze_l2_training_error,
+        plot=plot_l2_training_error,
+        params=L2_PATH,
+        statistic="mean over seeds of the per-seed slope of training cross-entropy on log10 "
+        "lambda (lambda 1e-4 ... 1)",
+        operationalization="The runs of l2-too-much-hurts (small MNIST-1D, MLP 40-128-128-10, "
+        "SGD with momentum 0.9 at rate 0.05, 40 epochs, one run per lambda in 1e-4 ... 1; "
+        "lambda = 0 shown, not fitted): the training cross-entropy, the data term without "
+        "the penalty, in evaluation mode on the whole training split. Primary metric: its "
+        "least-squares slope on log10 lambda within each seed, t-tested over seeds. No tuning: "
+        "lambda is the variable.",
+        kind="empirical",
+        primary_metric="slope of training cross-entropy per decade of lambda",
+        direction="greater",
+        delta=0.05,
+        pilot_sd=0.000861,
+        pilot_seeds=5,
+        delta_reason="0.05 nats per decade: over the four decades a rise of 0.2 nats, a "
+        "visible loss of fit; less would be no 'greater error' anyone would notice",
+        cost_s=1.2,
+    )
+)
+
+
+# --- the deterministic test-time rule approximates the Monte Carlo average (004, 000 s162) ------
+
+
+@torch.no_grad()
+def linear_expectation_error(seed: int, width: int, keep: float) -> float:
+    """For a linear two-layer net f(x) = W2 (m * (W1 x)) with a Bernoulli(``keep``) mask m on
+    ``width`` hidden units: the largest relative difference between the exact expectation over
+    all 2^width masks (each weighted by its probability) and the deterministic rule W2 (keep
+    W1 x). Exact in theory (linearity of expectation); float64 rounding in practice."""
+    g = torch.Generator().manual_seed(seed)
+    w1 = torch.randn(width, 5, generator=g, dtype=torch.float64)
+    w2 = torch.randn(3, width, generator=g, dtype=torch.float64)
+    x = torch.randn(7, 5, generator=g, dtype=torch.float64)
+    masks = torch.tensor(
+        [[(k >> j) & 1 for j in range(width)] for k in range(2**width)], dtype=torch.float64
+    )
+    prob = keep ** masks.sum(1) * (1 - keep) ** (width - masks.sum(1))
+    h = x @ w1.T
+    outputs = torch.einsum("mh,nh,oh->mno", masks, h, w2)
+    expected = (prob[:, None, None] * outputs).sum(0)
+    rule = (keep * h) @ w2.T
+    return ((expected - rule).abs().max() / rule.abs().max()).item()
+
+
+def measure_dropout_mc(
+    seed: int, samples: int, epochs: int, hidden: list, p: float, masks: int
+) -> dict:
+    """A ReLU MLP trained with dropout ``p`` (inverted form) on small MNIST-1D, and a second one
+    on the same data with another initialization and order. On the test set: the mean total
+    variation distance between the deterministic rule's softmax (evaluation mode: no mask, the
+    expected activations) and the Monte Carlo average of the softmax over ``masks`` dropout
+    masks (the ensemble of thinned networks), and the same distance between the two networks'
+    deterministic predictions; the test errors of both predictions; and the linear case's
+    exact-expectation error (:func:`linear_expectation_error`)."""
+    with one_thread():
+        nets = []
+        for s in (seed, seed + 50_000):
+            model, _, _, data = train_run(
+                s,
+                samples,
+                epochs,
+                f"model.hidden={hidden}",
+                f"model.dropout={p}",
+                data_seed=seed,
+            )
+            nets.append(model)
+        x, y = data.x_test, data.y_test
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            a, b = nets
+            a.eval()
+            b.eval()
+            rule, other = torch.softmax(a(x), 1), torch.softmax(b(x), 1)
+            a.train()
+            mc = sum(torch.softmax(a(x), 1) for _ in range(masks)) / masks
+            a.eval()
+
+        def tv(u, v):
+            return 0.5 * (u - v).abs().sum(1).mean().item()
+
+        return {
+            "approx": tv(rule, mc),
+            "between": tv(rule, other),
+            "rule_error": (rule.argmax(1) != y).double().mean().item(),
+            "mc_error": (mc.argmax(1) != y).double().mean().item(),
+            "linear": linear_expectation_error(seed, 10, 1 - p),
+        }
+
+
+def analyze_dropout_mc(results: list[dict], rule: dict) -> Verdict:
+    """Over seeds: log2(distance between networks / distance rule - Monte Carlo average) (> 0
+    claimed: the rule is closer to the ensemble than another network is); the linear case
+    must be exact (< ``rule["tolerance"]``), else the claim does not hold."""
+    fit = mean_estimate(
+        [math.log2(r["between"] / r["approx"]) for r in results], arm="distance ratio"
+    )
+    out = directional(
+        fit, "log2(TV between networks / TV rule vs Monte Carlo)", rule.get("delta"), higher=True
+    )
+    worst = max(r["linear"] for r in results)
+    if worst >= rule["tolerance"]:
+        out = out.overruled(Kind.DOES_NOT_HOLD, f"linear case not exact ({worst:.2g})", exact=True)
+    return out.also(
+        f"; linear net: rule = exact expectation within {worst:.1g}; test error rule "
+        f"{np.mean([r['rule_error'] for r in results]):.3f}, Monte Carlo "
+        f"{np.mean([r['mc_error'] for r in results]):.3f}"
+    )
+
+
+def plot_dropout_mc(results: list[dict], row: dict, ax) -> None:
+    plot_pairs(
+        results,
+        ["approx", "between"],
+        ["deterministic rule vs\nMonte Carlo average", "network vs another\n(other init)"],
+        "mean total variation of test predictions",
+        ax,
+        log=True,
+    )
+
+
+register(
+    Claim(
+        id="dropout-deterministic-approximates-mc",
+        statement="At test time the deterministic rule (no mask, activations scaled to their "
+        "expectation) approximates the average over the thinned networks: exact for a linear "
+        "network, and for a ReLU network much closer to the Monte Carlo average than another "
+        "trained network is.",
+        quote="Test time: Deterministic Approximation",
+        lecture="004_a2d6be35e5397803.txt",
+        slide="line 16 (000 s162: 'the expected output of the neuron – Which corresponds to the "
+        "bagged average output')",
+        measure=measure_dropout_mc,
+        analyze=analyze_dropout_mc,
+        plot=plot_dropout_mc,
+        params={"samples": 500, "epochs": 40, "hidden": [128, 128], "p": 0.5, "masks": 200},
+        rule={"tolerance": 1e-12},
+        statistic="mean over seeds of log2(TV between two networks / TV deterministic rule vs "
+        "Monte Carlo average over 200 masks)",
+        operationalization="Small MNIST-1D (400 training samples), ReLU MLP 40-128-128-10 with "
+        "dropout 0.5 (inverted form), SGD with momentum 0.9 at rate 0.05, 40 epochs. On the "
+        "1000 test samples: the mean total variation distance between the deterministic "
+        "rule's softmax and the average softmax over 200 random masks (the Monte Carlo "
+        "ensemble), against the distance between the network and a second one trained on "
+        "the same data from another initialization and order (the size of a difference that "
+        "matters). Primary metric: log2 of their ratio, over seeds. The linear case is "
+        "checked exactly: a two-layer linear net, all 2^10 masks enumerated, against the rule "
+        "(relative difference < 1e-12, else the claim does not hold).",
+        kind="empirical",
+        primary_metric="log2(TV between networks / TV rule vs Monte Carlo average)",
+        direction="greater",
+        delta=1.0,
+        pilot_sd=0.0371,
+        pilot_seeds=5,
+        delta_reason="a factor 2: an approximation no closer than half the difference between "
+        "two equally good networks would not be an approximation worth the name",
         cost_s=1.0,
     )
 )
