@@ -31,7 +31,6 @@ import numpy as np
 from .claim import Claim, Tuning, register
 from .plots import plot_pairs
 from .verdicts import (
-    Kind,
     Verdict,
     directional,
     exact_verdict,

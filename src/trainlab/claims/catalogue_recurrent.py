@@ -276,7 +276,9 @@ def measure_dropout(
                 train = evaluate(model, x, y, step.loss_fn)[0]
                 val = evaluate(model, s.x_val, s.y_val, step.loss_fn)[0]
                 test, acc = evaluate(model, s.x_test, s.y_test, step.loss_fn)
-                curve.append({"epoch": epoch, "train": train, "val": val, "test": test, "error": 1 - acc})
+                curve.append(
+                    {"epoch": epoch, "train": train, "val": val, "test": test, "error": 1 - acc}
+                )
         best = min(curve, key=lambda c: c["val"]) if curve else None
         out[name] = {
             "curve": curve,
