@@ -174,7 +174,7 @@ register(
         "one-process rate tuned on validation loss (Hogwild as a drop-in replacement: an "
         "untuned Hogwild can only make 'can work' harder to show). The metric is the paired "
         "difference in test accuracy, judged for non-inferiority. Two epochs bring the "
-        "one-process run to its plateau on moons (about 0.85-0.88 test accuracy).",
+        "one-process run to its plateau on moons (about 0.9 test accuracy in a pilot).",
         kind="demonstration",
         primary_metric="test accuracy, Hogwild - one process",
         direction="at least as good",
@@ -194,7 +194,7 @@ register(
             params={"arms": ("one",)},
         ),
         statistic="one-sided t-test of non-inferiority on the paired test-accuracy difference",
-        seeds=3,
+        seeds=5,
         cost_s=5.0,
         family="distributed",
         deterministic=False,
@@ -273,7 +273,7 @@ register(
         lecture=LECTURE,
         slide="s56",
         operationalization="Async SGD with a parameter server and 2 workers, an MLP on moons "
-        "(1000 samples, batch 20, 2 epochs) at rate 1.0; worker 1 is made a straggler (20 ms "
+        "(1000 samples, batch 20, 2 epochs) at rate 1.0; worker 1 is made a straggler (100 ms "
         "per gradient) so that its gradients arrive several updates stale, the situation the "
         "hack is for. Arms: accept every gradient, or reject those with staleness > 2; same "
         "rate (the rate is part of the construction: high enough that a stale step overshoots). "
@@ -287,19 +287,20 @@ register(
         measure=measure_reject,
         analyze=analyze_reject,
         plot=plot_reject,
-        params={"slow": "1:0.02", "bound": 2, "lr": 1.0},
+        params={"slow": "1:0.1", "bound": 2, "lr": 1.0},
         statistic="one-sided t-tests on the paired test-loss difference (reject - accept all)",
-        seeds=3,
+        seeds=4,
         cost_s=10.0,
         family="distributed",
         deterministic=False,
         history=(
             {
                 "changed": "kind demonstration, delta 0.01 declared; rate 1.0 instead of 0.3; "
-                "2 epochs instead of 3",
+                "a 100 ms straggler instead of 20 ms; 2 epochs instead of 3",
                 "reason": "a straggler built on purpose is a constructed case; at rate 0.3 "
-                "stale gradients barely matter on moons, so the construction did not show the "
-                "mechanism it is for; cost",
+                "stale gradients barely matter on moons, and with 20 ms the mean staleness "
+                "was ~1 in a pilot on a loaded machine (nothing 'too far ago' to reject), so "
+                "the construction did not show the mechanism it is for; cost",
                 "verdict": "inconclusive",
             },
         ),
@@ -491,11 +492,12 @@ def measure_backup(seed: int, slow: str, backups: int) -> dict:
     """Synchronous SGD (``distributed.mode=sync``, 2 gradients per update) with worker
     ``slow`` a straggler, without and with ``backups`` backup workers (each update uses the
     first 2 gradients of the current weights, Chen et al. 2016): seconds per update as the run
-    records them, and test accuracy after the same epochs."""
+    records them, and test accuracy after the same epoch."""
     common = {
         "distributed__mode": "sync",
         "distributed__workers": 2,
         "distributed__slow_worker": slow,
+        "train__epochs": 1,
     }
     return {
         "none": run(seed, **common),
@@ -527,7 +529,7 @@ def plot_backup(results: list[dict], row: dict, ax) -> None:
         results,
         ["none", "backup"],
         ["no backup", "1 backup worker"],
-        "ms per update (a 50 ms straggler)",
+        "ms per update (a 200 ms straggler)",
         ax,
         value=lambda v: 1000 * v["distributed"]["seconds_per_update"],
         log=True,
@@ -544,8 +546,9 @@ register(
         lecture=LECTURE,
         slide="s59",
         paper="Chen et al. 2016, Revisiting distributed synchronous SGD",
-        operationalization="trainlab's sync mode with N = 2 workers, worker 0 a straggler (50 ms "
-        "per gradient), an MLP on moons (1000 samples, batch 20, 2 epochs, 40 updates): without "
+        operationalization="trainlab's sync mode with N = 2 workers, worker 0 a straggler (200 "
+        "ms per gradient, far above the few ms of a gradient even on a loaded machine), an MLP "
+        "on moons (1000 samples, batch 20, one epoch: 18 updates of 2 gradients): without "
         "backup workers, and with 1 backup worker (each update uses the first 2 gradients of "
         "the current weights, the late one is dropped). Metric: the paired difference of log "
         "seconds per update as the server records them (start-up excluded). The waiting is "
@@ -556,22 +559,24 @@ register(
         direction="less",
         delta=math.log(1.5),
         delta_reason="a third less time per update (ratio 1/1.5): a saving that matters; the "
-        "straggler's 50 ms against ~5 ms of a normal gradient would allow far more.",
+        "straggler's 200 ms against a few ms of a normal gradient would allow far more.",
         measure=measure_backup,
         analyze=analyze_backup,
         plot=plot_backup,
-        params={"slow": "0:0.05", "backups": 1},
+        params={"slow": "0:0.2", "backups": 1},
         statistic="one-sided t-tests on the paired log seconds per update (backups - none)",
-        seeds=3,
+        seeds=4,
         cost_s=12.0,
         family="distributed",
         deterministic=False,
         history=(
             {
                 "changed": "the 'equal accuracy' condition dropped (reported only); delta "
-                "log 1.5 declared; kind demonstration; 2 epochs instead of 3",
+                "log 1.5 declared; kind demonstration; one epoch instead of 3; a 200 ms "
+                "straggler instead of 50 ms",
                 "reason": "the deck says only that backups remove the wait for the slowest "
-                "worker; the straggler is constructed; cost",
+                "worker; the straggler is constructed; cost; in a pilot on a loaded machine a "
+                "normal gradient took 20-30 ms, so 50 ms barely made a straggler",
                 "verdict": "holds",
             },
         ),
@@ -649,7 +654,7 @@ register(
         plot=plot_warmup,
         params={"updates": 20, "lr": 0.5},
         statistic="one-sided t-tests on the paired first-epoch training loss (warm-up - none)",
-        seeds=3,
+        seeds=4,
         cost_s=10.0,
         family="distributed",
         deterministic=False,
