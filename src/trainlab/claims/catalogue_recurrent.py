@@ -540,8 +540,8 @@ register(
         delta=0.05,
         delta_reason="0.05 nats over the whole run: a training curve visibly lower, about 3% of "
         "the initial ln 10 = 2.3.",
-        pilot_sd=0.05,
-        pilot_seeds=0,
+        pilot_sd=0.0295,
+        pilot_seeds=5,
         measure=measure_recurrent_bn,
         analyze=analyze_recurrent_bn,
         plot=plot_recurrent_bn,
@@ -743,8 +743,8 @@ register(
         delta=0.02,
         delta_reason="2 points of test error (1000 test samples): the smallest loss a user "
         "would notice.",
-        pilot_sd=0.05,
-        pilot_seeds=0,
+        pilot_sd=0.0157,
+        pilot_seeds=5,
         measure=measure_naive_bn,
         analyze=analyze_naive_bn,
         plot=plot_naive_bn,
