@@ -46,6 +46,12 @@ def step_for(cfg: Config, model: nn.Module) -> Step:
     return Step(model, build.loss(cfg), build.optimizer(cfg, model.parameters()))
 
 
+def window_means(values: list[float], width: int) -> list[float]:
+    """The means of ``values`` over consecutive windows of ``width`` (a readable curve of
+    single-batch losses)."""
+    return [float(np.mean(values[i : i + width])) for i in range(0, len(values), width)]
+
+
 def capped(value: float, cap: float) -> float:
     """``value``, or ``cap`` when it is not a finite number (a diverged run counted as the
     worst outcome the metric allows, not dropped)."""
@@ -72,7 +78,7 @@ def measure_irnn(
     SGD updates (batch 32) with the gradient clipped to norm ``clip``, as Le et al. train, at
     each arm's own rate. Per arm: the normalized validation and test MSE (MSE / the variance
     of the targets, so 1 = predicting the mean; a diverged run counts as 1) and the training
-    curve (every 30th batch loss)."""
+    curve (batch losses averaged over windows of 30 updates)."""
     out = {}
     for name in arms:
         lr = lr_identity if name == "identity" else lr_random
@@ -96,7 +102,7 @@ def measure_irnn(
         step = step_for(cfg, model)
         losses = train_losses(step, s.x_train, s.y_train, steps, 32, seed)
         done = len(losses) == steps and math.isfinite(losses[-1])
-        result = {"losses": losses[::30], "diverged": not done}
+        result = {"losses": window_means(losses, 30), "diverged": not done}
         for split, x, y in (("val", s.x_val, s.y_val), ("test", s.x_test, s.y_test)):
             mse = evaluate(model, x, y, step.loss_fn)[0] if done else math.inf
             result[split] = min(capped(mse / float(y.var(unbiased=False)), 1.0), 1e3)
@@ -456,13 +462,14 @@ def bn_lstm(
 def fit_curve(cfg: Config, s: Splits, model: nn.Module, steps: int, batch: int) -> dict:
     """``steps`` updates on random training minibatches: the mean batch loss over all updates
     (the area under the training curve per update; a diverged run counts as ln 10, the loss of
-    a uniform guess), the curve (every 10th loss) and the test loss."""
+    a uniform guess), the curve (batch losses averaged over windows of 10) and the test
+    loss."""
     step = step_for(cfg, model)
     losses = train_losses(step, s.x_train, s.y_train, steps, batch, cfg.seed)
     done = len(losses) == steps and math.isfinite(losses[-1])
     worst = math.log(s.num_classes)
     return {
-        "losses": [capped(v, worst) for v in losses[::10]],
+        "losses": [capped(v, worst) for v in window_means(losses, 10)],
         "mean_loss": float(np.mean(losses)) if done else worst,
         "diverged": not done,
         "test": evaluate(model, s.x_test, s.y_test, step.loss_fn)[0] if done else math.inf,
