@@ -657,7 +657,7 @@ register(
         ),
         statistic="one-sided t-tests on the paired mean training loss (gamma 0.1 - gamma 1)",
         cost_s=6.0,
-        family="recurrent",
+        family="recurrent-batchnorm",
         note="Pilot (5 seeds, both arms at the default rate 0.01, before tuning): "
         "gamma 0.1 - gamma 1 mean training loss over 150 updates -0.178 (sd 0.094).",
     )
@@ -772,7 +772,7 @@ register(
         params={"hidden": 32, "steps": 300, "lr": 0.01},
         statistic="one-sided t-tests on the paired test error (shared - per step)",
         cost_s=3.0,
-        family="recurrent",
+        family="recurrent-batchnorm",
         note="Pilot (5 seeds): shared - per-step test error +0.106 (sd 0.016); per step 0.58-0.59, "
         "shared 0.68-0.71.",
     )
