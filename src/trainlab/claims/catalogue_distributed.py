@@ -194,7 +194,7 @@ register(
         ),
         statistic="one-sided t-test of non-inferiority on the paired test-accuracy difference",
         seeds=5,
-        cost_s=5.0,
+        cost_s=6.0,
         family="distributed",
         deterministic=False,
         history=(
@@ -289,7 +289,7 @@ register(
         params={"slow": "1:0.1", "bound": 2, "lr": 1.0},
         statistic="one-sided t-tests on the paired test-loss difference (reject - accept all)",
         seeds=4,
-        cost_s=10.0,
+        cost_s=11.0,
         family="distributed",
         deterministic=False,
         history=(
@@ -383,7 +383,7 @@ register(
         params={"workers": (1, 2, 3)},
         statistic="one-sided t-tests on per-seed slopes of mean staleness on workers",
         seeds=2,
-        cost_s=20.0,
+        cost_s=15.0,
         family="distributed",
         deterministic=False,
     )
@@ -485,7 +485,7 @@ register(
         rule={"tol": SYNC_TOL},
         statistic="exact check: largest absolute weight difference against 1e-5",
         seeds=1,
-        cost_s=8.0,
+        cost_s=7.0,
         family="distributed",
         deterministic=False,
     )
@@ -573,7 +573,7 @@ register(
         params={"slow": "0:0.2", "backups": 1},
         statistic="one-sided t-tests on the paired log seconds per update (backups - none)",
         seeds=4,
-        cost_s=12.0,
+        cost_s=11.0,
         family="distributed",
         deterministic=False,
         history=(
@@ -662,7 +662,7 @@ register(
         params={"updates": 20, "lr": 0.5},
         statistic="one-sided t-tests on the paired first-epoch training loss (warm-up - none)",
         seeds=4,
-        cost_s=10.0,
+        cost_s=11.0,
         family="distributed",
         deterministic=False,
         history=(

@@ -215,7 +215,7 @@ register(
         ),
         rule={"learned": 0.5},
         statistic="one-sided t-tests on the paired normalized test MSE (identity - random)",
-        cost_s=12.0,
+        cost_s=16.0,
         family="recurrent",
         note="Pilot (5 seeds, both arms at the default rate 0.1, before tuning): identity - random "
         "normalized test MSE -0.29 (sd 0.117); identity 0.59-0.89, random 0.96-1.02. An earlier "
@@ -408,7 +408,7 @@ register(
             seeds=1,
         ),
         statistic="one-sided t-tests on the paired test error (variational - none)",
-        cost_s=7.0,
+        cost_s=11.0,
         family="recurrent",
         note="Pilot (5 seeds, both arms at the default rate 0.01, before tuning): "
         "variational - none test error -0.155 (sd 0.077); the dropout arm's best validation "
@@ -571,7 +571,7 @@ register(
         ),
         statistic="one-sided t-tests on the paired mean training loss (BN - plain)",
         fast=True,
-        cost_s=5.0,
+        cost_s=5.5,
         family="recurrent",
         note="Pilot (5 seeds, both arms at the default rate 0.01, before tuning): BN - plain mean "
         "training loss -0.46 (sd 0.030); the plain LSTM stayed at ln 10 for 300 updates at that "
@@ -656,7 +656,7 @@ register(
             seeds=1,
         ),
         statistic="one-sided t-tests on the paired mean training loss (gamma 0.1 - gamma 1)",
-        cost_s=6.0,
+        cost_s=3.5,
         family="recurrent-batchnorm",
         note="Pilot (5 seeds, both arms at the default rate 0.01, before tuning): "
         "gamma 0.1 - gamma 1 mean training loss over 150 updates -0.178 (sd 0.094).",
@@ -771,7 +771,7 @@ register(
         plot=plot_naive_bn,
         params={"hidden": 32, "steps": 300, "lr": 0.01},
         statistic="one-sided t-tests on the paired test error (shared - per step)",
-        cost_s=3.0,
+        cost_s=3.5,
         family="recurrent-batchnorm",
         note="Pilot (5 seeds): shared - per-step test error +0.106 (sd 0.016); per step 0.58-0.59, "
         "shared 0.68-0.71.",
