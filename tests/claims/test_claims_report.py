@@ -86,14 +86,20 @@ def test_markdown_table(out):
 
 @pytest.mark.slow
 def test_second_seed_set_is_compared(out):
-    rows = run(select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=3, jobs=1)
     rows = run(
-        select(all_claims(), "momentum-sqrt-kappa", None, False), out, seeds=3, offset=1000, jobs=1
+        select(all_claims(), "momentum-damps-oscillation", None, False), out, seeds=3, jobs=1
+    )
+    rows = run(
+        select(all_claims(), "momentum-damps-oscillation", None, False),
+        out,
+        seeds=3,
+        offset=1000,
+        jobs=1,
     )
     assert rows[0]["other_seed_sets"] in ({0: "holds"}, {"0": "holds"})
     assert rows[0]["verdict_changed"] is False
     recorded = json.loads((out / "seed-sets" / "offset-1000.json").read_text())
-    assert recorded["momentum-sqrt-kappa"]["digest"] == rows[0]["digest"]
+    assert recorded["momentum-damps-oscillation"]["digest"] == rows[0]["digest"]
     assert rows[0]["wall_s"] > 0  # timed inside the worker
 
 

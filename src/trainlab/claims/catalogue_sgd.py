@@ -14,7 +14,6 @@ import torch
 
 from .. import build
 from ..training.batches import batches, epoch_order
-from ..training.step import Step
 from .claim import Claim, Tuning, register
 from .toolkit import (
     NO_DATA,
@@ -142,7 +141,9 @@ def analyze_speed(results: list[dict], rule: dict) -> Verdict:
         higher=False,
         delta=rule.get("delta"),
     )
-    return out.also(f"; {fast} needs {math.exp(out.estimate):.3g}x the {rule.get('unit', 'epochs')} of {slow}")
+    return out.also(
+        f"; {fast} needs {math.exp(out.estimate):.3g}x the {rule.get('unit', 'epochs')} of {slow}"
+    )
 
 
 def toy_split(seed: int, name: str, samples: int) -> tuple[torch.Tensor, ...]:
@@ -699,6 +700,33 @@ def to_target(run: dict, target: float, axis: str) -> float:
     return epochs_to_target(run["loss"][1:], target, run[axis][1:])
 
 
+def measure_toy_speed(
+    seed: int,
+    data: str,
+    samples: int,
+    hidden: list,
+    batch: int,
+    epochs: int,
+    target: float,
+    arms: dict,
+    **rates: float,
+) -> dict:
+    """Minibatch training on a toy set's training part (:func:`toy_split`) for each arm
+    (``{name: overrides}``), arm ``name`` at rate ``rates["lr_" + name]``, same initialization
+    and order: the full training loss per epoch, epochs to ``target`` and the mean log loss
+    over the run (the tuning score)."""
+    torch.set_num_threads(1)
+    x, y, _, _ = toy_split(seed, data, samples)
+    out = {"target": target}
+    for name, over in arms.items():
+        run = toy_train(
+            seed, x, y, hidden, [*over, f"optimizer.lr={rates['lr_' + name]}"], batch, epochs
+        )
+        c = capped(run["loss"][1:], epochs)
+        out[name] = {"curve": c, "epochs": epochs_to_target(c, target), "auc": log_auc(c)}
+    return out
+
+
 # --- crank up the learning rate when increasing the batch size ---------------------------------
 
 
@@ -719,6 +747,7 @@ def measure_batch_rate(
     """For each batch size b, SGD runs of ``epochs`` epochs (the same samples seen by every b)
     at every rate of the grid, from the same initialization; the validation loss at the end
     (capped) and the best rate on validation (:func:`best_rate`)."""
+    torch.set_num_threads(1)
     x, y, xv, yv = toy_split(seed, data, samples)
     val, best = [], []
     for b in sizes:
@@ -750,15 +779,24 @@ def analyze_batch_rate(results: list[dict], rule: dict) -> Verdict:
 
     out = directional(fit, "slope of log best rate on log batch size", rule.get("delta"))
     edges = sum(v in (r["rates"][0], r["rates"][-1]) for r in results for v in r["best"])
-    return out.also(f"; {edges} of {sum(len(r['best']) for r in results)} best rates at a grid edge")
+    return out.also(
+        f"; {edges} of {sum(len(r['best']) for r in results)} best rates at a grid edge"
+    )
 
 
 def plot_batch_rate(results: list[dict], row: dict, ax) -> None:
     for i, r in enumerate(results):
-        ax.loglog(r["b"], r["best"], "o-", color="C0", alpha=0.5, label="one seed" if i == 0 else None)
+        ax.loglog(
+            r["b"], r["best"], "o-", color="C0", alpha=0.5, label="one seed" if i == 0 else None
+        )
     b = np.asarray(results[0]["b"], dtype=float)
     mid = math.exp(np.mean([math.log(v) for r in results for v in r["best"]]))
-    ax.loglog(b, mid * (b / math.exp(np.log(b).mean())) ** row["estimate"], "k--", label=f"mean slope {row['estimate']:.2f}")
+    ax.loglog(
+        b,
+        mid * (b / math.exp(np.log(b).mean())) ** row["estimate"],
+        "k--",
+        label=f"mean slope {row['estimate']:.2f}",
+    )
     ax.set_xlabel("batch size")
     ax.set_ylabel("best rate on validation")
     ax.legend()
@@ -772,9 +810,9 @@ register(
         lecture=DECK_003,
         slide="s21",
         quote="Crank up learning rate when increasing batch size",
-        operationalization="Spirals (384 training, 128 validation points), MLP [32, 32], SGD "
-        "for 20 epochs (the same samples seen at every batch size), batch sizes 8, 32, 128, "
-        "each at the rates 0.025 ... 3.2 (x2 steps) from the same initialization; per batch "
+        operationalization="Moons (192 training, 64 validation points), MLP [32, 32], SGD "
+        "for 10 epochs (the same samples seen at every batch size), batch sizes 8, 32, 128, "
+        "each at the rates 0.025 ... 6.4 (x2 steps) from the same initialization; per batch "
         "size the rate with the lowest validation loss (parabola in log rate through the best "
         "grid point and its neighbours). Primary: the slope of log best rate on log batch "
         "size, fitted per seed, t-tested over seeds. Each batch size gets the same rate grid, "
@@ -791,12 +829,12 @@ register(
         analyze=analyze_batch_rate,
         plot=plot_batch_rate,
         params={
-            "data": "spirals",
-            "samples": 512,
+            "data": "moons",
+            "samples": 256,
             "hidden": [32, 32],
             "sizes": [8, 32, 128],
-            "rates": [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2],
-            "epochs": 20,
+            "rates": [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4],
+            "epochs": 10,
         },
         statistic="per-seed slope of log best rate on log batch size, one-sided t-test",
         fast=False,
@@ -972,7 +1010,13 @@ register(
         analyze=analyze_speed,
         plot=plot_flavours,
         params={**FLAVOURS, "arms": ["batch", "online"]},
-        rule={"fast": "batch", "slow": "online", "target": 0.1, "key": "updates", "unit": "updates"},
+        rule={
+            "fast": "batch",
+            "slow": "online",
+            "target": 0.1,
+            "key": "updates",
+            "unit": "updates",
+        },
         tuning=flavour_tuning(("batch", "online")),
         statistic="paired t-test on log updates to the target (batch - online)",
         fast=False,
@@ -1122,7 +1166,7 @@ register(
         "tuned on 2 tuning seeds by its final training loss. Primary: log final full training "
         "loss, constant - schedule, paired over seeds; holds if every schedule beats the "
         "constant rate (intersection-union). The schedules are 002's (C.1 'Annealing "
-        "(scheduling) learning rate ... Reason: to prevent \"bouncing\" around minimums').",
+        '(scheduling) learning rate ... Reason: to prevent "bouncing" around minimums\').',
         kind="empirical",
         primary_metric="smallest over schedules of log final training loss, constant - schedule",
         direction="greater",
@@ -1173,7 +1217,11 @@ def measure_robbins_monro(
     for name, c, power in (("inverse", c_inverse, 1), ("square", c_square, 2)):
         bowl = Quadratic(eigenvalues, seed)
         step = quadratic_step(
-            bowl, seed, f"optimizer.lr={c}", f"gradient_noise.eta={noise}", "gradient_noise.gamma=0.0"
+            bowl,
+            seed,
+            f"optimizer.lr={c}",
+            f"gradient_noise.eta={noise}",
+            "gradient_noise.gamma=0.0",
         )
         fs = []
         for k in range(1, steps + 1):
@@ -1205,7 +1253,13 @@ def plot_robbins_monro(results: list[dict], row: dict, ax) -> None:
     for i, r in enumerate(results):
         for name, color, label in (("inverse", "C0", "c/k"), ("square", "C3", "c/k^2")):
             t = r[name]["trace"]
-            ax.loglog(range(1, len(t) + 1), np.maximum(t, 1e-12), color=color, alpha=0.5, label=label if i == 0 else None)
+            ax.loglog(
+                range(1, len(t) + 1),
+                np.maximum(t, 1e-12),
+                color=color,
+                alpha=0.5,
+                label=label if i == 0 else None,
+            )
     ax.set_xlabel("update / (steps / 100)")
     ax.set_ylabel("f(w_k)")
     ax.legend()
@@ -1222,9 +1276,9 @@ register(
         quote="converges to root of $f(\\theta)$ under conditions: $$\\sum_n \\mu_n^2 < \\infty$$ "
         "and $\\sum_n \\mu_n \\to \\infty$",
         operationalization="The noisy 10-d quadratic (eigenvalues 1 to 4, start |w| ~ 3, "
-        "gradient noise variance 1 per coordinate), 4000 updates with steps c/k (both "
+        "gradient noise variance 1 per coordinate), 2000 updates with steps c/k (both "
         "conditions) and c/k^2 (sum finite), each c tuned on 2 tuning seeds by the final f. "
-        "Primary: log of the mean f over the last 400 updates, c/k^2 - c/k, paired over "
+        "Primary: log of the mean f over the last 200 updates, c/k^2 - c/k, paired over "
         "seeds. A constructed case: a demonstration (the c/k^2 steps can travel at most "
         "c pi^2/6 in total).",
         kind="demonstration",
@@ -1238,7 +1292,7 @@ register(
         params={
             "eigenvalues": QUADRATIC["eigenvalues"],
             "noise": 1.0,
-            "steps": 4000,
+            "steps": 2000,
             "c_inverse": 1.0,
             "c_square": 0.3,
         },
