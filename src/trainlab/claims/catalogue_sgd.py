@@ -485,7 +485,7 @@ register(
         direction="greater",
         delta=math.log(1.1),
         delta_reason="converging further should lower the final training loss by at least 10%",
-        pilot_sd=0.1,
+        pilot_sd=0.018,
         pilot_seeds=5,
         measure=measure_plateau_drop,
         analyze=analyze_plateau_drop,
@@ -582,10 +582,27 @@ def analyze_lr_sweep(results: list[dict], rule: dict) -> Verdict:
 
 
 def plot_lr_sweep(results: list[dict], row: dict, ax) -> None:
-    for r in results:
-        ax.loglog(r["rates"], r["loss"], "o-", color="C0", alpha=0.5)
+    """Every rate of every seed; a run at the cap (diverged or beyond it) marked by a red cross."""
+    for i, r in enumerate(results):
+        ax.loglog(
+            r["rates"], r["loss"], "o-", color="C0", alpha=0.5, label="one seed" if i == 0 else None
+        )
+        capped_at = [(x, v) for x, v in zip(r["rates"], r["loss"]) if v >= DIVERGED_CAP]
+        if capped_at:
+            ax.loglog(
+                *zip(*capped_at),
+                "x",
+                color="C3",
+                ms=10,
+                label=f"diverged (drawn at the cap {DIVERGED_CAP:g})" if i == 0 else None,
+            )
     ax.set_xlabel("SGD learning rate")
     ax.set_ylabel("training loss after the run (capped)")
+    ax.legend()
+
+
+#: The loss a diverged run of lr-too-big-too-small counts as (its ``cap`` parameter).
+DIVERGED_CAP = 100.0
 
 
 register(
@@ -608,7 +625,7 @@ register(
         delta=math.log(2.0),
         delta_reason="'slow convergence' or 'diverge' should leave at least twice the best "
         "rate's loss",
-        pilot_sd=0.3,
+        pilot_sd=0.53,
         pilot_seeds=5,
         measure=measure_lr_sweep,
         analyze=analyze_lr_sweep,
@@ -823,7 +840,7 @@ register(
         delta=0.25,
         delta_reason="a quarter of the sqrt-scaling rule's slope (0.5); less is too little "
         "change to be worth 'cranking up' for",
-        pilot_sd=0.2,
+        pilot_sd=0.12,
         pilot_seeds=5,
         measure=measure_batch_rate,
         analyze=analyze_batch_rate,
@@ -973,7 +990,7 @@ register(
         direction="less",
         delta=math.log(2.0),
         delta_reason="'much faster' means at least twice as fast",
-        pilot_sd=0.3,
+        pilot_sd=0.19,
         pilot_seeds=5,
         measure=measure_flavours,
         analyze=analyze_speed,
@@ -1004,7 +1021,7 @@ register(
         direction="less",
         delta=math.log(1.25),
         delta_reason="'faster' (the deck's quotes) at least a fifth fewer updates",
-        pilot_sd=0.3,
+        pilot_sd=0.19,
         pilot_seeds=5,
         measure=measure_flavours,
         analyze=analyze_speed,
@@ -1041,7 +1058,7 @@ register(
         direction="less",
         delta=math.log(1.25),
         delta_reason="'more efficient' should save at least a fifth of the time",
-        pilot_sd=0.3,
+        pilot_sd=0.39,
         pilot_seeds=5,
         measure=measure_flavours,
         analyze=analyze_speed,
@@ -1172,7 +1189,7 @@ register(
         direction="greater",
         delta=math.log(1.1),
         delta_reason="'good' should lower the final training loss by at least 10%",
-        pilot_sd=0.2,
+        pilot_sd=0.16,
         pilot_seeds=5,
         measure=measure_annealing,
         analyze=analyze_annealing,
