@@ -15,8 +15,9 @@ from trainlab.claims.catalogue_optimization import (
     measure_minibatch_variance,
     per_sample_gradients,
 )
-from trainlab.claims.catalogue_sgd import annealed, best_rate, epochs_to_target
+from trainlab.claims.catalogue_sgd import analyze_speed, annealed, best_rate, epochs_to_target
 from trainlab.claims.toolkit import config, model_step, toy
+from trainlab.claims.verdicts import Kind
 
 
 def test_per_sample_gradients_match_one_backward_per_sample():
@@ -83,3 +84,12 @@ def test_annealed_rates_follow_the_formulas_of_002():
     assert annealed("step", 1.0, e, n)(10 * n) == 1.0  # epoch 9
     assert annealed("exponential", 1.0, e, n)(15 * n + 1) == pytest.approx(0.1)  # e^(-k 15)
     assert annealed("inverse_time", 1.0, e, n)(e * n + 1) == pytest.approx(0.01)  # 1/(1+99)
+
+
+def test_a_fast_arm_that_never_reached_the_target_leaves_the_verdict_open():
+    rule = {"fast": "a", "slow": "b", "target": 0.1, "delta": 0.1}
+    ok = [{"a": {"epochs": e, "reached": True}, "b": {"epochs": 4 * e}} for e in (2, 3, 2.5)]
+    assert analyze_speed(ok, rule).kind is Kind.HOLDS
+    censored = [*ok[:2], {"a": {"epochs": 40, "reached": False}, "b": {"epochs": 40}}]
+    v = analyze_speed(censored, rule)
+    assert v.kind is Kind.INCONCLUSIVE and dict(v.diverged) == {"a": 1}

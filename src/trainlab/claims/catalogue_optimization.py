@@ -27,6 +27,7 @@ RATIO_CAP = 1e6
 def measure_gd_threshold(seed: int, eigenvalues: list, factors: list, steps: int) -> dict:
     """GD (``optimizer.name=sgd``) on f = 1/2 w'Aw at lr = factor * 2 / lambda_max: the ratio
     |w_T| / |w_0| after ``steps`` updates, per factor."""
+    torch.set_num_threads(1)  # small tensors: threads only contend
     ratios = {}
     for factor in factors:
         bowl = Quadratic(eigenvalues, seed)
@@ -112,6 +113,7 @@ register(
 def measure_newton(seed: int, eigenvalues: list) -> dict:
     """One undamped Newton step (``optimizer.name=newton``, lr 1, damping 0) and one GD step at
     the best constant rate 2 / (lambda_min + lambda_max): f after / f before."""
+    torch.set_num_threads(1)  # small tensors: threads only contend
     out = {}
     for name, overrides in (
         ("newton", ['optimizer.name="newton"', "optimizer.lr=1.0", "optimizer.damping=0.0"]),
@@ -199,6 +201,7 @@ def measure_momentum_oscillation(
     the path length sum_k |w_top(k+1) - w_top(k)| / |w_top(0)| (how far it slides back and
     forth) and the number of sign changes; along the bottom eigenvector the remaining distance
     |w_bottom(T)| / |w_bottom(0)|; and log f_T / f_0 (the tuning score)."""
+    torch.set_num_threads(1)  # small tensors: threads only contend
     out = {}
     for name, lr, mu in (("gd", lr_gd, 0.0), ("momentum", lr_momentum, momentum)):
         bowl = Quadratic(eigenvalues, seed)
@@ -406,6 +409,7 @@ def measure_minibatch_variance(seed: int, samples: int, sizes: list) -> dict:
     mean g and var(div) = 1/N sum |g_i - g|^2; for each b, E|g_B - g|^2 over EVERY minibatch B:
     all N^b ordered draws with replacement and all C(N, b) subsets without replacement,
     enumerated (no sampling), divided by var(div)."""
+    torch.set_num_threads(1)  # small tensors: threads only contend
     g = per_sample_gradients(seed, samples)
     mean = g.mean(0)
     var = (g - mean).square().sum(1).mean().item()
