@@ -688,7 +688,8 @@ def analyze_adam_then_sgd(results: list[dict], rule: dict) -> Verdict:
         [_test(r["adam"]) for r in results],
         ("switch", "adam"),
     )
-    return non_inferiority(fit, rule["delta"], "test accuracy, Adam then SGD - Adam")
+    margin = rule.get("delta", rule.get("margin"))
+    return non_inferiority(fit, margin, "test accuracy, Adam then SGD - Adam")
 
 
 def _test(arm) -> float:
