@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 ARGS ?=
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run test test-fast lint bench claims clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,13 @@ test-fast: setup
 bench: setup
 	$(BIN)/python benchmarks/loop_overhead.py
 	$(BIN)/python benchmarks/optimizers.py
+
+# The claims' record (docs/claims): the whole catalogue on a second seed set, then on the first,
+# which is compared with it and published with the commit it ran from.
+CLAIMS_OUT ?= runs/claims-record
+claims: setup
+	$(BIN)/trainlab claims --seed-offset 1000 --out $(CLAIMS_OUT)
+	$(BIN)/trainlab claims --out $(CLAIMS_OUT) --publish docs/claims
 
 clean:
 	rm -rf $(VENV) runs

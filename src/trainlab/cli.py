@@ -333,6 +333,17 @@ def _claims_command(sub) -> None:
         default="runs/claims",
         help="folder (default runs/claims); results are cached per claim and seed",
     )
+    cl.add_argument(
+        "--publish",
+        metavar="DIR",
+        help="also write the record to DIR: claims.json (with the git commit), claims.md, plots",
+    )
+    cl.add_argument(
+        "--against",
+        metavar="FILE",
+        help="a published claims.json: Holm's correction takes the p of claims not run from "
+        "it, and each claim is said to reproduce its recorded verdict or not",
+    )
 
 
 def _claims(ns: argparse.Namespace) -> int:
@@ -345,6 +356,9 @@ def _claims(ns: argparse.Namespace) -> int:
     if ns.list:
         print("\n".join(listing(claims)))
         return 0
+    from .claims import record
+
+    against = record.read_record(Path(ns.against)) if ns.against else None
     rows = run(
         claims,
         Path(ns.out),
@@ -354,6 +368,7 @@ def _claims(ns: argparse.Namespace) -> int:
         ns.fast,
         log=lambda line: print(line, file=sys.stderr),
         cluster=ns.cluster,
+        reference=record.reference_p(against) if against else None,
     )
     width = max(len(r["id"]) for r in rows)
     for r in rows:
@@ -363,6 +378,12 @@ def _claims(ns: argparse.Namespace) -> int:
         )
     print(f"written to {ns.out}: claims.json, claims.csv, claims.md and a plot per claim")
     print(f"open: {Path(ns.out) / 'claims.html'}")
+    if against:
+        print("\n".join(record.reproduced(rows, against)))
+    if ns.publish:
+        command = " ".join(["trainlab", *sys.argv[1:]])
+        record.publish(Path(ns.out), rows, Path(ns.publish), ns.seed_offset, command)
+        print(f"published to {ns.publish}: claims.json, claims.md and a plot per claim")
     failed = [r["id"] for r in rows if r.get("control_failed")]
     if failed:  # the verdicts of this run cannot be trusted: say so in the exit status too
         print(

@@ -21,7 +21,7 @@ import hashlib
 import json
 import platform
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from ..registry import Registry
@@ -171,7 +171,15 @@ class Claim:
 
 
 def _named(value):
-    """A function as ``module:qualname`` (its source is in :func:`code_digest`); else as is."""
+    """A function as ``module:qualname`` (its source is in :func:`code_digest`), a dataclass
+    (a :class:`Tuning`) as a dict of its fields named so, containers element by element; else
+    as is: a form whose text is the same in every process."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _named(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _named(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_named(v) for v in value]
     if callable(value):
         return f"{value.__module__}:{getattr(value, '__qualname__', repr(value))}"
     return value
@@ -275,10 +283,11 @@ def preregistration_problems(claim: Claim, decks: Path = DECKS) -> list[str]:
     """What ``claim`` lacks of its pre-registration, one phrase each (empty: complete): the
     fields, a quote that is in its deck verbatim, a known kind and direction, and for an
     empirical claim a delta with its reason and at least :data:`MIN_EMPIRICAL_SEEDS` seeds."""
+    control = bool(claim.expected_verdict)  # a control has no deck to quote
     problems = [
         f"no {name}"
         for name in ("quote", "operationalization", "primary_metric", "statement")
-        if not getattr(claim, name).strip()
+        if not getattr(claim, name).strip() and not (control and name == "quote")
     ]
     if claim.kind not in KINDS:
         problems.append(f"kind {claim.kind!r} is not one of {', '.join(KINDS)}")

@@ -103,26 +103,87 @@ def _delta(r: dict) -> str:
     return "none declared" if r.get("delta") is None else f"{r['delta']:g}"
 
 
-def write_markdown(path: Path, rows: list[dict]) -> None:
-    """The verdict table as Markdown: claim, deck and slide, verdict, estimate [95% CI], the
-    smallest effect of interest, the deciding test's p before and after Holm, the test."""
+def arms_text(r: dict) -> list[str]:
+    """One line per tuned arm: its keyword, the grid tried, the choice, and whether the choice
+    is at the grid's edge."""
+    out = []
+    for arm, a in (r.get("arms") or {}).items():
+        grid = ", ".join(f"{v:g}" for v in a["grid"])
+        edge = " AT THE GRID'S EDGE" if a["at_edge"] else ""
+        out.append(
+            f"{arm}: {a['keyword']} = {a['chosen']:g} chosen from [{grid}] "
+            f"on {a['tuned_on']} ({a['tuning_seeds']} tuning seeds){edge}"
+        )
+    return out
+
+
+def _seeds_text(r: dict) -> str:
+    text = f"{r['seeds']} seeds"
+    if r.get("pilot_sd") is not None and r.get("delta"):
+        text += (
+            f" (power calculation: per-seed sd {r['pilot_sd']:.3g} in a pilot of "
+            f"{r.get('pilot_seeds')} seeds, 80% power at delta)"
+        )
+    if r.get("underpowered"):
+        text += "; UNDERPOWERED: the power calculation asked for more than the cap"
+    return text
+
+
+def _history_text(r: dict) -> list[str]:
+    return [
+        f"earlier rule or setup, verdict '{h.get('verdict', '?')}': {h.get('changed', '')} "
+        f"(changed because {h.get('reason', '')})"
+        for h in r.get("history") or []
+    ]
+
+
+def write_markdown(path: Path, rows: list[dict], header: str = "") -> None:
+    """The verdicts as Markdown: the summary table (claim, deck and slide, kind, verdict,
+    estimate [95% CI], the smallest effect of interest, the deciding test's p before and after
+    Holm), then per claim the deck's words beside what was measured: quote, operationalization,
+    metric, tuned arms, seeds, verdict and any earlier verdict."""
     counts = ", ".join(f"{n} {k}" for k, n in summary_counts(rows).items())
     failed = [r["id"] for r in rows if r.get("control_failed")]
-    lines = [
+    lines = [header, ""] if header else []
+    lines += [
         f"{len(rows)} claims: {counts}."
         + (f" CONTROL FAILED: {', '.join(failed)}." if failed else ""),
         "",
-        "| claim | deck, slide | verdict | estimate [95% CI] | delta | p | p (Holm) | decided by |",
-        "|---|---|---|---|---|---:|---:|---|",
+        "| claim | deck, slide | kind | verdict | estimate [95% CI] | delta | p | p (Holm) |",
+        "|---|---|---|---|---|---|---:|---:|",
     ]
     for r in rows:
         verdict = label(r) + (" (changed between seed sets)" if r.get("verdict_changed") else "")
         verdict += _control(r)
         lines.append(
-            f"| `{r['id']}` | {TITLES.get(r['lecture'][:3], r['lecture'])}, {r['slide']} "
-            f"| {verdict} | {_ci(r)} | {_delta(r)} | {_g(r['p'])} | {_g(r.get('p_holm'))} "
-            f"| {r['decided_by']['test']} |"
+            f"| [`{r['id']}`](#{r['id']}) | {TITLES.get(r['lecture'][:3], r['lecture'])}, "
+            f"{r['slide']} | {r.get('kind', '')} | {verdict} | {_ci(r)} | {_delta(r)} "
+            f"| {_g(r['p'])} | {_g(r.get('p_holm'))} |"
         )
+    for r in rows:
+        lines += ["", f"### {r['id']}", ""]
+        source = f"{lecture_title(r['lecture'])}, {r['slide']}"
+        if r.get("paper"):
+            source += f"; the deck cites {r['paper']}"
+        lines += [f"> {plain_text(r.get('quote') or '')}", ">", f"> ({source})", ""]
+        lines.append(f"- **Claim**: {plain_text(r['statement'])}")
+        lines.append(f"- **Measured**: {plain_text(r.get('operationalization') or '')}")
+        lines.append(
+            f"- **Kind**: {r.get('kind', '')}; **metric**: {r.get('primary_metric', '')}; "
+            f"**direction**: {r.get('direction', '')}; **delta**: {_delta(r)}"
+            + (f" ({r['delta_reason']})" if r.get("delta_reason") else "")
+        )
+        for line in arms_text(r):
+            lines.append(f"- **Tuned arm** {line}")
+        lines.append(f"- **Seeds**: {_seeds_text(r)}")
+        lines.append(
+            f"- **Verdict**: {label(r)}{_control(r)}: {plain_text(r['sentence'])} "
+            f"(p = {_g(r['p'])}, Holm-adjusted {_g(r.get('p_holm'))} over "
+            f"{r.get('family_size', 1)} claims of family '{r.get('family', '')}')"
+        )
+        for line in _history_text(r):
+            lines.append(f"- **Kept on record**: {line}")
+        lines.append(f"- **Plot**: [{r['id']}.png]({r['id']}.png)")
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -178,12 +239,23 @@ def write_html(path: Path, rows: list[dict], claims: list[Claim], plots: Path) -
             page.section("claim", lecture=lecture[:3], verdict=kind(r["verdict"]))
             page.heading(r["id"], level=3)
             page.paragraph(styled("verdict " + verdict_class, label(r)), _changed(r), _control(r))
-            page.paragraph(
-                "Claim: ",
-                plain_text(r["statement"]),
-                f" (source: {lecture_title(lecture)}, file {lecture}, slide {r['slide']})",
+            said = f"\u201c{plain_text(r.get('quote') or '')}\u201d ({lecture_title(lecture)}, "
+            said += f"{r['slide']}" + (f"; the deck cites {r['paper']}" if r.get("paper") else "")
+            said += f"). In trainlab's words: {plain_text(r['statement'])}"
+            measured = [
+                plain_text(r.get("operationalization") or _what_ran(claim)),
+                f"Kind: {r.get('kind', '')}. Metric: {r.get('primary_metric', '')} "
+                f"({r.get('direction', '')}); delta {_delta(r)}"
+                + (f": {r['delta_reason']}" if r.get("delta_reason") else "")
+                + f". {_seeds_text(r)}.",
+                *[f"Tuned: {line}." for line in arms_text(r)],
+            ]
+            page.table(
+                ["The deck says", "What trainlab measured", "Verdict"],
+                [[said, " ".join(measured), f"{label(r)}: {plain_text(r['sentence'])}"]],
             )
-            page.paragraph("What was run: ", _what_ran(claim))
+            for line in _history_text(r):
+                page.paragraph("Kept on record: ", line)
             if r.get("note"):
                 page.paragraph("Note on the setup: ", plain_text(r["note"]))
             image = plots / f"{r['id']}.png"

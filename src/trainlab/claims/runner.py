@@ -23,8 +23,9 @@ from ..errors import UserError
 from ..experiments.grid import Task, check_manifest, run_tasks, workers
 from ..runs.atomic import atomic_write_text
 from ..runs.rundir import read_json
-from .claim import Claim, all_claims
+from .claim import Claim, all_claims, underpowered
 from .report import kind, write_html, write_markdown
+from .tuning import slug, tune
 from .verdicts import Verdict, holm_corrected
 
 MANIFEST = {"experiment": "claims", "version": 1}
@@ -76,21 +77,33 @@ def select(claims: list[Claim], only: str | None, lecture: str | None, fast: boo
     return [c for c in claims if c.fast] if fast else claims
 
 
-def tasks_for(claim: Claim, seeds: int, offset: int, out: Path) -> list[Task]:
+def tasks_for(
+    claim: Claim, seeds: int, offset: int, out: Path, chosen: dict | None = None
+) -> list[Task]:
     """One measurement per seed, in a folder named by the claim's id and its digest for
-    ``seeds`` seeds."""
+    ``seeds`` seeds; with ``chosen`` (the tuned arms' keywords and values) set over the
+    claim's params, in a subfolder named by them."""
     folder = out / f"{claim.id}-{claim.digest(seeds)}"
+    if chosen:
+        folder = folder / f"tuned-{slug(chosen)}"
     name = f"{claim.measure.__module__}:{claim.measure.__qualname__}"
+    arguments = {**claim.params, **(chosen or {})}
     return [
         Task(
             (claim.id, s),
             folder / f"seed-{s}",
             function=timed,
-            kwargs={"measure": name, "arguments": {"seed": s, **claim.params}},
+            kwargs={"measure": name, "arguments": {"seed": s, **arguments}},
             cost=claim.cost_s,
         )
         for s in range(offset, offset + seeds)
     ]
+
+
+def tuning_folder(claim: Claim, out: Path) -> Path:
+    """Where a claim's tuning measurements are cached: independent of the evaluation seed
+    count (``--fast`` and a full run share them)."""
+    return out / f"{claim.id}-tuning-{claim.digest(0)}"
 
 
 def forget(tasks: list[Task]) -> None:
@@ -120,6 +133,7 @@ def run(
     log=None,
     catalogue: list[Claim] | None = None,
     cluster: str | None = None,
+    reference: dict | None = None,
 ) -> list[dict]:
     """Measure and judge ``claims``; write the outputs to ``out``; return the rows.
 
@@ -131,16 +145,21 @@ def run(
     (:func:`family_adjusted`). A control claim whose verdict is not one of its
     ``expected_verdict`` is marked ``control_failed`` and named in a line starting
     ``CONTROL FAILED`` (to ``log``, or standard error). ``cluster``: the address of a Dask
-    scheduler to measure on (:func:`trainlab.experiments.grid.run_tasks`)."""
+    scheduler to measure on (:func:`trainlab.experiments.grid.run_tasks`). ``reference``: the
+    p of claims not run, from a published record (:func:`trainlab.claims.record.reference_p`),
+    preferred to this folder's own records for Holm's correction."""
     if seeds is not None and seeds < 1:
         raise UserError(f"--seeds {seeds}: expected an integer >= 1")
     jobs = workers(jobs)
     catalogue = all_claims() if catalogue is None else catalogue
     with check_manifest(out, "claims-manifest.json", MANIFEST, "claims experiment"):
         asked = min(seeds or FAST_SEEDS, FAST_SEEDS) if fast else seeds
+        folders = {c.id: tuning_folder(c, out) for c in claims}
+        tuned = tune(claims, folders, offset, jobs, timed, log, cluster)
         plan = []
         for c in claims:
-            ts = tasks_for(c, c.seed_count(asked), offset, out)
+            chosen = tuned[c.id][0] if c.id in tuned else None
+            ts = tasks_for(c, c.seed_count(asked), offset, out, chosen)
             if not c.deterministic:
                 forget(ts)
             plan.append((c, ts))
@@ -160,13 +179,17 @@ def run(
         folder = out / "seed-sets"
         recorded = _read_record(folder / f"offset-{offset}.json")
         adjusted = family_adjusted(
-            {c.id: verdicts[c.id].p for c in claims}, members(catalogue, claims), recorded
+            {c.id: verdicts[c.id].p for c in claims},
+            members(catalogue, claims),
+            {**recorded, **(reference or {})},
         )
         rows = []
         for c in claims:
             p_holm, family, size = adjusted[c.id]
             v = holm_corrected(verdicts[c.id], p_holm, family, size)
-            rows.append(_row(c, v, verdicts[c.id], len(measured[c.id]), walls[c.id]))
+            _, arms, tuning_wall = tuned.get(c.id, (None, {}, 0.0))
+            row = _row(c, v, verdicts[c.id], len(measured[c.id]), walls[c.id] + tuning_wall)
+            rows.append({**row, "arms": arms, "tuning_s": round(tuning_wall, 3)})
         _write_record(folder, offset, recorded, rows)
         compare_seed_sets(out, rows, offset)
         check_controls(rows, log)
@@ -299,7 +322,19 @@ def _row(claim: Claim, v: Verdict, raw: Verdict, seeds: int, wall: float) -> dic
         "id": claim.id,
         "lecture": claim.lecture,
         "slide": claim.slide,
+        "quote": claim.quote,
+        "paper": claim.paper,
         "statement": claim.statement,
+        "operationalization": claim.operationalization,
+        "kind": claim.kind,
+        "primary_metric": claim.primary_metric,
+        "direction": claim.direction,
+        "delta_reason": claim.delta_reason,
+        "pilot_sd": claim.pilot_sd,
+        "pilot_seeds": claim.pilot_seeds,
+        "underpowered": underpowered(claim),
+        "params": claim.params,
+        "history": list(claim.history),
         **v.record(),
         "verdict_before_holm": raw.label,
         "seeds": seeds,

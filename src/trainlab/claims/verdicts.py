@@ -253,6 +253,7 @@ class Verdict:
             "n": self.n,
             "diverged": dict(self.diverged),
             "p_holm": self.p_holm,
+            "p_adjusted": self.p_holm,
             "family": self.family,
             "family_size": self.family_size,
         }
