@@ -371,7 +371,7 @@ register(
         rule={"fast": "nesterov", "slow": "momentum", "target": 0.1},
         tuning=Tuning(
             arms={"momentum": "lr_momentum", "nesterov": "lr_nesterov"},
-            grid=(0.01, 0.02, 0.04, 0.08),
+            grid=(0.04, 0.08, 0.16, 0.32, 0.64),
             score=score_auc,
             on="mean log full training loss over the run, tuning seeds",
         ),

@@ -200,7 +200,8 @@ def measure_momentum_oscillation(
     for ``steps`` updates, each at its own rate: along the top eigenvector (highest curvature)
     the path length sum_k |w_top(k+1) - w_top(k)| / |w_top(0)| (how far it slides back and
     forth) and the number of sign changes; along the bottom eigenvector the remaining distance
-    |w_bottom(T)| / |w_bottom(0)|; and log f_T / f_0 (the tuning score)."""
+    |w_bottom(T)| / |w_bottom(0)|; log f_T / f_0; and the mean of log f_k / f_0 over the run
+    (the tuning score)."""
     torch.set_num_threads(1)  # small tensors: threads only contend
     out = {}
     for name, lr, mu in (("gd", lr_gd, 0.0), ("momentum", lr_momentum, momentum)):
@@ -219,19 +220,24 @@ def measure_momentum_oscillation(
             path.append(bowl.w.detach().clone())
         top, bottom = _eigen_path(torch.stack(path), bowl)
         f = bowl.loss(bowl.w).item()
+        fs = np.asarray([bowl.loss(w).item() for w in path[1:]]) / f0
         out[name] = {
             "path": float(np.abs(np.diff(top)).sum() / abs(top[0])),
             "flips": int((np.sign(top[1:]) != np.sign(top[:-1])).sum()),
             "bottom": float(abs(bottom[-1]) / abs(bottom[0])),
             "log_f": math.log(f / f0) if math.isfinite(f) and f > 0 else math.inf,
+            "mean_log_f": float(np.mean(np.log(np.maximum(fs, 1e-300))))
+            if np.isfinite(fs).all()
+            else math.inf,
             "top": top[:60].tolist(),
         }
     return out
 
 
 def score_log_f(result: dict, arm: str) -> float:
-    """Tuning score of an arm: log f_T / f_0 on the tuning seed (lower is better)."""
-    return result[arm]["log_f"]
+    """Tuning score of an arm: the mean over the run of log f_k / f_0 on the tuning seed (lower
+    is better; f_T alone reaches float precision at every good rate and cannot rank them)."""
+    return result[arm]["mean_log_f"]
 
 
 def analyze_momentum_oscillation(results: list[dict], rule: dict):
@@ -282,7 +288,7 @@ register(
         "with consistent gradient ... Damps oscillating gradients in directions of high curvature",
         operationalization="A long valley: f = 1/2 w'Aw in 10 dimensions, eigenvalues "
         "log-spaced 1 to 100, seeded rotation and start. GD and heavy-ball momentum (mu 0.9, the "
-        "deck's usual value), each at its own rate tuned on 2 tuning seeds (log f after the "
+        "deck's usual value), each at its own rate tuned on 2 tuning seeds (mean log f over the "
         "run), 300 updates (GD's best rate leaves f below 1e-3 f_0). Primary: the path length "
         "along the top eigenvector, sum |w_top(k+1) - w_top(k)| / |w_top(0)|, momentum vs GD "
         "(log ratio, paired over seeds); the distance left along the bottom eigenvector is "
@@ -308,12 +314,20 @@ register(
             arms={"gd": "lr_gd", "momentum": "lr_momentum"},
             grid={"gd": tuple(3 * v for v in OSCILLATION_GRID), "momentum": OSCILLATION_GRID},
             score=score_log_f,
-            on="log f_T / f_0 on tuning seeds (the training objective)",
+            on="mean log f_k / f_0 over the run on tuning seeds (the training objective)",
         ),
         statistic="paired t-test on log top-direction path length (momentum - GD)",
         seeds=5,
         fast=True,
         cost_s=0.2,
+        history=(
+            {
+                "changed": "tuning score log f_T / f_0 -> mean log f_k / f_0 over the run",
+                "reason": "f_T reached float precision (~1e-14) at every good rate, so the "
+                "tuning chose among ties (seen in a 3-seed trial of the tuning)",
+                "verdict": "does not hold (3-seed trial, not a registered run)",
+            },
+        ),
     )
 )
 
@@ -363,7 +377,7 @@ register(
         rule={"fast": "momentum", "slow": "sgd", "target": 0.1},
         tuning=Tuning(
             arms={"sgd": "lr_sgd", "momentum": "lr_momentum"},
-            grid={"sgd": (0.1, 0.2, 0.4, 0.8), "momentum": (0.01, 0.02, 0.04, 0.08)},
+            grid={"sgd": (0.4, 0.8, 1.6, 3.2, 6.4), "momentum": (0.04, 0.08, 0.16, 0.32, 0.64)},
             score=score_auc,
             on="mean log training loss over epochs, tuning seeds",
         ),
