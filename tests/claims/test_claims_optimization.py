@@ -93,3 +93,11 @@ def test_a_fast_arm_that_never_reached_the_target_leaves_the_verdict_open():
     censored = [*ok[:2], {"a": {"epochs": 40, "reached": False}, "b": {"epochs": 40}}]
     v = analyze_speed(censored, rule)
     assert v.kind is Kind.INCONCLUSIVE and dict(v.diverged) == {"a": 1}
+
+
+def test_the_adagrad_ablation_trains_with_its_own_optimizer():
+    from trainlab.claims.catalogue_adaptive import measure_adagrad_sqrt
+
+    args = dict(data="moons", samples=64, hidden=[8], batch=16, epochs=2)
+    same = measure_adagrad_sqrt(0, **args, lr_sqrt=0.1, lr_nosqrt=0.1)
+    assert same["sqrt"]["curve"] != same["nosqrt"]["curve"]

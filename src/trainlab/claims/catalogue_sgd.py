@@ -14,6 +14,7 @@ import torch
 
 from .. import build
 from ..training.batches import batches, epoch_order
+from ..training.step import Step
 from .claim import Claim, Tuning, register
 from .toolkit import (
     NO_DATA,
@@ -507,7 +508,7 @@ register(
         params={"epochs": 20, "batch": 32, "patience": 2, "lr_constant": 0.1, "lr_plateau": 0.1},
         tuning=Tuning(
             arms={"constant": "lr_constant", "plateau": "lr_plateau"},
-            grid=(0.03, 0.1, 0.3, 1.0),
+            grid=(0.1, 0.3, 1.0, 3.0),
             score=score_final,
             on="log final training loss, tuning seeds",
         ),
@@ -687,10 +688,13 @@ def toy_train(
     The full training loss is taken ``evals_per_epoch`` times per epoch (and at the start):
     ``loss`` (capped at :data:`LOSS_CAP`), at ``epochs`` (fractional), ``updates`` and
     ``seconds`` (training time only, the evaluations not counted). A run stops at the first
-    loss that is not a number (the rest stays at the cap)."""
+    loss that is not a number (the rest stays at the cap). ``make_optimizer(parameters)``, if
+    given, builds the optimizer instead of the config (a variant trainlab does not offer)."""
     cfg = config(seed, f"model.hidden={list(hidden)}", *overrides)
     torch.manual_seed(seed)
     model, step = model_step(cfg, x)
+    if make_optimizer is not None:
+        step = Step(model, step.loss_fn, make_optimizer(model.parameters()))
     g = torch.Generator().manual_seed(seed + 1)
     n = len(x)
     per_epoch = -(-n // batch)
@@ -977,9 +981,9 @@ FLAVOURS = {
     "lr_minibatch": 0.3,
 }
 FLAVOUR_GRID = {
-    "batch": (0.25, 0.5, 1.0, 2.0, 4.0),
-    "online": (0.005, 0.01, 0.02, 0.04, 0.08),
-    "minibatch": (0.05, 0.1, 0.2, 0.4, 0.8),
+    "batch": (0.5, 1.0, 2.0, 4.0, 8.0),
+    "online": (0.04, 0.08, 0.16, 0.32, 0.64),
+    "minibatch": (0.2, 0.4, 0.8, 1.6, 3.2),
 }
 
 
@@ -1239,7 +1243,7 @@ register(
         },
         tuning=Tuning(
             arms={s: f"lr_{s}" for s in SCHEDULE_ARMS},
-            grid=(0.03, 0.1, 0.3, 1.0),
+            grid=(0.1, 0.3, 1.0, 3.0),
             score=score_final,
             on="log final full training loss, tuning seeds",
         ),
