@@ -847,7 +847,7 @@ register(
         delta=math.log(1.5),
         delta_reason="'important for good performance': without it the loss should be at least "
         "1.5x higher",
-        pilot_sd=0.042,
+        pilot_sd=0.022,
         pilot_seeds=5,
         measure=measure_adagrad_sqrt,
         analyze=analyze_adagrad_sqrt,
