@@ -139,7 +139,7 @@ register(
         statistic="max over seeds of f_2 / f_0",
         seeds=3,
         fast=True,
-        cost_s=0.1,
+        cost_s=0.17,
         note="The first step is a gradient step (there is no previous one for the secant); lr = "
         "1/lambda_min makes it long enough for trainlab's max_growth cap (1.75) on step two.",
         history=(
@@ -258,7 +258,7 @@ register(
         rule={"fast": "rprop", "slow": "gd"},
         statistic="paired t-test on log iterations (Rprop - GD)",
         fast=False,
-        cost_s=0.2,
+        cost_s=0.07,
         family="adaptive",
         history=(
             {
@@ -318,7 +318,7 @@ register(
         rule={"fast": "nesterov", "slow": "momentum"},
         statistic="paired t-test on log iterations (Nesterov - momentum)",
         fast=False,
-        cost_s=0.1,
+        cost_s=0.05,
         family="nesterov",
         history=(
             {
@@ -377,7 +377,7 @@ register(
         ),
         statistic="paired t-test on log epochs to the target (Nesterov - momentum)",
         fast=False,
-        cost_s=0.4,
+        cost_s=0.18,
         family="nesterov",
         history=(
             {
@@ -520,7 +520,7 @@ register(
         statistic="TOST on tuned test accuracy vs Adam, margin 0.03, intersection-union over "
         "RMSProp, Adagrad, AdaDelta",
         fast=False,
-        cost_s=2.0,
+        cost_s=1.63,
         family="adaptive",
         history=(
             {
@@ -638,7 +638,7 @@ register(
         statistic="paired t-test on the log drop of the median effective rate (Adagrad - "
         "RMSProp); exact monotonicity check",
         fast=False,
-        cost_s=0.8,
+        cost_s=0.32,
         family="adaptive",
         history=(
             {
@@ -741,7 +741,7 @@ register(
         ),
         statistic="one-sided paired t-test, test accuracy (switch - Adam) > -0.02",
         fast=False,
-        cost_s=1.6,
+        cost_s=1.30,
         family="adaptive",
         note="The SGD rate after the switch is SWATS's projected estimate (Keskar & Socher 2017).",
         history=(
@@ -869,7 +869,7 @@ register(
         ),
         statistic="paired t-test on log final training loss (no sqrt - sqrt)",
         fast=False,
-        cost_s=1.0,
+        cost_s=0.35,
         family="adaptive",
     )
 )
@@ -978,7 +978,7 @@ register(
         },
         statistic="paired t-test on the width of good rates (Adagrad - SGD)",
         fast=False,
-        cost_s=1.5,
+        cost_s=1.65,
         family="adaptive",
     )
 )

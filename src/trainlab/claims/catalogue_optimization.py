@@ -100,7 +100,7 @@ register(
         statistic="fraction of (seed, lr) cells that converge/diverge as predicted",
         seeds=3,
         fast=True,
-        cost_s=0.5,
+        cost_s=0.78,
         note="The quiz's question takes the divergence beyond twice the optimal step as given "
         "(the quiz asks why such a step helps escape bad minima); the claim tests that premise.",
     )
@@ -170,7 +170,7 @@ register(
         statistic="max over seeds of f_1 / f_0",
         seeds=3,
         fast=True,
-        cost_s=0.3,
+        cost_s=0.05,
         history=(
             {
                 "changed": "source: 000 s12 (a quiz whose options are not marked) -> 003 s10-s15 "
@@ -319,7 +319,7 @@ register(
         statistic="paired t-test on log top-direction path length (momentum - GD)",
         seeds=5,
         fast=True,
-        cost_s=0.2,
+        cost_s=0.09,
         history=(
             {
                 "changed": "tuning score log f_T / f_0 -> mean log f_k / f_0 over the run",
@@ -383,7 +383,7 @@ register(
         ),
         statistic="paired t-test on log epochs to the target (momentum - SGD)",
         seeds=10,
-        cost_s=1.0,
+        cost_s=0.20,
         family="momentum",
         history=(
             {
@@ -493,7 +493,7 @@ register(
         statistic="max relative error over seeds and b (exact enumeration)",
         seeds=3,
         fast=True,
-        cost_s=0.3,
+        cost_s=0.06,
         history=(
             {
                 "changed": "slope of log Monte-Carlo variance on log b (200 draws, TOST -1 +- 0.1) "

@@ -264,7 +264,7 @@ register(
         statistic="paired t-test on the final full training loss (fixed - random order)",
         seeds=5,
         fast=True,
-        cost_s=0.2,
+        cost_s=1.22,
         family="sgd-order-batch",
         history=(
             {
@@ -374,7 +374,7 @@ register(
         statistic="slope of log f on log k (fixed rate 0.1), TOST against 0 +- 0.1",
         seeds=5,
         fast=False,
-        cost_s=0.65,
+        cost_s=0.80,
         family="sgd-step-size",
     )
 )
@@ -410,7 +410,7 @@ register(
         statistic="slope of log f on log k (rate 1/(mu k)), TOST against -1 +- 0.15",
         seeds=10,
         fast=False,
-        cost_s=0.6,
+        cost_s=0.86,
         family="sgd-step-size",
         history=(
             {
@@ -514,7 +514,7 @@ register(
         ),
         statistic="paired t-test on log final training loss (constant - plateau drop)",
         fast=False,
-        cost_s=1.0,
+        cost_s=1.21,
         family="sgd-step-size",
         history=(
             {
@@ -654,7 +654,7 @@ register(
         },
         statistic="paired t-tests on log final loss, both ends of the grid vs the best rate",
         fast=True,
-        cost_s=0.45,
+        cost_s=0.55,
         note="Diverged runs count as loss 100 (cap), so that they enter the test as a poor loss.",
         history=(
             {
@@ -879,7 +879,7 @@ register(
         },
         statistic="per-seed slope of log best rate on log batch size, one-sided t-test",
         fast=False,
-        cost_s=1.5,
+        cost_s=0.83,
         family="sgd-order-batch",
         history=(
             {
@@ -1036,7 +1036,7 @@ register(
         tuning=flavour_tuning(("batch", "online")),
         statistic="paired t-test on log epochs to the target (online - batch)",
         fast=False,
-        cost_s=0.8,
+        cost_s=0.48,
         family="gd-flavours",
     )
 )
@@ -1073,7 +1073,7 @@ register(
         tuning=flavour_tuning(("batch", "online")),
         statistic="paired t-test on log updates to the target (batch - online)",
         fast=False,
-        cost_s=0.8,
+        cost_s=0.50,
         family="gd-flavours",
     )
 )
@@ -1110,7 +1110,7 @@ register(
         tuning=flavour_tuning(("minibatch", "online")),
         statistic="paired t-test on log seconds to the target (minibatch - online)",
         fast=False,
-        cost_s=0.8,
+        cost_s=0.49,
         family="gd-flavours",
         deterministic=False,
     )
@@ -1249,7 +1249,7 @@ register(
         ),
         statistic="paired t-tests on log final training loss per schedule vs constant, IUT",
         fast=False,
-        cost_s=1.0,
+        cost_s=0.70,
         family="sgd-step-size",
     )
 )
@@ -1358,7 +1358,7 @@ register(
         statistic="paired t-test on log final f (c/k^2 - c/k)",
         seeds=5,
         fast=False,
-        cost_s=0.8,
+        cost_s=0.75,
         family="sgd-step-size",
     )
 )
