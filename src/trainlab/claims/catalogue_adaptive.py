@@ -485,8 +485,9 @@ register(
         "(best validation epoch); Adam, RMSProp, Adagrad and AdaDelta, each rate tuned on 2 "
         "tuning seeds by the best validation accuracy over a 4-point grid of the same x3 steps "
         "for each optimizer (extended where the choice is at an edge). Primary: test "
-        "accuracy of each minus Adam's, paired over seeds, TOST within +-0.03 each (intersection-union). Performance is the accuracy of "
-        "the selected model, which is what a user of either optimizer would get.",
+        "accuracy of each minus Adam's, paired over seeds, TOST within +-0.03 each "
+        "(intersection-union). Performance is the accuracy of the selected model, which is "
+        "what a user of either optimizer would get.",
         kind="empirical",
         primary_metric="test accuracy difference vs Adam farthest from 0",
         direction="equal",
