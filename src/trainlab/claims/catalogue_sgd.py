@@ -1232,7 +1232,7 @@ register(
         direction="greater",
         delta=math.log(1.1),
         delta_reason="'good' should lower the final training loss by at least 10%",
-        pilot_sd=0.16,
+        pilot_sd=0.045,
         pilot_seeds=5,
         measure=measure_annealing,
         analyze=analyze_annealing,
