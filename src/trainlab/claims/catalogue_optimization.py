@@ -103,6 +103,14 @@ register(
         cost_s=0.78,
         note="The quiz's question takes the divergence beyond twice the optimal step as given "
         "(the quiz asks why such a step helps escape bad minima); the claim tests that premise.",
+        history=(
+            {
+                "changed": "2000 -> 1000 updates; the plot shows every factor (diverged ones at "
+                "a cap, marked); rule unchanged",
+                "reason": "cost; the old plot dropped the diverged factors",
+                "verdict": "holds",
+            },
+        ),
     )
 )
 
