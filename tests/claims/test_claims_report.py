@@ -77,13 +77,14 @@ def test_filters_hide_other_lectures(out):
 def test_markdown_table(out):
     md = (out / "claims.md").read_text().splitlines()
     assert md[0] == "2 claims: 2 holds, 0 holds only when, 0 does not hold, 0 inconclusive."
-    assert md[2].startswith("| claim | deck, slide | verdict")
-    assert any(
-        line.startswith(
-            "| `minibatch-variance-1-over-b` | Neural Networks: Optimization Part 2, s80 | holds"
-        )
-        for line in md
-    )
+    assert md[2].startswith("| claim | deck, slide | kind | verdict")
+    row = next(line for line in md if line.startswith("| [`minibatch-variance-1-over-b`]"))
+    assert "Neural Networks: Optimization Part 2" in row and "| exact | holds |" in row
+    # each claim's section puts the deck's words (verbatim, quoted) beside what was measured
+    section = md[md.index("### minibatch-variance-1-over-b") :]
+    assert section[2].startswith("> ") and len(section[2]) > 10
+    assert any(line.startswith("- **Measured**: ") and len(line) > 40 for line in section)
+    assert any(line.startswith("- **Verdict**: holds") for line in section)
 
 
 @pytest.mark.slow

@@ -557,7 +557,7 @@ register(
         statistic="one-sided t-tests on the paired mean training loss (BN - plain)",
         fast=True,
         cost_s=5.5,
-        family="recurrent",
+        family="recurrent-batchnorm",
         note="Pilot of this design (5 seeds, each arm's rate tuned on one tuning seed: plain "
         "0.003, BN 0.01): BN - plain mean training loss -0.39 (95% CI -0.48 to -0.30, sd "
         "0.072); the plain LSTM stayed near ln 10 = 2.30 for 300 updates at every rate of"

@@ -42,7 +42,7 @@ DIRECTIONS = ("greater", "less", "equal", "at least as good")
 MIN_EMPIRICAL_SEEDS = 10
 #: The most seeds a power calculation may ask for; a claim that needs more is marked
 #: underpowered in its record rather than run for hours.
-MAX_SEEDS = 40
+MAX_SEEDS = 20
 
 
 @dataclass(frozen=True)
